@@ -1,0 +1,209 @@
+// Package ufs defines the under-store interface that every storage back end
+// (local directory, S3, Kodo, HDFS) implements, and a registry that opens a
+// store from its URI scheme.
+//
+// Paths handed to a UFS are slash-separated and relative to the store's root
+// (the mount URI); "" and "/" both name the root. Errors wrap a
+// syscall.Errno (through *fs.PathError) so that callers can test them with
+// errors.Is(err, fs.ErrNotExist) and the FUSE layer can map them to errno in
+// one place.
+package ufs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// FileInfo describes one entry of an under-store.
+type FileInfo struct {
+	// Name is the base name of the entry.
+	Name string
+	// Size is the length in bytes of a file (0 for directories).
+	Size int64
+	// Mode holds the permission bits and fs.ModeDir / fs.ModeSymlink.
+	Mode fs.FileMode
+	// ModTime is the last modification time.
+	ModTime time.Time
+	// UID and GID are the owner where the store knows one (local stores).
+	UID, GID uint32
+	// ETag is the store's content identity where it has one (object stores).
+	ETag string
+}
+
+// IsDir reports whether the entry is a directory.
+func (fi FileInfo) IsDir() bool { return fi.Mode.IsDir() }
+
+// Fingerprint identifies the content of a file as the store sees it: it
+// changes whenever the bytes change, so caches keyed by it never serve stale
+// data after the file was rewritten behind their back.
+func (fi FileInfo) Fingerprint() string {
+	if fi.ETag != "" {
+		return "etag:" + fi.ETag
+	}
+	return fmt.Sprintf("mt:%d:%d", fi.ModTime.UnixNano(), fi.Size)
+}
+
+// Writer streams a new file into the store. Close makes the file visible
+// with everything written; Abort discards it.
+type Writer interface {
+	io.Writer
+	// Close finishes the upload and returns the stored file's info.
+	Close(ctx context.Context) (FileInfo, error)
+	// Abort discards what was written; the target is left as it was.
+	Abort() error
+}
+
+// CreateOptions tune a file creation.
+type CreateOptions struct {
+	// Mode is the permission of the new file where the store keeps one.
+	Mode fs.FileMode
+	// SizeHint is the expected length, -1 when unknown.
+	SizeHint int64
+}
+
+// UFS is what every under-store implements.
+type UFS interface {
+	// OpenRange returns a reader of n bytes starting at off; n < 0 reads to
+	// the end. Reading past the end yields fewer bytes, not an error.
+	OpenRange(ctx context.Context, path string, off, n int64) (io.ReadCloser, error)
+	// Stat describes one entry.
+	Stat(ctx context.Context, path string) (FileInfo, error)
+	// List calls fn for each entry of the directory, in pages where the
+	// store pages; fn returning an error stops the listing with it.
+	List(ctx context.Context, dir string, fn func(FileInfo) error) error
+	// Create starts writing a new file, replacing any file at path once
+	// the writer is closed.
+	Create(ctx context.Context, path string, opts CreateOptions) (Writer, error)
+	// Delete removes a file or an empty directory.
+	Delete(ctx context.Context, path string) error
+	// Rename moves a file or directory, replacing a file at dst.
+	Rename(ctx context.Context, src, dst string) error
+	// Mkdir creates a directory; its parents must exist.
+	Mkdir(ctx context.Context, path string, perm fs.FileMode) error
+	// Close releases connections and other resources.
+	Close() error
+}
+
+// Chmoder is implemented by stores that keep permission bits.
+type Chmoder interface {
+	Chmod(ctx context.Context, path string, mode fs.FileMode) error
+}
+
+// Chowner is implemented by stores that keep an owner.
+type Chowner interface {
+	Chown(ctx context.Context, path string, uid, gid uint32) error
+}
+
+// Chtimeser is implemented by stores that can set modification times.
+type Chtimeser interface {
+	Chtimes(ctx context.Context, path string, mtime time.Time) error
+}
+
+// Symlinker is implemented by stores that can hold symbolic links.
+type Symlinker interface {
+	Symlink(ctx context.Context, target, path string) error
+	Readlink(ctx context.Context, path string) (string, error)
+}
+
+// Truncater is implemented by stores that can change a file's length in
+// place.
+type Truncater interface {
+	Truncate(ctx context.Context, path string, size int64) error
+}
+
+// Factory opens a store for a parsed URI with its mount options.
+type Factory func(uri *url.URL, options map[string]string) (UFS, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Factory{}
+)
+
+// Register makes a store available under a URI scheme. It is meant to be
+// called from the init function of the store's package.
+func Register(scheme string, f Factory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	registry[strings.ToLower(scheme)] = f
+}
+
+// Schemes lists the registered URI schemes.
+func Schemes() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	var s []string
+	for k := range registry {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// ParseURI parses a mount URI. A bare absolute path means the local store.
+func ParseURI(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("ufs: empty under-store URI")
+	}
+	if strings.HasPrefix(raw, "/") {
+		return &url.URL{Scheme: "file", Path: path.Clean(raw)}, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("ufs: bad under-store URI %q: %w", raw, err)
+	}
+	if u.Scheme == "" {
+		return nil, fmt.Errorf("ufs: under-store URI %q has no scheme and is not an absolute path", raw)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	return u, nil
+}
+
+// Open opens the store named by a mount URI.
+func Open(raw string, options map[string]string) (UFS, error) {
+	u, err := ParseURI(raw)
+	if err != nil {
+		return nil, err
+	}
+	registryMu.RLock()
+	f := registry[u.Scheme]
+	registryMu.RUnlock()
+	if f == nil {
+		return nil, fmt.Errorf("ufs: under-store URI %q: unsupported scheme %q (supported: %s)",
+			raw, u.Scheme, strings.Join(Schemes(), ", "))
+	}
+	s, err := f(u, options)
+	if err != nil {
+		return nil, fmt.Errorf("ufs: open %q: %w", raw, err)
+	}
+	return s, nil
+}
+
+// Clean normalises a store-relative path: no leading slash, no "." or ".."
+// elements, "" for the root. It reports an error for a path that would climb
+// above the root.
+func Clean(p string) (string, error) {
+	if p == "" || p == "/" {
+		return "", nil
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == ".." {
+			return "", &fs.PathError{Op: "resolve", Path: p, Err: syscall.EINVAL}
+		}
+	}
+	c := path.Clean("/" + p)
+	return strings.TrimPrefix(c, "/"), nil
+}
+
+// Join joins store-relative path elements.
+func Join(elem ...string) string {
+	return strings.TrimPrefix(path.Join(elem...), "/")
+}
