@@ -151,17 +151,17 @@ func Schemes() []string {
 // ParseURI parses a mount URI. A bare absolute path means the local store.
 func ParseURI(raw string) (*url.URL, error) {
 	if raw == "" {
-		return nil, fmt.Errorf("ufs: empty under-store URI")
+		return nil, fmt.Errorf("ufs: empty under-store URI: %w", syscall.EINVAL)
 	}
 	if strings.HasPrefix(raw, "/") {
 		return &url.URL{Scheme: "file", Path: path.Clean(raw)}, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("ufs: bad under-store URI %q: %w", raw, err)
+		return nil, fmt.Errorf("ufs: bad under-store URI %q: %w", Redact(raw), syscall.EINVAL)
 	}
 	if u.Scheme == "" {
-		return nil, fmt.Errorf("ufs: under-store URI %q has no scheme and is not an absolute path", raw)
+		return nil, fmt.Errorf("ufs: under-store URI %q has no scheme and is not an absolute path: %w", Redact(raw), syscall.EINVAL)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	return u, nil
@@ -177,14 +177,37 @@ func Open(raw string, options map[string]string) (UFS, error) {
 	f := registry[u.Scheme]
 	registryMu.RUnlock()
 	if f == nil {
-		return nil, fmt.Errorf("ufs: under-store URI %q: unsupported scheme %q (supported: %s)",
-			raw, u.Scheme, strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("ufs: under-store URI %q: unsupported scheme %q (supported: %s): %w",
+			Redact(raw), u.Scheme, strings.Join(Schemes(), ", "), syscall.EINVAL)
 	}
 	s, err := f(u, options)
 	if err != nil {
-		return nil, fmt.Errorf("ufs: open %q: %w", raw, err)
+		return nil, fmt.Errorf("ufs: open %q: %w", Redact(raw), err)
 	}
 	return s, nil
+}
+
+// Redact hides the password of a URI's user information
+// (s3://key:secret@bucket), for error messages and logs.
+func Redact(raw string) string {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return raw
+	}
+	authority, tail, _ := strings.Cut(rest, "/")
+	at := strings.LastIndex(authority, "@")
+	if at < 0 {
+		return raw
+	}
+	user, _, hasPass := strings.Cut(authority[:at], ":")
+	if !hasPass {
+		return raw
+	}
+	out := scheme + "://" + user + ":xxxxx" + authority[at:]
+	if strings.Contains(rest, "/") {
+		out += "/" + tail
+	}
+	return out
 }
 
 // Clean normalises a store-relative path: no leading slash, no "." or ".."
@@ -205,5 +228,9 @@ func Clean(p string) (string, error) {
 
 // Join joins store-relative path elements.
 func Join(elem ...string) string {
-	return strings.TrimPrefix(path.Join(elem...), "/")
+	j := strings.TrimPrefix(path.Join(elem...), "/")
+	if j == "." {
+		return ""
+	}
+	return j
 }

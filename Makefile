@@ -1,0 +1,52 @@
+# Build, install and test. `make build` puts every command in bin/.
+GO      ?= go
+PREFIX  ?= /opt/alluxio
+BINDIR  ?= /usr/local/bin
+SBINDIR ?= /sbin
+
+CMDS    := alluxio alluxio-fuse
+SCRIPTS := alluxio-start.sh alluxio-stop.sh mount.fuse.alluxio
+
+.PHONY: build install uninstall test test-deps bench soak vet fmt clean local
+
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/alluxio ./cli/cmd/alluxio
+	$(GO) build -o bin/alluxio-fuse ./cli/cmd/alluxio-fuse
+	cp $(addprefix packaging/bin/,$(SCRIPTS)) bin/
+
+# local builds and starts a master, a worker and a FUSE mount at
+# /mnt/alluxio-fuse over ./underFSStorage, on embedded defaults.
+local: build
+	./bin/alluxio-start.sh local
+
+install: build
+	install -d $(PREFIX)/bin $(PREFIX)/conf $(PREFIX)/logs
+	install -m 0755 $(addprefix bin/,$(CMDS) $(SCRIPTS)) $(PREFIX)/bin/
+	for f in conf/*.template; do install -m 0644 $$f $(PREFIX)/conf/; done
+	for f in $(CMDS) alluxio-start.sh alluxio-stop.sh; do ln -sf $(PREFIX)/bin/$$f $(BINDIR)/$$f; done
+	ln -sf $(PREFIX)/bin/mount.fuse.alluxio $(SBINDIR)/mount.fuse.alluxio
+
+uninstall:
+	rm -f $(addprefix $(BINDIR)/,$(CMDS) alluxio-start.sh alluxio-stop.sh) $(SBINDIR)/mount.fuse.alluxio
+	rm -rf $(PREFIX)/bin
+
+# test installs what the tests need, then runs them all (unit, component
+# and system tests with a real FUSE mount).
+test: test-deps
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-deps:
+	./tests/install-deps.sh
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
+
+# bench is not part of test: it measures through a real mount and appends
+# ratios to docs/benchmarks.md.
+bench: build
+	./tests/bench/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/alluxio-go/alluxio/daemon"
+	"github.com/alluxio-go/alluxio/daemon/client"
+	"github.com/alluxio-go/alluxio/daemon/conf"
+	"github.com/alluxio-go/alluxio/meta"
+)
+
+const alluxioUsage = `Usage: alluxio [-Dkey=value ...] COMMAND [ARGS]
+
+COMMAND is one of:
+  format [-s]          format the master journal and the worker storage
+  formatJournal        format the master journal (refused while a master runs)
+  formatWorker         remove the worker's cached pages
+  fs                   file system commands (alluxio fs help)
+  fsadmin report       cluster summary
+  runTests             write and read test files with every read/write type
+  runTest Basic READTYPE WRITETYPE
+  getConf [KEY]        print configuration
+  validateConf         check the configuration and report problems
+  version              print the version
+  process master|worker|fuse   run one process in the foreground
+`
+
+// Alluxio runs the `alluxio` command.
+func Alluxio(args []string) error {
+	flags, rest, err := splitFlags(args)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+		fmt.Print(alluxioUsage)
+		return nil
+	}
+	verb, rest := rest[0], rest[1:]
+	withFlags := append(flagArgs(flags), rest...)
+	switch verb {
+	case "version":
+		fmt.Println(daemon.Version)
+		return nil
+	case "process":
+		if len(rest) < 1 {
+			return usageError("usage: alluxio process master|worker|fuse")
+		}
+		return runProcess(rest[0], append(flagArgs(flags), rest[1:]...))
+	}
+	env, rest, err := loadEnv(withFlags, conf.RoleUser, false)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	switch verb {
+	case "format":
+		return format(env, rest, true, true)
+	case "formatJournal", "formatMasters":
+		return format(env, rest, true, false)
+	case "formatWorker", "formatWorkers":
+		return format(env, rest, false, true)
+	case "fs":
+		return fsCommand(ctx, env, rest)
+	case "fsadmin":
+		return fsadmin(ctx, env, rest)
+	case "runTests":
+		return runTests(ctx, env, rest)
+	case "runTest":
+		return runTest(ctx, env, rest)
+	case "getConf":
+		return getConf(env, rest)
+	case "validateConf":
+		for _, w := range env.Conf.Warnings() {
+			fmt.Fprintln(env.Stdout, "WARN:", w)
+		}
+		fmt.Fprintln(env.Stdout, "Configuration is valid.")
+		return nil
+	}
+	return usageError("alluxio: unknown command %q\n%s", verb, alluxioUsage)
+}
+
+func flagArgs(flags map[string]string) []string {
+	var out []string
+	for k, v := range flags {
+		out = append(out, "-D"+k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func newClient(env *Env) *client.Client {
+	return client.New(daemon.ClientConfigFrom(env.Conf, env.Log))
+}
+
+// format resets the journal and/or the worker's cached pages.
+func format(env *Env, args []string, journal, worker bool) error {
+	if journal {
+		dir := env.Conf.String("alluxio.master.journal.folder")
+		if err := meta.Format(dir); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "Formatted journal %s\n", dir)
+	}
+	if worker {
+		folder := strings.Trim(env.Conf.String("alluxio.worker.data.folder"), "/")
+		for _, t := range env.Conf.Tiers() {
+			for _, d := range t.Dirs {
+				p := filepath.Join(d, folder)
+				if err := os.RemoveAll(p); err != nil {
+					return fmt.Errorf("format worker storage %s: %w", p, err)
+				}
+				fmt.Fprintf(env.Stdout, "Formatted worker storage %s\n", p)
+			}
+		}
+	}
+	return nil
+}
+
+func getConf(env *Env, args []string) error {
+	if len(args) > 0 {
+		key := args[0]
+		if !env.Conf.Has(key) {
+			return fmt.Errorf("%s: unknown property", key)
+		}
+		fmt.Fprintln(env.Stdout, env.Conf.Masked(key))
+		return nil
+	}
+	for _, k := range env.Conf.Keys() {
+		fmt.Fprintf(env.Stdout, "%s=%s\n", k, env.Conf.Masked(k))
+	}
+	return nil
+}
+
+func fsadmin(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 || args[0] != "report" {
+		return usageError("usage: alluxio fsadmin report")
+	}
+	c := newClient(env)
+	defer c.Close()
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "Alluxio cluster summary:\n")
+	fmt.Fprintf(w, "    Master Address: %s\n", env.Conf.MasterRPCAddr())
+	fmt.Fprintf(w, "    Version: %s\n", info.Version)
+	fmt.Fprintf(w, "    Started: %s\n", time.UnixMilli(info.StartTime).Format(time.RFC3339))
+	fmt.Fprintf(w, "    Raft State: %s (last applied %d)\n", info.RaftState, info.LastApplied)
+	fmt.Fprintf(w, "    Live Workers: %d\n", len(info.Workers))
+	fmt.Fprintf(w, "    Total Capacity: %s\n", humanBytes(info.Capacity))
+	fmt.Fprintf(w, "    Used Capacity: %s\n", humanBytes(info.Used))
+	for _, wk := range info.Workers {
+		fmt.Fprintf(w, "    Worker %s: capacity %s, used %s, pages %d\n", wk.Address,
+			humanBytes(wk.Stats.Capacity), humanBytes(wk.Stats.Used), wk.Stats.Pages)
+	}
+	return nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.2f%cB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// runProcess runs a master, worker or FUSE daemon in the foreground until
+// SIGTERM/SIGINT.
+func runProcess(kind string, args []string) error {
+	role, ok := map[string]conf.Role{"master": conf.RoleMaster, "worker": conf.RoleWorker, "fuse": conf.RoleFuse}[kind]
+	if !ok {
+		return usageError("alluxio process: unknown process %q (master, worker or fuse)", kind)
+	}
+	env, rest, err := loadEnv(args, role, true)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	switch kind {
+	case "master":
+		m, err := daemon.StartMaster(ctx, daemon.MasterConfigFrom(env.Conf, env.Log))
+		if err != nil {
+			return err
+		}
+		<-ctx.Done()
+		env.Log.Info("master stopping")
+		return m.Close()
+	case "worker":
+		w, err := daemon.StartWorker(ctx, daemon.WorkerConfigFrom(env.Conf, env.Log))
+		if err != nil {
+			return err
+		}
+		<-ctx.Done()
+		env.Log.Info("worker stopping")
+		return w.Close()
+	default:
+		return serveFuse(ctx, env, rest)
+	}
+}
+
+// serveFuse mounts and serves until a signal or an external unmount.
+func serveFuse(ctx context.Context, env *Env, args []string) error {
+	var mp, path string
+	var opts []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "-o" && i+1 < len(args):
+			opts = append(opts, strings.Split(args[i+1], ",")...)
+			i++
+		case strings.HasPrefix(args[i], "-o"):
+			opts = append(opts, strings.Split(args[i][2:], ",")...)
+		case mp == "":
+			mp = args[i]
+		case path == "":
+			path = args[i]
+		default:
+			return usageError("unexpected argument %q", args[i])
+		}
+	}
+	d, err := daemon.StartFuse(ctx, daemon.FuseConfigFrom(env.Conf, mp, path, opts, env.Log))
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { d.Wait(); close(done) }()
+	select {
+	case <-ctx.Done():
+		env.Log.Info("fuse daemon stopping; unmounting")
+		if err := d.Close(); err != nil {
+			return err
+		}
+		<-done
+	case <-done:
+		env.Log.Info("mount point was unmounted")
+	}
+	return nil
+}

@@ -1,0 +1,13 @@
+// Command alluxio-fuse mounts the cluster namespace through FUSE.
+package main
+
+import (
+	"os"
+
+	"github.com/alluxio-go/alluxio/cli"
+	_ "github.com/alluxio-go/alluxio/ufs/local"
+)
+
+func main() {
+	cli.Exit(cli.AlluxioFuse(os.Args[1:]))
+}

@@ -1,0 +1,14 @@
+// Command alluxio is the cluster's command line: format, fs, runTests,
+// getConf and the processes themselves.
+package main
+
+import (
+	"os"
+
+	"github.com/alluxio-go/alluxio/cli"
+	_ "github.com/alluxio-go/alluxio/ufs/local"
+)
+
+func main() {
+	cli.Exit(cli.Alluxio(os.Args[1:]))
+}

@@ -1,0 +1,204 @@
+// Package client is the cluster client used by the FUSE daemon and the CLI:
+// metadata calls go to the master over TCP, data calls to the node's worker
+// over its UNIX socket.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"syscall"
+	"time"
+
+	"github.com/alluxio-go/alluxio/daemon/rpc"
+	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/meta"
+)
+
+// Config says where the cluster is and how files are read and written.
+type Config struct {
+	// MasterAddr is the master's RPC address (host:port).
+	MasterAddr string
+	// WorkerNetwork and WorkerAddr reach the data worker: "unix" and the
+	// domain socket path for the local worker, or "tcp" and host:port.
+	WorkerNetwork, WorkerAddr string
+	// ReadType is CACHE, CACHE_PROMOTE or NO_CACHE.
+	ReadType string
+	// WriteType is MUST_CACHE, CACHE_THROUGH, THROUGH or ASYNC_THROUGH.
+	WriteType string
+	// RetryFor bounds how long idempotent metadata calls are retried while
+	// the master is unreachable.
+	RetryFor time.Duration
+	// Umask is applied to the modes of new files and directories created
+	// through the CLI (the kernel applies the caller's own through FUSE).
+	Umask  uint32
+	Logger *slog.Logger
+}
+
+// Client talks to one master and one worker.
+type Client struct {
+	cfg    Config
+	master *rpc.Client
+	worker *rpc.Client
+	log    *slog.Logger
+}
+
+// New returns a client; connections are made on first use.
+func New(cfg Config) *Client {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ReadType == "" {
+		cfg.ReadType = "CACHE"
+	}
+	if cfg.WriteType == "" {
+		cfg.WriteType = "CACHE_THROUGH"
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger.With("component", "client"),
+		master: rpc.NewClient("tcp", cfg.MasterAddr)}
+	if cfg.WorkerAddr != "" {
+		c.worker = rpc.NewClient(cfg.WorkerNetwork, cfg.WorkerAddr)
+	}
+	return c
+}
+
+// Close closes the connections.
+func (c *Client) Close() error {
+	err := c.master.Close()
+	if c.worker != nil {
+		err = errors.Join(err, c.worker.Close())
+	}
+	return err
+}
+
+// WithTypes returns a client sharing the connections but reading and
+// writing with other types (for runTests and per-command flags).
+func (c *Client) WithTypes(readType, writeType string) *Client {
+	cc := *c
+	if readType != "" {
+		cc.cfg.ReadType = readType
+	}
+	if writeType != "" {
+		cc.cfg.WriteType = writeType
+	}
+	return &cc
+}
+
+// callMaster calls the master, retrying idempotent calls while it is
+// unreachable (restarting) until cfg.RetryFor has passed.
+func (c *Client) callMaster(ctx context.Context, method string, idempotent bool, req, resp any) error {
+	deadline := time.Now().Add(c.cfg.RetryFor)
+	backoff := 50 * time.Millisecond
+	for {
+		_, err := c.master.Call(ctx, method, req, nil, resp, nil)
+		if err == nil || !idempotent || !unreachable(err) || time.Now().After(deadline) {
+			return err
+		}
+		c.log.Debug("master unreachable, retrying", "method", method, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+}
+
+// unreachable reports whether err means the peer could not be reached at
+// all (as opposed to an answer that the call failed).
+func unreachable(err error) bool {
+	var rerr *rpc.Error
+	if errors.As(err, &rerr) {
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EPIPE)
+}
+
+func (c *Client) workerClient() (*rpc.Client, error) {
+	if c.worker == nil {
+		return nil, fmt.Errorf("no worker configured for data access: %w", syscall.ENOTCONN)
+	}
+	return c.worker, nil
+}
+
+// GetStatus describes one path.
+func (c *Client) GetStatus(ctx context.Context, path string) (meta.FileInfo, error) {
+	var fi meta.FileInfo
+	err := c.callMaster(ctx, wire.MasterGetStatus, true, wire.PathRequest{Path: path}, &fi)
+	return fi, err
+}
+
+// ListStatus lists a directory (or describes a file).
+func (c *Client) ListStatus(ctx context.Context, path string) ([]meta.FileInfo, error) {
+	var resp wire.ListResponse
+	err := c.callMaster(ctx, wire.MasterListStatus, true, wire.PathRequest{Path: path}, &resp)
+	return resp.Entries, err
+}
+
+// CreateDirectory makes a directory.
+func (c *Client) CreateDirectory(ctx context.Context, path string, o meta.MkdirOptions) (meta.FileInfo, error) {
+	var fi meta.FileInfo
+	err := c.callMaster(ctx, wire.MasterCreateDirectory, false, wire.MkdirRequest{Path: path, Options: o}, &fi)
+	return fi, err
+}
+
+// Delete removes a path.
+func (c *Client) Delete(ctx context.Context, path string, recursive bool) error {
+	return c.callMaster(ctx, wire.MasterDelete, false, wire.DeleteRequest{Path: path, Recursive: recursive}, nil)
+}
+
+// Rename moves a path.
+func (c *Client) Rename(ctx context.Context, src, dst string, noReplace bool) error {
+	return c.callMaster(ctx, wire.MasterRename, false, wire.RenameRequest{Src: src, Dst: dst, NoReplace: noReplace}, nil)
+}
+
+// SetAttr changes attributes.
+func (c *Client) SetAttr(ctx context.Context, path string, o meta.SetAttrOptions) (meta.FileInfo, error) {
+	var fi meta.FileInfo
+	err := c.callMaster(ctx, wire.MasterSetAttr, true, wire.SetAttrRequest{Path: path, Options: o}, &fi)
+	return fi, err
+}
+
+// CreateSymlink makes a symbolic link.
+func (c *Client) CreateSymlink(ctx context.Context, path, target string, uid, gid uint32) (meta.FileInfo, error) {
+	var fi meta.FileInfo
+	err := c.callMaster(ctx, wire.MasterCreateSymlink, false, wire.SymlinkRequest{Path: path, Target: target, UID: uid, GID: gid}, &fi)
+	return fi, err
+}
+
+// Mount adds an under-store at an Alluxio path.
+func (c *Client) Mount(ctx context.Context, path, uri string, o meta.MountOptions) error {
+	return c.callMaster(ctx, wire.MasterMount, false, wire.MountRequest{Path: path, URI: uri, Options: o}, nil)
+}
+
+// Unmount removes a mount.
+func (c *Client) Unmount(ctx context.Context, path string) error {
+	return c.callMaster(ctx, wire.MasterUnmount, false, wire.PathRequest{Path: path}, nil)
+}
+
+// Mounts lists the mount table (credentials masked by the master).
+func (c *Client) Mounts(ctx context.Context) ([]meta.MountInfo, error) {
+	var resp wire.MountsResponse
+	err := c.callMaster(ctx, wire.MasterMounts, true, nil, &resp)
+	return resp.Mounts, err
+}
+
+// Info describes the master and its workers.
+func (c *Client) Info(ctx context.Context) (wire.InfoResponse, error) {
+	var resp wire.InfoResponse
+	err := c.callMaster(ctx, wire.MasterInfo, true, nil, &resp)
+	return resp, err
+}
+
+// WorkerStats asks the data worker for its counters.
+func (c *Client) WorkerStats(ctx context.Context) (wire.WorkerStats, error) {
+	var st wire.WorkerStats
+	w, err := c.workerClient()
+	if err != nil {
+		return st, err
+	}
+	_, err = w.Call(ctx, wire.WorkerGetStats, nil, nil, &st, nil)
+	return st, err
+}

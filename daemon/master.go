@@ -1,0 +1,278 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/alluxio-go/alluxio/daemon/conf"
+	"github.com/alluxio-go/alluxio/daemon/rpc"
+	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/meta"
+)
+
+// Version is the release of this build.
+var Version = "0.1.0-dev"
+
+// MasterConfig configures a master process.
+type MasterConfig struct {
+	Meta    meta.Config
+	RPCAddr string
+	WebAddr string
+	Logger  *slog.Logger
+}
+
+// Master serves the namespace over RPC and the web port.
+type Master struct {
+	cfg    MasterConfig
+	log    *slog.Logger
+	meta   *meta.Master
+	server *rpc.Server
+	web    *webServer
+	start  time.Time
+
+	// workersMu guards workers, the last heartbeat of each worker.
+	workersMu sync.Mutex
+	workers   map[string]workerEntry
+}
+
+type workerEntry struct {
+	info     wire.WorkerInfo
+	lastSeen time.Time
+}
+
+// workerExpiry is how long a silent worker stays in reports.
+const workerExpiry = 30 * time.Second
+
+// StartMaster opens the metastore and journal and starts serving.
+func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger.With("component", "master")
+	cfg.Meta.Logger = cfg.Logger
+	l, err := net.Listen("tcp", cfg.RPCAddr)
+	if err != nil {
+		return nil, errorf("master rpc address %s (alluxio.master.rpc.port): %w", cfg.RPCAddr, err)
+	}
+	mm, err := meta.Open(ctx, cfg.Meta)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	m := &Master{cfg: cfg, log: log, meta: mm, server: rpc.NewServer(log), start: time.Now(),
+		workers: map[string]workerEntry{}}
+	m.routes()
+	go m.server.Serve(l)
+	if cfg.WebAddr != "" {
+		m.web, err = startWeb(cfg.WebAddr, log, m.webRoutes())
+		if err != nil {
+			m.Close()
+			return nil, err
+		}
+	}
+	log.Info("master started", "rpc", cfg.RPCAddr, "web", cfg.WebAddr, "journal", cfg.Meta.JournalDir)
+	return m, nil
+}
+
+// Close stops serving and closes the journal.
+func (m *Master) Close() error {
+	if m.web != nil {
+		m.web.Close()
+	}
+	m.server.Close()
+	return m.meta.Close()
+}
+
+// handle registers a handler that decodes a request of type Req and
+// answers with fn's result.
+func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, r Req) (any, error)) {
+	s.Handle(method, func(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+		var r Req
+		if err := req.Decode(&r); err != nil {
+			return nil, err
+		}
+		body, err := fn(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		return &rpc.Response{Body: body}, nil
+	})
+}
+
+func (m *Master) routes() {
+	mm := m.meta
+	handle(m.server, wire.MasterGetStatus, func(ctx context.Context, r wire.PathRequest) (any, error) {
+		return mm.GetStatus(ctx, r.Path)
+	})
+	handle(m.server, wire.MasterListStatus, func(ctx context.Context, r wire.PathRequest) (any, error) {
+		entries, err := mm.ListStatus(ctx, r.Path)
+		return wire.ListResponse{Entries: entries}, err
+	})
+	handle(m.server, wire.MasterCreateFile, func(ctx context.Context, r wire.CreateFileRequest) (any, error) {
+		return mm.CreateFile(ctx, r.Path, r.Options)
+	})
+	handle(m.server, wire.MasterCompleteFile, func(ctx context.Context, r wire.CompleteFileRequest) (any, error) {
+		return mm.CompleteFile(ctx, r.ID, r.Options)
+	})
+	handle(m.server, wire.MasterCreateDirectory, func(ctx context.Context, r wire.MkdirRequest) (any, error) {
+		return mm.CreateDirectory(ctx, r.Path, r.Options)
+	})
+	handle(m.server, wire.MasterDelete, func(ctx context.Context, r wire.DeleteRequest) (any, error) {
+		return nil, mm.Delete(ctx, r.Path, r.Recursive)
+	})
+	handle(m.server, wire.MasterRename, func(ctx context.Context, r wire.RenameRequest) (any, error) {
+		if r.NoReplace {
+			if _, err := mm.GetStatus(ctx, r.Dst); err == nil {
+				return nil, errExists(r.Dst)
+			}
+		}
+		return nil, mm.Rename(ctx, r.Src, r.Dst)
+	})
+	handle(m.server, wire.MasterSetAttr, func(ctx context.Context, r wire.SetAttrRequest) (any, error) {
+		return mm.SetAttr(ctx, r.Path, r.Options)
+	})
+	handle(m.server, wire.MasterCreateSymlink, func(ctx context.Context, r wire.SymlinkRequest) (any, error) {
+		return mm.CreateSymlink(ctx, r.Path, r.Target, r.UID, r.GID)
+	})
+	handle(m.server, wire.MasterMarkPersisted, func(ctx context.Context, r wire.PersistedRequest) (any, error) {
+		return nil, mm.MarkPersisted(ctx, r.ID, r.UfsFingerprint)
+	})
+	handle(m.server, wire.MasterMount, func(ctx context.Context, r wire.MountRequest) (any, error) {
+		return nil, mm.Mount(ctx, r.Path, r.URI, r.Options)
+	})
+	handle(m.server, wire.MasterUnmount, func(ctx context.Context, r wire.PathRequest) (any, error) {
+		return nil, mm.Unmount(ctx, r.Path)
+	})
+	handle(m.server, wire.MasterMounts, func(ctx context.Context, _ struct{}) (any, error) {
+		mounts := mm.Mounts()
+		for i := range mounts {
+			mounts[i].Options = maskOptions(mounts[i].Options)
+		}
+		return wire.MountsResponse{Mounts: mounts}, nil
+	})
+	handle(m.server, wire.MasterGetMount, func(ctx context.Context, r wire.GetMountRequest) (any, error) {
+		mi, ok := mm.MountByID(r.ID)
+		if !ok {
+			return nil, errNoMount(r.ID)
+		}
+		return mi, nil
+	})
+	handle(m.server, wire.MasterHeartbeat, func(ctx context.Context, r wire.WorkerInfo) (any, error) {
+		m.workersMu.Lock()
+		m.workers[r.Address] = workerEntry{info: r, lastSeen: time.Now()}
+		m.workersMu.Unlock()
+		return nil, nil
+	})
+	handle(m.server, wire.MasterInfo, func(ctx context.Context, _ struct{}) (any, error) {
+		return m.Info(), nil
+	})
+}
+
+// maskOptions hides credentials in mount options shown to users.
+func maskOptions(opts map[string]string) map[string]string {
+	if len(opts) == 0 {
+		return opts
+	}
+	out := make(map[string]string, len(opts))
+	for k, v := range opts {
+		if conf.IsSecret(k) {
+			v = "******"
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// Workers returns the live workers, sorted by address.
+func (m *Master) Workers() []wire.WorkerInfo {
+	m.workersMu.Lock()
+	defer m.workersMu.Unlock()
+	var out []wire.WorkerInfo
+	for addr, e := range m.workers {
+		if time.Since(e.lastSeen) > workerExpiry {
+			delete(m.workers, addr)
+			continue
+		}
+		out = append(out, e.info)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Address < out[j].Address })
+	return out
+}
+
+// Info describes the master and the cluster.
+func (m *Master) Info() wire.InfoResponse {
+	st := m.meta.Stats()
+	info := wire.InfoResponse{Version: Version, StartTime: m.start.UnixMilli(), Leader: st.Leader,
+		RaftState: st.State, LastApplied: st.LastApplied, Workers: m.Workers()}
+	for _, w := range info.Workers {
+		info.Capacity += w.Stats.Capacity
+		info.Used += w.Stats.Used
+	}
+	return info
+}
+
+// clusterMetrics sums the workers' counters under Alluxio's Cluster.* names.
+func (m *Master) clusterMetrics() []metric {
+	info := m.Info()
+	var sum wire.WorkerStats
+	for _, w := range info.Workers {
+		s := w.Stats
+		sum.BytesReadCache += s.BytesReadCache
+		sum.BytesReadUfs += s.BytesReadUfs
+		sum.BytesReadDomain += s.BytesReadDomain
+		sum.BytesReadRemote += s.BytesReadRemote
+		sum.BytesWrittenUfs += s.BytesWrittenUfs
+		sum.BytesWrittenDomain += s.BytesWrittenDomain
+		sum.PassthroughOpens += s.PassthroughOpens
+		sum.BytesPassedThrough += s.BytesPassedThrough
+	}
+	return []metric{
+		{"Cluster.Workers", float64(len(info.Workers))},
+		{"Cluster.CapacityTotal", float64(info.Capacity)},
+		{"Cluster.CapacityUsed", float64(info.Used)},
+		{"Cluster.BytesReadCache", float64(sum.BytesReadCache)},
+		{"Cluster.BytesReadUfsAll", float64(sum.BytesReadUfs)},
+		{"Cluster.BytesReadDomain", float64(sum.BytesReadDomain)},
+		{"Cluster.BytesReadRemote", float64(sum.BytesReadRemote)},
+		{"Cluster.BytesWrittenUfsAll", float64(sum.BytesWrittenUfs)},
+		{"Cluster.BytesWrittenDomain", float64(sum.BytesWrittenDomain)},
+		{"Cluster.PassthroughOpens", float64(sum.PassthroughOpens)},
+		{"Cluster.BytesReadPassthrough", float64(sum.BytesPassedThrough)},
+		{"Master.LastAppliedIndex", float64(info.LastApplied)},
+		{"Master.UptimeSeconds", time.Since(m.start).Seconds()},
+	}
+}
+
+func (m *Master) webRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(rw http.ResponseWriter, r *http.Request) {
+		writePrometheus(rw, m.clusterMetrics())
+	})
+	mux.HandleFunc("/api/v1/master/metrics", func(rw http.ResponseWriter, r *http.Request) {
+		writeJSON(rw, metricsJSON(m.clusterMetrics()))
+	})
+	mux.HandleFunc("/api/v1/master/info", func(rw http.ResponseWriter, r *http.Request) {
+		writeJSON(rw, m.Info())
+	})
+	mux.HandleFunc("/api/v1/master/mounts", func(rw http.ResponseWriter, r *http.Request) {
+		mounts := m.meta.Mounts()
+		for i := range mounts {
+			mounts[i].Options = maskOptions(mounts[i].Options)
+		}
+		writeJSON(rw, mounts)
+	})
+	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(rw, r)
+			return
+		}
+		writeJSON(rw, map[string]any{"service": "alluxio master", "version": Version,
+			"endpoints": []string{"/metrics", "/api/v1/master/info", "/api/v1/master/metrics", "/api/v1/master/mounts"}})
+	})
+	return mux
+}

@@ -1,0 +1,230 @@
+// Package wire holds the RPC method names and message types that the
+// master, the workers and their clients exchange. Both sides import it, so a
+// message changes in one place.
+package wire
+
+import (
+	"github.com/alluxio-go/alluxio/meta"
+)
+
+// Master methods.
+const (
+	MasterGetStatus       = "master.GetStatus"
+	MasterListStatus      = "master.ListStatus"
+	MasterCreateFile      = "master.CreateFile"
+	MasterCompleteFile    = "master.CompleteFile"
+	MasterCreateDirectory = "master.CreateDirectory"
+	MasterDelete          = "master.Delete"
+	MasterRename          = "master.Rename"
+	MasterSetAttr         = "master.SetAttr"
+	MasterCreateSymlink   = "master.CreateSymlink"
+	MasterMarkPersisted   = "master.MarkPersisted"
+	MasterMount           = "master.Mount"
+	MasterUnmount         = "master.Unmount"
+	MasterMounts          = "master.Mounts"
+	MasterGetMount        = "master.GetMount"
+	MasterHeartbeat       = "master.WorkerHeartbeat"
+	MasterInfo            = "master.Info"
+)
+
+// Worker methods.
+const (
+	WorkerRead         = "worker.Read"
+	WorkerOpenWhole    = "worker.OpenWhole"
+	WorkerReleaseLease = "worker.ReleaseLease"
+	WorkerWriteOpen    = "worker.WriteOpen"
+	WorkerWrite        = "worker.Write"
+	WorkerWriteCommit  = "worker.WriteCommit"
+	WorkerWriteAbort   = "worker.WriteAbort"
+	WorkerGetStats     = "worker.Stats"
+)
+
+// PathRequest names one path.
+type PathRequest struct {
+	Path string `json:"path"`
+}
+
+// ListResponse is a directory listing.
+type ListResponse struct {
+	Entries []meta.FileInfo `json:"entries"`
+}
+
+// CreateFileRequest creates (or overwrites) a file.
+type CreateFileRequest struct {
+	Path    string             `json:"path"`
+	Options meta.CreateOptions `json:"options"`
+}
+
+// CompleteFileRequest completes a file after its writer closed it.
+type CompleteFileRequest struct {
+	ID      uint64               `json:"id"`
+	Options meta.CompleteOptions `json:"options"`
+}
+
+// MkdirRequest creates a directory.
+type MkdirRequest struct {
+	Path    string            `json:"path"`
+	Options meta.MkdirOptions `json:"options"`
+}
+
+// DeleteRequest removes a path.
+type DeleteRequest struct {
+	Path      string `json:"path"`
+	Recursive bool   `json:"recursive"`
+}
+
+// RenameRequest moves a path.
+type RenameRequest struct {
+	Src       string `json:"src"`
+	Dst       string `json:"dst"`
+	NoReplace bool   `json:"noReplace,omitempty"`
+}
+
+// SetAttrRequest changes attributes of a path.
+type SetAttrRequest struct {
+	Path    string              `json:"path"`
+	Options meta.SetAttrOptions `json:"options"`
+}
+
+// SymlinkRequest creates a symbolic link.
+type SymlinkRequest struct {
+	Path   string `json:"path"`
+	Target string `json:"target"`
+	UID    uint32 `json:"uid"`
+	GID    uint32 `json:"gid"`
+}
+
+// PersistedRequest records that a file's bytes reached the under-store.
+type PersistedRequest struct {
+	ID             uint64 `json:"id"`
+	UfsFingerprint string `json:"ufsFingerprint"`
+}
+
+// MountRequest adds a mount.
+type MountRequest struct {
+	Path    string            `json:"path"`
+	URI     string            `json:"uri"`
+	Options meta.MountOptions `json:"options"`
+}
+
+// MountsResponse lists the mount table.
+type MountsResponse struct {
+	Mounts []meta.MountInfo `json:"mounts"`
+}
+
+// GetMountRequest asks for one mount by id (workers resolve a file's
+// under-store with it).
+type GetMountRequest struct {
+	ID uint64 `json:"id"`
+}
+
+// WorkerInfo is what a worker reports of itself in each heartbeat.
+type WorkerInfo struct {
+	Address   string      `json:"address"`
+	WebPort   int         `json:"webPort"`
+	StartTime int64       `json:"startTime"`
+	Stats     WorkerStats `json:"stats"`
+}
+
+// WorkerStats are a worker's capacity and traffic counters.
+type WorkerStats struct {
+	Capacity            int64 `json:"capacity"`
+	Used                int64 `json:"used"`
+	Pages               int   `json:"pages"`
+	BytesReadCache      int64 `json:"bytesReadCache"`
+	BytesReadUfs        int64 `json:"bytesReadUfs"`
+	BytesWrittenCache   int64 `json:"bytesWrittenCache"`
+	BytesWrittenUfs     int64 `json:"bytesWrittenUfs"`
+	PassthroughOpens    int64 `json:"passthroughOpens"`
+	BytesPassedThrough  int64 `json:"bytesPassedThrough"`
+	Evictions           int64 `json:"evictions"`
+	PendingPersists     int64 `json:"pendingPersists"`
+	BytesReadDomain     int64 `json:"bytesReadDomain"`
+	BytesReadRemote     int64 `json:"bytesReadRemote"`
+	BytesWrittenDomain  int64 `json:"bytesWrittenDomain"`
+	BytesWrittenRemote  int64 `json:"bytesWrittenRemote"`
+	ActiveWriteSessions int64 `json:"activeWriteSessions"`
+}
+
+// InfoResponse describes the master and the cluster.
+type InfoResponse struct {
+	Version     string       `json:"version"`
+	StartTime   int64        `json:"startTime"`
+	Leader      string       `json:"leader"`
+	RaftState   string       `json:"raftState"`
+	LastApplied uint64       `json:"lastApplied"`
+	Workers     []WorkerInfo `json:"workers"`
+	Capacity    int64        `json:"capacity"`
+	Used        int64        `json:"used"`
+	Files       uint64       `json:"files"`
+}
+
+// FileRef tells a worker which content to read and where it lives.
+type FileRef struct {
+	ID          uint64 `json:"id"`
+	Fingerprint string `json:"fingerprint"`
+	Size        int64  `json:"size"`
+	MountID     uint64 `json:"mountId"`
+	UfsPath     string `json:"ufsPath"`
+	Persisted   bool   `json:"persisted"`
+}
+
+// RefOf builds the FileRef of a file's current version.
+func RefOf(fi meta.FileInfo) FileRef {
+	return FileRef{ID: fi.ID, Fingerprint: fi.Fingerprint, Size: fi.Size, MountID: fi.MountID,
+		UfsPath: fi.UfsPath, Persisted: fi.Persisted}
+}
+
+// ReadRequest asks for a byte range; the bytes come back in the data
+// section.
+type ReadRequest struct {
+	File     FileRef `json:"file"`
+	Offset   int64   `json:"offset"`
+	Length   int     `json:"length"`
+	ReadType string  `json:"readType"`
+}
+
+// OpenWholeResponse says whether the worker passed the fully cached backing
+// file (as an SCM_RIGHTS descriptor) and the lease that pins it.
+type OpenWholeResponse struct {
+	OK    bool   `json:"ok"`
+	Lease uint64 `json:"lease"`
+}
+
+// LeaseRequest releases a lease.
+type LeaseRequest struct {
+	Lease uint64 `json:"lease"`
+}
+
+// WriteOpenRequest starts writing a new version of a file.
+type WriteOpenRequest struct {
+	File      FileRef `json:"file"`
+	WriteType string  `json:"writeType"`
+	// Keep, when set, is the current version whose bytes the new one
+	// starts with (appending to an existing file).
+	Keep *FileRef `json:"keep,omitempty"`
+}
+
+// WriteOpenResponse names the write session.
+type WriteOpenResponse struct {
+	Session uint64 `json:"session"`
+	Size    int64  `json:"size"`
+}
+
+// WriteRequest appends the data section at Offset.
+type WriteRequest struct {
+	Session uint64 `json:"session"`
+	Offset  int64  `json:"offset"`
+}
+
+// SessionRequest names a write session.
+type SessionRequest struct {
+	Session uint64 `json:"session"`
+}
+
+// WriteCommitResponse reports the written version.
+type WriteCommitResponse struct {
+	Size           int64  `json:"size"`
+	Persisted      bool   `json:"persisted"`
+	UfsFingerprint string `json:"ufsFingerprint"`
+}

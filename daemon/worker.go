@@ -1,0 +1,655 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/alluxio-go/alluxio/blockstore"
+	"github.com/alluxio-go/alluxio/daemon/rpc"
+	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/meta"
+	"github.com/alluxio-go/alluxio/ufs"
+)
+
+// WorkerConfig configures a worker process.
+type WorkerConfig struct {
+	// MasterAddr is the master's RPC address.
+	MasterAddr string
+	// RPCAddr is the TCP address for remote clients (host:port).
+	RPCAddr string
+	// SocketPath is the UNIX domain socket for the node's FUSE daemons.
+	SocketPath string
+	// WebAddr serves metrics (host:port; "" for none).
+	WebAddr string
+	// Store configures the page cache.
+	Store blockstore.Config
+	// Heartbeat is how often the worker reports to the master.
+	Heartbeat time.Duration
+	Logger    *slog.Logger
+}
+
+// Worker serves cached file data to clients and moves it to and from the
+// under-stores.
+type Worker struct {
+	cfg    WorkerConfig
+	log    *slog.Logger
+	store  *blockstore.Store
+	master *rpc.Client
+	server *rpc.Server
+	start  time.Time
+
+	// ufsMu guards ufsByMount, the opened under-store of each mount.
+	ufsMu      sync.Mutex
+	ufsByMount map[uint64]ufs.UFS
+
+	// stateMu guards the sessions and leases tables.
+	stateMu  sync.Mutex
+	sessions map[uint64]*writeSession
+	leases   map[uint64]lease
+	nextID   uint64
+
+	counters workerCounters
+	persists sync.WaitGroup
+	stop     context.CancelFunc
+	web      *webServer
+}
+
+type workerCounters struct {
+	bytesReadDomain, bytesReadRemote       atomic.Int64
+	bytesWrittenDomain, bytesWrittenRemote atomic.Int64
+	bytesWrittenUfs                        atomic.Int64
+	passthroughOpens, bytesPassedThrough   atomic.Int64
+	pendingPersists                        atomic.Int64
+}
+
+type lease struct {
+	conn    uint64
+	release func()
+}
+
+// writeSession is one file version being written.
+type writeSession struct {
+	conn      uint64
+	ref       wire.FileRef
+	key       blockstore.FileKey
+	writeType string
+	cache     *blockstore.Writer // nil for THROUGH
+	under     ufs.Writer         // nil unless the bytes go through now
+	under2    ufs.UFS
+	size      int64
+}
+
+// StartWorker opens the page store and starts serving on the socket and TCP
+// address.
+func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 2 * time.Second
+	}
+	log := cfg.Logger.With("component", "worker")
+	cfg.Store.Logger = log
+	store, err := blockstore.Open(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{
+		cfg: cfg, log: log, store: store, start: time.Now(),
+		master:     rpc.NewClient("tcp", cfg.MasterAddr),
+		server:     rpc.NewServer(log),
+		ufsByMount: map[uint64]ufs.UFS{},
+		sessions:   map[uint64]*writeSession{},
+		leases:     map[uint64]lease{},
+	}
+	w.routes()
+	if err := w.listen(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	go w.heartbeatLoop(hctx)
+	if cfg.WebAddr != "" {
+		w.web, err = startWeb(cfg.WebAddr, log, w.webRoutes())
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
+	log.Info("worker started", "rpc", cfg.RPCAddr, "socket", cfg.SocketPath, "web", cfg.WebAddr)
+	return w, nil
+}
+
+func (w *Worker) listen() error {
+	if dir := filepath.Dir(w.cfg.SocketPath); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("worker socket dir (alluxio.worker.data.server.domain.socket.address): %w", err)
+		}
+	}
+	// A socket file left by a killed worker would make bind fail; nobody
+	// answers on it, so it is safe to remove.
+	if c, err := net.Dial("unix", w.cfg.SocketPath); err == nil {
+		c.Close()
+		return fmt.Errorf("worker socket %s: another worker is serving on it", w.cfg.SocketPath)
+	}
+	os.Remove(w.cfg.SocketPath)
+	ul, err := net.Listen("unix", w.cfg.SocketPath)
+	if err != nil {
+		return fmt.Errorf("worker socket %s (alluxio.worker.data.server.domain.socket.address): %w", w.cfg.SocketPath, err)
+	}
+	// 0660 as Alluxio does; FUSE daemons run as root or in the group.
+	os.Chmod(w.cfg.SocketPath, 0o660)
+	go w.server.Serve(ul)
+	if w.cfg.RPCAddr != "" {
+		tl, err := net.Listen("tcp", w.cfg.RPCAddr)
+		if err != nil {
+			return fmt.Errorf("worker rpc address %s (alluxio.worker.rpc.port): %w", w.cfg.RPCAddr, err)
+		}
+		go w.server.Serve(tl)
+	}
+	return nil
+}
+
+// Close stops serving, waits for background persists and closes the store.
+func (w *Worker) Close() error {
+	if w.stop != nil {
+		w.stop()
+	}
+	if w.web != nil {
+		w.web.Close()
+	}
+	w.server.Close()
+	w.persists.Wait()
+	w.stateMu.Lock()
+	for id, s := range w.sessions {
+		s.abort()
+		delete(w.sessions, id)
+	}
+	for id, l := range w.leases {
+		l.release()
+		delete(w.leases, id)
+	}
+	w.stateMu.Unlock()
+	w.ufsMu.Lock()
+	for _, u := range w.ufsByMount {
+		u.Close()
+	}
+	w.ufsMu.Unlock()
+	w.master.Close()
+	os.Remove(w.cfg.SocketPath)
+	return w.store.Close()
+}
+
+func (w *Worker) routes() {
+	w.server.Handle(wire.WorkerRead, w.handleRead)
+	w.server.Handle(wire.WorkerOpenWhole, w.handleOpenWhole)
+	w.server.Handle(wire.WorkerReleaseLease, w.handleReleaseLease)
+	w.server.Handle(wire.WorkerWriteOpen, w.handleWriteOpen)
+	w.server.Handle(wire.WorkerWrite, w.handleWrite)
+	w.server.Handle(wire.WorkerWriteCommit, w.handleWriteCommit)
+	w.server.Handle(wire.WorkerWriteAbort, w.handleWriteAbort)
+	w.server.Handle(wire.WorkerGetStats, func(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+		return &rpc.Response{Body: w.Stats()}, nil
+	})
+	w.server.OnDisconnect(w.dropConn)
+}
+
+// dropConn ends the sessions and leases of a client that went away.
+func (w *Worker) dropConn(peer string, conn uint64) {
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
+	for id, s := range w.sessions {
+		if s.conn == conn {
+			w.log.Info("aborting write session of disconnected client", "peer", peer, "file", s.ref.ID)
+			s.abort()
+			delete(w.sessions, id)
+		}
+	}
+	for id, l := range w.leases {
+		if l.conn == conn {
+			l.release()
+			delete(w.leases, id)
+		}
+	}
+}
+
+// ufsOf returns the under-store of a mount, asking the master for the mount
+// the first time.
+func (w *Worker) ufsOf(ctx context.Context, mountID uint64) (ufs.UFS, error) {
+	w.ufsMu.Lock()
+	u := w.ufsByMount[mountID]
+	w.ufsMu.Unlock()
+	if u != nil {
+		return u, nil
+	}
+	var mi meta.MountInfo
+	if _, err := w.master.Call(ctx, wire.MasterGetMount, wire.GetMountRequest{ID: mountID}, nil, &mi, nil); err != nil {
+		return nil, fmt.Errorf("resolve mount %d: %w", mountID, err)
+	}
+	u, err := ufs.Open(mi.UfsURI, mi.Options)
+	if err != nil {
+		return nil, err
+	}
+	w.ufsMu.Lock()
+	defer w.ufsMu.Unlock()
+	if prev := w.ufsByMount[mountID]; prev != nil {
+		u.Close()
+		return prev, nil
+	}
+	w.ufsByMount[mountID] = u
+	return u, nil
+}
+
+// source reads a file's bytes from its under-store; files whose bytes exist
+// only in the cache have none.
+func (w *Worker) source(ref wire.FileRef) blockstore.Source {
+	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		if !ref.Persisted {
+			return nil, fmt.Errorf("file %d (%s): not persisted and not in this worker's cache: %w",
+				ref.ID, ref.UfsPath, syscall.EIO)
+		}
+		u, err := w.ufsOf(ctx, ref.MountID)
+		if err != nil {
+			return nil, err
+		}
+		return u.OpenRange(ctx, ref.UfsPath, off, n)
+	}
+}
+
+func keyOf(ref wire.FileRef) blockstore.FileKey {
+	return blockstore.FileKey{ID: ref.ID, Fingerprint: ref.Fingerprint}
+}
+
+func readTypeOf(s string) blockstore.ReadType {
+	switch s {
+	case "NO_CACHE":
+		return blockstore.ReadNoCache
+	case "CACHE_PROMOTE":
+		return blockstore.ReadCachePromote
+	}
+	return blockstore.ReadCache
+}
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 4<<20); return &b }}
+
+func (w *Worker) handleRead(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.ReadRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	if r.Length < 0 || r.Length > 4<<20 || r.Offset < 0 {
+		return nil, fmt.Errorf("read of file %d: bad range offset %d length %d: %w", r.File.ID, r.Offset, r.Length, syscall.EINVAL)
+	}
+	bp := readBufs.Get().(*[]byte)
+	buf := (*bp)[:r.Length]
+	n, err := w.store.ReadAt(ctx, keyOf(r.File), r.File.Size, w.source(r.File), buf, r.Offset, readTypeOf(r.ReadType))
+	if err != nil && !errors.Is(err, io.EOF) {
+		readBufs.Put(bp)
+		return nil, err
+	}
+	w.countRead(req, int64(n))
+	return &rpc.Response{Data: buf[:n], Done: func() { readBufs.Put(bp) }}, nil
+}
+
+func (w *Worker) countRead(req *rpc.Request, n int64) {
+	if isUnixPeer(req.Peer) {
+		w.counters.bytesReadDomain.Add(n)
+	} else {
+		w.counters.bytesReadRemote.Add(n)
+	}
+}
+
+func isUnixPeer(peer string) bool {
+	_, _, err := net.SplitHostPort(peer)
+	return err != nil
+}
+
+func (w *Worker) handleOpenWhole(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var ref wire.FileRef
+	if err := req.Decode(&ref); err != nil {
+		return nil, err
+	}
+	conn, _ := rpc.ConnID(ctx)
+	f, release, ok := w.store.OpenWhole(keyOf(ref), ref.Size)
+	if !ok {
+		return &rpc.Response{Body: wire.OpenWholeResponse{}}, nil
+	}
+	w.stateMu.Lock()
+	w.nextID++
+	id := w.nextID
+	w.leases[id] = lease{conn: conn, release: release}
+	w.stateMu.Unlock()
+	w.counters.passthroughOpens.Add(1)
+	w.counters.bytesPassedThrough.Add(ref.Size)
+	return &rpc.Response{Body: wire.OpenWholeResponse{OK: true, Lease: id}, Files: []*os.File{f}}, nil
+}
+
+func (w *Worker) handleReleaseLease(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.LeaseRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	w.stateMu.Lock()
+	l, ok := w.leases[r.Lease]
+	delete(w.leases, r.Lease)
+	w.stateMu.Unlock()
+	if ok {
+		l.release()
+	}
+	return &rpc.Response{}, nil
+}
+
+func validWriteType(t string) bool {
+	switch t {
+	case "MUST_CACHE", "CACHE_THROUGH", "THROUGH", "ASYNC_THROUGH":
+		return true
+	}
+	return false
+}
+
+func (w *Worker) handleWriteOpen(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.WriteOpenRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	if !validWriteType(r.WriteType) {
+		return nil, fmt.Errorf("write of file %d: unknown write type %q: %w", r.File.ID, r.WriteType, syscall.EINVAL)
+	}
+	conn, _ := rpc.ConnID(ctx)
+	s := &writeSession{conn: conn, ref: r.File, key: keyOf(r.File), writeType: r.WriteType}
+	if r.WriteType != "THROUGH" {
+		pinned := r.WriteType == "MUST_CACHE" || r.WriteType == "ASYNC_THROUGH"
+		cw, err := w.store.Create(s.key, pinned)
+		if err != nil {
+			return nil, err
+		}
+		s.cache = cw
+	}
+	if r.WriteType == "CACHE_THROUGH" || r.WriteType == "THROUGH" {
+		u, err := w.ufsOf(ctx, r.File.MountID)
+		if err != nil {
+			s.abort()
+			return nil, err
+		}
+		uw, err := u.Create(ctx, r.File.UfsPath, ufs.CreateOptions{Mode: 0o644, SizeHint: -1})
+		if err != nil {
+			s.abort()
+			return nil, err
+		}
+		s.under, s.under2 = uw, u
+	}
+	if r.Keep != nil {
+		if err := w.copyVersion(ctx, s, *r.Keep); err != nil {
+			s.abort()
+			return nil, err
+		}
+	}
+	w.stateMu.Lock()
+	w.nextID++
+	id := w.nextID
+	w.sessions[id] = s
+	w.stateMu.Unlock()
+	return &rpc.Response{Body: wire.WriteOpenResponse{Session: id, Size: s.size}}, nil
+}
+
+// copyVersion starts a new version with the bytes of an old one (append to
+// an existing file).
+func (w *Worker) copyVersion(ctx context.Context, s *writeSession, old wire.FileRef) error {
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := *bp
+	for off := int64(0); off < old.Size; {
+		n, err := w.store.ReadAt(ctx, keyOf(old), old.Size, w.source(old), buf, off, blockstore.ReadCache)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("copy of file %d: short read at %d of %d: %w", old.ID, off, old.Size, io.ErrUnexpectedEOF)
+		}
+		if err := s.write(buf[:n]); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return nil
+}
+
+func (s *writeSession) write(p []byte) error {
+	if s.cache != nil {
+		if _, err := s.cache.Write(p); err != nil {
+			return err
+		}
+	}
+	if s.under != nil {
+		if _, err := s.under.Write(p); err != nil {
+			return fmt.Errorf("write %s to the under-store: %w", s.ref.UfsPath, err)
+		}
+	}
+	s.size += int64(len(p))
+	return nil
+}
+
+func (s *writeSession) abort() {
+	if s.cache != nil {
+		s.cache.Abort()
+	}
+	if s.under != nil {
+		s.under.Abort()
+	}
+}
+
+func (w *Worker) session(id uint64) (*writeSession, error) {
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
+	s := w.sessions[id]
+	if s == nil {
+		return nil, fmt.Errorf("write session %d: not open (aborted or worker restarted): %w", id, syscall.EBADF)
+	}
+	return s, nil
+}
+
+func (w *Worker) handleWrite(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.WriteRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	s, err := w.session(r.Session)
+	if err != nil {
+		return nil, err
+	}
+	if r.Offset != s.size {
+		return nil, &fs.PathError{Op: fmt.Sprintf("write at %d (expected %d)", r.Offset, s.size), Path: s.ref.UfsPath, Err: syscall.EINVAL}
+	}
+	if err := s.write(req.Data); err != nil {
+		return nil, err
+	}
+	n := int64(len(req.Data))
+	if isUnixPeer(req.Peer) {
+		w.counters.bytesWrittenDomain.Add(n)
+	} else {
+		w.counters.bytesWrittenRemote.Add(n)
+	}
+	if s.under != nil {
+		w.counters.bytesWrittenUfs.Add(n)
+	}
+	return &rpc.Response{}, nil
+}
+
+func (w *Worker) takeSession(id uint64) (*writeSession, error) {
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
+	s := w.sessions[id]
+	if s == nil {
+		return nil, fmt.Errorf("write session %d: not open (aborted or worker restarted): %w", id, syscall.EBADF)
+	}
+	delete(w.sessions, id)
+	return s, nil
+}
+
+func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.SessionRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	s, err := w.takeSession(r.Session)
+	if err != nil {
+		return nil, err
+	}
+	resp := wire.WriteCommitResponse{Size: s.size}
+	if s.cache != nil {
+		if err := s.cache.Close(); err != nil {
+			s.abort()
+			return nil, err
+		}
+	}
+	if s.under != nil {
+		fi, err := s.under.Close(ctx)
+		if err != nil {
+			if s.cache != nil {
+				w.store.Remove(s.key)
+			}
+			return nil, fmt.Errorf("complete %s in the under-store: %w", s.ref.UfsPath, err)
+		}
+		resp.Persisted, resp.UfsFingerprint = true, fi.Fingerprint()
+	}
+	if s.writeType == "ASYNC_THROUGH" {
+		ref := s.ref
+		ref.Size = s.size
+		w.persistLater(ref)
+	}
+	return &rpc.Response{Body: resp}, nil
+}
+
+// persistLater copies a cached file to its under-store in the background,
+// retrying with backoff, then tells the master and unpins the pages.
+func (w *Worker) persistLater(ref wire.FileRef) {
+	w.counters.pendingPersists.Add(1)
+	w.persists.Add(1)
+	go func() {
+		defer w.persists.Done()
+		defer w.counters.pendingPersists.Add(-1)
+		backoff := 100 * time.Millisecond
+		for attempt := 1; ; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			err := w.persist(ctx, ref)
+			cancel()
+			if err == nil {
+				w.store.Unpin(keyOf(ref))
+				return
+			}
+			w.log.Warn("async persist failed; will retry", "file", ref.ID, "path", ref.UfsPath, "attempt", attempt, "err", err)
+			if attempt >= 10 {
+				w.log.Error("async persist gave up; the file stays pinned in cache", "file", ref.ID, "path", ref.UfsPath)
+				return
+			}
+			time.Sleep(backoff)
+			backoff = min(backoff*2, 10*time.Second)
+		}
+	}()
+}
+
+func (w *Worker) persist(ctx context.Context, ref wire.FileRef) error {
+	u, err := w.ufsOf(ctx, ref.MountID)
+	if err != nil {
+		return err
+	}
+	uw, err := u.Create(ctx, ref.UfsPath, ufs.CreateOptions{Mode: 0o644, SizeHint: ref.Size})
+	if err != nil {
+		return err
+	}
+	cached := ref
+	cached.Persisted = false // the bytes can only come from the cache
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	for off := int64(0); off < ref.Size; {
+		n, err := w.store.ReadAt(ctx, keyOf(ref), ref.Size, w.source(cached), *bp, off, blockstore.ReadCache)
+		if err != nil && !errors.Is(err, io.EOF) {
+			uw.Abort()
+			return err
+		}
+		if _, err := uw.Write((*bp)[:n]); err != nil {
+			uw.Abort()
+			return err
+		}
+		off += int64(n)
+	}
+	fi, err := uw.Close(ctx)
+	if err != nil {
+		return err
+	}
+	w.counters.bytesWrittenUfs.Add(ref.Size)
+	_, err = w.master.Call(ctx, wire.MasterMarkPersisted, wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint()}, nil, nil, nil)
+	return err
+}
+
+func (w *Worker) handleWriteAbort(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.SessionRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	if s, err := w.takeSession(r.Session); err == nil {
+		s.abort()
+	}
+	return &rpc.Response{}, nil
+}
+
+// Stats reports capacity and traffic.
+func (w *Worker) Stats() wire.WorkerStats {
+	st := w.store.Stats()
+	w.stateMu.Lock()
+	active := int64(len(w.sessions))
+	w.stateMu.Unlock()
+	return wire.WorkerStats{
+		Capacity: st.Capacity, Used: st.Used, Pages: st.Pages,
+		BytesReadCache: st.BytesReadCache, BytesReadUfs: st.BytesReadSource,
+		BytesWrittenCache: st.BytesWritten, BytesWrittenUfs: w.counters.bytesWrittenUfs.Load(),
+		Evictions:           st.Evictions,
+		PassthroughOpens:    w.counters.passthroughOpens.Load(),
+		BytesPassedThrough:  w.counters.bytesPassedThrough.Load(),
+		PendingPersists:     w.counters.pendingPersists.Load(),
+		BytesReadDomain:     w.counters.bytesReadDomain.Load(),
+		BytesReadRemote:     w.counters.bytesReadRemote.Load(),
+		BytesWrittenDomain:  w.counters.bytesWrittenDomain.Load(),
+		BytesWrittenRemote:  w.counters.bytesWrittenRemote.Load(),
+		ActiveWriteSessions: active,
+	}
+}
+
+func (w *Worker) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(w.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		w.heartbeat(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (w *Worker) heartbeat(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Heartbeat)
+	defer cancel()
+	info := wire.WorkerInfo{Address: w.cfg.RPCAddr, StartTime: w.start.UnixMilli(), Stats: w.Stats()}
+	if w.cfg.WebAddr != "" {
+		if _, port, err := net.SplitHostPort(w.cfg.WebAddr); err == nil {
+			fmt.Sscan(port, &info.WebPort)
+		}
+	}
+	if _, err := w.master.Call(ctx, wire.MasterHeartbeat, info, nil, nil, nil); err != nil && ctx.Err() == nil {
+		w.log.Debug("heartbeat to master failed", "master", w.cfg.MasterAddr, "err", err)
+	}
+}

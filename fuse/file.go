@@ -1,0 +1,157 @@
+package fuse
+
+import (
+	"context"
+	"errors"
+	"io"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	gofuse "github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// fileHandle is an open file served through user space.
+type fileHandle struct {
+	node  *node
+	h     Handle
+	write bool
+	// mode records which open counter of the node this handle holds.
+	mode openMode
+}
+
+// passthroughHandle is an open file whose reads the kernel serves from the
+// worker's backing file directly. It is a separate type because go-fuse
+// decides on passthrough by the handle's type.
+type passthroughHandle struct {
+	*fileHandle
+}
+
+type openMode int
+
+const (
+	modeDirect      openMode = iota // FOPEN_DIRECT_IO: mixes with any other mode
+	modeCached                      // kernel page cache
+	modePassthrough                 // kernel passthrough of the backing file
+)
+
+var (
+	_ fs.FileReader          = (*fileHandle)(nil)
+	_ fs.FileWriter          = (*fileHandle)(nil)
+	_ fs.FileFlusher         = (*fileHandle)(nil)
+	_ fs.FileFsyncer         = (*fileHandle)(nil)
+	_ fs.FileReleaser        = (*fileHandle)(nil)
+	_ fs.FilePassthroughFder = passthroughHandle{}
+)
+
+func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	p := n.path()
+	h, err := n.fsys.client.Open(ctx, p, flags, caller(ctx))
+	if err != nil {
+		return nil, 0, n.errno("open", p, err)
+	}
+	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	fh, fuseFlags := n.admit(h, write)
+	if fh.mode == modePassthrough {
+		return passthroughHandle{fh}, fuseFlags, 0
+	}
+	return fh, fuseFlags, 0
+}
+
+func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out *gofuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	p := n.child(name)
+	n.forgetListing()
+	h, a, err := n.fsys.client.Create(ctx, p, flags, mode&07777, caller(ctx))
+	if err != nil {
+		return nil, nil, 0, n.errno("create", p, err)
+	}
+	ch := n.newChild(ctx, a, out)
+	fh, fuseFlags := ch.Operations().(*node).admit(h, true)
+	return ch, fh, fuseFlags, 0
+}
+
+// admit picks the kernel I/O mode of a new open so that it never clashes
+// with the opens already on the inode: passthrough for a read of a fully
+// cached file when nothing else is in page-cache mode, page-cache mode when
+// no passthrough is active, and direct I/O (which mixes with both) for
+// writers and for the rest.
+func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
+	fh := &fileHandle{node: n, h: h, write: write}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case write:
+		fh.mode = modeDirect
+	case n.fsys.passthrough && h.Passthrough() != nil && n.cachedOpens == 0 &&
+		(n.ptOpens == 0 || n.ptVersion == h.Version()):
+		fh.mode = modePassthrough
+		n.ptOpens++
+		n.ptVersion = h.Version()
+	case n.ptOpens == 0:
+		fh.mode = modeCached
+		n.cachedOpens++
+	default:
+		fh.mode = modeDirect
+	}
+	if fh.mode == modeDirect {
+		return fh, gofuse.FOPEN_DIRECT_IO
+	}
+	return fh, 0
+}
+
+func (fh *fileHandle) Read(ctx context.Context, dest []byte, off int64) (gofuse.ReadResult, syscall.Errno) {
+	n, err := fh.h.ReadAt(ctx, dest, off)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fh.node.errno("read", fh.node.path(), err)
+	}
+	return gofuse.ReadResultData(dest[:n]), 0
+}
+
+func (fh *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n, err := fh.h.WriteAt(ctx, data, off)
+	if err != nil {
+		return uint32(n), fh.node.errno("write", fh.node.path(), err)
+	}
+	return uint32(n), 0
+}
+
+func (fh *fileHandle) Flush(ctx context.Context) syscall.Errno {
+	return fh.node.errno("flush", fh.node.path(), fh.h.Flush(ctx))
+}
+
+func (fh *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	return fh.node.errno("fsync", fh.node.path(), fh.h.Fsync(ctx))
+}
+
+func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
+	n := fh.node
+	n.mu.Lock()
+	switch fh.mode {
+	case modePassthrough:
+		n.ptOpens--
+	case modeCached:
+		n.cachedOpens--
+	}
+	n.mu.Unlock()
+	if fh.write {
+		n.forgetParentListing()
+	}
+	return n.errno("release", n.path(), fh.h.Release(ctx))
+}
+
+// PassthroughFd hands the backing file to go-fuse, which registers it with
+// the kernel once per inode.
+func (ph passthroughHandle) PassthroughFd() (int, bool) {
+	f := ph.h.Passthrough()
+	if f == nil {
+		return -1, false
+	}
+	return int(f.Fd()), true
+}
+
+func (n *node) forgetParentListing() {
+	if _, parent := n.Parent(); parent != nil {
+		if pn, ok := parent.Operations().(*node); ok {
+			pn.forgetListing()
+		}
+	}
+}

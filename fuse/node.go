@@ -1,0 +1,295 @@
+package fuse
+
+import (
+	"context"
+	"path"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	gofuse "github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// node is one file, directory or symlink of the mount. It keeps no
+// metadata of its own beyond a short-lived directory listing: the master is
+// the source of truth and the kernel caches attributes for the configured
+// timeouts.
+type node struct {
+	fs.Inode
+	fsys *fileSystem
+
+	// mu guards the open-mode counters and the listing cache below.
+	mu sync.Mutex
+	// ptOpens counts handles served by kernel passthrough of the backing
+	// file of version ptVersion; cachedOpens counts page-cache mode opens.
+	// The kernel refuses to mix the two on one inode (ETXTBSY), so opens
+	// choose a mode that fits what is already open.
+	ptOpens, cachedOpens int
+	ptVersion            string
+	// listing caches the last readdir so that readdirplus's per-entry
+	// lookups do not each cost a master round trip.
+	listing     map[string]Attr
+	listingTime time.Time
+}
+
+var (
+	_ fs.NodeLookuper   = (*node)(nil)
+	_ fs.NodeGetattrer  = (*node)(nil)
+	_ fs.NodeSetattrer  = (*node)(nil)
+	_ fs.NodeReaddirer  = (*node)(nil)
+	_ fs.NodeOpener     = (*node)(nil)
+	_ fs.NodeCreater    = (*node)(nil)
+	_ fs.NodeMkdirer    = (*node)(nil)
+	_ fs.NodeUnlinker   = (*node)(nil)
+	_ fs.NodeRmdirer    = (*node)(nil)
+	_ fs.NodeRenamer    = (*node)(nil)
+	_ fs.NodeSymlinker  = (*node)(nil)
+	_ fs.NodeReadlinker = (*node)(nil)
+	_ fs.NodeStatfser   = (*node)(nil)
+)
+
+// path is the node's absolute path in the cluster namespace.
+func (n *node) path() string {
+	return path.Join(n.fsys.root, n.Path(nil))
+}
+
+func (n *node) child(name string) string {
+	return path.Join(n.path(), name)
+}
+
+func (n *node) errno(op, p string, err error) syscall.Errno {
+	return toErrno(n.fsys.log, op, p, err)
+}
+
+func caller(ctx context.Context) Caller {
+	c, ok := gofuse.FromContext(ctx)
+	if !ok {
+		return Caller{}
+	}
+	return Caller{UID: c.Uid, GID: c.Gid, PID: c.Pid}
+}
+
+// newChild makes (or finds) the kernel inode for an entry.
+func (n *node) newChild(ctx context.Context, a Attr, out *gofuse.EntryOut) *fs.Inode {
+	n.fsys.fillAttr(a, &out.Attr)
+	out.SetEntryTimeout(n.fsys.entryTimeout)
+	out.SetAttrTimeout(n.fsys.attrTimeout)
+	return n.NewInode(ctx, &node{fsys: n.fsys}, fs.StableAttr{Mode: typeBits(a), Ino: a.Ino})
+}
+
+func (n *node) Lookup(ctx context.Context, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if a, ok := n.cachedEntry(name); ok {
+		return n.newChild(ctx, a, out), 0
+	}
+	p := n.child(name)
+	a, err := n.fsys.client.Stat(ctx, p)
+	if err != nil {
+		return nil, n.errno("lookup", p, err)
+	}
+	return n.newChild(ctx, a, out), 0
+}
+
+func (n *node) cachedEntry(name string) (Attr, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.listing == nil || time.Since(n.listingTime) > n.fsys.attrTimeout {
+		n.listing = nil
+		return Attr{}, false
+	}
+	a, ok := n.listing[name]
+	return a, ok
+}
+
+func (n *node) forgetListing() {
+	n.mu.Lock()
+	n.listing = nil
+	n.mu.Unlock()
+}
+
+func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *gofuse.AttrOut) syscall.Errno {
+	p := n.path()
+	a, err := n.fsys.client.Stat(ctx, p)
+	if err != nil {
+		return n.errno("getattr", p, err)
+	}
+	if fh, ok := f.(*fileHandle); ok && fh.write {
+		// A file being written is longer than the master knows until
+		// it is committed.
+		a.Size = fh.h.Size()
+	}
+	n.fsys.fillAttr(a, &out.Attr)
+	out.SetTimeout(n.fsys.attrTimeout)
+	return 0
+}
+
+func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrIn, out *gofuse.AttrOut) syscall.Errno {
+	var s SetAttr
+	if m, ok := in.GetMode(); ok {
+		m &= 07777
+		s.Mode = &m
+	}
+	if u, ok := in.GetUID(); ok {
+		s.UID = &u
+	}
+	if g, ok := in.GetGID(); ok {
+		s.GID = &g
+	}
+	if t, ok := in.GetMTime(); ok {
+		s.Mtime = &t
+	}
+	if t, ok := in.GetATime(); ok {
+		s.Atime = &t
+	}
+	p := n.path()
+	if sz, ok := in.GetSize(); ok {
+		size := int64(sz)
+		if fh, isHandle := f.(*fileHandle); isHandle && fh.write {
+			if err := fh.h.Truncate(ctx, size); err != nil {
+				return n.errno("truncate", p, err)
+			}
+		} else {
+			s.Size = &size
+		}
+	}
+	a, err := n.fsys.client.SetAttr(ctx, p, s)
+	if err != nil {
+		return n.errno("setattr", p, err)
+	}
+	if fh, ok := f.(*fileHandle); ok && fh.write {
+		a.Size = fh.h.Size()
+	}
+	n.fsys.fillAttr(a, &out.Attr)
+	out.SetTimeout(n.fsys.attrTimeout)
+	return 0
+}
+
+func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	p := n.path()
+	entries, err := n.fsys.client.List(ctx, p)
+	if err != nil {
+		return nil, n.errno("readdir", p, err)
+	}
+	listing := make(map[string]Attr, len(entries))
+	out := make([]gofuse.DirEntry, 0, len(entries))
+	for _, e := range entries {
+		listing[e.Name] = e.Attr
+		out = append(out, gofuse.DirEntry{Name: e.Name, Ino: e.Attr.Ino, Mode: typeBits(e.Attr)})
+	}
+	n.mu.Lock()
+	n.listing, n.listingTime = listing, time.Now()
+	n.mu.Unlock()
+	return fs.NewListDirStream(out), 0
+}
+
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	p := n.child(name)
+	n.forgetListing()
+	a, err := n.fsys.client.Mkdir(ctx, p, mode&07777, caller(ctx))
+	if err != nil {
+		return nil, n.errno("mkdir", p, err)
+	}
+	return n.newChild(ctx, a, out), 0
+}
+
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	p := n.child(name)
+	n.forgetListing()
+	return n.errno("unlink", p, n.fsys.client.Remove(ctx, p, false))
+}
+
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	p := n.child(name)
+	n.forgetListing()
+	return n.errno("rmdir", p, n.fsys.client.Remove(ctx, p, true))
+}
+
+// Linux renameat2 flags.
+const (
+	renameNoReplace = 1
+	renameExchange  = 2
+)
+
+func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if flags&renameExchange != 0 {
+		return syscall.EINVAL
+	}
+	dst, ok := newParent.(*node)
+	if !ok {
+		return syscall.EXDEV
+	}
+	src, to := n.child(name), dst.child(newName)
+	n.forgetListing()
+	dst.forgetListing()
+	return n.errno("rename", src, n.fsys.client.Rename(ctx, src, to, flags&renameNoReplace != 0))
+}
+
+func (n *node) Symlink(ctx context.Context, target, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	p := n.child(name)
+	n.forgetListing()
+	a, err := n.fsys.client.Symlink(ctx, p, target, caller(ctx))
+	if err != nil {
+		return nil, n.errno("symlink", p, err)
+	}
+	return n.newChild(ctx, a, out), 0
+}
+
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	p := n.path()
+	a, err := n.fsys.client.Stat(ctx, p)
+	if err != nil {
+		return nil, n.errno("readlink", p, err)
+	}
+	if !a.IsSymlink {
+		return nil, syscall.EINVAL
+	}
+	return []byte(a.Target), 0
+}
+
+func (n *node) Statfs(ctx context.Context, out *gofuse.StatfsOut) syscall.Errno {
+	st, err := n.fsys.client.StatFS(ctx)
+	if err != nil {
+		return n.errno("statfs", "/", err)
+	}
+	const bsize = 4096
+	out.Bsize = bsize
+	out.Frsize = bsize
+	out.NameLen = 255
+	out.Blocks = uint64(st.Capacity) / bsize
+	free := st.Capacity - st.Used
+	if free < 0 {
+		free = 0
+	}
+	out.Bfree = uint64(free) / bsize
+	out.Bavail = out.Bfree
+	out.Files = st.Files
+	out.Ffree = 1 << 30
+	return 0
+}
+
+func typeBits(a Attr) uint32 {
+	switch {
+	case a.IsDir:
+		return syscall.S_IFDIR
+	case a.IsSymlink:
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+func (f *fileSystem) fillAttr(a Attr, out *gofuse.Attr) {
+	out.Ino = a.Ino
+	out.Size = uint64(a.Size)
+	out.Blocks = (uint64(a.Size) + 511) / 512
+	out.Blksize = uint32(f.blockSize)
+	out.Mode = typeBits(a) | a.Perm&07777
+	out.Nlink = a.Nlink
+	if out.Nlink == 0 {
+		out.Nlink = 1
+	}
+	out.Owner = gofuse.Owner{Uid: a.UID, Gid: a.GID}
+	out.SetTimes(&a.Atime, &a.Mtime, &a.Ctime)
+	if a.IsSymlink {
+		out.Size = uint64(len(a.Target))
+	}
+}

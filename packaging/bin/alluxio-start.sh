@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Starts Alluxio processes: alluxio-start.sh [-f] local|all|master|worker|fuse
+#   local   a master, a worker and a FUSE mount on this machine
+#   -f      format the journal and worker storage first
+set -euo pipefail
+
+usage() {
+  echo "Usage: alluxio-start.sh [-f] ACTION" >&2
+  echo "  ACTION: local | all | master | worker | fuse" >&2
+  exit 2
+}
+
+self=$(readlink -f "${BASH_SOURCE[0]}")
+bin_dir=$(dirname "$self")
+export ALLUXIO_HOME=${ALLUXIO_HOME:-$(dirname "$bin_dir")}
+ALLUXIO=$bin_dir/alluxio
+ALLUXIO_FUSE=$bin_dir/alluxio-fuse
+
+format=0
+while getopts "fh" opt; do
+  case $opt in
+    f) format=1 ;;
+    *) usage ;;
+  esac
+done
+shift $((OPTIND - 1))
+[ $# -ge 1 ] || usage
+action=$1
+
+conf() { "$ALLUXIO" getConf "$1"; }
+logs_dir=$(conf alluxio.logs.dir)
+mkdir -p "$logs_dir"
+
+running() { # pidfile
+  [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+start_process() { # name
+  local name=$1 pidfile=$logs_dir/$1.pid
+  if running "$pidfile"; then
+    echo "$name is already running (pid $(cat "$pidfile"))"
+    return 0
+  fi
+  nohup "$ALLUXIO" process "$name" >>"$logs_dir/$name.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  echo "Starting $name @ $(hostname) (pid $!), logs in $logs_dir/$name.log"
+}
+
+wait_for() { # what, pidfile, command...
+  local what=$1 pidfile=$2
+  shift 2
+  for _ in $(seq 1 300); do
+    if "$@" >/dev/null 2>&1; then
+      return 0
+    fi
+    if ! running "$pidfile"; then
+      echo "$what failed to start; last lines of its log:" >&2
+      tail -n 20 "$logs_dir/$what.log" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "$what did not become ready within 60s; see $logs_dir/$what.log" >&2
+  exit 1
+}
+
+start_master() {
+  local root home_ufs
+  root=$(conf alluxio.master.mount.table.root.ufs)
+  home_ufs="$(conf alluxio.work.dir)/underFSStorage"
+  # The default root under-store lives in the install; create it on first use.
+  if [ "$root" = "$home_ufs" ] || [ "$root" = "file://$home_ufs" ]; then
+    mkdir -p "$home_ufs"
+  fi
+  start_process master
+  wait_for master "$logs_dir/master.pid" \
+    "$ALLUXIO" -Dalluxio.user.rpc.retry.max.duration=0 fs leader
+}
+
+start_worker() {
+  local sock
+  sock=$(conf alluxio.worker.data.server.domain.socket.address)
+  start_process worker
+  wait_for worker "$logs_dir/worker.pid" test -S "$sock"
+}
+
+start_fuse() {
+  local mp
+  mp=$(conf alluxio.fuse.mount.point)
+  mkdir -p "$mp"
+  if grep -qs " $mp fuse.alluxio " /proc/mounts; then
+    echo "$mp is already mounted"
+    return 0
+  fi
+  "$ALLUXIO_FUSE" mount "$mp"
+}
+
+if [ $format = 1 ]; then
+  "$ALLUXIO" format
+fi
+
+case $action in
+  local | all)
+    start_master
+    start_worker
+    start_fuse
+    ;;
+  master) start_master ;;
+  worker) start_worker ;;
+  fuse) start_fuse ;;
+  *) usage ;;
+esac

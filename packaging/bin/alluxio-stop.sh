@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Stops Alluxio processes: alluxio-stop.sh local|all|master|worker|fuse
+# FUSE mounts are unmounted first, so no dead mount is left behind.
+set -uo pipefail
+
+usage() {
+  echo "Usage: alluxio-stop.sh ACTION" >&2
+  echo "  ACTION: local | all | master | worker | fuse" >&2
+  exit 2
+}
+[ $# -ge 1 ] || usage
+
+self=$(readlink -f "${BASH_SOURCE[0]}")
+bin_dir=$(dirname "$self")
+export ALLUXIO_HOME=${ALLUXIO_HOME:-$(dirname "$bin_dir")}
+ALLUXIO=$bin_dir/alluxio
+ALLUXIO_FUSE=$bin_dir/alluxio-fuse
+logs_dir=$("$ALLUXIO" getConf alluxio.logs.dir)
+
+stop_process() { # name
+  local name=$1 pidfile=$logs_dir/$1.pid pid
+  [ -f "$pidfile" ] || { echo "$name is not running"; return 0; }
+  pid=$(cat "$pidfile")
+  if kill -TERM "$pid" 2>/dev/null; then
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "$name (pid $pid) did not stop in 10s; killing it"
+      kill -KILL "$pid" 2>/dev/null
+    fi
+    echo "Stopped $name (pid $pid)"
+  fi
+  rm -f "$pidfile"
+}
+
+stop_fuse() {
+  local mp
+  # Every alluxio FUSE mount of this machine, live or dead.
+  awk '$3 == "fuse.alluxio" {print $2}' /proc/mounts | while read -r mp; do
+    mp=$(printf '%b' "$mp")
+    "$ALLUXIO_FUSE" umount "$mp"
+  done
+  # Daemons whose mount already went away.
+  for pidfile in "$logs_dir"/fuse-*.pid; do
+    [ -f "$pidfile" ] || continue
+    kill -TERM "$(cat "$pidfile")" 2>/dev/null
+    rm -f "$pidfile"
+  done
+}
+
+case $1 in
+  local | all)
+    stop_fuse
+    stop_process worker
+    stop_process master
+    ;;
+  master) stop_process master ;;
+  worker) stop_process worker ;;
+  fuse) stop_fuse ;;
+  *) usage ;;
+esac
+exit 0

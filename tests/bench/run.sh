@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# make bench: sequential reads of a 1 GiB file through a real local-mode
+# mount, cold (from the local under-store) and hot (cached), each as a
+# ratio against a baseline measured in the same run:
+#   hot  vs. reading the same bytes from a tmpfs file directly
+#   cold vs. reading the under-store file directly with the page cache dropped
+# Appends a table to docs/benchmarks.md. Needs root and /dev/fuse.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+size_mib=${BENCH_SIZE_MIB:-1024}
+runs=${BENCH_RUNS:-3}
+work=$(mktemp -d /var/tmp/alluxio-bench.XXXXXX)
+shm=$(mktemp -d /dev/shm/alluxio-bench.XXXXXX)
+home=$work/home
+
+cleanup() {
+  "$home/bin/alluxio-stop.sh" local >/dev/null 2>&1 || true
+  grep -qs " $home/mnt " /proc/mounts && umount -l "$home/mnt" || true
+  rm -rf "$work" "$shm"
+}
+trap cleanup EXIT
+
+mkdir -p "$home/bin" "$home/conf" "$home/ufs" "$home/mnt" "$shm/tier"
+cp "$root"/bin/* "$home/bin/"
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cat >"$home/conf/alluxio-site.properties" <<PROPS
+alluxio.master.hostname=127.0.0.1
+alluxio.worker.hostname=127.0.0.1
+alluxio.master.rpc.port=$(port)
+alluxio.master.web.port=$(port)
+alluxio.master.embedded.journal.port=$(port)
+alluxio.worker.rpc.port=$(port)
+alluxio.worker.web.port=$(port)
+alluxio.master.mount.table.root.ufs=$home/ufs
+alluxio.worker.tieredstore.level0.dirs.path=$shm/tier
+alluxio.worker.tieredstore.level0.dirs.quota=$((size_mib * 2))MB
+alluxio.fuse.mount.point=$home/mnt
+alluxio.worker.data.server.domain.socket.address=$home/run/worker.sock
+PROPS
+export ALLUXIO_HOME=$home
+
+echo "writing a ${size_mib} MiB test file"
+head -c $((size_mib << 20)) /dev/urandom >"$home/ufs/data.bin"
+cp "$home/ufs/data.bin" "$shm/data.bin"
+for i in $(seq "$runs"); do cp "$home/ufs/data.bin" "$home/ufs/cold$i.bin"; done
+sync
+
+# read_gbps FILE: GB/s of one sequential read with 1 MiB requests.
+read_gbps() {
+  dd if="$1" of=/dev/null bs=1M 2>&1 | awk '/copied/ {
+    for (i = 1; i <= NF; i++) if ($i == "s,") secs = $(i-1);
+    print ($1 / secs) / 1e9 }'
+}
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+best() { sort -g | tail -n 1; }
+
+"$home/bin/alluxio-start.sh" local >/dev/null
+
+tmpfs=$(for _ in $(seq "$runs"); do read_gbps "$shm/data.bin"; done | best)
+raw_cold=$(for _ in $(seq "$runs"); do drop; read_gbps "$home/ufs/data.bin"; done | best)
+
+# A fresh file each cold run: the cache has never seen it.
+mount_cold=$(for i in $(seq "$runs"); do drop; read_gbps "$home/mnt/cold$i.bin"; done | best)
+read_gbps "$home/mnt/data.bin" >/dev/null # fill the cache
+mount_hot=$(for _ in $(seq "$runs"); do read_gbps "$home/mnt/data.bin"; done | best)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log || true)
+
+{
+  echo
+  echo "## $(date -u +%Y-%m-%d) sequential read, ${size_mib} MiB, local mode"
+  echo
+  echo "Machine: $(nproc) cores ($cpu), $mem, kernel $(uname -r); best of $runs runs, dd bs=1M;"
+  echo "kernel passthrough: $([ "$passthrough" -gt 0 ] && echo on || echo off)."
+  echo
+  echo "| read | GB/s | baseline | baseline GB/s | ratio |"
+  echo "| --- | ---: | --- | ---: | ---: |"
+  echo "| hot (cached) through the mount | $mount_hot | tmpfs file, direct | $tmpfs | $(ratio "$mount_hot" "$tmpfs") |"
+  echo "| cold (under-store) through the mount | $mount_cold | under-store file, direct, page cache dropped | $raw_cold | $(ratio "$mount_cold" "$raw_cold") |"
+} | tee -a "$root/docs/benchmarks.md"

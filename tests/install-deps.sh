@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a bare Debian machine with Go, as root.
+# Idempotent: installs only what is missing.
+set -euo pipefail
+
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3)
+command -v cmp >/dev/null || need_apt+=(diffutils)
+command -v mount >/dev/null || need_apt+=(mount)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+# The system tests mount FUSE for real.
+if [ ! -e /dev/fuse ]; then
+  modprobe fuse 2>/dev/null || true
+  [ -e /dev/fuse ] || mknod -m 0666 /dev/fuse c 10 229
+fi
+
+go mod download

@@ -1,0 +1,139 @@
+//go:build linux
+
+package local
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/alluxio-go/alluxio/ufs"
+)
+
+// writer is the ufs.Writer of Create: it writes a temporary file next to
+// the target and renames it over the target on Close.
+type writer struct {
+	path string // store-relative target, for errors
+	dfd  int    // O_PATH descriptor of the target's directory
+	base string // target name in dfd
+	tmp  string // temporary file name in dfd
+
+	mu   sync.Mutex // guards f and done
+	f    *os.File
+	done bool // Close or Abort has run
+}
+
+// newWriter creates the temporary file in dfd with mode exactly (no umask).
+// On success the writer owns dfd.
+func newWriter(dfd int, base, p string, mode uint32) (*writer, error) {
+	var st unix.Stat_t
+	switch err := unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); {
+	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		return nil, syscall.EISDIR
+	case err != nil && err != unix.ENOENT:
+		return nil, err
+	}
+	for tries := 0; ; tries++ {
+		tmp := tmpName()
+		fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+		if err == unix.EEXIST && tries < 8 {
+			continue
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := unix.Fchmod(fd, mode); err != nil {
+			unix.Close(fd)
+			unix.Unlinkat(dfd, tmp, 0)
+			return nil, err
+		}
+		return &writer{path: p, dfd: dfd, base: base, tmp: tmp, f: os.NewFile(uintptr(fd), p)}, nil
+	}
+}
+
+// Write appends b to the temporary file.
+func (w *writer) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return 0, &fs.PathError{Op: "write", Path: w.path, Err: syscall.EBADF}
+	}
+	n, err := w.f.Write(b)
+	if err != nil {
+		return n, &fs.PathError{Op: "write", Path: w.path, Err: errnoOf(err)}
+	}
+	return n, nil
+}
+
+// Close fsyncs the temporary file, renames it over the target and fsyncs
+// the directory. If ctx is already done, or anything fails before the
+// rename, the temporary file is removed and the target left as it was.
+func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
+	const op = "close"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: syscall.EBADF}
+	}
+	w.done = true
+	defer unix.Close(w.dfd)
+	fail := func(err error) (ufs.FileInfo, error) {
+		w.f.Close()
+		unix.Unlinkat(w.dfd, w.tmp, 0)
+		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: err}
+	}
+	if err := ctxErr(ctx); err != nil {
+		return fail(err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fail(errnoOf(err))
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(w.f.Fd()), &st); err != nil {
+		return fail(err)
+	}
+	if err := w.f.Close(); err != nil {
+		unix.Unlinkat(w.dfd, w.tmp, 0)
+		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: errnoOf(err)}
+	}
+	if err := unix.Renameat(w.dfd, w.tmp, w.dfd, w.base); err != nil {
+		unix.Unlinkat(w.dfd, w.tmp, 0)
+		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: err}
+	}
+	// The rename is durable only once the directory is synced. An O_PATH
+	// descriptor cannot be synced, so open the directory for reading; if
+	// that is not permitted the rename stays as durable as the kernel
+	// makes it.
+	if dir, err := unix.Openat(w.dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+		serr := unix.Fsync(dir)
+		unix.Close(dir)
+		if serr != nil {
+			return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: serr}
+		}
+	}
+	return toInfo(w.base, &st), nil
+}
+
+// Abort removes the temporary file. It does nothing after Close or a
+// previous Abort.
+func (w *writer) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return nil
+	}
+	w.done = true
+	defer unix.Close(w.dfd)
+	w.f.Close()
+	if err := unix.Unlinkat(w.dfd, w.tmp, 0); err != nil && err != unix.ENOENT {
+		return &fs.PathError{Op: "abort", Path: w.path, Err: err}
+	}
+	return nil
+}
