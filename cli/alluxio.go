@@ -126,7 +126,7 @@ func format(env *Env, args []string, journal, worker bool) error {
 func getConf(env *Env, args []string) error {
 	if len(args) > 0 {
 		key := args[0]
-		if !env.Conf.Has(key) {
+		if _, ok := env.Conf.Lookup(key); !ok {
 			return fmt.Errorf("%s: unknown property", key)
 		}
 		fmt.Fprintln(env.Stdout, env.Conf.Masked(key))

@@ -80,7 +80,7 @@ func loadEnv(args []string, role conf.Role, verbose bool) (*Env, []string, error
 	if verbose {
 		level = slog.LevelInfo
 	}
-	if lv := c.String("alluxio.logger.level"); verbose && lv != "" {
+	if lv := c.String("alluxio.log.level"); verbose && lv != "" {
 		level = parseLevel(lv)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))

@@ -6,8 +6,6 @@ import (
 	"syscall"
 )
 
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
-
 func errExists(path string) error {
 	return &fs.PathError{Op: "rename", Path: path, Err: syscall.EEXIST}
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,7 +58,7 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 	cfg.Meta.Logger = cfg.Logger
 	l, err := net.Listen("tcp", cfg.RPCAddr)
 	if err != nil {
-		return nil, errorf("master rpc address %s (alluxio.master.rpc.port): %w", cfg.RPCAddr, err)
+		return nil, fmt.Errorf("master rpc address %s (alluxio.master.rpc.port): %w", cfg.RPCAddr, err)
 	}
 	mm, err := meta.Open(ctx, cfg.Meta)
 	if err != nil {

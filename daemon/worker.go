@@ -86,7 +86,6 @@ type writeSession struct {
 	writeType string
 	cache     *blockstore.Writer // nil for THROUGH
 	under     ufs.Writer         // nil unless the bytes go through now
-	under2    ufs.UFS
 	size      int64
 }
 
@@ -388,7 +387,7 @@ func (w *Worker) handleWriteOpen(ctx context.Context, req *rpc.Request) (*rpc.Re
 			s.abort()
 			return nil, err
 		}
-		s.under, s.under2 = uw, u
+		s.under = uw
 	}
 	if r.Keep != nil {
 		if err := w.copyVersion(ctx, s, *r.Keep); err != nil {

@@ -1,0 +1,161 @@
+package blockstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+	"testing"
+)
+
+// failingSource fails the test if the store ever fetches.
+func failingSource(t *testing.T) Source {
+	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
+		t.Errorf("unexpected source call at %d", off)
+		return nil, syscall.EIO
+	}
+}
+
+func TestWriterCachesFile(t *testing.T) {
+	tests := []struct {
+		name   string
+		size   int64
+		chunks []int
+		pinned bool
+	}{
+		{"empty", 0, nil, true},
+		{"short", 100, []int{100}, false},
+		{"page exact", testPage, []int{testPage}, true},
+		{"odd chunks", 3*testPage + 333, []int{1, 999, testPage, 7, 5000}, false},
+		{"one big write", 4*testPage + 1, []int{4*testPage + 1}, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t, testConfig(t, 16))
+			data := randomBytes(uint64(70+i), tt.size)
+			key := FileKey{ID: uint64(i + 1), Fingerprint: "w"}
+			w, err := s.Create(key, tt.pinned)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for off, c := 0, 0; off < len(data); c++ {
+				n := min(tt.chunks[c%len(tt.chunks)], len(data)-off)
+				if got, err := w.Write(data[off : off+n]); got != n || err != nil {
+					t.Fatalf("Write = %d, %v", got, err)
+				}
+				off += n
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if pages, total := s.Cached(key, tt.size); pages != total {
+				t.Fatalf("Cached = %d/%d after Close", pages, total)
+			}
+			st := s.Stats()
+			if st.BytesWritten != tt.size || st.Used != tt.size {
+				t.Errorf("BytesWritten %d Used %d, want %d", st.BytesWritten, st.Used, tt.size)
+			}
+			if tt.size > 0 {
+				p := make([]byte, tt.size)
+				if _, err := s.ReadAt(context.Background(), key, tt.size, failingSource(t), p, 0, ReadCache); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(p, data) {
+					t.Fatal("ReadAt of a written file: bytes differ")
+				}
+			}
+			f, release, ok := s.OpenWhole(key, tt.size)
+			if !ok {
+				t.Fatal("OpenWhole of a written file failed")
+			}
+			defer release()
+			defer f.Close()
+			got, err := io.ReadAll(f)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("OpenWhole bytes differ (%d vs %d), err %v", len(got), len(data), err)
+			}
+			checkAccounting(t, s)
+		})
+	}
+}
+
+func TestWriterPagesPresentAsTheyFill(t *testing.T) {
+	s := openStore(t, testConfig(t, 16))
+	key := FileKey{ID: 1, Fingerprint: "f"}
+	w, err := s.Create(key, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := w.Write(make([]byte, testPage+testPage/2)); err != nil {
+		t.Fatal(err)
+	}
+	if !isPresent(s, key, 0) || isPresent(s, key, 1) {
+		t.Errorf("after 1.5 pages: page 0 present %t, page 1 present %t; want true, false",
+			isPresent(s, key, 0), isPresent(s, key, 1))
+	}
+	// While the file is being written, reads bypass the cache.
+	src := newMemSource(randomBytes(1, 2*testPage))
+	p := make([]byte, 10)
+	if _, err := s.ReadAt(context.Background(), key, 2*testPage, src.open, p, 0, ReadCache); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p, src.data[:10]) || src.totalCalls() != 1 {
+		t.Errorf("read of a file being written: not served from the source")
+	}
+}
+
+func TestWriterAbortAndReplace(t *testing.T) {
+	s := openStore(t, testConfig(t, 16))
+	key := FileKey{ID: 1, Fingerprint: "f"}
+	w, err := s.Create(key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(make([]byte, 2*testPage+5)); err != nil {
+		t.Fatal(err)
+	}
+	s.indexMu.Lock()
+	path := s.files[key].path
+	s.indexMu.Unlock()
+	w.Abort()
+	w.Abort()
+	if st := s.Stats(); st.Files != 0 || st.Used != 0 || st.Pages != 0 {
+		t.Errorf("after Abort: files %d used %d pages %d", st.Files, st.Used, st.Pages)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("backing file after Abort: %v, want gone", err)
+	}
+	if _, err := w.Write([]byte("x")); !errors.Is(err, syscall.EBADF) {
+		t.Errorf("Write after Abort: %v, want EBADF", err)
+	}
+
+	// A second Create of the same key replaces the first version.
+	first := randomBytes(2, testPage)
+	second := randomBytes(3, 2*testPage)
+	for _, data := range [][]byte{first, second} {
+		w, err := s.Create(key, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pages, _ := s.Cached(key, int64(len(first))); pages != 0 {
+		t.Error("first version still cached after replacement")
+	}
+	if pages, total := s.Cached(key, int64(len(second))); pages != total {
+		t.Errorf("second version cached %d of %d pages", pages, total)
+	}
+	if st := s.Stats(); st.Files != 1 || st.Used != int64(len(second)) {
+		t.Errorf("after replacement: files %d used %d", st.Files, st.Used)
+	}
+	checkAccounting(t, s)
+}

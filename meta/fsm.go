@@ -1,0 +1,229 @@
+package meta
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"go.etcd.io/bbolt"
+)
+
+// storeOpenTimeout bounds the wait for the metastore's file lock.
+const storeOpenTimeout = time.Second
+
+// fsm is the Raft state machine: the namespace and mount table in the
+// metastore. Because the state is persistent, entries already applied
+// before a restart are recognised by the stored lastApplied index and
+// skipped when Raft replays its log.
+type fsm struct {
+	path string
+	log  *slog.Logger
+	// onRestore is called after a snapshot replaced the state, so that
+	// caches derived from it can be dropped.
+	onRestore func()
+
+	// stMu guards st against the file swap in Restore: readers and Apply
+	// hold it shared, Restore exclusively.
+	stMu sync.RWMutex
+	st   *store
+}
+
+// applyResult is what Apply hands back to the caller of raft.Apply.
+type applyResult struct {
+	value any
+	err   error
+}
+
+// openFSM opens the metastore at path.
+func openFSM(path string, log *slog.Logger) (*fsm, error) {
+	st, err := openStore(path, storeOpenTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return &fsm{path: path, log: log, st: st}, nil
+}
+
+// close closes the metastore.
+func (f *fsm) close() error {
+	f.stMu.Lock()
+	defer f.stMu.Unlock()
+	return f.st.close()
+}
+
+// view runs fn in a read transaction of the current metastore.
+func (f *fsm) view(fn func(t *txn) error) error {
+	f.stMu.RLock()
+	defer f.stMu.RUnlock()
+	return f.st.view(fn)
+}
+
+// lastApplied returns the index of the last applied Raft entry.
+func (f *fsm) lastApplied() uint64 {
+	var i uint64
+	_ = f.view(func(t *txn) error { i = t.lastApplied(); return nil })
+	return i
+}
+
+// Apply implements raft.FSM.
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch implements raft.BatchingFSM: the whole batch is applied in one
+// metastore transaction, together with the new lastApplied index.
+//
+// A command that fails validation yields its error as result and changes
+// nothing. A storage failure cannot be reported per command (Raft already
+// considers the entries committed), so it stops the process: on restart
+// Raft replays the entries after the stored lastApplied.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	f.stMu.RLock()
+	defer f.stMu.RUnlock()
+	err := f.st.update(func(t *txn) error {
+		last := t.lastApplied()
+		applied := last
+		for i, l := range logs {
+			if l.Index <= last {
+				out[i] = &applyResult{}
+				continue
+			}
+			applied = l.Index
+			if l.Type != raft.LogCommand {
+				continue
+			}
+			v, err := applyCommand(t, l.Data)
+			if t.err != nil {
+				return fmt.Errorf("raft entry %d: %w", l.Index, t.err)
+			}
+			out[i] = &applyResult{value: v, err: err}
+		}
+		if applied > last {
+			t.setLastApplied(applied)
+		}
+		return t.err
+	})
+	if err != nil {
+		f.log.Error("metastore write failed; stopping", "file", f.path, "err", err)
+		panic(fmt.Sprintf("meta: metastore %s: applying raft entries failed: %v", f.path, err))
+	}
+	return out
+}
+
+// Snapshot implements raft.FSM with a bbolt read transaction: it is a
+// consistent view that Apply can keep writing past while Persist streams it.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.stMu.RLock()
+	defer f.stMu.RUnlock()
+	tx, err := f.st.db.Begin(false)
+	if err != nil {
+		return nil, fmt.Errorf("meta: snapshot of %s: %w", f.path, err)
+	}
+	return &fsmSnapshot{tx: tx}, nil
+}
+
+// fsmSnapshot streams one read transaction of the metastore.
+type fsmSnapshot struct {
+	tx *bbolt.Tx
+}
+
+// Persist writes the metastore file as of the snapshot to the sink.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.tx.WriteTo(sink); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("meta: persist snapshot %s: %w", sink.ID(), err)
+	}
+	return sink.Close()
+}
+
+// Release ends the read transaction.
+func (s *fsmSnapshot) Release() { _ = s.tx.Rollback() }
+
+// Restore implements raft.FSM: the stream (a metastore file) is written to
+// a temporary file next to the live one, synced, checked, and swapped in.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	tmp, err := f.receive(rc)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp) // no-op once renamed
+
+	if err := f.swap(tmp); err != nil {
+		return err
+	}
+	if f.onRestore != nil {
+		f.onRestore()
+	}
+	f.log.Info("metastore restored from snapshot", "file", f.path, "lastApplied", f.lastApplied())
+	return nil
+}
+
+// swap replaces the live metastore file with the file at tmp.
+func (f *fsm) swap(tmp string) error {
+	f.stMu.Lock()
+	defer f.stMu.Unlock()
+	if err := f.st.close(); err != nil {
+		return fmt.Errorf("meta: restore: close %s: %w", f.path, err)
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		// Keep serving the old state rather than none.
+		st, rerr := openStore(f.path, storeOpenTimeout)
+		if rerr == nil {
+			f.st = st
+		}
+		return fmt.Errorf("meta: restore: replace %s: %w", f.path, err)
+	}
+	if err := syncDir(filepath.Dir(f.path)); err != nil {
+		f.log.Warn("fsync of journal directory failed", "dir", filepath.Dir(f.path), "err", err)
+	}
+	st, err := openStore(f.path, storeOpenTimeout)
+	if err != nil {
+		return fmt.Errorf("meta: restore: reopen: %w", err)
+	}
+	f.st = st
+	return nil
+}
+
+// receive copies a snapshot stream into a synced temporary file next to
+// the metastore and checks that it opens as one.
+func (f *fsm) receive(r io.Reader) (string, error) {
+	out, err := os.CreateTemp(filepath.Dir(f.path), filepath.Base(f.path)+".restore-*")
+	if err != nil {
+		return "", fmt.Errorf("meta: restore: %w", err)
+	}
+	name := out.Name()
+	_, err = io.Copy(out, r)
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		var st *store
+		if st, err = openStore(name, storeOpenTimeout); err == nil {
+			err = st.close()
+		}
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", fmt.Errorf("meta: restore: receive snapshot into %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// syncDir fsyncs a directory so that a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

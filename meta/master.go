@@ -1,0 +1,948 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alluxio-go/alluxio/ufs"
+	"github.com/hashicorp/raft"
+	"golang.org/x/sync/singleflight"
+)
+
+// defaultApplyTimeout bounds a replicated command when the caller's
+// context has no deadline.
+const defaultApplyTimeout = 30 * time.Second
+
+// ErrNotLeader is the class of errors returned by a master that is not the
+// Raft leader. It wraps EAGAIN: the request can be retried at the leader.
+var ErrNotLeader = fmt.Errorf("meta: not the leader: %w", syscall.EAGAIN)
+
+// NotLeaderError is returned by a master that is not the leader; Leader is
+// the leader's Raft address when one is known.
+type NotLeaderError struct {
+	Leader string
+}
+
+// Error says that this master is not the leader and names the leader.
+func (e *NotLeaderError) Error() string {
+	if e.Leader == "" {
+		return "meta: not the leader, and no leader is elected"
+	}
+	return "meta: not the leader; the leader is at " + e.Leader
+}
+
+// Unwrap makes errors.Is(err, ErrNotLeader) hold.
+func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
+
+// Config configures a master.
+type Config struct {
+	// JournalDir holds raft.db, snapshots/ and metastore.db.
+	JournalDir string
+	// NodeID is this master's Raft id; default "master-0".
+	NodeID string
+	// RaftAddr is the address Raft binds to and advertises, e.g.
+	// "127.0.0.1:19200".
+	RaftAddr string
+	// Peers are the other members ("id=host:port" or "host:port"); empty
+	// for a single node.
+	Peers []string
+	// RootUFS is the URI of the root mount.
+	RootUFS string
+	// RootOptions configure the root under-store (may hold credentials).
+	RootOptions map[string]string
+	// RootReadOnly makes the root mount read-only.
+	RootReadOnly bool
+	// SyncInterval is how long under-store metadata is trusted: < 0 never
+	// sync again after the first load, 0 sync on every call.
+	SyncInterval time.Duration
+	// OpenUFS opens an under-store; default ufs.Open.
+	OpenUFS func(uri string, opts map[string]string) (ufs.UFS, error)
+	// Logger receives the master's and Raft's logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Master serves the namespace and the mount table. Mutations are
+// validated on local state, applied to the under-store (on the leader) and
+// then replicated through Raft; reads are served from the local metastore.
+type Master struct {
+	cfg  Config
+	log  *slog.Logger
+	fsm  *fsm
+	node *raftNode
+	sync *syncer
+
+	ufsGroup singleflight.Group
+	ufsMu    sync.Mutex // guards ufsCache
+	ufsCache map[uint64]*openedUFS
+
+	rootMu sync.Mutex // serialises ensureRootMount
+
+	// leaderCh carries Raft's leadership changes to watchLeadership, which
+	// stops when stop is closed; watching tracks it.
+	leaderCh chan bool
+	stop     chan struct{}
+	watching sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// openedUFS is a cached under-store and the mount record it was opened for.
+type openedUFS struct {
+	mount MountInfo
+	u     ufs.UFS
+}
+
+// Open opens the journal, starts Raft, waits (bounded by ctx) until a
+// leader is elected, and on the leader makes sure the root mount matches
+// the configuration.
+func Open(ctx context.Context, cfg Config) (*Master, error) {
+	if cfg.NodeID == "" {
+		cfg.NodeID = "master-0"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.OpenUFS == nil {
+		cfg.OpenUFS = ufs.Open
+	}
+	switch {
+	case cfg.JournalDir == "":
+		return nil, fmt.Errorf("meta: Config.JournalDir is empty: %w", syscall.EINVAL)
+	case cfg.RaftAddr == "":
+		return nil, fmt.Errorf("meta: Config.RaftAddr is empty: %w", syscall.EINVAL)
+	case cfg.RootUFS == "":
+		return nil, fmt.Errorf("meta: Config.RootUFS is empty: %w", syscall.EINVAL)
+	}
+	if err := os.MkdirAll(cfg.JournalDir, 0o700); err != nil {
+		return nil, fmt.Errorf("meta: journal folder: %w", err)
+	}
+	log := cfg.Logger.With("component", "meta")
+	f, err := openFSM(filepath.Join(cfg.JournalDir, metastoreName), log)
+	if err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	m := &Master{
+		cfg: cfg, log: log, fsm: f, sync: newSyncer(cfg.SyncInterval), ufsCache: map[uint64]*openedUFS{},
+		leaderCh: make(chan bool, 16), stop: make(chan struct{}),
+	}
+	f.onRestore = m.dropCaches
+	m.node, err = startRaft(raftConfig{
+		NodeID: cfg.NodeID, BindAddr: cfg.RaftAddr, Peers: cfg.Peers, Dir: cfg.JournalDir, Notify: m.leaderCh,
+	}, f, cfg.Logger)
+	if err != nil {
+		f.close()
+		return nil, err
+	}
+	m.watching.Add(1)
+	go m.watchLeadership()
+	if err := m.waitLeader(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if m.IsLeader() {
+		if err := m.ensureRootMount(ctx); err != nil {
+			m.Close()
+			return nil, err
+		}
+	}
+	log.Info("master started", "node", cfg.NodeID, "raft", cfg.RaftAddr, "leader", m.Leader(),
+		"lastApplied", m.fsm.lastApplied())
+	return m, nil
+}
+
+// waitLeader waits until this node leads (and has applied everything
+// committed before) or, in a group, until some leader is known.
+func (m *Master) waitLeader(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if m.IsLeader() {
+			timeout := defaultApplyTimeout
+			if dl, ok := ctx.Deadline(); ok {
+				timeout = time.Until(dl)
+			}
+			if err := m.node.raft.Barrier(timeout).Error(); err != nil {
+				return fmt.Errorf("meta: catch up with the raft log: %w", err)
+			}
+			return nil
+		}
+		if len(m.cfg.Peers) > 0 && m.Leader() != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("meta: no raft leader elected (node %s at %s): %w", m.cfg.NodeID, m.cfg.RaftAddr, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// watchLeadership reacts to this node becoming leader: the last sync
+// times of an earlier term are dropped, and once the log is applied the
+// root mount is checked against the configuration. It returns when stop
+// is closed.
+func (m *Master) watchLeadership() {
+	defer m.watching.Done()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case leader := <-m.leaderCh:
+			if !leader {
+				continue
+			}
+			m.sync.reset()
+			ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
+			err := m.node.raft.Barrier(defaultApplyTimeout).Error()
+			if err == nil {
+				err = m.ensureRootMount(ctx)
+			}
+			cancel()
+			if err != nil && !errors.Is(err, raft.ErrRaftShutdown) {
+				m.log.Warn("root mount check after election failed", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops Raft and closes the journal and the opened under-stores.
+func (m *Master) Close() error {
+	m.closeOnce.Do(func() {
+		errs := []error{m.node.close()}
+		close(m.stop)
+		m.watching.Wait()
+		errs = append(errs, m.fsm.close())
+		m.ufsMu.Lock()
+		for id, o := range m.ufsCache {
+			errs = append(errs, o.u.Close())
+			delete(m.ufsCache, id)
+		}
+		m.ufsMu.Unlock()
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
+}
+
+// IsLeader reports whether this master leads the Raft group.
+func (m *Master) IsLeader() bool { return m.node.raft.State() == raft.Leader }
+
+// Leader returns the leader's Raft address, "" when none is known.
+func (m *Master) Leader() string {
+	addr, _ := m.node.raft.LeaderWithID()
+	return string(addr)
+}
+
+// RaftStats is a summary of this master's Raft state.
+type RaftStats struct {
+	// State is "Leader", "Follower", "Candidate" or "Shutdown".
+	State string
+	// LastApplied is the index of the last entry applied to the metastore.
+	LastApplied uint64
+	// CommitIndex is the index of the last committed entry.
+	CommitIndex uint64
+	// Leader is the leader's Raft address, "" when unknown.
+	Leader string
+}
+
+// Stats returns this master's Raft state.
+func (m *Master) Stats() RaftStats {
+	commit, _ := strconv.ParseUint(m.node.raft.Stats()["commit_index"], 10, 64)
+	return RaftStats{
+		State:       m.node.raft.State().String(),
+		LastApplied: m.node.raft.AppliedIndex(),
+		CommitIndex: commit,
+		Leader:      m.Leader(),
+	}
+}
+
+// checkLeader returns a NotLeaderError unless this master leads.
+func (m *Master) checkLeader() error {
+	if m.IsLeader() {
+		return nil
+	}
+	return &NotLeaderError{Leader: m.Leader()}
+}
+
+// propose replicates a command and returns its apply result. The wait
+// ends with ctx, but a command already handed to Raft may still apply.
+func (m *Master) propose(ctx context.Context, c command) (any, error) {
+	data, err := encodeCommand(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.checkLeader(); err != nil {
+		return nil, err
+	}
+	timeout := defaultApplyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		if timeout = time.Until(dl); timeout <= 0 {
+			return nil, ctx.Err()
+		}
+	}
+	f := m.node.raft.Apply(data, timeout)
+	if ctx.Done() == nil {
+		err = f.Error()
+	} else {
+		done := make(chan error, 1)
+		go func() { done <- f.Error() }()
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("meta: replicate %T: %w", c, ctx.Err())
+		}
+	}
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		return nil, &NotLeaderError{Leader: m.Leader()}
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return nil, fmt.Errorf("meta: replicate %T: %w: %w", c, err, syscall.ETIMEDOUT)
+	case err != nil:
+		return nil, fmt.Errorf("meta: replicate %T: %w: %w", c, err, syscall.EIO)
+	}
+	r, ok := f.Response().(*applyResult)
+	if !ok {
+		return nil, fmt.Errorf("meta: replicate %T: unexpected apply response %T: %w", c, f.Response(), syscall.EIO)
+	}
+	return r.value, r.err
+}
+
+// result converts the value of an applied command to the type its
+// command returns.
+func result[T any](v any, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	r, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("meta: apply returned %T, want %T: %w", v, zero, syscall.EIO)
+	}
+	return r, nil
+}
+
+// begin validates the path of a request and checks leadership.
+func (m *Master) begin(op, p string) (string, error) {
+	p, err := cleanPath(op, p)
+	if err != nil {
+		return "", err
+	}
+	return p, m.checkLeader()
+}
+
+// stat returns the entry at p from the metastore.
+func (m *Master) stat(op, p string) (fi FileInfo, err error) {
+	err = m.fsm.view(func(t *txn) error {
+		n, err := t.lookup(op, p)
+		if err != nil {
+			return err
+		}
+		fi = t.mountTable().toInfo(n, p)
+		return nil
+	})
+	return fi, err
+}
+
+// GetStatus describes the entry at path, loading it from the under-store
+// when the namespace does not have it yet.
+func (m *Master) GetStatus(ctx context.Context, path string) (FileInfo, error) {
+	p, err := m.begin("stat", path)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if err := m.syncPath(ctx, p); err != nil {
+		return FileInfo{}, err
+	}
+	return m.stat("stat", p)
+}
+
+// ListStatus lists a directory (listing it from the under-store on first
+// use and when its sync is due); for a file it returns the file itself.
+func (m *Master) ListStatus(ctx context.Context, path string) ([]FileInfo, error) {
+	const op = "list"
+	p, err := m.begin(op, path)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.syncPath(ctx, p); err != nil {
+		return nil, err
+	}
+	var loaded bool
+	fi, err := m.statLoaded(op, p, &loaded)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir {
+		return []FileInfo{fi}, nil
+	}
+	if err := m.syncDir(ctx, p, loaded); err != nil {
+		if !loaded {
+			return nil, err
+		}
+		m.log.Warn("directory sync failed; serving the namespace", "path", p, "err", err)
+	}
+	var out []FileInfo
+	err = m.fsm.view(func(t *txn) error {
+		dir, err := t.lookup(op, p)
+		if err != nil {
+			return err
+		}
+		if !dir.IsDir {
+			out = []FileInfo{t.mountTable().toInfo(dir, p)}
+			return nil
+		}
+		mt := t.mountTable()
+		return t.children(dir.ID, func(name string, id uint64) error {
+			if n, ok := t.inode(id); ok {
+				out = append(out, mt.toInfo(n, joinPath(p, name)))
+			}
+			return t.err
+		})
+	})
+	return out, err
+}
+
+// statLoaded is stat that also reports whether a directory was listed.
+func (m *Master) statLoaded(op, p string, loaded *bool) (fi FileInfo, err error) {
+	err = m.fsm.view(func(t *txn) error {
+		n, err := t.lookup(op, p)
+		if err != nil {
+			return err
+		}
+		fi, *loaded = t.mountTable().toInfo(n, p), n.Loaded
+		return nil
+	})
+	return fi, err
+}
+
+// CreateOptions tune CreateFile.
+type CreateOptions struct {
+	// Mode is the permission (07777) of the new file.
+	Mode uint32
+	// UID and GID are the owner.
+	UID, GID uint32
+	// Overwrite replaces an existing file (nothing of it is kept).
+	Overwrite bool
+	// Exclusive fails with EEXIST when the path exists, whatever
+	// Overwrite says (O_EXCL).
+	Exclusive bool
+	// Persisted is true when the bytes will be written to the
+	// under-store (false for MUST_CACHE). Overwriting a persisted file
+	// with one that will not be persisted deletes the old under-store
+	// copy, so that the old bytes cannot come back on a later sync.
+	Persisted bool
+}
+
+// CreateFile makes an incomplete file at path, for a writer to fill and
+// complete with CompleteFile. The parent must exist (ENOENT) and be a
+// directory (ENOTDIR).
+func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (FileInfo, error) {
+	const op = "create"
+	p, err := m.begin(op, path)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if err := m.syncPath(ctx, p); err != nil {
+		return FileInfo{}, err
+	}
+	var (
+		dropUFS bool
+		mi      MountInfo
+		rel     string
+	)
+	err = m.fsm.view(func(t *txn) error {
+		_, existing, err := checkCreateFile(t, p, o.Overwrite, o.Exclusive)
+		if err != nil {
+			return err
+		}
+		dropUFS = existing != nil && existing.Persisted && !o.Persisted
+		mi, rel, _ = t.mountTable().resolve(p)
+		return nil
+	})
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if dropUFS {
+		if err := m.ufsDelete(ctx, op, p, mi, rel); err != nil {
+			return FileInfo{}, err
+		}
+	}
+	m.sync.forget(p)
+	return result[FileInfo](m.propose(ctx, &createFileCmd{
+		Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Now: time.Now().UnixNano(),
+		Overwrite: o.Overwrite, Exclusive: o.Exclusive,
+	}))
+}
+
+// CompleteOptions describe a finished write.
+type CompleteOptions struct {
+	// Size is the final length of the file.
+	Size int64
+	// Persisted reports that the bytes are in the under-store.
+	Persisted bool
+	// UfsFingerprint is the under-store's fingerprint of the written file
+	// (ufs.FileInfo.Fingerprint of what the writer's Close returned).
+	UfsFingerprint string
+}
+
+// CompleteFile marks the file with inode id as written: it gets its size,
+// a new content fingerprint, and becomes visible as complete.
+func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions) (FileInfo, error) {
+	if err := m.checkLeader(); err != nil {
+		return FileInfo{}, err
+	}
+	return result[FileInfo](m.propose(ctx, &completeFileCmd{
+		ID: id, Size: o.Size, Persisted: o.Persisted, UfsFingerprint: o.UfsFingerprint, Now: time.Now().UnixNano(),
+	}))
+}
+
+// MkdirOptions tune CreateDirectory.
+type MkdirOptions struct {
+	// Mode is the permission (07777) of the new directory.
+	Mode uint32
+	// UID and GID are the owner.
+	UID, GID uint32
+	// Recursive creates missing parents.
+	Recursive bool
+	// AllowExists makes an existing directory a success.
+	AllowExists bool
+}
+
+// CreateDirectory makes a directory, in the under-store too.
+func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOptions) (FileInfo, error) {
+	const op = "mkdir"
+	p, err := m.begin(op, path)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if err := m.syncPath(ctx, p); err != nil {
+		return FileInfo{}, err
+	}
+	var (
+		w      walkResult
+		exists bool
+		mi     MountInfo
+		fi     FileInfo
+	)
+	err = m.fsm.view(func(t *txn) error {
+		var err error
+		if w, exists, err = checkMkdir(t, p, o.Recursive, o.AllowExists); err != nil {
+			return err
+		}
+		mt := t.mountTable()
+		if exists {
+			fi = mt.toInfo(w.node, p)
+		}
+		mi, _, _ = mt.resolve(p)
+		return nil
+	})
+	if err != nil || exists {
+		return fi, err
+	}
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	loaded := true
+	dir := w.lastPath
+	for i, name := range w.missing {
+		dir = joinPath(dir, name)
+		mode := o.Mode & 0o7777
+		if i < len(w.missing)-1 {
+			mode |= 0o300
+		}
+		rel := relativeTo(mi, dir)
+		err := u.Mkdir(ctx, rel, fileMode(mode))
+		if errors.Is(err, fs.ErrExist) {
+			loaded = false // it was there already: list it when asked
+			continue
+		}
+		if err != nil {
+			return FileInfo{}, m.ufsError(op, dir, mi, err)
+		}
+	}
+	return result[FileInfo](m.propose(ctx, &createDirectoryCmd{
+		Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Now: time.Now().UnixNano(),
+		Recursive: o.Recursive, AllowExists: o.AllowExists, Loaded: loaded,
+	}))
+}
+
+// Delete removes the entry at path, from the under-store too for
+// persisted entries. A non-empty directory needs recursive (ENOTEMPTY).
+func (m *Master) Delete(ctx context.Context, path string, recursive bool) error {
+	const op = "delete"
+	p, err := m.begin(op, path)
+	if err != nil {
+		return err
+	}
+	if err := m.syncPath(ctx, p); err != nil {
+		return err
+	}
+	var (
+		n   *inode
+		mi  MountInfo
+		rel string
+	)
+	check := func() error {
+		return m.fsm.view(func(t *txn) error {
+			var err error
+			if _, n, err = checkDelete(t, p, recursive); err != nil {
+				return err
+			}
+			mi, rel, _ = t.mountTable().resolve(p)
+			return nil
+		})
+	}
+	if err := check(); err != nil {
+		return err
+	}
+	if n.IsDir && !recursive {
+		// Empty here may still mean not listed yet.
+		if err := m.syncDir(ctx, p, n.Loaded); err != nil {
+			return err
+		}
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	switch {
+	case n.IsDir && recursive:
+		u, err := m.ufsFor(mi)
+		if err != nil {
+			return err
+		}
+		if err := removeAll(ctx, u, rel); err != nil {
+			return m.ufsError(op, p, mi, err)
+		}
+	case n.Persisted:
+		if err := m.ufsDelete(ctx, op, p, mi, rel); err != nil {
+			return err
+		}
+	}
+	if _, err := m.propose(ctx, &deleteCmd{Path: p, Recursive: recursive, Now: time.Now().UnixNano()}); err != nil {
+		return err
+	}
+	m.sync.forget(p)
+	return nil
+}
+
+// removeAll deletes rel and everything below it from an under-store.
+func removeAll(ctx context.Context, u ufs.UFS, rel string) error {
+	var kids []ufs.FileInfo
+	err := u.List(ctx, rel, func(fi ufs.FileInfo) error {
+		kids = append(kids, fi)
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, k := range kids {
+		child := ufs.Join(rel, k.Name)
+		if k.IsDir() {
+			err = removeAll(ctx, u, child)
+		} else {
+			err = u.Delete(ctx, child)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := u.Delete(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// ufsDelete removes one entry from the under-store; an absent one is fine.
+func (m *Master) ufsDelete(ctx context.Context, op, p string, mi MountInfo, rel string) error {
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return err
+	}
+	if err := u.Delete(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return m.ufsError(op, p, mi, err)
+	}
+	return nil
+}
+
+// ufsError wraps an under-store failure with the namespace path and the
+// mount's URI, without credentials.
+func (m *Master) ufsError(op, p string, mi MountInfo, err error) error {
+	return scrubError(fmt.Errorf("%s %s: under-store %s: %w", op, p, redactURI(mi.UfsURI), err), mi.UfsURI, mi.Options)
+}
+
+// Rename moves src to dst with POSIX semantics, in the under-store too.
+// Moving across mounts fails with EXDEV.
+func (m *Master) Rename(ctx context.Context, src, dst string) error {
+	const op = "rename"
+	s, err := m.begin(op, src)
+	if err != nil {
+		return err
+	}
+	d, err := cleanPath(op, dst)
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{s, d} {
+		if err := m.syncPath(ctx, p); err != nil {
+			return err
+		}
+	}
+	var (
+		rp                renamePlan
+		mi                MountInfo
+		srcRel, dstRel    string
+		existingPersisted bool
+	)
+	check := func() error {
+		return m.fsm.view(func(t *txn) error {
+			var err error
+			if rp, err = checkRename(t, s, d); err != nil {
+				return err
+			}
+			mt := t.mountTable()
+			mi, srcRel, _ = mt.resolve(s)
+			_, dstRel, _ = mt.resolve(d)
+			existingPersisted = rp.existing != nil && rp.existing.Persisted
+			return nil
+		})
+	}
+	if err := check(); err != nil || rp.noop {
+		return err
+	}
+	if ex := rp.existing; ex != nil && ex.IsDir {
+		// The directory replaced must be empty in the under-store too.
+		if err := m.syncDir(ctx, d, ex.Loaded); err != nil {
+			return err
+		}
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return err
+	}
+	if existingPersisted && (rp.existing.IsDir || !rp.n.Persisted) {
+		// An empty directory is replaced by removing it first; a file
+		// replaced by an unpersisted one must not come back from the
+		// under-store later.
+		if err := m.ufsDelete(ctx, op, d, mi, dstRel); err != nil {
+			return err
+		}
+	}
+	if rp.n.Persisted {
+		if err := u.Rename(ctx, srcRel, dstRel); err != nil {
+			return m.ufsError(op, s+" -> "+d, mi, err)
+		}
+	}
+	if _, err := m.propose(ctx, &renameCmd{Src: s, Dst: d, Now: time.Now().UnixNano()}); err != nil {
+		return err
+	}
+	m.sync.forget(s)
+	m.sync.forget(d)
+	return nil
+}
+
+// SetAttrOptions are the attributes SetAttr changes; nil leaves one as is.
+type SetAttrOptions struct {
+	// Mode is the new permission (07777).
+	Mode *uint32
+	// UID and GID are the new owner.
+	UID, GID *uint32
+	// Mtime is the new modification time in unix nanoseconds.
+	Mtime *int64
+	// Atime is the new access time in unix nanoseconds (namespace only:
+	// under-stores keep no access time).
+	Atime *int64
+	// Size: 0 truncates, the current size is a no-op, anything else is
+	// EOPNOTSUPP for now.
+	Size *int64
+}
+
+// SetAttr changes attributes of the entry at path. Mode, owner and mtime
+// are applied to the under-store where it supports them (ufs.Chmoder,
+// ufs.Chowner, ufs.Chtimeser); truncation to 0 uses ufs.Truncater or an
+// empty Create.
+func (m *Master) SetAttr(ctx context.Context, path string, o SetAttrOptions) (FileInfo, error) {
+	const op = "setattr"
+	p, err := m.begin(op, path)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if err := m.syncPath(ctx, p); err != nil {
+		return FileInfo{}, err
+	}
+	var (
+		n        *inode
+		truncate bool
+		mi       MountInfo
+		rel      string
+	)
+	err = m.fsm.view(func(t *txn) error {
+		var err error
+		if n, truncate, err = checkSetAttr(t, p, o.Size); err != nil {
+			return err
+		}
+		mi, rel, _ = t.mountTable().resolve(p)
+		return nil
+	})
+	if err != nil {
+		return FileInfo{}, err
+	}
+	cmd := &setAttrCmd{Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Mtime: o.Mtime, Atime: o.Atime, Size: o.Size, Now: time.Now().UnixNano()}
+	if n.Persisted && !n.IsSymlink {
+		fp, err := m.setUFSAttr(ctx, n, mi, rel, o, truncate)
+		if err != nil {
+			return FileInfo{}, m.ufsError(op, p, mi, err)
+		}
+		cmd.UfsFingerprint = fp
+	}
+	return result[FileInfo](m.propose(ctx, cmd))
+}
+
+// setUFSAttr applies an attribute change to the under-store. For a file
+// whose bytes or mtime changed there it returns the new fingerprint, so
+// that the next sync does not take our own change for a foreign one.
+func (m *Master) setUFSAttr(ctx context.Context, n *inode, mi MountInfo, rel string, o SetAttrOptions, truncate bool) (*string, error) {
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return nil, err
+	}
+	changed := false
+	if truncate {
+		if tr, ok := u.(ufs.Truncater); ok {
+			err = tr.Truncate(ctx, rel, 0)
+		} else {
+			err = createEmpty(ctx, u, rel, fileMode(n.Mode))
+		}
+		if err != nil {
+			return nil, err
+		}
+		changed = true
+	}
+	if c, ok := u.(ufs.Chmoder); ok && o.Mode != nil {
+		if err := c.Chmod(ctx, rel, fileMode(*o.Mode)); err != nil {
+			return nil, err
+		}
+	}
+	if c, ok := u.(ufs.Chowner); ok && (o.UID != nil || o.GID != nil) {
+		uid, gid := n.UID, n.GID
+		if o.UID != nil {
+			uid = *o.UID
+		}
+		if o.GID != nil {
+			gid = *o.GID
+		}
+		if err := c.Chown(ctx, rel, uid, gid); err != nil {
+			return nil, err
+		}
+	}
+	if c, ok := u.(ufs.Chtimeser); ok && o.Mtime != nil {
+		if err := c.Chtimes(ctx, rel, time.Unix(0, *o.Mtime)); err != nil {
+			return nil, err
+		}
+		changed = true
+	}
+	if !changed || !n.isFile() {
+		return nil, nil
+	}
+	fi, err := u.Stat(ctx, rel)
+	if err != nil {
+		return nil, err
+	}
+	fp := fi.Fingerprint()
+	return &fp, nil
+}
+
+// createEmpty replaces a file in an under-store with an empty one.
+func createEmpty(ctx context.Context, u ufs.UFS, rel string, mode fs.FileMode) error {
+	w, err := u.Create(ctx, rel, ufs.CreateOptions{Mode: mode, SizeHint: 0})
+	if err != nil {
+		return err
+	}
+	if _, err := w.Close(ctx); err != nil {
+		w.Abort()
+		return err
+	}
+	return nil
+}
+
+// CreateSymlink makes a symbolic link at path. Where the under-store is a
+// ufs.Symlinker the link is made there too (and the entry is persisted);
+// elsewhere the link lives in the metastore only.
+func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gid uint32) (FileInfo, error) {
+	const op = "symlink"
+	p, err := m.begin(op, path)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if target == "" {
+		return FileInfo{}, &fs.PathError{Op: op, Path: p, Err: syscall.ENOENT}
+	}
+	if err := m.syncPath(ctx, p); err != nil {
+		return FileInfo{}, err
+	}
+	var (
+		mi  MountInfo
+		rel string
+	)
+	err = m.fsm.view(func(t *txn) error {
+		if _, err := checkCreateNew(t, op, p); err != nil {
+			return err
+		}
+		mi, rel, _ = t.mountTable().resolve(p)
+		return nil
+	})
+	if err != nil {
+		return FileInfo{}, err
+	}
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	persisted := false
+	if sl, ok := u.(ufs.Symlinker); ok {
+		if err := sl.Symlink(ctx, target, rel); err != nil {
+			return FileInfo{}, m.ufsError(op, p, mi, err)
+		}
+		persisted = true
+	}
+	return result[FileInfo](m.propose(ctx, &createSymlinkCmd{Path: p, Target: target, UID: uid, GID: gid, Now: time.Now().UnixNano(), Persisted: persisted}))
+}
+
+// MarkPersisted records that the completed file with inode id is now in
+// the under-store with the given fingerprint (asynchronous persistence).
+func (m *Master) MarkPersisted(ctx context.Context, id uint64, ufsFingerprint string) error {
+	if err := m.checkLeader(); err != nil {
+		return err
+	}
+	_, err := m.propose(ctx, &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint})
+	return err
+}
+
+// dropCaches forgets state derived from the metastore after a snapshot
+// replaced it.
+func (m *Master) dropCaches() {
+	m.sync.reset()
+	m.ufsMu.Lock()
+	old := m.ufsCache
+	m.ufsCache = map[uint64]*openedUFS{}
+	m.ufsMu.Unlock()
+	for _, o := range old {
+		o.u.Close()
+	}
+}

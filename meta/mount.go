@@ -1,0 +1,244 @@
+package meta
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/alluxio-go/alluxio/ufs"
+)
+
+// ensureRootMount creates the root mount from the configuration on first
+// start, and updates it when the configured under-store changed.
+func (m *Master) ensureRootMount(ctx context.Context) error {
+	m.rootMu.Lock()
+	defer m.rootMu.Unlock()
+	var (
+		cur    MountInfo
+		exists bool
+	)
+	if err := m.fsm.view(func(t *txn) error { cur, exists = t.mountTable().mountAt("/"); return nil }); err != nil {
+		return err
+	}
+	if exists && cur.UfsURI == m.cfg.RootUFS && maps.Equal(cur.Options, m.cfg.RootOptions) && cur.ReadOnly == m.cfg.RootReadOnly {
+		return nil
+	}
+	u, root, err := m.openAndStat(ctx, "/", m.cfg.RootUFS, m.cfg.RootOptions)
+	if err != nil {
+		return err
+	}
+	mi, err := result[MountInfo](m.propose(ctx, &mountCmd{
+		Path: "/", URI: m.cfg.RootUFS, Options: m.cfg.RootOptions, ReadOnly: m.cfg.RootReadOnly,
+		Root: root, Now: time.Now().UnixNano(),
+	}))
+	if err != nil {
+		u.Close()
+		return err
+	}
+	m.cacheUFS(mi, u)
+	if exists && cur.UfsURI != mi.UfsURI {
+		m.sync.reset()
+		m.log.Warn("root mount changed", "from", redactURI(cur.UfsURI), "to", redactURI(mi.UfsURI))
+	}
+	return nil
+}
+
+// openAndStat opens an under-store for a mount at p and checks that its
+// root is a directory. Errors name the URI without credentials.
+func (m *Master) openAndStat(ctx context.Context, p, uri string, opts map[string]string) (ufs.UFS, ufsEntry, error) {
+	u, err := m.cfg.OpenUFS(uri, opts)
+	if err != nil {
+		return nil, ufsEntry{}, scrubError(fmt.Errorf("mount %s: open under-store %s: %w", p, redactURI(uri), err), uri, opts)
+	}
+	fi, err := u.Stat(ctx, "")
+	if err == nil && !fi.IsDir() {
+		err = syscall.ENOTDIR
+	}
+	if err != nil {
+		u.Close()
+		return nil, ufsEntry{}, scrubError(fmt.Errorf("mount %s: under-store %s: root: %w", p, redactURI(uri), err), uri, opts)
+	}
+	root := entryFromUFS("", fi, "")
+	root.IsDir = true
+	return u, root, nil
+}
+
+// MountOptions tune Mount.
+type MountOptions struct {
+	// ReadOnly refuses every mutation below the mount point with EROFS.
+	ReadOnly bool
+	// Shared marks the mount visible to every user.
+	Shared bool
+	// Options configure the under-store (may hold credentials).
+	Options map[string]string
+}
+
+// Mount attaches the under-store at ufsURI at alluxioPath, which must not
+// exist yet while its parent must. The store must open and its root must
+// be a directory.
+func (m *Master) Mount(ctx context.Context, alluxioPath, ufsURI string, o MountOptions) error {
+	const op = "mount"
+	p, err := m.begin(op, alluxioPath)
+	if err != nil {
+		return err
+	}
+	if p == "/" {
+		return fmt.Errorf("mount point / already exists: %w", syscall.EEXIST)
+	}
+	if err := m.syncPath(ctx, p); err != nil {
+		return err
+	}
+	if err := m.fsm.view(func(t *txn) error { _, err := checkMount(t, p); return err }); err != nil {
+		return err
+	}
+	u, root, err := m.openAndStat(ctx, p, ufsURI, o.Options)
+	if err != nil {
+		return err
+	}
+	mi, err := result[MountInfo](m.propose(ctx, &mountCmd{
+		Path: p, URI: ufsURI, Options: o.Options, ReadOnly: o.ReadOnly, Shared: o.Shared,
+		Root: root, Now: time.Now().UnixNano(),
+	}))
+	if err != nil {
+		u.Close()
+		return err
+	}
+	m.cacheUFS(mi, u)
+	m.log.Info("mounted", "path", p, "ufs", redactURI(ufsURI), "mountId", mi.ID, "readOnly", o.ReadOnly)
+	return nil
+}
+
+// Unmount detaches the mount at alluxioPath: its subtree leaves the
+// namespace; the under-store is not touched. "/" cannot be unmounted.
+func (m *Master) Unmount(ctx context.Context, alluxioPath string) error {
+	const op = "unmount"
+	p, err := m.begin(op, alluxioPath)
+	if err != nil {
+		return err
+	}
+	if err := m.fsm.view(func(t *txn) error { _, err := checkUnmount(t, p); return err }); err != nil {
+		return err
+	}
+	mi, err := result[MountInfo](m.propose(ctx, &unmountCmd{Path: p, Now: time.Now().UnixNano()}))
+	if err != nil {
+		return err
+	}
+	m.ufsMu.Lock()
+	o := m.ufsCache[mi.ID]
+	delete(m.ufsCache, mi.ID)
+	m.ufsMu.Unlock()
+	if o != nil {
+		o.u.Close()
+	}
+	m.sync.forget(p)
+	m.log.Info("unmounted", "path", p, "ufs", redactURI(mi.UfsURI), "mountId", mi.ID)
+	return nil
+}
+
+// Mounts returns the mount table ordered by mount point.
+func (m *Master) Mounts() []MountInfo {
+	var out []MountInfo
+	err := m.fsm.view(func(t *txn) error {
+		for _, mi := range t.mountTable() {
+			mi.Options = maps.Clone(mi.Options)
+			out = append(out, mi)
+		}
+		return nil
+	})
+	if err != nil {
+		m.log.Error("read mount table", "err", err)
+		return nil
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].AlluxioPath < out[j].AlluxioPath })
+	return out
+}
+
+// MountByID returns the mount with the given id.
+func (m *Master) MountByID(id uint64) (MountInfo, bool) {
+	for _, mi := range m.Mounts() {
+		if mi.ID == id {
+			return mi, true
+		}
+	}
+	return MountInfo{}, false
+}
+
+// Resolve returns the mount path lies in (longest mount point prefix) and
+// the path relative to that mount's under-store.
+func (m *Master) Resolve(path string) (MountInfo, string, error) {
+	p, err := cleanPath("resolve", path)
+	if err != nil {
+		return MountInfo{}, "", err
+	}
+	var (
+		mi  MountInfo
+		rel string
+		ok  bool
+	)
+	if err := m.fsm.view(func(t *txn) error { mi, rel, ok = t.mountTable().resolve(p); return nil }); err != nil {
+		return MountInfo{}, "", err
+	}
+	if !ok {
+		return MountInfo{}, "", fmt.Errorf("resolve %s: no root mount: %w", p, syscall.ENOENT)
+	}
+	mi.Options = maps.Clone(mi.Options)
+	return mi, rel, nil
+}
+
+// UFS returns the opened under-store of a mount, opening it with
+// Config.OpenUFS on first use.
+func (m *Master) UFS(mountID uint64) (ufs.UFS, error) {
+	mi, ok := m.MountByID(mountID)
+	if !ok {
+		return nil, fmt.Errorf("meta: mount %d: %w", mountID, syscall.ENOENT)
+	}
+	return m.ufsFor(mi)
+}
+
+// ufsFor returns the cached under-store for a mount record, (re)opening it
+// when the record changed since.
+func (m *Master) ufsFor(mi MountInfo) (ufs.UFS, error) {
+	if u := m.cachedUFS(mi); u != nil {
+		return u, nil
+	}
+	v, err, _ := m.ufsGroup.Do(strconv.FormatUint(mi.ID, 10), func() (any, error) {
+		if u := m.cachedUFS(mi); u != nil {
+			return u, nil
+		}
+		u, err := m.cfg.OpenUFS(mi.UfsURI, mi.Options)
+		if err != nil {
+			return nil, scrubError(fmt.Errorf("mount %s: open under-store %s: %w", mi.AlluxioPath, redactURI(mi.UfsURI), err), mi.UfsURI, mi.Options)
+		}
+		m.cacheUFS(mi, u)
+		return u, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(ufs.UFS), nil
+}
+
+// cachedUFS returns the cached under-store opened for exactly this record.
+func (m *Master) cachedUFS(mi MountInfo) ufs.UFS {
+	m.ufsMu.Lock()
+	defer m.ufsMu.Unlock()
+	if o := m.ufsCache[mi.ID]; o != nil && o.mount.UfsURI == mi.UfsURI && maps.Equal(o.mount.Options, mi.Options) {
+		return o.u
+	}
+	return nil
+}
+
+// cacheUFS remembers an opened under-store, closing the one it replaces.
+func (m *Master) cacheUFS(mi MountInfo, u ufs.UFS) {
+	m.ufsMu.Lock()
+	old := m.ufsCache[mi.ID]
+	m.ufsCache[mi.ID] = &openedUFS{mount: mi, u: u}
+	m.ufsMu.Unlock()
+	if old != nil && old.u != u {
+		old.u.Close()
+	}
+}

@@ -1,0 +1,160 @@
+package meta
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
+)
+
+// Files and directories of the journal folder.
+const (
+	raftDBName      = "raft.db"      // Raft log and stable store
+	snapshotDirName = "snapshots"    // made by raft.FileSnapshotStore under the journal folder
+	metastoreName   = "metastore.db" // the FSM state
+	snapshotsRetain = 2
+)
+
+// raftConfig is what starting this node's Raft needs.
+type raftConfig struct {
+	// NodeID is this server's id in the group.
+	NodeID string
+	// BindAddr is the TCP address to listen on and advertise.
+	BindAddr string
+	// Peers are the other members, as "id=host:port" or "host:port" (then
+	// the id is the address). Empty: a single-node group.
+	Peers []string
+	// Dir is the journal folder.
+	Dir string
+	// Notify receives true when this node becomes leader and false when
+	// it stops being one; Raft blocks on it, so it must be consumed.
+	Notify chan<- bool
+}
+
+// raftNode is a running Raft server with the stores it owns.
+type raftNode struct {
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	logs  *raftboltdb.BoltStore
+}
+
+// parsePeer splits an "id=addr" or "addr" member description.
+func parsePeer(s string) (raft.Server, error) {
+	id, addr, ok := strings.Cut(s, "=")
+	if !ok {
+		id, addr = s, s
+	}
+	if id == "" || addr == "" {
+		return raft.Server{}, fmt.Errorf("meta: raft peer %q: want id=host:port or host:port", s)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return raft.Server{}, fmt.Errorf("meta: raft peer %q: %w", s, err)
+	}
+	return raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr)}, nil
+}
+
+// newRaftConfig returns hashicorp/raft's configuration tuned for local use:
+// a single node becomes leader in about a second.
+func newRaftConfig(nodeID string, log *slog.Logger) *raft.Config {
+	c := raft.DefaultConfig()
+	c.LocalID = raft.ServerID(nodeID)
+	c.HeartbeatTimeout = 500 * time.Millisecond
+	c.ElectionTimeout = 500 * time.Millisecond
+	c.LeaderLeaseTimeout = 250 * time.Millisecond
+	c.CommitTimeout = 20 * time.Millisecond
+	// The FSM state is persistent: restarting replays only the log entries
+	// after the metastore's lastApplied, never a snapshot.
+	c.NoSnapshotRestoreOnStart = true
+	c.Logger = newHclog(log)
+	return c
+}
+
+// startRaft opens the log store and snapshot store in the journal folder,
+// bootstraps the group on first start and starts the Raft server.
+func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err error) {
+	rlog := log.With("component", "raft")
+	rc := newRaftConfig(cfg.NodeID, rlog)
+	rc.NotifyCh = cfg.Notify
+	hl := rc.Logger
+
+	var peers []raft.Server
+	for _, p := range cfg.Peers {
+		s, err := parsePeer(p)
+		if err != nil {
+			return nil, err
+		}
+		if s.ID != rc.LocalID && string(s.Address) != cfg.BindAddr {
+			peers = append(peers, s)
+		}
+	}
+	advertise, err := net.ResolveTCPAddr("tcp", cfg.BindAddr)
+	if err != nil {
+		return nil, fmt.Errorf("meta: raft address %q: %w", cfg.BindAddr, err)
+	}
+
+	n := &raftNode{}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	dbPath := filepath.Join(cfg.Dir, raftDBName)
+	n.logs, err = raftboltdb.New(raftboltdb.Options{
+		Path:        dbPath,
+		BoltOptions: &bbolt.Options{Timeout: storeOpenTimeout},
+	})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("meta: raft store %s: %w (is a master running?): %w", dbPath, errLocked, syscall.EBUSY)
+		}
+		return nil, fmt.Errorf("meta: raft store %s: %w", dbPath, err)
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, snapshotsRetain, hl)
+	if err != nil {
+		return nil, fmt.Errorf("meta: raft snapshots in %s: %w", cfg.Dir, err)
+	}
+	n.trans, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advertise, 3, 10*time.Second, hl)
+	if err != nil {
+		return nil, fmt.Errorf("meta: raft transport on %s: %w", cfg.BindAddr, err)
+	}
+
+	existing, err := raft.HasExistingState(n.logs, n.logs, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("meta: raft state in %s: %w", cfg.Dir, err)
+	}
+	if !existing {
+		servers := append([]raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: n.trans.LocalAddr()}}, peers...)
+		if err := raft.BootstrapCluster(rc, n.logs, n.logs, snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
+			return nil, fmt.Errorf("meta: raft bootstrap: %w", err)
+		}
+		rlog.Info("bootstrapped raft group", "node", cfg.NodeID, "members", len(servers))
+	}
+	n.raft, err = raft.NewRaft(rc, f, n.logs, n.logs, snaps, n.trans)
+	if err != nil {
+		return nil, fmt.Errorf("meta: start raft: %w", err)
+	}
+	return n, nil
+}
+
+// close stops Raft and releases its stores.
+func (n *raftNode) close() error {
+	var errs []error
+	if n.raft != nil {
+		errs = append(errs, n.raft.Shutdown().Error())
+	}
+	if n.trans != nil {
+		errs = append(errs, n.trans.Close())
+	}
+	if n.logs != nil {
+		errs = append(errs, n.logs.Close())
+	}
+	return errors.Join(errs...)
+}

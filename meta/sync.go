@@ -1,0 +1,306 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alluxio-go/alluxio/ufs"
+	"golang.org/x/sync/singleflight"
+)
+
+// maxSyncTimes bounds the in-memory table of last sync times; past it,
+// entries older than the interval are dropped.
+const maxSyncTimes = 1 << 20
+
+// syncer decides when under-store metadata must be fetched again. The
+// last sync times live in memory on the leader only: losing them (restart,
+// new leader) costs one extra sync per path, never a wrong answer.
+type syncer struct {
+	interval time.Duration // < 0 never again, 0 on every call
+	group    singleflight.Group
+
+	lastMu sync.Mutex // guards last
+	last   map[string]time.Time
+}
+
+func newSyncer(interval time.Duration) *syncer {
+	return &syncer{interval: interval, last: map[string]time.Time{}}
+}
+
+// due reports whether p, synced before, must be synced again at now.
+func (s *syncer) due(p string, now time.Time) bool {
+	switch {
+	case s.interval < 0:
+		return false
+	case s.interval == 0:
+		return true
+	}
+	s.lastMu.Lock()
+	t, ok := s.last[p]
+	s.lastMu.Unlock()
+	return !ok || now.Sub(t) >= s.interval
+}
+
+// mark records paths as synced at now.
+func (s *syncer) mark(now time.Time, paths ...string) {
+	if s.interval <= 0 {
+		return
+	}
+	s.lastMu.Lock()
+	defer s.lastMu.Unlock()
+	if len(s.last)+len(paths) > maxSyncTimes {
+		for p, t := range s.last {
+			if now.Sub(t) >= s.interval {
+				delete(s.last, p)
+			}
+		}
+	}
+	for _, p := range paths {
+		s.last[p] = now
+	}
+}
+
+// forget drops the sync times of p and everything below it.
+func (s *syncer) forget(p string) {
+	s.lastMu.Lock()
+	defer s.lastMu.Unlock()
+	for k := range s.last {
+		if within(k, p) {
+			delete(s.last, k)
+		}
+	}
+}
+
+// reset drops every sync time.
+func (s *syncer) reset() {
+	s.lastMu.Lock()
+	defer s.lastMu.Unlock()
+	clear(s.last)
+}
+
+// syncPath brings the namespace up to date for p: a path absent from the
+// namespace is looked up in its under-store (load on miss), and a persisted
+// file whose sync is due is stat'ed again. It fails only when the
+// under-store or Raft does; whether p exists is for the caller's lookup to
+// tell.
+func (m *Master) syncPath(ctx context.Context, p string) error {
+	now := time.Now()
+	var (
+		w  walkResult
+		mt mountTable
+	)
+	if err := m.fsm.view(func(t *txn) error { w, mt = t.walk(p), t.mountTable(); return nil }); err != nil {
+		return err
+	}
+	mi, rel, ok := mt.resolve(p)
+	if !ok {
+		return nil // no root mount yet: nothing to load from
+	}
+	if n := w.node; n != nil {
+		if !n.isFile() || !n.Persisted || !n.Completed || !m.sync.due(p, now) {
+			return nil
+		}
+		_, err, _ := m.sync.group.Do("restat\x00"+p, func() (any, error) {
+			return nil, m.restat(ctx, p, n, mi, rel, now)
+		})
+		return err
+	}
+	if !w.last.IsDir || (w.last.Loaded && !m.sync.due(w.lastPath, now)) {
+		return nil // ENOTDIR, or a listed directory that does not hold it
+	}
+	v, err, _ := m.sync.group.Do("load\x00"+p, func() (any, error) {
+		return m.loadMissing(ctx, p, w, mi, rel, now)
+	})
+	if err != nil {
+		return err
+	}
+	if found, _ := v.(bool); !found && len(w.missing) > 1 {
+		// p is not in the under-store, but its parent may be: load it so
+		// that creating p there works.
+		dir, _ := splitParent(p)
+		return m.syncPath(ctx, dir)
+	}
+	return nil
+}
+
+// restat compares a persisted file with the under-store and applies a
+// SyncFile command when it vanished or changed. A failing under-store is
+// logged and the namespace's answer served.
+func (m *Master) restat(ctx context.Context, p string, n *inode, mi MountInfo, rel string, now time.Time) error {
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		m.log.Warn("metadata sync skipped", "path", p, "err", err)
+		return nil
+	}
+	cmd := &syncFileCmd{Path: p}
+	fi, err := u.Stat(ctx, rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		cmd.Gone = true
+	case err != nil:
+		m.log.Warn("metadata sync skipped", "path", p, "ufs", redactURI(mi.UfsURI),
+			"err", scrubError(err, mi.UfsURI, mi.Options))
+		return nil
+	default:
+		target, ok := m.readlink(ctx, u, rel, fi)
+		if !ok {
+			return nil
+		}
+		cmd.Entry = entryFromUFS(n.Name, fi, target)
+		if n.sameKind(cmd.Entry) && n.UfsFingerprint == cmd.Entry.Fingerprint {
+			m.sync.mark(now, p)
+			return nil
+		}
+	}
+	if _, err := m.propose(ctx, cmd); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	m.sync.mark(now, p)
+	return nil
+}
+
+// loadMissing stats p in the under-store and, when it exists there, adds
+// it with its missing ancestors. It reports whether p was found.
+func (m *Master) loadMissing(ctx context.Context, p string, w walkResult, mi MountInfo, rel string, now time.Time) (bool, error) {
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return false, err
+	}
+	fi, err := u.Stat(ctx, rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("load %s from %s: %w", p, redactURI(mi.UfsURI), scrubError(err, mi.UfsURI, mi.Options))
+	}
+	target, ok := m.readlink(ctx, u, rel, fi)
+	if !ok {
+		return false, nil
+	}
+	// The missing ancestors lie in the same mount: every mount point is
+	// in the namespace, so the deepest existing entry is at or below it.
+	var entries []ufsEntry
+	anc := w.lastPath
+	for _, name := range w.missing[:len(w.missing)-1] {
+		anc = joinPath(anc, name)
+		arel := relativeTo(mi, anc)
+		e := ufsEntry{Name: anc, IsDir: true, Mode: defaultDirMode, Mtime: fi.ModTime.UnixNano()}
+		if afi, err := u.Stat(ctx, arel); err == nil && afi.IsDir() {
+			e = entryFromUFS(anc, afi, "")
+		}
+		entries = append(entries, e)
+	}
+	entries = append(entries, entryFromUFS(p, fi, target))
+	if _, err := m.propose(ctx, &addUFSEntriesCmd{Entries: entries}); err != nil {
+		return false, err
+	}
+	m.sync.mark(now, p)
+	return true, nil
+}
+
+// relativeTo returns the ufs-relative path of p, which lies in mount mi.
+func relativeTo(mi MountInfo, p string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(p, mi.AlluxioPath), "/")
+}
+
+// readlink returns the target of a symbolic link entry; ok is false for a
+// link the store cannot read (it is then left out of the namespace).
+func (m *Master) readlink(ctx context.Context, u ufs.UFS, rel string, fi ufs.FileInfo) (target string, ok bool) {
+	if fi.Mode&fs.ModeSymlink == 0 {
+		return "", true
+	}
+	sl, isLinker := u.(ufs.Symlinker)
+	if !isLinker {
+		return "", false
+	}
+	target, err := sl.Readlink(ctx, rel)
+	if err != nil || target == "" {
+		m.log.Debug("symbolic link skipped", "ufsPath", rel, "err", err)
+		return "", false
+	}
+	return target, true
+}
+
+// syncDir lists directory p from its under-store and applies SyncDir when
+// p was never listed (loaded false) or its sync is due.
+func (m *Master) syncDir(ctx context.Context, p string, loaded bool) error {
+	now := time.Now()
+	if loaded && !m.sync.due(p, now) {
+		return nil
+	}
+	_, err, _ := m.sync.group.Do("list\x00"+p, func() (any, error) {
+		return nil, m.listUFS(ctx, p, now)
+	})
+	return err
+}
+
+// listUFS does the work of syncDir.
+func (m *Master) listUFS(ctx context.Context, p string, now time.Time) error {
+	mi, rel, err := m.Resolve(p)
+	if err != nil {
+		return err
+	}
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return err
+	}
+	var (
+		entries []ufsEntry
+		links   []int
+		infos   []ufs.FileInfo
+	)
+	err = u.List(ctx, rel, func(fi ufs.FileInfo) error {
+		if !validName(fi.Name) {
+			return nil
+		}
+		if fi.Mode&fs.ModeSymlink != 0 {
+			links = append(links, len(infos))
+		}
+		infos = append(infos, fi)
+		return nil
+	})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		infos = nil // gone from the under-store: drop what was persisted
+	case err != nil:
+		return fmt.Errorf("list %s in %s: %w", p, redactURI(mi.UfsURI), scrubError(err, mi.UfsURI, mi.Options))
+	}
+	targets := make(map[int]string, len(links))
+	for _, i := range links {
+		if t, ok := m.readlink(ctx, u, ufs.Join(rel, infos[i].Name), infos[i]); ok {
+			targets[i] = t
+		}
+	}
+	synced := []string{p}
+	for i, fi := range infos {
+		t, isLink := targets[i]
+		if fi.Mode&fs.ModeSymlink != 0 && !isLink {
+			continue
+		}
+		entries = append(entries, entryFromUFS(fi.Name, fi, t))
+		if !fi.IsDir() {
+			synced = append(synced, joinPath(p, fi.Name))
+		}
+	}
+	var changes bool
+	err = m.fsm.view(func(t *txn) error {
+		sp, err := planSyncDir(t, p, entries)
+		changes = err != nil || sp.changes() // an error is for apply to report
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if changes {
+		if _, err := m.propose(ctx, &syncDirCmd{Path: p, Entries: entries}); err != nil {
+			return err
+		}
+	}
+	m.sync.mark(now, synced...)
+	return nil
+}

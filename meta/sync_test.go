@@ -1,0 +1,228 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alluxio-go/alluxio/ufs"
+)
+
+// TestLazyLoadAlwaysSync: with SyncInterval 0, entries placed in the
+// under-store appear, removed ones vanish and changed ones show new sizes
+// and fingerprints.
+func TestLazyLoadAlwaysSync(t *testing.T) {
+	e := newEnv(t, 0)
+	ctx := context.Background()
+	m := e.m
+	e.writeUFS(t, "/d/x", "xx")
+	e.writeUFS(t, "/d/y", "yyy")
+	e.writeUFS(t, "/top", "t")
+	e.writeUFS(t, "/deep/a/b/c", "cccc")
+	if err := os.Chmod(e.path("/deep/a"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+
+	if got := names(t, m, "/"); !slices.Equal(got, []string{"d", "deep", "top"}) {
+		t.Fatalf("list / = %v", got)
+	}
+	if got := names(t, m, "/d"); !slices.Equal(got, []string{"x", "y"}) {
+		t.Fatalf("list /d = %v", got)
+	}
+	x, err := m.GetStatus(ctx, "/d/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.Size != 2 || !x.Persisted || !x.Completed || x.Mode != 0o640 || x.Fingerprint == "" || x.Fingerprint != x.UfsFingerprint {
+		t.Errorf("loaded file %+v", x)
+	}
+
+	// A deep path is loaded on its own, with its ancestors.
+	c, err := m.GetStatus(ctx, "/deep/a/b/c")
+	if err != nil || c.Size != 4 || c.UfsPath != "deep/a/b/c" {
+		t.Fatalf("deep load %+v %v", c, err)
+	}
+	if a, err := m.GetStatus(ctx, "/deep/a"); err != nil || !a.IsDir || a.Mode != 0o711 {
+		t.Errorf("ancestor loaded as %+v %v", a, err)
+	}
+
+	// Written through the system and unpersisted files survive listings.
+	cache, err := m.CreateFile(ctx, "/d/cache", CreateOptions{Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CompleteFile(ctx, cache.ID, CompleteOptions{Size: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CreateFile(ctx, "/d/open", CreateOptions{Persisted: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Changes behind the master's back.
+	if err := os.Remove(e.path("/d/x")); err != nil {
+		t.Fatal(err)
+	}
+	e.writeUFS(t, "/d/y", "changed!")
+	e.writeUFS(t, "/d/new", "n")
+
+	if _, err := m.GetStatus(ctx, "/d/x"); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("stat of a file removed from the under-store: %v", err)
+	}
+	y, err := m.GetStatus(ctx, "/d/y")
+	if err != nil || y.Size != 8 {
+		t.Fatalf("changed file %+v %v", y, err)
+	}
+	if got := names(t, m, "/d"); !slices.Equal(got, []string{"cache", "new", "open", "y"}) {
+		t.Errorf("list /d after changes = %v", got)
+	}
+	y2, _ := m.GetStatus(ctx, "/d/y")
+	time.Sleep(2 * time.Millisecond)
+	e.writeUFS(t, "/d/y", "CHANGED!") // same size, new mtime
+	y3, err := m.GetStatus(ctx, "/d/y")
+	if err != nil || y3.Fingerprint == y2.Fingerprint || y3.ID != y2.ID {
+		t.Errorf("rewrite with the same size: fingerprint %q -> %q (%v)", y2.Fingerprint, y3.Fingerprint, err)
+	}
+
+	// A directory removed from the under-store leaves with its listing,
+	// unless it holds unpersisted data.
+	if err := os.RemoveAll(e.path("/deep")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(e.path("/d")); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, m, "/"); !slices.Equal(got, []string{"d", "top"}) {
+		t.Errorf("list / after removing dirs = %v", got)
+	}
+	if got := names(t, m, "/d"); !slices.Equal(got, []string{"cache", "open"}) {
+		t.Errorf("list /d after removing it from the under-store = %v", got)
+	}
+}
+
+// TestUnchangedListingWritesNothing: re-listing an unchanged directory
+// does not go through Raft.
+func TestUnchangedListingWritesNothing(t *testing.T) {
+	e := newEnv(t, 0)
+	e.writeUFS(t, "/d/x", "xx")
+	names(t, e.m, "/d")
+	before := e.m.fsm.lastApplied()
+	for range 3 {
+		if got := names(t, e.m, "/d"); !slices.Equal(got, []string{"x"}) {
+			t.Fatalf("list /d = %v", got)
+		}
+		if _, err := e.m.GetStatus(context.Background(), "/d/x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after := e.m.fsm.lastApplied(); after != before {
+		t.Errorf("unchanged syncs applied %d entries", after-before)
+	}
+}
+
+// TestLazyLoadNeverResync: with SyncInterval -1 a loaded directory or file
+// is never fetched again.
+func TestLazyLoadNeverResync(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := context.Background()
+	m := e.m
+	e.writeUFS(t, "/d/x", "xx")
+	e.writeUFS(t, "/d/y", "yyy")
+	if got := names(t, m, "/d"); !slices.Equal(got, []string{"x", "y"}) {
+		t.Fatalf("list /d = %v", got)
+	}
+	y, _ := m.GetStatus(ctx, "/d/y")
+	if err := os.Remove(e.path("/d/x")); err != nil {
+		t.Fatal(err)
+	}
+	e.writeUFS(t, "/d/y", "changed!")
+	e.writeUFS(t, "/d/new", "n")
+
+	if _, err := m.GetStatus(ctx, "/d/x"); err != nil {
+		t.Errorf("removed file re-synced: %v", err)
+	}
+	if y2, _ := m.GetStatus(ctx, "/d/y"); y2.Size != 3 || y2.Fingerprint != y.Fingerprint {
+		t.Errorf("changed file re-synced: %+v", y2)
+	}
+	if got := names(t, m, "/d"); !slices.Equal(got, []string{"x", "y"}) {
+		t.Errorf("list /d = %v", got)
+	}
+	if _, err := m.GetStatus(ctx, "/d/new"); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("new file in a loaded directory: %v", err)
+	}
+	// A directory never listed is still loaded on first use.
+	e.writeUFS(t, "/e/z", "z")
+	if got := names(t, m, "/e"); !slices.Equal(got, []string{"z"}) {
+		t.Errorf("list /e = %v", got)
+	}
+}
+
+// TestLazyLoadInterval: with a positive interval, changes show once it
+// has passed.
+func TestLazyLoadInterval(t *testing.T) {
+	const interval = 300 * time.Millisecond
+	e := newEnv(t, interval)
+	ctx := context.Background()
+	e.writeUFS(t, "/d/y", "yyy")
+	if got := names(t, e.m, "/d"); !slices.Equal(got, []string{"y"}) {
+		t.Fatalf("list /d = %v", got)
+	}
+	e.writeUFS(t, "/d/y", "changed!")
+	e.writeUFS(t, "/d/new", "n")
+	if y, _ := e.m.GetStatus(ctx, "/d/y"); y.Size != 3 {
+		t.Errorf("re-synced before the interval: %+v", y)
+	}
+	time.Sleep(interval + 50*time.Millisecond)
+	if y, _ := e.m.GetStatus(ctx, "/d/y"); y.Size != 8 {
+		t.Errorf("not re-synced after the interval: %+v", y)
+	}
+	if got := names(t, e.m, "/d"); !slices.Equal(got, []string{"new", "y"}) {
+		t.Errorf("list /d after the interval = %v", got)
+	}
+}
+
+// slowListUFS counts and slows down listings.
+type slowListUFS struct {
+	ufs.UFS
+	lists atomic.Int32
+}
+
+func (s *slowListUFS) List(ctx context.Context, dir string, fn func(ufs.FileInfo) error) error {
+	s.lists.Add(1)
+	time.Sleep(100 * time.Millisecond)
+	return s.UFS.List(ctx, dir, fn)
+}
+
+// TestConcurrentListingsShareOneSync checks that concurrent first
+// listings of one directory list the under-store once.
+func TestConcurrentListingsShareOneSync(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b", "c"} {
+		if err := os.WriteFile(dir+"/"+n, []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := newEnv(t, -1)
+	slow := &slowListUFS{UFS: &dirUFS{root: dir}}
+	e.m.cfg.OpenUFS = func(string, map[string]string) (ufs.UFS, error) { return slow, nil }
+	if err := e.m.Mount(context.Background(), "/slow", dir, MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if got := names(t, e.m, "/slow"); !slices.Equal(got, []string{"a", "b", "c"}) {
+				t.Errorf("list = %v", got)
+			}
+		})
+	}
+	wg.Wait()
+	if n := slow.lists.Load(); n != 1 {
+		t.Errorf("%d under-store listings, want 1", n)
+	}
+}
