@@ -81,6 +81,10 @@ func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
 	switch {
 	case write:
 		fh.mode = modeDirect
+		if n.writers == nil {
+			n.writers = map[*fileHandle]struct{}{}
+		}
+		n.writers[fh] = struct{}{}
 	case n.fsys.passthrough && h.Passthrough() != nil && n.cachedOpens == 0 &&
 		(n.ptOpens == 0 || n.ptVersion == h.Version()):
 		fh.mode = modePassthrough
@@ -131,6 +135,7 @@ func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
 	case modeCached:
 		n.cachedOpens--
 	}
+	delete(n.writers, fh)
 	n.mu.Unlock()
 	if fh.write {
 		n.forgetParentListing()

@@ -27,6 +27,9 @@ type node struct {
 	// choose a mode that fits what is already open.
 	ptOpens, cachedOpens int
 	ptVersion            string
+	// writers are the open write handles: a truncate that arrives without
+	// a handle (open with O_TRUNC) must still reach the writer's state.
+	writers map[*fileHandle]struct{}
 	// listing caches the last readdir so that readdirplus's per-entry
 	// lookups do not each cost a master round trip.
 	listing     map[string]Attr
@@ -142,6 +145,9 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 		s.Atime = &t
 	}
 	p := n.path()
+	if f == nil {
+		f = n.anyWriter()
+	}
 	if sz, ok := in.GetSize(); ok {
 		size := int64(sz)
 		if fh, isHandle := f.(*fileHandle); isHandle && fh.write {
@@ -162,6 +168,16 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 	n.fsys.fillAttr(a, &out.Attr)
 	out.SetTimeout(n.fsys.attrTimeout)
 	return 0
+}
+
+// anyWriter returns an open write handle of the node, or nil.
+func (n *node) anyWriter() fs.FileHandle {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for fh := range n.writers {
+		return fh
+	}
+	return nil
 }
 
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
