@@ -113,18 +113,18 @@ func newCluster(t *testing.T, props map[string]string) *cluster {
 	}
 	c.webPort = freePort(t)
 	c.props = map[string]string{
-		"alluxio.master.hostname":                         "127.0.0.1",
-		"alluxio.worker.hostname":                         "127.0.0.1",
-		"alluxio.master.rpc.port":                         fmt.Sprint(freePort(t)),
-		"alluxio.master.web.port":                         fmt.Sprint(c.webPort),
-		"alluxio.master.embedded.journal.port":            fmt.Sprint(freePort(t)),
-		"alluxio.worker.rpc.port":                         fmt.Sprint(freePort(t)),
-		"alluxio.worker.web.port":                         fmt.Sprint(freePort(t)),
-		"alluxio.master.mount.table.root.ufs":             c.ufs,
-		"alluxio.worker.tieredstore.level0.dirs.path":     filepath.Join(home, "shm"),
-		"alluxio.worker.tieredstore.level0.dirs.quota":    "256MB",
-		"alluxio.fuse.mount.point":                        c.mnt,
-		"alluxio.user.rpc.retry.max.duration":             "5s",
+		"alluxio.master.hostname":                          "127.0.0.1",
+		"alluxio.worker.hostname":                          "127.0.0.1",
+		"alluxio.master.rpc.port":                          fmt.Sprint(freePort(t)),
+		"alluxio.master.web.port":                          fmt.Sprint(c.webPort),
+		"alluxio.master.embedded.journal.port":             fmt.Sprint(freePort(t)),
+		"alluxio.worker.rpc.port":                          fmt.Sprint(freePort(t)),
+		"alluxio.worker.web.port":                          fmt.Sprint(freePort(t)),
+		"alluxio.master.mount.table.root.ufs":              c.ufs,
+		"alluxio.worker.tieredstore.level0.dirs.path":      filepath.Join(home, "shm"),
+		"alluxio.worker.tieredstore.level0.dirs.quota":     "256MB",
+		"alluxio.fuse.mount.point":                         c.mnt,
+		"alluxio.user.rpc.retry.max.duration":              "5s",
 		"alluxio.worker.data.server.domain.socket.address": filepath.Join(home, "run", "worker.sock"),
 	}
 	for k, v := range props {
