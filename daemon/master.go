@@ -230,6 +230,7 @@ func (m *Master) clusterMetrics() []metric {
 		sum.BytesWrittenUfs += s.BytesWrittenUfs
 		sum.BytesWrittenDomain += s.BytesWrittenDomain
 		sum.PassthroughOpens += s.PassthroughOpens
+		sum.UfsPassthroughOpens += s.UfsPassthroughOpens
 		sum.BytesPassedThrough += s.BytesPassedThrough
 	}
 	return []metric{
@@ -243,6 +244,7 @@ func (m *Master) clusterMetrics() []metric {
 		{"Cluster.BytesWrittenUfsAll", float64(sum.BytesWrittenUfs)},
 		{"Cluster.BytesWrittenDomain", float64(sum.BytesWrittenDomain)},
 		{"Cluster.PassthroughOpens", float64(sum.PassthroughOpens)},
+		{"Cluster.UfsPassthroughOpens", float64(sum.UfsPassthroughOpens)},
 		{"Cluster.BytesReadPassthrough", float64(sum.BytesPassedThrough)},
 		{"Master.LastAppliedIndex", float64(info.LastApplied)},
 		{"Master.UptimeSeconds", time.Since(m.start).Seconds()},

@@ -84,6 +84,7 @@ func (w *Worker) metrics() []metric {
 		{"Worker.BytesWrittenUfsAll", float64(st.BytesWrittenUfs)},
 		{"Worker.BlocksEvicted", float64(st.Evictions)},
 		{"Worker.PassthroughOpens", float64(st.PassthroughOpens)},
+		{"Worker.UfsPassthroughOpens", float64(st.UfsPassthroughOpens)},
 		{"Worker.BytesReadPassthrough", float64(st.BytesPassedThrough)},
 		{"Worker.PendingPersists", float64(st.PendingPersists)},
 	}

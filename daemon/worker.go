@@ -57,10 +57,14 @@ type Worker struct {
 	stateMu  sync.Mutex
 	sessions map[uint64]*writeSession
 	leases   map[uint64]lease
+	filling  map[blockstore.FileKey]bool
 	nextID   uint64
 
 	counters workerCounters
+	// persists tracks background goroutines (persists, cache fills);
+	// bgCtx is cancelled by Close to stop them.
 	persists sync.WaitGroup
+	bgCtx    context.Context
 	stop     context.CancelFunc
 	web      *webServer
 }
@@ -70,6 +74,7 @@ type workerCounters struct {
 	bytesWrittenDomain, bytesWrittenRemote atomic.Int64
 	bytesWrittenUfs                        atomic.Int64
 	passthroughOpens, bytesPassedThrough   atomic.Int64
+	ufsPassthroughOpens                    atomic.Int64
 	pendingPersists                        atomic.Int64
 }
 
@@ -112,14 +117,13 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 		sessions:   map[uint64]*writeSession{},
 		leases:     map[uint64]lease{},
 	}
+	w.bgCtx, w.stop = context.WithCancel(context.Background())
 	w.routes()
 	if err := w.listen(); err != nil {
 		w.Close()
 		return nil, err
 	}
-	hctx, cancel := context.WithCancel(context.Background())
-	w.stop = cancel
-	go w.heartbeatLoop(hctx)
+	go w.heartbeatLoop(w.bgCtx)
 	if cfg.WebAddr != "" {
 		w.web, err = startWeb(cfg.WebAddr, log, w.webRoutes())
 		if err != nil {
@@ -163,9 +167,7 @@ func (w *Worker) listen() error {
 
 // Close stops serving, waits for background persists and closes the store.
 func (w *Worker) Close() error {
-	if w.stop != nil {
-		w.stop()
-	}
+	w.stop()
 	if w.web != nil {
 		w.web.Close()
 	}
@@ -315,14 +317,26 @@ func isUnixPeer(peer string) bool {
 	return err != nil
 }
 
+// handleOpenWhole passes a descriptor the kernel can serve reads from: the
+// fully cached backing file (pinned by a lease until released), or, for a
+// file not cached yet in an under-store of local files, the under-store
+// file itself while the cache fills in the background.
 func (w *Worker) handleOpenWhole(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
-	var ref wire.FileRef
-	if err := req.Decode(&ref); err != nil {
+	var r wire.OpenWholeRequest
+	if err := req.Decode(&r); err != nil {
 		return nil, err
 	}
+	ref := r.File
 	conn, _ := rpc.ConnID(ctx)
 	f, release, ok := w.store.OpenWhole(keyOf(ref), ref.Size)
 	if !ok {
+		if uf := w.openUnderFile(ctx, ref); uf != nil {
+			if r.ReadType != "NO_CACHE" {
+				w.fillLater(ref)
+			}
+			w.counters.ufsPassthroughOpens.Add(1)
+			return &rpc.Response{Body: wire.OpenWholeResponse{OK: true}, Files: []*os.File{uf}}, nil
+		}
 		return &rpc.Response{Body: wire.OpenWholeResponse{}}, nil
 	}
 	w.stateMu.Lock()
@@ -333,6 +347,74 @@ func (w *Worker) handleOpenWhole(ctx context.Context, req *rpc.Request) (*rpc.Re
 	w.counters.passthroughOpens.Add(1)
 	w.counters.bytesPassedThrough.Add(ref.Size)
 	return &rpc.Response{Body: wire.OpenWholeResponse{OK: true, Lease: id}, Files: []*os.File{f}}, nil
+}
+
+// openUnderFile opens the under-store's own file when the store holds
+// local files and the file is still the version asked for; nil otherwise.
+func (w *Worker) openUnderFile(ctx context.Context, ref wire.FileRef) *os.File {
+	if !ref.Persisted || ref.UfsFingerprint == "" {
+		return nil
+	}
+	u, err := w.ufsOf(ctx, ref.MountID)
+	if err != nil {
+		return nil
+	}
+	fo, ok := u.(ufs.FileOpener)
+	if !ok {
+		return nil
+	}
+	f, fi, err := fo.OpenFile(ctx, ref.UfsPath)
+	if err != nil {
+		return nil
+	}
+	if fi.Fingerprint() != ref.UfsFingerprint || fi.Size != ref.Size {
+		f.Close() // changed behind our back: let the range path decide
+		return nil
+	}
+	return f
+}
+
+// fillLater reads a file into the cache in the background, once per file
+// version at a time, when it fits comfortably in the tier.
+func (w *Worker) fillLater(ref wire.FileRef) {
+	if st := w.store.Stats(); ref.Size > st.Capacity/2 {
+		return
+	}
+	key := keyOf(ref)
+	w.stateMu.Lock()
+	if w.filling == nil {
+		w.filling = map[blockstore.FileKey]bool{}
+	}
+	if w.filling[key] {
+		w.stateMu.Unlock()
+		return
+	}
+	w.filling[key] = true
+	w.stateMu.Unlock()
+	w.persists.Add(1)
+	go func() {
+		defer w.persists.Done()
+		defer func() {
+			w.stateMu.Lock()
+			delete(w.filling, key)
+			w.stateMu.Unlock()
+		}()
+		ctx, cancel := context.WithCancel(w.bgCtx)
+		defer cancel()
+		bp := readBufs.Get().(*[]byte)
+		defer readBufs.Put(bp)
+		for off := int64(0); off < ref.Size; {
+			n, err := w.store.ReadAt(ctx, key, ref.Size, w.source(ref), *bp, off, blockstore.ReadCache)
+			if err != nil && !errors.Is(err, io.EOF) {
+				w.log.Debug("background cache fill stopped", "file", ref.ID, "err", err)
+				return
+			}
+			if n == 0 {
+				return
+			}
+			off += int64(n)
+		}
+	}()
 }
 
 func (w *Worker) handleReleaseLease(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
@@ -616,6 +698,7 @@ func (w *Worker) Stats() wire.WorkerStats {
 		BytesWrittenCache: st.BytesWritten, BytesWrittenUfs: w.counters.bytesWrittenUfs.Load(),
 		Evictions:           st.Evictions,
 		PassthroughOpens:    w.counters.passthroughOpens.Load(),
+		UfsPassthroughOpens: w.counters.ufsPassthroughOpens.Load(),
 		BytesPassedThrough:  w.counters.bytesPassedThrough.Load(),
 		PendingPersists:     w.counters.pendingPersists.Load(),
 		BytesReadDomain:     w.counters.bytesReadDomain.Load(),

@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"net/url"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -118,6 +119,14 @@ type Symlinker interface {
 // place.
 type Truncater interface {
 	Truncate(ctx context.Context, path string, size int64) error
+}
+
+// FileOpener is implemented by stores whose files are local files. It
+// returns the open read-only file with its info, so that a worker can hand
+// the descriptor to the kernel for passthrough reads of a file it has not
+// cached yet.
+type FileOpener interface {
+	OpenFile(ctx context.Context, path string) (*os.File, FileInfo, error)
 }
 
 // Factory opens a store for a parsed URI with its mount options.

@@ -43,7 +43,8 @@ func (c *Client) OpenFile(ctx context.Context, path string) (*FileReader, error)
 	r := &FileReader{c: c, info: fi, ref: wire.RefOf(fi)}
 	if fi.Size > 0 && fi.Completed && c.worker != nil && c.cfg.WorkerNetwork == "unix" {
 		var resp wire.OpenWholeResponse
-		res, err := c.worker.Call(ctx, wire.WorkerOpenWhole, r.ref, nil, &resp, nil)
+		req := wire.OpenWholeRequest{File: r.ref, ReadType: c.cfg.ReadType}
+		res, err := c.worker.Call(ctx, wire.WorkerOpenWhole, req, nil, &resp, nil)
 		switch {
 		case err != nil:
 			c.log.Debug("open whole failed; reading by range", "path", path, "err", err)
@@ -119,6 +120,9 @@ func (r *FileReader) Close() error {
 	}
 	err := r.whole.Close()
 	r.whole = nil
+	if r.lease == 0 {
+		return err // the under-store's own file: nothing pinned
+	}
 	if w, werr := r.c.workerClient(); werr == nil {
 		_, lerr := w.Call(context.Background(), wire.WorkerReleaseLease, wire.LeaseRequest{Lease: r.lease}, nil, nil, nil)
 		err = errors.Join(err, lerr)

@@ -136,6 +136,7 @@ type WorkerStats struct {
 	BytesWrittenCache   int64 `json:"bytesWrittenCache"`
 	BytesWrittenUfs     int64 `json:"bytesWrittenUfs"`
 	PassthroughOpens    int64 `json:"passthroughOpens"`
+	UfsPassthroughOpens int64 `json:"ufsPassthroughOpens"`
 	BytesPassedThrough  int64 `json:"bytesPassedThrough"`
 	Evictions           int64 `json:"evictions"`
 	PendingPersists     int64 `json:"pendingPersists"`
@@ -167,12 +168,15 @@ type FileRef struct {
 	MountID     uint64 `json:"mountId"`
 	UfsPath     string `json:"ufsPath"`
 	Persisted   bool   `json:"persisted"`
+	// UfsFingerprint is the under-store's identity of the bytes, to check
+	// that a file opened in the under-store is the version asked for.
+	UfsFingerprint string `json:"ufsFingerprint,omitempty"`
 }
 
 // RefOf builds the FileRef of a file's current version.
 func RefOf(fi meta.FileInfo) FileRef {
 	return FileRef{ID: fi.ID, Fingerprint: fi.Fingerprint, Size: fi.Size, MountID: fi.MountID,
-		UfsPath: fi.UfsPath, Persisted: fi.Persisted}
+		UfsPath: fi.UfsPath, Persisted: fi.Persisted, UfsFingerprint: fi.UfsFingerprint}
 }
 
 // ReadRequest asks for a byte range; the bytes come back in the data
@@ -181,6 +185,12 @@ type ReadRequest struct {
 	File     FileRef `json:"file"`
 	Offset   int64   `json:"offset"`
 	Length   int     `json:"length"`
+	ReadType string  `json:"readType"`
+}
+
+// OpenWholeRequest asks for a descriptor of the whole file.
+type OpenWholeRequest struct {
+	File     FileRef `json:"file"`
 	ReadType string  `json:"readType"`
 }
 

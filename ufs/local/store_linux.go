@@ -267,6 +267,34 @@ func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadC
 	return &rangeReader{ctx: ctx, f: f, sr: io.NewSectionReader(f, off, n)}, nil
 }
 
+// OpenFile opens the regular file at p read-only and describes it
+// (ufs.FileOpener), for passthrough reads of the file itself.
+func (s *Store) OpenFile(ctx context.Context, p string) (*os.File, ufs.FileInfo, error) {
+	const op = "open"
+	c, err := s.begin(ctx, op, p, false)
+	if err != nil {
+		return nil, ufs.FileInfo{}, err
+	}
+	fd, err := s.openBeneath(c, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, ufs.FileInfo{}, &fs.PathError{Op: op, Path: c, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, ufs.FileInfo{}, &fs.PathError{Op: op, Path: c, Err: err}
+	}
+	if err := checkRegular(fd); err != nil {
+		unix.Close(fd)
+		return nil, ufs.FileInfo{}, &fs.PathError{Op: op, Path: c, Err: err}
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, ufs.FileInfo{}, &fs.PathError{Op: op, Path: c, Err: err}
+	}
+	return os.NewFile(uintptr(fd), c), toInfo(path.Base("/"+c), &st), nil
+}
+
 // checkRegular fails with EISDIR for a directory and EINVAL for anything
 // else that is not a regular file.
 func checkRegular(fd int) error {
