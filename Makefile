@@ -34,7 +34,7 @@ uninstall:
 # test installs what the tests need, then runs them all (unit, component
 # and system tests with a real FUSE mount).
 test: test-deps
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 40m ./...
 
 test-deps:
 	./tests/install-deps.sh

@@ -51,8 +51,11 @@ func TestMain(m *testing.M) {
 func build(dir string) error {
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Dir(filepath.Dir(file))
+	// ALLUXIO_TEST_BUILDFLAGS=-race runs the daemons under the race detector.
+	extra := strings.Fields(os.Getenv("ALLUXIO_TEST_BUILDFLAGS"))
 	for _, c := range []string{"alluxio", "alluxio-fuse"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, c), "./cli/cmd/"+c)
+		args := append(append([]string{"build"}, extra...), "-o", filepath.Join(dir, c), "./cli/cmd/"+c)
+		cmd := exec.Command("go", args...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %v\n%s", c, err, out)

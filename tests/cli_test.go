@@ -1,0 +1,129 @@
+package tests
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFsCommands drives `alluxio fs` verbs against a running cluster and
+// checks their effect in the under-store and through the mount.
+func TestFsCommands(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+
+	local := filepath.Join(t.TempDir(), "in.bin")
+	data := make([]byte, 2<<20+5)
+	rand.Read(data)
+	os.WriteFile(local, data, 0o640)
+
+	c.must("alluxio", "fs", "mkdir", "/d1/d2")
+	c.must("alluxio", "fs", "copyFromLocal", local, "/d1/d2/f.bin")
+	if got, err := os.ReadFile(filepath.Join(c.ufs, "d1/d2/f.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("copyFromLocal: under-store copy %d bytes, %v", len(got), err)
+	}
+	out := c.must("alluxio", "fs", "ls", "/d1/d2")
+	if !strings.Contains(out, "/d1/d2/f.bin") || !strings.Contains(out, fmt.Sprint(len(data))) || !strings.Contains(out, "PERSISTED") {
+		t.Fatalf("ls: %s", out)
+	}
+	sum := md5.Sum(data)
+	if out := c.must("alluxio", "fs", "checksum", "/d1/d2/f.bin"); !strings.Contains(out, hex.EncodeToString(sum[:])) {
+		t.Fatalf("checksum: %s", out)
+	}
+	if out := c.must("alluxio", "fs", "head", "-c", "10", "/d1/d2/f.bin"); out != string(data[:10]) {
+		t.Fatalf("head -c 10: %q", out)
+	}
+	if out := c.must("alluxio", "fs", "tail", "-c", "7", "/d1/d2/f.bin"); out != string(data[len(data)-7:]) {
+		t.Fatalf("tail -c 7: %q", out)
+	}
+	if out := c.must("alluxio", "fs", "cat", "/d1/d2/f.bin"); out != string(data) {
+		t.Fatalf("cat: %d bytes differ", len(out))
+	}
+	if out := c.must("alluxio", "fs", "du", "-s", "/d1"); !strings.HasPrefix(out, fmt.Sprint(len(data))) {
+		t.Fatalf("du -s: %s", out)
+	}
+	if out := c.must("alluxio", "fs", "stat", "/d1/d2/f.bin"); !strings.Contains(out, "is a file path") || !strings.Contains(out, "persisted=true") {
+		t.Fatalf("stat: %s", out)
+	}
+	c.must("alluxio", "fs", "mv", "/d1/d2/f.bin", "/d1/g.bin")
+	if _, err := os.Stat(filepath.Join(c.ufs, "d1/g.bin")); err != nil {
+		t.Fatalf("mv not in the under-store: %v", err)
+	}
+	back := filepath.Join(t.TempDir(), "back")
+	c.must("alluxio", "fs", "copyToLocal", "/d1", back)
+	if got, err := os.ReadFile(filepath.Join(back, "g.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("copyToLocal: %d bytes, %v", len(got), err)
+	}
+	// The mount sees what the CLI did.
+	if got, err := os.ReadFile(filepath.Join(c.mnt, "d1/g.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("through the mount: %d bytes, %v", len(got), err)
+	}
+	if out := c.must("alluxio", "fs", "mount"); !strings.Contains(out, c.ufs) || !strings.Contains(out, " / ") {
+		t.Fatalf("fs mount (list): %s", out)
+	}
+	if out, err := c.run("alluxio", "fs", "rm", "/d1"); err == nil {
+		t.Fatalf("rm of a non-empty dir without -R succeeded: %s", out)
+	}
+	c.must("alluxio", "fs", "rm", "-R", "/d1")
+	if _, err := os.Stat(filepath.Join(c.ufs, "d1")); !os.IsNotExist(err) {
+		t.Fatalf("rm -R left the under-store dir: %v", err)
+	}
+	out, err := c.run("alluxio", "fs", "cat", "/nope")
+	if err == nil || !strings.Contains(out, "/nope") {
+		t.Fatalf("cat of a missing file: err %v, output %q (want the path named)", err, out)
+	}
+	if out := c.must("alluxio", "fsadmin", "report"); !strings.Contains(out, "Live Workers: 1") {
+		t.Fatalf("fsadmin report: %s", out)
+	}
+}
+
+// TestFormatRefusedWhileRunning: formatting the journal under a live master
+// is refused, and works once it stopped.
+func TestFormatRefusedWhileRunning(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	c.must("alluxio", "fs", "mkdir", "/keep")
+	out, err := c.run("alluxio", "formatJournal")
+	if err == nil {
+		t.Fatalf("formatJournal succeeded while the master runs:\n%s", out)
+	}
+	if !strings.Contains(strings.ToLower(out), "running") {
+		t.Fatalf("formatJournal error does not say a master runs: %s", out)
+	}
+	c.must("alluxio-stop.sh", "local")
+	c.must("alluxio", "format")
+	if _, err := os.Stat(filepath.Join(c.home, "journal", "metastore.db")); !os.IsNotExist(err) {
+		t.Fatalf("metastore survived format: %v", err)
+	}
+	// The namespace restarts empty but loads the under-store lazily.
+	c.start()
+	if out := c.must("alluxio", "fs", "ls", "/"); !strings.Contains(out, "/keep") {
+		t.Fatalf("after format, ls / does not load /keep from the under-store: %s", out)
+	}
+}
+
+// TestLegacyEnvFile: Alluxio 1.0's conf/alluxio-env.sh names the root
+// under-store, and the environment beats it.
+func TestLegacyEnvFile(t *testing.T) {
+	c := newCluster(t, nil)
+	delete(c.props, "alluxio.master.mount.table.root.ufs")
+	c.writeConf()
+	env := "ALLUXIO_UNDERFS_ADDRESS=/tmp\nexport ALLUXIO_JAVA_OPTS=\"-Dalluxio.user.file.writetype.default=THROUGH\"\n"
+	os.WriteFile(filepath.Join(c.home, "conf", "alluxio-env.sh"), []byte(env), 0o644)
+	if out := strings.TrimSpace(c.must("alluxio", "getConf", "alluxio.master.mount.table.root.ufs")); out != "/tmp" {
+		t.Fatalf("root ufs from alluxio-env.sh: %q, want /tmp", out)
+	}
+	if out := strings.TrimSpace(c.must("alluxio", "getConf", "alluxio.user.file.writetype.default")); out != "THROUGH" {
+		t.Fatalf("write type from ALLUXIO_JAVA_OPTS: %q", out)
+	}
+	out := c.must("alluxio", "-Dalluxio.user.file.writetype.default=MUST_CACHE", "getConf", "alluxio.user.file.writetype.default")
+	if strings.TrimSpace(out) != "MUST_CACHE" {
+		t.Fatalf("a -D flag does not beat the env file: %q", out)
+	}
+}
