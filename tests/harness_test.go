@@ -99,6 +99,9 @@ func freePort(t *testing.T) int {
 func newCluster(t *testing.T, props map[string]string) *cluster {
 	t.Helper()
 	home := t.TempDir()
+	// Other users must reach the mount point (allow_other tests).
+	os.Chmod(filepath.Dir(home), 0o755)
+	os.Chmod(home, 0o755)
 	c := &cluster{t: t, home: home, ufs: filepath.Join(home, "ufs"), mnt: filepath.Join(home, "mnt")}
 	if err := os.MkdirAll(filepath.Join(home, "bin"), 0o755); err != nil {
 		t.Fatal(err)
@@ -205,6 +208,12 @@ func (c *cluster) cleanup() {
 			}
 		}
 	}
+	logs, _ := filepath.Glob(filepath.Join(c.home, "logs", "*.log"))
+	for _, l := range logs {
+		if data, err := os.ReadFile(l); err == nil && bytes.Contains(data, []byte("WARNING: DATA RACE")) {
+			c.t.Errorf("%s reports a data race:\n%s", filepath.Base(l), tail(string(data), 80))
+		}
+	}
 	if c.t.Failed() {
 		for _, l := range []string{"master.log", "worker.log"} {
 			if data, err := os.ReadFile(filepath.Join(c.home, "logs", l)); err == nil {
@@ -277,4 +286,10 @@ func sh(t *testing.T, script string) string {
 		t.Fatalf("%s: %v\n%s", script, err, out)
 	}
 	return string(out)
+}
+
+// execCommand runs a program and returns its combined output.
+func execCommand(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
 }

@@ -1,0 +1,206 @@
+package tests
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestPosixBasics runs the FUSE operations through the mount and
+// checks each one against the under-store and the errno POSIX promises.
+func TestPosixBasics(t *testing.T) {
+	c := newCluster(t, map[string]string{
+		"alluxio.fuse.entry.timeout": "0",
+		"alluxio.fuse.attr.timeout":  "0",
+	})
+	c.start()
+	m := func(p string) string { return filepath.Join(c.mnt, p) }
+	u := func(p string) string { return filepath.Join(c.ufs, p) }
+
+	// mkdir, EEXIST, rmdir, ENOTEMPTY.
+	if err := os.Mkdir(m("d"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(u("d")); err != nil || !st.IsDir() || st.Mode().Perm() != 0o750 {
+		t.Fatalf("mkdir in the under-store: %v %v", st, err)
+	}
+	if err := os.Mkdir(m("d"), 0o755); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("mkdir of an existing dir: %v, want EEXIST", err)
+	}
+	os.WriteFile(m("d/f"), []byte("x"), 0o644)
+	if err := syscall.Rmdir(m("d")); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Fatalf("rmdir of a non-empty dir: %v, want ENOTEMPTY", err)
+	}
+	if err := syscall.Rmdir(m("d/f")); !errors.Is(err, syscall.ENOTDIR) {
+		t.Fatalf("rmdir of a file: %v, want ENOTDIR", err)
+	}
+	if err := syscall.Unlink(m("d")); !errors.Is(err, syscall.EISDIR) && !errors.Is(err, syscall.EPERM) {
+		t.Fatalf("unlink of a dir: %v, want EISDIR", err)
+	}
+
+	// rename of a file over another, and of a directory.
+	os.WriteFile(m("old"), []byte("old"), 0o644)
+	os.WriteFile(m("new"), []byte("to be replaced"), 0o644)
+	if err := os.Rename(m("old"), m("new")); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(m("new")); string(data) != "old" {
+		t.Fatalf("rename over a file: %q", data)
+	}
+	if _, err := os.Stat(u("old")); !os.IsNotExist(err) {
+		t.Fatalf("rename left the source in the under-store: %v", err)
+	}
+	if err := os.Rename(m("d"), m("d2")); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(m("d2/f")); err != nil || string(data) != "x" {
+		t.Fatalf("after dir rename: %q %v", data, err)
+	}
+
+	// chmod, chown, utimens: through the mount and in the under-store.
+	if err := os.Chmod(m("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(m("new"), 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := os.Chtimes(m("new"), when, when); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(m("new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if st.Mode().Perm() != 0o600 || sys.Uid != 1234 || sys.Gid != 5678 || !st.ModTime().Equal(when) {
+		t.Fatalf("after chmod/chown/utimens: mode %v uid %d gid %d mtime %v", st.Mode(), sys.Uid, sys.Gid, st.ModTime())
+	}
+	ust, _ := os.Stat(u("new"))
+	usys := ust.Sys().(*syscall.Stat_t)
+	if ust.Mode().Perm() != 0o600 || usys.Uid != 1234 || !ust.ModTime().Equal(when) {
+		t.Fatalf("under-store after chmod/chown/utimens: mode %v uid %d mtime %v", ust.Mode(), usys.Uid, ust.ModTime())
+	}
+
+	// symlink and readlink.
+	if err := os.Symlink("new", m("link")); err != nil {
+		t.Fatal(err)
+	}
+	if target, err := os.Readlink(m("link")); err != nil || target != "new" {
+		t.Fatalf("readlink: %q %v", target, err)
+	}
+	if data, err := os.ReadFile(m("link")); err != nil || string(data) != "old" {
+		t.Fatalf("read through a symlink: %q %v", data, err)
+	}
+
+	// truncate to zero, then write again.
+	if err := os.Truncate(m("new"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(u("new")); st.Size() != 0 {
+		t.Fatalf("truncate: under-store size %d", st.Size())
+	}
+	// A write in the middle of an existing file is refused cleanly for now.
+	os.WriteFile(m("mid"), []byte("0123456789"), 0o644)
+	f, err := os.OpenFile(m("mid"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("x"), 3); !errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Fatalf("write in the middle: %v, want EOPNOTSUPP", err)
+	}
+	f.Close()
+	if data, _ := os.ReadFile(m("mid")); string(data) != "0123456789" {
+		t.Fatalf("refused write changed the file: %q", data)
+	}
+
+	// O_EXCL on an existing file.
+	if _, err := os.OpenFile(m("mid"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("O_EXCL on an existing file: %v, want EEXIST", err)
+	}
+
+	// unlink, and ENOENT afterwards.
+	if err := os.Remove(m("mid")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(m("mid")); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("stat after unlink: %v", err)
+	}
+
+	// statfs reports the worker's capacity.
+	var sfs syscall.Statfs_t
+	if err := syscall.Statfs(c.mnt, &sfs); err != nil {
+		t.Fatal(err)
+	}
+	if total := int64(sfs.Blocks) * sfs.Bsize; total != 256<<20 {
+		t.Fatalf("statfs: %d bytes, want the 256MB tier", total)
+	}
+
+	// Another user sees the mount (allow_other) and is checked by the
+	// kernel (default_permissions): new is 0600 and owned by uid 1234.
+	sh(t, fmt.Sprintf("setpriv --reuid=65534 --regid=65534 --clear-groups ls %s >/dev/null", c.mnt))
+	out, err := runAs(65534, "cat", m("new"))
+	if err == nil || !strings.Contains(out, "Permission denied") {
+		t.Fatalf("another user read a 0600 file: %v %s", err, out)
+	}
+
+	// The counters are on the web port in Prometheus text too.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.webPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"Cluster_BytesReadUfsAll", "Cluster_BytesReadCache"} {
+		if !strings.Contains(string(body), "\n"+name+" ") {
+			t.Fatalf("/metrics lacks %s:\n%s", name, body)
+		}
+	}
+}
+
+func runAs(uid int, args ...string) (string, error) {
+	cmd := append([]string{fmt.Sprintf("--reuid=%d", uid), fmt.Sprintf("--regid=%d", uid), "--clear-groups"}, args...)
+	out, err := execCommand("setpriv", cmd...)
+	return out, err
+}
+
+// TestNestedMount mounts a second local directory inside the namespace.
+func TestNestedMount(t *testing.T) {
+	c := newCluster(t, map[string]string{"alluxio.fuse.entry.timeout": "0", "alluxio.fuse.attr.timeout": "0"})
+	c.start()
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "inside.txt"), []byte("nested"), 0o644)
+	c.must("alluxio", "fs", "mount", "/nested", other)
+	if data, err := os.ReadFile(filepath.Join(c.mnt, "nested", "inside.txt")); err != nil || string(data) != "nested" {
+		t.Fatalf("read through the nested mount: %q %v", data, err)
+	}
+	os.WriteFile(filepath.Join(c.mnt, "nested", "new.txt"), []byte("written"), 0o644)
+	if data, err := os.ReadFile(filepath.Join(other, "new.txt")); err != nil || string(data) != "written" {
+		t.Fatalf("write through the nested mount: %q %v", data, err)
+	}
+	if err := os.Rename(filepath.Join(c.mnt, "nested", "new.txt"), filepath.Join(c.mnt, "out.txt")); !errors.Is(err, syscall.EXDEV) {
+		t.Fatalf("rename across mounts: %v, want EXDEV", err)
+	}
+	out, err := c.run("alluxio", "fs", "mount", "/nested2", "/does/not/exist")
+	if err == nil || !strings.Contains(out, "/does/not/exist") {
+		t.Fatalf("mounting a missing directory: %v %s (want an error naming it)", err, out)
+	}
+	out, err = c.run("alluxio", "fs", "mount", "/bad", "nosuch://bucket/x")
+	if err == nil || !strings.Contains(out, "nosuch") {
+		t.Fatalf("mounting an unknown scheme: %v %s", err, out)
+	}
+	c.must("alluxio", "fs", "unmount", "/nested")
+	if _, err := os.Stat(filepath.Join(c.mnt, "nested")); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("after unmount: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "inside.txt")); err != nil {
+		t.Fatalf("unmount touched the under-store: %v", err)
+	}
+}
