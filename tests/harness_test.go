@@ -158,13 +158,7 @@ func (c *cluster) writeConf() {
 
 // env is the environment the scripts and commands run with.
 func (c *cluster) env() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ALLUXIO_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, "ALLUXIO_HOME="+c.home)
+	return append(withoutAlluxioEnv(), "ALLUXIO_HOME="+c.home)
 }
 
 // run runs one of the installation's commands and returns its output.

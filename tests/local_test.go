@@ -333,4 +333,18 @@ func TestMountHelper(t *testing.T) {
 	if mounted(mp) {
 		t.Fatalf("%s still mounted", mp)
 	}
+
+	// The same through an fstab line.
+	fstab := filepath.Join(t.TempDir(), "fstab")
+	line := fmt.Sprintf("alluxio:/  %s  fuse.alluxio  allow_other,_netdev,nofail  0 0\n", mp)
+	os.WriteFile(fstab, []byte(line), 0o644)
+	cmd = exec.Command("mount", "-T", fstab, mp)
+	cmd.Env = c.env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mount -T fstab %s: %v\n%s", mp, err, out)
+	}
+	if data, err := os.ReadFile(filepath.Join(mp, "h.txt")); err != nil || string(data) != "via-helper\n" {
+		t.Fatalf("read through the fstab mount: %q %v", data, err)
+	}
+	c.must("alluxio-fuse", "umount", mp)
 }
