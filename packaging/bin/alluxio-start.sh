@@ -87,11 +87,15 @@ start_worker() {
 start_fuse() {
   local mp
   mp=$(conf alluxio.fuse.mount.point)
-  mkdir -p "$mp"
   if grep -qs " $mp fuse.alluxio " /proc/mounts; then
-    echo "$mp is already mounted"
-    return 0
+    if stat "$mp" >/dev/null 2>&1; then
+      echo "$mp is already mounted"
+      return 0
+    fi
+    # A dead mount left by a FUSE daemon that was killed.
+    "$ALLUXIO_FUSE" umount "$mp"
   fi
+  mkdir -p "$mp"
   "$ALLUXIO_FUSE" mount "$mp"
 }
 
