@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -60,6 +60,9 @@ type Worker struct {
 	filling  map[blockstore.FileKey]bool
 	nextID   uint64
 
+	// stagingDir holds the staging files of random-access writes.
+	stagingDir string
+
 	counters workerCounters
 	// persists tracks background goroutines (persists, cache fills);
 	// bgCtx is cancelled by Close to stop them.
@@ -81,17 +84,6 @@ type workerCounters struct {
 type lease struct {
 	conn    uint64
 	release func()
-}
-
-// writeSession is one file version being written.
-type writeSession struct {
-	conn      uint64
-	ref       wire.FileRef
-	key       blockstore.FileKey
-	writeType string
-	cache     *blockstore.Writer // nil for THROUGH
-	under     ufs.Writer         // nil unless the bytes go through now
-	size      int64
 }
 
 // StartWorker opens the page store and starts serving on the socket and TCP
@@ -117,6 +109,8 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 		sessions:   map[uint64]*writeSession{},
 		leases:     map[uint64]lease{},
 	}
+	w.stagingDir = stagingDir(cfg.Store)
+	os.RemoveAll(w.stagingDir) // leftovers of a killed worker
 	w.bgCtx, w.stop = context.WithCancel(context.Background())
 	w.routes()
 	if err := w.listen(); err != nil {
@@ -133,6 +127,20 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 	}
 	log.Info("worker started", "rpc", cfg.RPCAddr, "socket", cfg.SocketPath, "web", cfg.WebAddr)
 	return w, nil
+}
+
+// stagingDir is where staged writes live: beside the data folder of the
+// first tier directory.
+func stagingDir(c blockstore.Config) string {
+	folder := strings.Trim(c.DataFolder, "/")
+	if folder == "" {
+		folder = blockstore.DefaultDataFolder
+	}
+	dir := os.TempDir()
+	if len(c.Tiers) > 0 && len(c.Tiers[0].Dirs) > 0 {
+		dir = c.Tiers[0].Dirs[0]
+	}
+	return filepath.Join(dir, folder+".staging")
 }
 
 func (w *Worker) listen() error {
@@ -201,6 +209,8 @@ func (w *Worker) routes() {
 	w.server.Handle(wire.WorkerWrite, w.handleWrite)
 	w.server.Handle(wire.WorkerWriteCommit, w.handleWriteCommit)
 	w.server.Handle(wire.WorkerWriteAbort, w.handleWriteAbort)
+	w.server.Handle(wire.WorkerWriteTrunc, w.handleWriteTruncate)
+	w.server.Handle(wire.WorkerWriteRead, w.handleWriteRead)
 	w.server.Handle(wire.WorkerGetStats, func(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
 		return &rpc.Response{Body: w.Stats()}, nil
 	})
@@ -428,260 +438,6 @@ func (w *Worker) handleReleaseLease(ctx context.Context, req *rpc.Request) (*rpc
 	w.stateMu.Unlock()
 	if ok {
 		l.release()
-	}
-	return &rpc.Response{}, nil
-}
-
-func validWriteType(t string) bool {
-	switch t {
-	case "MUST_CACHE", "CACHE_THROUGH", "THROUGH", "ASYNC_THROUGH":
-		return true
-	}
-	return false
-}
-
-func (w *Worker) handleWriteOpen(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
-	var r wire.WriteOpenRequest
-	if err := req.Decode(&r); err != nil {
-		return nil, err
-	}
-	if !validWriteType(r.WriteType) {
-		return nil, fmt.Errorf("write of file %d: unknown write type %q: %w", r.File.ID, r.WriteType, syscall.EINVAL)
-	}
-	conn, _ := rpc.ConnID(ctx)
-	s := &writeSession{conn: conn, ref: r.File, key: keyOf(r.File), writeType: r.WriteType}
-	if r.WriteType != "THROUGH" {
-		pinned := r.WriteType == "MUST_CACHE" || r.WriteType == "ASYNC_THROUGH"
-		cw, err := w.store.Create(s.key, pinned)
-		if err != nil {
-			return nil, err
-		}
-		s.cache = cw
-	}
-	if r.WriteType == "CACHE_THROUGH" || r.WriteType == "THROUGH" {
-		u, err := w.ufsOf(ctx, r.File.MountID)
-		if err != nil {
-			s.abort()
-			return nil, err
-		}
-		uw, err := u.Create(ctx, r.File.UfsPath, ufs.CreateOptions{Mode: 0o644, SizeHint: -1})
-		if err != nil {
-			s.abort()
-			return nil, err
-		}
-		s.under = uw
-	}
-	if r.Keep != nil {
-		if err := w.copyVersion(ctx, s, *r.Keep); err != nil {
-			s.abort()
-			return nil, err
-		}
-	}
-	w.stateMu.Lock()
-	w.nextID++
-	id := w.nextID
-	w.sessions[id] = s
-	w.stateMu.Unlock()
-	return &rpc.Response{Body: wire.WriteOpenResponse{Session: id, Size: s.size}}, nil
-}
-
-// copyVersion starts a new version with the bytes of an old one (append to
-// an existing file).
-func (w *Worker) copyVersion(ctx context.Context, s *writeSession, old wire.FileRef) error {
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	buf := *bp
-	for off := int64(0); off < old.Size; {
-		n, err := w.store.ReadAt(ctx, keyOf(old), old.Size, w.source(old), buf, off, blockstore.ReadCache)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("copy of file %d: short read at %d of %d: %w", old.ID, off, old.Size, io.ErrUnexpectedEOF)
-		}
-		if err := s.write(buf[:n]); err != nil {
-			return err
-		}
-		off += int64(n)
-	}
-	return nil
-}
-
-func (s *writeSession) write(p []byte) error {
-	if s.cache != nil {
-		if _, err := s.cache.Write(p); err != nil {
-			return err
-		}
-	}
-	if s.under != nil {
-		if _, err := s.under.Write(p); err != nil {
-			return fmt.Errorf("write %s to the under-store: %w", s.ref.UfsPath, err)
-		}
-	}
-	s.size += int64(len(p))
-	return nil
-}
-
-func (s *writeSession) abort() {
-	if s.cache != nil {
-		s.cache.Abort()
-	}
-	if s.under != nil {
-		s.under.Abort()
-	}
-}
-
-func (w *Worker) session(id uint64) (*writeSession, error) {
-	w.stateMu.Lock()
-	defer w.stateMu.Unlock()
-	s := w.sessions[id]
-	if s == nil {
-		return nil, fmt.Errorf("write session %d: not open (aborted or worker restarted): %w", id, syscall.EBADF)
-	}
-	return s, nil
-}
-
-func (w *Worker) handleWrite(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
-	var r wire.WriteRequest
-	if err := req.Decode(&r); err != nil {
-		return nil, err
-	}
-	s, err := w.session(r.Session)
-	if err != nil {
-		return nil, err
-	}
-	if r.Offset != s.size {
-		return nil, &fs.PathError{Op: fmt.Sprintf("write at %d (expected %d)", r.Offset, s.size), Path: s.ref.UfsPath, Err: syscall.EINVAL}
-	}
-	if err := s.write(req.Data); err != nil {
-		return nil, err
-	}
-	n := int64(len(req.Data))
-	if isUnixPeer(req.Peer) {
-		w.counters.bytesWrittenDomain.Add(n)
-	} else {
-		w.counters.bytesWrittenRemote.Add(n)
-	}
-	if s.under != nil {
-		w.counters.bytesWrittenUfs.Add(n)
-	}
-	return &rpc.Response{}, nil
-}
-
-func (w *Worker) takeSession(id uint64) (*writeSession, error) {
-	w.stateMu.Lock()
-	defer w.stateMu.Unlock()
-	s := w.sessions[id]
-	if s == nil {
-		return nil, fmt.Errorf("write session %d: not open (aborted or worker restarted): %w", id, syscall.EBADF)
-	}
-	delete(w.sessions, id)
-	return s, nil
-}
-
-func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
-	var r wire.SessionRequest
-	if err := req.Decode(&r); err != nil {
-		return nil, err
-	}
-	s, err := w.takeSession(r.Session)
-	if err != nil {
-		return nil, err
-	}
-	resp := wire.WriteCommitResponse{Size: s.size}
-	if s.cache != nil {
-		if err := s.cache.Close(); err != nil {
-			s.abort()
-			return nil, err
-		}
-	}
-	if s.under != nil {
-		fi, err := s.under.Close(ctx)
-		if err != nil {
-			if s.cache != nil {
-				w.store.Remove(s.key)
-			}
-			return nil, fmt.Errorf("complete %s in the under-store: %w", s.ref.UfsPath, err)
-		}
-		resp.Persisted, resp.UfsFingerprint = true, fi.Fingerprint()
-	}
-	if s.writeType == "ASYNC_THROUGH" {
-		ref := s.ref
-		ref.Size = s.size
-		w.persistLater(ref)
-	}
-	return &rpc.Response{Body: resp}, nil
-}
-
-// persistLater copies a cached file to its under-store in the background,
-// retrying with backoff, then tells the master and unpins the pages.
-func (w *Worker) persistLater(ref wire.FileRef) {
-	w.counters.pendingPersists.Add(1)
-	w.persists.Add(1)
-	go func() {
-		defer w.persists.Done()
-		defer w.counters.pendingPersists.Add(-1)
-		backoff := 100 * time.Millisecond
-		for attempt := 1; ; attempt++ {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			err := w.persist(ctx, ref)
-			cancel()
-			if err == nil {
-				w.store.Unpin(keyOf(ref))
-				return
-			}
-			w.log.Warn("async persist failed; will retry", "file", ref.ID, "path", ref.UfsPath, "attempt", attempt, "err", err)
-			if attempt >= 10 {
-				w.log.Error("async persist gave up; the file stays pinned in cache", "file", ref.ID, "path", ref.UfsPath)
-				return
-			}
-			time.Sleep(backoff)
-			backoff = min(backoff*2, 10*time.Second)
-		}
-	}()
-}
-
-func (w *Worker) persist(ctx context.Context, ref wire.FileRef) error {
-	u, err := w.ufsOf(ctx, ref.MountID)
-	if err != nil {
-		return err
-	}
-	uw, err := u.Create(ctx, ref.UfsPath, ufs.CreateOptions{Mode: 0o644, SizeHint: ref.Size})
-	if err != nil {
-		return err
-	}
-	cached := ref
-	cached.Persisted = false // the bytes can only come from the cache
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	for off := int64(0); off < ref.Size; {
-		n, err := w.store.ReadAt(ctx, keyOf(ref), ref.Size, w.source(cached), *bp, off, blockstore.ReadCache)
-		if err != nil && !errors.Is(err, io.EOF) {
-			uw.Abort()
-			return err
-		}
-		if _, err := uw.Write((*bp)[:n]); err != nil {
-			uw.Abort()
-			return err
-		}
-		off += int64(n)
-	}
-	fi, err := uw.Close(ctx)
-	if err != nil {
-		return err
-	}
-	w.counters.bytesWrittenUfs.Add(ref.Size)
-	_, err = w.master.Call(ctx, wire.MasterMarkPersisted, wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint()}, nil, nil, nil)
-	return err
-}
-
-func (w *Worker) handleWriteAbort(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
-	var r wire.SessionRequest
-	if err := req.Decode(&r); err != nil {
-		return nil, err
-	}
-	if s, err := w.takeSession(r.Session); err == nil {
-		s.abort()
 	}
 	return &rpc.Response{}, nil
 }

@@ -15,8 +15,16 @@ type fileHandle struct {
 	node  *node
 	h     Handle
 	write bool
+	// shared marks a reference to the inode's shared write handle.
+	shared bool
 	// mode records which open counter of the node this handle holds.
 	mode openMode
+}
+
+// sharedHandle is a write-capable handle with the number of opens using it.
+type sharedHandle struct {
+	h    Handle
+	refs int
 }
 
 // passthroughHandle is an open file whose reads the kernel serves from the
@@ -45,11 +53,25 @@ var (
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	p := n.path()
+	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	n.openMu.Lock()
+	defer n.openMu.Unlock()
+	if fh := n.joinWriter(); fh != nil {
+		// Someone is writing: share their handle, reads included, so
+		// this open sees the bytes written so far.
+		fh.write = write
+		if write && flags&syscall.O_TRUNC != 0 {
+			if err := fh.h.Truncate(ctx, 0); err != nil {
+				fh.Release(ctx)
+				return nil, 0, n.errno("open", p, err)
+			}
+		}
+		return fh, gofuse.FOPEN_DIRECT_IO, 0
+	}
 	h, err := n.fsys.client.Open(ctx, p, flags, caller(ctx))
 	if err != nil {
 		return nil, 0, n.errno("open", p, err)
 	}
-	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
 	fh, fuseFlags := n.admit(h, write)
 	if fh.mode == modePassthrough {
 		return passthroughHandle{fh}, fuseFlags, 0
@@ -65,8 +87,23 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 		return nil, nil, 0, n.errno("create", p, err)
 	}
 	ch := n.newChild(ctx, a, out)
-	fh, fuseFlags := ch.Operations().(*node).admit(h, true)
+	cn := ch.Operations().(*node)
+	cn.openMu.Lock()
+	defer cn.openMu.Unlock()
+	fh, fuseFlags := cn.admit(h, true)
 	return ch, fh, fuseFlags, 0
+}
+
+// joinWriter returns a new reference to the inode's shared write handle,
+// or nil when nobody writes.
+func (n *node) joinWriter() *fileHandle {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.writer == nil {
+		return nil
+	}
+	n.writer.refs++
+	return &fileHandle{node: n, h: n.writer.h, shared: true, mode: modeDirect}
 }
 
 // admit picks the kernel I/O mode of a new open so that it never clashes
@@ -81,10 +118,14 @@ func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
 	switch {
 	case write:
 		fh.mode = modeDirect
-		if n.writers == nil {
-			n.writers = map[*fileHandle]struct{}{}
+		fh.shared = true
+		if n.writer != nil {
+			// A writer from a Create racing this open: keep the first.
+			n.writer.refs++
+			fh.h = n.writer.h
+			break
 		}
-		n.writers[fh] = struct{}{}
+		n.writer = &sharedHandle{h: h, refs: 1}
 	case n.fsys.passthrough && h.Passthrough() != nil && n.cachedOpens == 0 &&
 		(n.ptOpens == 0 || n.ptVersion == h.Version()):
 		fh.mode = modePassthrough
@@ -128,6 +169,7 @@ func (fh *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 
 func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
 	n := fh.node
+	last := true
 	n.mu.Lock()
 	switch fh.mode {
 	case modePassthrough:
@@ -135,10 +177,21 @@ func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
 	case modeCached:
 		n.cachedOpens--
 	}
-	delete(n.writers, fh)
+	if fh.shared && n.writer != nil && n.writer.h == fh.h {
+		n.writer.refs--
+		last = n.writer.refs == 0
+		if last {
+			n.writer = nil
+		}
+	}
 	n.mu.Unlock()
 	if fh.write {
 		n.forgetParentListing()
+	}
+	if !last {
+		// Other opens still use the shared handle; commit what this
+		// open wrote, as close does.
+		return n.errno("release", n.path(), fh.h.Flush(ctx))
 	}
 	return n.errno("release", n.path(), fh.h.Release(ctx))
 }

@@ -27,9 +27,13 @@ type node struct {
 	// choose a mode that fits what is already open.
 	ptOpens, cachedOpens int
 	ptVersion            string
-	// writers are the open write handles: a truncate that arrives without
-	// a handle (open with O_TRUNC) must still reach the writer's state.
-	writers map[*fileHandle]struct{}
+	// writer is the inode's write-capable handle while any open writes:
+	// every open of the inode shares it, so they all see each other's
+	// writes, and a truncate that arrives without a handle (open with
+	// O_TRUNC) reaches it too.
+	writer *sharedHandle
+	// openMu serialises opens, so two writers never make two handles.
+	openMu sync.Mutex
 	// listing caches the last readdir so that readdirplus's per-entry
 	// lookups do not each cost a master round trip.
 	listing     map[string]Attr
@@ -116,7 +120,7 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *gofuse.AttrOut
 	if err != nil {
 		return n.errno("getattr", p, err)
 	}
-	if fh, ok := f.(*fileHandle); ok && fh.write {
+	if fh := n.handleOf(f); fh != nil && fh.shared {
 		// A file being written is longer than the master knows until
 		// it is committed.
 		a.Size = fh.h.Size()
@@ -145,13 +149,11 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 		s.Atime = &t
 	}
 	p := n.path()
-	if f == nil {
-		f = n.anyWriter()
-	}
+	w := n.writerHandle()
 	if sz, ok := in.GetSize(); ok {
 		size := int64(sz)
-		if fh, isHandle := f.(*fileHandle); isHandle && fh.write {
-			if err := fh.h.Truncate(ctx, size); err != nil {
+		if w != nil {
+			if err := w.Truncate(ctx, size); err != nil {
 				return n.errno("truncate", p, err)
 			}
 		} else {
@@ -162,20 +164,31 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 	if err != nil {
 		return n.errno("setattr", p, err)
 	}
-	if fh, ok := f.(*fileHandle); ok && fh.write {
-		a.Size = fh.h.Size()
+	if w != nil {
+		a.Size = w.Size()
 	}
 	n.fsys.fillAttr(a, &out.Attr)
 	out.SetTimeout(n.fsys.attrTimeout)
 	return 0
 }
 
-// anyWriter returns an open write handle of the node, or nil.
-func (n *node) anyWriter() fs.FileHandle {
+// writerHandle returns the inode's shared write handle, or nil.
+func (n *node) writerHandle() Handle {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for fh := range n.writers {
+	if n.writer == nil {
+		return nil
+	}
+	return n.writer.h
+}
+
+// handleOf unwraps a go-fuse file handle of this package.
+func (n *node) handleOf(f fs.FileHandle) *fileHandle {
+	switch fh := f.(type) {
+	case *fileHandle:
 		return fh
+	case passthroughHandle:
+		return fh.fileHandle
 	}
 	return nil
 }

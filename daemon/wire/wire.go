@@ -36,6 +36,8 @@ const (
 	WorkerWrite        = "worker.Write"
 	WorkerWriteCommit  = "worker.WriteCommit"
 	WorkerWriteAbort   = "worker.WriteAbort"
+	WorkerWriteTrunc   = "worker.WriteTruncate"
+	WorkerWriteRead    = "worker.WriteRead"
 	WorkerGetStats     = "worker.Stats"
 )
 
@@ -211,8 +213,24 @@ type WriteOpenRequest struct {
 	File      FileRef `json:"file"`
 	WriteType string  `json:"writeType"`
 	// Keep, when set, is the current version whose bytes the new one
-	// starts with (appending to an existing file).
+	// starts with (appending to or rewriting part of an existing file).
 	Keep *FileRef `json:"keep,omitempty"`
+	// Staged takes writes at any offset into a staging file that is
+	// streamed out on commit; otherwise writes must come in order.
+	Staged bool `json:"staged,omitempty"`
+}
+
+// TruncateRequest sets the length of a staged version.
+type TruncateRequest struct {
+	Session uint64 `json:"session"`
+	Size    int64  `json:"size"`
+}
+
+// SessionReadRequest reads back bytes of a staged version before commit.
+type SessionReadRequest struct {
+	Session uint64 `json:"session"`
+	Offset  int64  `json:"offset"`
+	Length  int    `json:"length"`
 }
 
 // WriteOpenResponse names the write session.

@@ -1,0 +1,330 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/meta"
+)
+
+// FileWriter writes a file through the worker. Writes in order stream to
+// the worker, and through it to the cache and the under-store as the write
+// type says. The first write before the end, truncate to a non-zero length
+// or read-back of unwritten bytes switches the handle to a staged session:
+// the worker keeps the new version in a staging file that takes writes
+// anywhere and streams it out on commit. The file is completed at the
+// master on Flush/Fsync/Release; writing after a commit starts a new
+// version that keeps the committed bytes.
+type FileWriter struct {
+	c    *Client
+	path string
+
+	// mu serialises the handle's operations.
+	mu sync.Mutex
+	// info is the inode of the version being written or last committed.
+	info meta.FileInfo
+	// session is the worker's write session, 0 when none is open; staged
+	// says which kind it is.
+	session uint64
+	staged  bool
+	// size is the length of the file as written through this handle.
+	size int64
+	// dirty is set by changes since the last commit.
+	dirty bool
+	// completed is set once the master has the file complete.
+	completed bool
+}
+
+// CreateOptions tune a new file.
+type CreateOptions struct {
+	Mode, UID, GID uint32
+	// Exclusive fails with EEXIST when the file exists (O_EXCL).
+	Exclusive bool
+}
+
+// CreateFile creates (or truncates) a file and returns its writer.
+func (c *Client) CreateFile(ctx context.Context, path string, o CreateOptions) (*FileWriter, error) {
+	var fi meta.FileInfo
+	req := wire.CreateFileRequest{Path: path, Options: meta.CreateOptions{
+		Mode: o.Mode, UID: o.UID, GID: o.GID, Overwrite: !o.Exclusive, Exclusive: o.Exclusive,
+		Persisted: c.persistsOnClose(),
+	}}
+	if err := c.callMaster(ctx, wire.MasterCreateFile, false, req, &fi); err != nil {
+		return nil, err
+	}
+	return &FileWriter{c: c, path: path, info: fi}, nil
+}
+
+// OpenWriter opens an existing file for writing.
+func (c *Client) OpenWriter(ctx context.Context, path string) (*FileWriter, error) {
+	fi, err := c.GetStatus(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.EISDIR}
+	}
+	return &FileWriter{c: c, path: path, info: fi, size: fi.Size, completed: fi.Completed}, nil
+}
+
+// persistsOnClose reports whether the write type has the bytes in the
+// under-store by the time the file completes.
+func (c *Client) persistsOnClose() bool {
+	return c.cfg.WriteType == "CACHE_THROUGH" || c.cfg.WriteType == "THROUGH"
+}
+
+// Info is the inode as last known to the writer.
+func (w *FileWriter) Info() meta.FileInfo {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.info
+}
+
+// Size is the length written so far.
+func (w *FileWriter) Size() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.size
+}
+
+// Version is the fingerprint of the version being written.
+func (w *FileWriter) Version() string { return w.Info().Fingerprint }
+
+// Passthrough is never available for writers.
+func (w *FileWriter) Passthrough() *os.File { return nil }
+
+// ReadAt reads the file as written through this handle, including bytes
+// not committed yet.
+func (w *FileWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.session != 0 && !w.staged {
+		// Streamed bytes cannot be read back; stage the rest.
+		if err := w.restage(ctx); err != nil {
+			return 0, err
+		}
+	}
+	if w.session == 0 {
+		r := &FileReader{c: w.c, info: w.info, ref: wire.RefOf(w.info)}
+		return r.ReadAt(ctx, p, off)
+	}
+	if off >= w.size {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), w.size-off)]
+	done := 0
+	for done < len(p) {
+		chunk := p[done:min(len(p), done+maxReadCall)]
+		req := wire.SessionReadRequest{Session: w.session, Offset: off + int64(done), Length: len(chunk)}
+		res, err := w.c.worker.Call(ctx, wire.WorkerWriteRead, req, nil, nil, chunk)
+		if err != nil {
+			return done, err
+		}
+		n := copy(chunk, res.Data)
+		done += n
+		if n < len(chunk) {
+			// A hole at the end of a sparse staging file reads as zeros.
+			clear(chunk[n:])
+			done = len(p)
+		}
+	}
+	return done, nil
+}
+
+// Write appends p (io.Writer, for the CLI).
+func (w *FileWriter) Write(p []byte) (int, error) {
+	return w.WriteAt(context.Background(), p, w.Size())
+}
+
+var zeros = make([]byte, 1<<20)
+
+// WriteAt writes p at off.
+func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.session == 0:
+		if err := w.open(ctx, off < w.size); err != nil {
+			return 0, err
+		}
+	case !w.staged && off < w.size:
+		if err := w.restage(ctx); err != nil {
+			return 0, err
+		}
+	}
+	if !w.staged {
+		for w.size < off { // a gap past the end reads as zeros
+			gap := zeros[:min(int64(len(zeros)), off-w.size)]
+			if err := w.send(ctx, gap, w.size); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for done := 0; done < len(p); {
+		chunk := p[done:min(len(p), done+maxReadCall)]
+		if err := w.send(ctx, chunk, off+int64(done)); err != nil {
+			return done, err
+		}
+		done += len(chunk)
+	}
+	return len(p), nil
+}
+
+func (w *FileWriter) send(ctx context.Context, b []byte, off int64) error {
+	_, err := w.c.worker.Call(ctx, wire.WorkerWrite, wire.WriteRequest{Session: w.session, Offset: off}, b, nil, nil)
+	if err != nil {
+		return err
+	}
+	w.size = max(w.size, off+int64(len(b)))
+	w.dirty = true
+	return nil
+}
+
+// restage commits the streaming session and continues in a staged one.
+func (w *FileWriter) restage(ctx context.Context) error {
+	if err := w.commit(ctx); err != nil {
+		return err
+	}
+	return w.open(ctx, true)
+}
+
+// open starts a worker write session, first making a new version at the
+// master when the current one is complete; the new version starts with
+// the bytes of the old one.
+func (w *FileWriter) open(ctx context.Context, staged bool) error {
+	if _, err := w.c.workerClient(); err != nil {
+		return err
+	}
+	var keep *wire.FileRef
+	if w.completed {
+		if w.size > 0 {
+			old := wire.RefOf(w.info)
+			keep = &old
+		}
+		var fi meta.FileInfo
+		req := wire.CreateFileRequest{Path: w.path, Options: meta.CreateOptions{
+			Mode: w.info.Mode, UID: w.info.UID, GID: w.info.GID, Overwrite: true,
+			Persisted: w.c.persistsOnClose(),
+		}}
+		if err := w.c.callMaster(ctx, wire.MasterCreateFile, false, req, &fi); err != nil {
+			return err
+		}
+		w.info, w.completed = fi, false
+	}
+	var resp wire.WriteOpenResponse
+	req := wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Keep: keep, Staged: staged}
+	if _, err := w.c.worker.Call(ctx, wire.WorkerWriteOpen, req, nil, &resp, nil); err != nil {
+		return err
+	}
+	w.session, w.staged, w.size = resp.Session, staged, resp.Size
+	return nil
+}
+
+// commit finishes the session at the worker and completes the file at the
+// master.
+func (w *FileWriter) commit(ctx context.Context) error {
+	if w.session == 0 {
+		if w.completed {
+			return nil
+		}
+		if err := w.open(ctx, false); err != nil {
+			return err
+		}
+	}
+	var resp wire.WriteCommitResponse
+	_, err := w.c.worker.Call(ctx, wire.WorkerWriteCommit, wire.SessionRequest{Session: w.session}, nil, &resp, nil)
+	w.session, w.staged = 0, false
+	if err != nil {
+		return err
+	}
+	var fi meta.FileInfo
+	req := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
+		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint}}
+	if err := w.c.callMaster(ctx, wire.MasterCompleteFile, false, req, &fi); err != nil {
+		return err
+	}
+	w.info, w.size, w.dirty, w.completed = fi, resp.Size, false, true
+	return nil
+}
+
+// Flush commits what was written since the last commit.
+func (w *FileWriter) Flush(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.dirty && w.completed {
+		return nil
+	}
+	return w.commit(ctx)
+}
+
+// Fsync is Flush: a commit returns once the write type's promise holds.
+func (w *FileWriter) Fsync(ctx context.Context) error { return w.Flush(ctx) }
+
+// Release commits anything left and ends the writer.
+func (w *FileWriter) Release(ctx context.Context) error { return w.Flush(ctx) }
+
+// Close is Release for io.Closer users.
+func (w *FileWriter) Close() error { return w.Release(context.Background()) }
+
+// Truncate changes the length of the file.
+func (w *FileWriter) Truncate(ctx context.Context, size int64) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if size < 0 {
+		return &fs.PathError{Op: "truncate", Path: w.path, Err: syscall.EINVAL}
+	}
+	if size == w.size {
+		return nil
+	}
+	if size == 0 && !w.staged {
+		return w.truncateToZero(ctx)
+	}
+	switch {
+	case w.session == 0:
+		if err := w.open(ctx, true); err != nil {
+			return err
+		}
+	case !w.staged:
+		if err := w.restage(ctx); err != nil {
+			return err
+		}
+	}
+	_, err := w.c.worker.Call(ctx, wire.WorkerWriteTrunc, wire.TruncateRequest{Session: w.session, Size: size}, nil, nil, nil)
+	if err != nil {
+		return fmt.Errorf("truncate %s to %d: %w", w.path, size, err)
+	}
+	w.size, w.dirty = size, true
+	return nil
+}
+
+// truncateToZero drops what a streaming session wrote and empties the file
+// at the master (and in the under-store).
+func (w *FileWriter) truncateToZero(ctx context.Context) error {
+	if w.session != 0 {
+		_, err := w.c.worker.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
+		w.session = 0
+		if err != nil && !errors.Is(err, syscall.EBADF) {
+			return err
+		}
+	}
+	if !w.completed {
+		// A new file not committed yet: nothing to empty at the master;
+		// Release completes it empty.
+		w.size, w.dirty = 0, false
+		return nil
+	}
+	zero := int64(0)
+	fi, err := w.c.SetAttr(ctx, w.path, meta.SetAttrOptions{Size: &zero})
+	if err != nil {
+		return err
+	}
+	w.info, w.size, w.dirty, w.completed = fi, 0, false, true
+	return nil
+}

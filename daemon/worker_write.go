@@ -1,0 +1,417 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alluxio-go/alluxio/blockstore"
+	"github.com/alluxio-go/alluxio/daemon/rpc"
+	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/ufs"
+)
+
+// writeSession is one file version being written. A streaming session
+// takes bytes in order and passes them straight to the cache and the
+// under-store; a staged session takes writes anywhere in a local staging
+// file and streams it out on commit.
+type writeSession struct {
+	// mu serialises the session's operations.
+	mu        sync.Mutex
+	conn      uint64
+	ref       wire.FileRef
+	key       blockstore.FileKey
+	writeType string
+	cache     *blockstore.Writer // nil for THROUGH
+	under     ufs.Writer         // nil unless the bytes go through now
+	staging   *os.File           // set for staged sessions
+	size      int64
+}
+
+func validWriteType(t string) bool {
+	switch t {
+	case "MUST_CACHE", "CACHE_THROUGH", "THROUGH", "ASYNC_THROUGH":
+		return true
+	}
+	return false
+}
+
+// openOutputs starts the cache and under-store writers the write type asks
+// for.
+func (w *Worker) openOutputs(ctx context.Context, s *writeSession) error {
+	if s.writeType != "THROUGH" {
+		pinned := s.writeType == "MUST_CACHE" || s.writeType == "ASYNC_THROUGH"
+		cw, err := w.store.Create(s.key, pinned)
+		if err != nil {
+			return err
+		}
+		s.cache = cw
+	}
+	if s.writeType == "CACHE_THROUGH" || s.writeType == "THROUGH" {
+		u, err := w.ufsOf(ctx, s.ref.MountID)
+		if err != nil {
+			return err
+		}
+		uw, err := u.Create(ctx, s.ref.UfsPath, ufs.CreateOptions{Mode: 0o644, SizeHint: -1})
+		if err != nil {
+			return err
+		}
+		s.under = uw
+	}
+	return nil
+}
+
+func (w *Worker) handleWriteOpen(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.WriteOpenRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	if !validWriteType(r.WriteType) {
+		return nil, fmt.Errorf("write of file %d: unknown write type %q: %w", r.File.ID, r.WriteType, syscall.EINVAL)
+	}
+	conn, _ := rpc.ConnID(ctx)
+	s := &writeSession{conn: conn, ref: r.File, key: keyOf(r.File), writeType: r.WriteType}
+	var err error
+	if r.Staged {
+		err = w.openStaging(s)
+	} else {
+		err = w.openOutputs(ctx, s)
+	}
+	if err == nil && r.Keep != nil {
+		err = w.copyVersion(ctx, s, *r.Keep)
+	}
+	if err != nil {
+		s.abort()
+		return nil, err
+	}
+	w.stateMu.Lock()
+	w.nextID++
+	id := w.nextID
+	w.sessions[id] = s
+	w.stateMu.Unlock()
+	return &rpc.Response{Body: wire.WriteOpenResponse{Session: id, Size: s.size}}, nil
+}
+
+// openStaging makes the session's staging file, next to the tier's data
+// folder so that staging lands on the same fast medium.
+func (w *Worker) openStaging(s *writeSession) error {
+	if err := os.MkdirAll(w.stagingDir, 0o700); err != nil {
+		return fmt.Errorf("staging dir %s: %w", w.stagingDir, err)
+	}
+	f, err := os.CreateTemp(w.stagingDir, fmt.Sprintf("%d-*", s.ref.ID))
+	if err != nil {
+		return fmt.Errorf("staging file for file %d: %w", s.ref.ID, err)
+	}
+	// Unlinked at once: the bytes live as long as the descriptor, and a
+	// killed worker leaves nothing behind.
+	os.Remove(f.Name())
+	s.staging = f
+	return nil
+}
+
+// copyVersion starts a new version with the bytes of an old one (append to
+// or rewrite part of an existing file).
+func (w *Worker) copyVersion(ctx context.Context, s *writeSession, old wire.FileRef) error {
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := *bp
+	for off := int64(0); off < old.Size; {
+		n, err := w.store.ReadAt(ctx, keyOf(old), old.Size, w.source(old), buf, off, blockstore.ReadCache)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("copy of file %d: short read at %d of %d: %w", old.ID, off, old.Size, io.ErrUnexpectedEOF)
+		}
+		if err := s.writeAt(buf[:n], off); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	return nil
+}
+
+// writeAt writes p at off: anywhere for a staged session, only at the end
+// for a streaming one.
+func (s *writeSession) writeAt(p []byte, off int64) error {
+	if s.staging != nil {
+		if _, err := s.staging.WriteAt(p, off); err != nil {
+			return fmt.Errorf("staging write of %s: %w", s.ref.UfsPath, err)
+		}
+		s.size = max(s.size, off+int64(len(p)))
+		return nil
+	}
+	if off != s.size {
+		return &fs.PathError{Op: fmt.Sprintf("write at %d (expected %d)", off, s.size), Path: s.ref.UfsPath, Err: syscall.EINVAL}
+	}
+	if s.cache != nil {
+		if _, err := s.cache.Write(p); err != nil {
+			return err
+		}
+	}
+	if s.under != nil {
+		if _, err := s.under.Write(p); err != nil {
+			return fmt.Errorf("write %s to the under-store: %w", s.ref.UfsPath, err)
+		}
+	}
+	s.size += int64(len(p))
+	return nil
+}
+
+func (s *writeSession) abort() {
+	if s.cache != nil {
+		s.cache.Abort()
+	}
+	if s.under != nil {
+		s.under.Abort()
+	}
+	if s.staging != nil {
+		s.staging.Close()
+	}
+}
+
+func (w *Worker) session(id uint64) (*writeSession, error) {
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
+	s := w.sessions[id]
+	if s == nil {
+		return nil, fmt.Errorf("write session %d: not open (aborted or worker restarted): %w", id, syscall.EBADF)
+	}
+	return s, nil
+}
+
+func (w *Worker) handleWrite(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.WriteRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	s, err := w.session(r.Session)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writeAt(req.Data, r.Offset); err != nil {
+		return nil, err
+	}
+	n := int64(len(req.Data))
+	if isUnixPeer(req.Peer) {
+		w.counters.bytesWrittenDomain.Add(n)
+	} else {
+		w.counters.bytesWrittenRemote.Add(n)
+	}
+	if s.under != nil {
+		w.counters.bytesWrittenUfs.Add(n)
+	}
+	return &rpc.Response{}, nil
+}
+
+// handleWriteTruncate sets the length of a staged version.
+func (w *Worker) handleWriteTruncate(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.TruncateRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	s, err := w.session(r.Session)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.staging == nil || r.Size < 0 {
+		return nil, &fs.PathError{Op: fmt.Sprintf("truncate to %d", r.Size), Path: s.ref.UfsPath, Err: syscall.EINVAL}
+	}
+	if err := s.staging.Truncate(r.Size); err != nil {
+		return nil, fmt.Errorf("staging truncate of %s: %w", s.ref.UfsPath, err)
+	}
+	s.size = r.Size
+	return &rpc.Response{}, nil
+}
+
+// handleWriteRead reads back a staged version's bytes before commit.
+func (w *Worker) handleWriteRead(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.SessionReadRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	s, err := w.session(r.Session)
+	if err != nil {
+		return nil, err
+	}
+	if r.Length < 0 || r.Length > 4<<20 || r.Offset < 0 {
+		return nil, fmt.Errorf("read of session %d: bad range offset %d length %d: %w", r.Session, r.Offset, r.Length, syscall.EINVAL)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.staging == nil {
+		return nil, &fs.PathError{Op: "read back", Path: s.ref.UfsPath, Err: syscall.EINVAL}
+	}
+	bp := readBufs.Get().(*[]byte)
+	buf := (*bp)[:r.Length]
+	n, err := s.staging.ReadAt(buf, r.Offset)
+	if err != nil && !errors.Is(err, io.EOF) {
+		readBufs.Put(bp)
+		return nil, err
+	}
+	return &rpc.Response{Data: buf[:n], Done: func() { readBufs.Put(bp) }}, nil
+}
+
+func (w *Worker) takeSession(id uint64) (*writeSession, error) {
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
+	s := w.sessions[id]
+	if s == nil {
+		return nil, fmt.Errorf("write session %d: not open (aborted or worker restarted): %w", id, syscall.EBADF)
+	}
+	delete(w.sessions, id)
+	return s, nil
+}
+
+// drainStaging streams a staged version to the cache and under-store.
+func (w *Worker) drainStaging(ctx context.Context, s *writeSession) error {
+	staging, size := s.staging, s.size
+	s.staging, s.size = nil, 0
+	defer staging.Close()
+	if err := w.openOutputs(ctx, s); err != nil {
+		return err
+	}
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	for off := int64(0); off < size; {
+		n, err := staging.ReadAt((*bp)[:min(int64(len(*bp)), size-off)], off)
+		if n == 0 && err != nil {
+			return fmt.Errorf("staging read of %s: %w", s.ref.UfsPath, err)
+		}
+		if err := s.writeAt((*bp)[:n], off); err != nil {
+			return err
+		}
+		off += int64(n)
+	}
+	if s.under != nil {
+		w.counters.bytesWrittenUfs.Add(size)
+	}
+	return nil
+}
+
+func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.SessionRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	s, err := w.takeSession(r.Session)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.staging != nil {
+		if err := w.drainStaging(ctx, s); err != nil {
+			s.abort()
+			return nil, err
+		}
+	}
+	resp := wire.WriteCommitResponse{Size: s.size}
+	if s.cache != nil {
+		if err := s.cache.Close(); err != nil {
+			s.abort()
+			return nil, err
+		}
+	}
+	if s.under != nil {
+		fi, err := s.under.Close(ctx)
+		if err != nil {
+			if s.cache != nil {
+				w.store.Remove(s.key)
+			}
+			return nil, fmt.Errorf("complete %s in the under-store: %w", s.ref.UfsPath, err)
+		}
+		resp.Persisted, resp.UfsFingerprint = true, fi.Fingerprint()
+	}
+	if s.writeType == "ASYNC_THROUGH" {
+		ref := s.ref
+		ref.Size = s.size
+		w.persistLater(ref)
+	}
+	return &rpc.Response{Body: resp}, nil
+}
+
+// persistLater copies a cached file to its under-store in the background,
+// retrying with backoff, then tells the master and unpins the pages.
+func (w *Worker) persistLater(ref wire.FileRef) {
+	w.counters.pendingPersists.Add(1)
+	w.persists.Add(1)
+	go func() {
+		defer w.persists.Done()
+		defer w.counters.pendingPersists.Add(-1)
+		backoff := 100 * time.Millisecond
+		for attempt := 1; ; attempt++ {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			err := w.persist(ctx, ref)
+			cancel()
+			if err == nil {
+				w.store.Unpin(keyOf(ref))
+				return
+			}
+			w.log.Warn("async persist failed; will retry", "file", ref.ID, "path", ref.UfsPath, "attempt", attempt, "err", err)
+			if attempt >= 10 {
+				w.log.Error("async persist gave up; the file stays pinned in cache", "file", ref.ID, "path", ref.UfsPath)
+				return
+			}
+			time.Sleep(backoff)
+			backoff = min(backoff*2, 10*time.Second)
+		}
+	}()
+}
+
+func (w *Worker) persist(ctx context.Context, ref wire.FileRef) error {
+	u, err := w.ufsOf(ctx, ref.MountID)
+	if err != nil {
+		return err
+	}
+	uw, err := u.Create(ctx, ref.UfsPath, ufs.CreateOptions{Mode: 0o644, SizeHint: ref.Size})
+	if err != nil {
+		return err
+	}
+	cached := ref
+	cached.Persisted = false // the bytes can only come from the cache
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	for off := int64(0); off < ref.Size; {
+		n, err := w.store.ReadAt(ctx, keyOf(ref), ref.Size, w.source(cached), *bp, off, blockstore.ReadCache)
+		if err != nil && !errors.Is(err, io.EOF) {
+			uw.Abort()
+			return err
+		}
+		if _, err := uw.Write((*bp)[:n]); err != nil {
+			uw.Abort()
+			return err
+		}
+		off += int64(n)
+	}
+	fi, err := uw.Close(ctx)
+	if err != nil {
+		return err
+	}
+	w.counters.bytesWrittenUfs.Add(ref.Size)
+	_, err = w.master.Call(ctx, wire.MasterMarkPersisted, wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint()}, nil, nil, nil)
+	return err
+}
+
+func (w *Worker) handleWriteAbort(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	var r wire.SessionRequest
+	if err := req.Decode(&r); err != nil {
+		return nil, err
+	}
+	if s, err := w.takeSession(r.Session); err == nil {
+		s.mu.Lock()
+		s.abort()
+		s.mu.Unlock()
+	}
+	return &rpc.Response{}, nil
+}
