@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/alluxio-go/alluxio/daemon"
 	"github.com/alluxio-go/alluxio/daemon/client"
@@ -22,7 +21,8 @@ COMMAND is one of:
   formatJournal        format the master journal (refused while a master runs)
   formatWorker         remove the worker's cached pages
   fs                   file system commands (alluxio fs help)
-  fsadmin report       cluster summary
+  fsadmin report       cluster summary, with every master's Raft state and lag
+  fsadmin journal quorum info|remove|elect   the master group (alluxio fsadmin help)
   runTests             write and read test files with every read/write type
   runTest Basic READTYPE WRITETYPE
   getConf [KEY]        print configuration
@@ -95,6 +95,7 @@ func flagArgs(flags map[string]string) []string {
 	return out
 }
 
+// newClient returns a client of the master group and the local worker.
 func newClient(env *Env) *client.Client {
 	return client.New(daemon.ClientConfigFrom(env.Conf, env.Log))
 }
@@ -138,32 +139,6 @@ func getConf(env *Env, args []string) error {
 	return nil
 }
 
-func fsadmin(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] != "report" {
-		return usageError("usage: alluxio fsadmin report")
-	}
-	c := newClient(env)
-	defer c.Close()
-	info, err := c.Info(ctx)
-	if err != nil {
-		return err
-	}
-	w := env.Stdout
-	fmt.Fprintf(w, "Alluxio cluster summary:\n")
-	fmt.Fprintf(w, "    Master Address: %s\n", env.Conf.MasterRPCAddr())
-	fmt.Fprintf(w, "    Version: %s\n", info.Version)
-	fmt.Fprintf(w, "    Started: %s\n", time.UnixMilli(info.StartTime).Format(time.RFC3339))
-	fmt.Fprintf(w, "    Raft State: %s (last applied %d)\n", info.RaftState, info.LastApplied)
-	fmt.Fprintf(w, "    Live Workers: %d\n", len(info.Workers))
-	fmt.Fprintf(w, "    Total Capacity: %s\n", humanBytes(info.Capacity))
-	fmt.Fprintf(w, "    Used Capacity: %s\n", humanBytes(info.Used))
-	for _, wk := range info.Workers {
-		fmt.Fprintf(w, "    Worker %s: capacity %s, used %s, pages %d\n", wk.Address,
-			humanBytes(wk.Stats.Capacity), humanBytes(wk.Stats.Used), wk.Stats.Pages)
-	}
-	return nil
-}
-
 func humanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {
@@ -192,7 +167,11 @@ func runProcess(kind string, args []string) error {
 	defer cancel()
 	switch kind {
 	case "master":
-		m, err := daemon.StartMaster(ctx, daemon.MasterConfigFrom(env.Conf, env.Log))
+		mc, err := daemon.MasterConfigFrom(env.Conf, env.Log)
+		if err != nil {
+			return err
+		}
+		m, err := daemon.StartMaster(ctx, mc)
 		if err != nil {
 			return err
 		}

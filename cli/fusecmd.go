@@ -135,7 +135,9 @@ func fuseMount(flags map[string]string, args []string) error {
 	deadline := time.After(60 * time.Second)
 	for {
 		if ok, _ := fuse.IsMounted(mp); ok {
-			if err := os.WriteFile(pf, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+			// The PID, then the mount point, so that alluxio-stop.sh
+			// unmounts this installation's mounts and no one else's.
+			if err := os.WriteFile(pf, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"+mp+"\n"), 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "Successfully mounted Alluxio to %s (pid %d)\n", mp, cmd.Process.Pid)
@@ -205,7 +207,8 @@ func readPid(path string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return strconv.Atoi(strings.TrimSpace(string(data)))
+	first, _, _ := strings.Cut(string(data), "\n")
+	return strconv.Atoi(strings.TrimSpace(first))
 }
 
 func alive(pid int) bool {

@@ -4,9 +4,13 @@
 package daemon
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/alluxio-go/alluxio/blockstore"
 	"github.com/alluxio-go/alluxio/daemon/conf"
@@ -15,15 +19,48 @@ import (
 )
 
 // MasterConfigFrom builds a master's configuration from the properties.
-func MasterConfigFrom(c *conf.Config, log *slog.Logger) MasterConfig {
+//
+// With several addresses in alluxio.master.embedded.journal.addresses the
+// master is one of a group: it finds itself in the list by
+// alluxio.master.hostname and alluxio.master.embedded.journal.port, and
+// its Raft server id is derived from that address (meta.NodeIDFor). When
+// alluxio.master.rpc.addresses lists as many addresses, the two lists are
+// taken to be in the same order: the i-th RPC address is the i-th
+// journal address's master. Besides, every master records its own RPC
+// address in the journal when it becomes leader, which is what followers
+// use first to send clients to the leader.
+func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 	host := c.String("alluxio.master.hostname")
+	self := net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.master.embedded.journal.port")))
+	mc := meta.Config{RaftAddr: self}
+	if journal := c.Strings("alluxio.master.embedded.journal.addresses"); len(journal) > 1 {
+		i := indexOfAddr(journal, self)
+		if i < 0 {
+			return MasterConfig{}, fmt.Errorf("this master's journal address %s (alluxio.master.hostname and "+
+				"alluxio.master.embedded.journal.port) is not in alluxio.master.embedded.journal.addresses (%s): %w",
+				self, strings.Join(journal, ","), syscall.EINVAL)
+		}
+		mc.RaftAddr = journal[i]
+		mc.NodeID = meta.NodeIDFor(journal[i])
+		mc.Peers = slices.Clone(journal)
+		if rpcs := c.Strings("alluxio.master.rpc.addresses"); len(rpcs) == len(journal) {
+			mc.PeerRPC = make(map[string]string, len(journal))
+			for j, a := range journal {
+				mc.PeerRPC[a] = rpcs[j]
+			}
+		}
+	}
 	return MasterConfig{
 		RPCAddr: c.MasterRPCAddr(),
 		WebAddr: net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.master.web.port"))),
 		Logger:  log,
 		Meta: meta.Config{
 			JournalDir:   c.String("alluxio.master.journal.folder"),
-			RaftAddr:     net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.master.embedded.journal.port"))),
+			NodeID:       mc.NodeID,
+			RaftAddr:     mc.RaftAddr,
+			Peers:        mc.Peers,
+			RPCAddr:      c.MasterRPCAddr(),
+			PeerRPC:      mc.PeerRPC,
 			RootUFS:      c.String("alluxio.master.mount.table.root.ufs"),
 			RootOptions:  c.WithPrefix("alluxio.master.mount.table.root.option."),
 			RootReadOnly: c.Bool("alluxio.master.mount.table.root.readonly"),
@@ -31,7 +68,44 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) MasterConfig {
 			OpenUFS:      ufs.Open,
 			Logger:       log,
 		},
+	}, nil
+}
+
+// indexOfAddr finds addr (host:port) in list: the same string, or the same
+// port on a host that resolves to one of the same IP addresses.
+func indexOfAddr(list []string, addr string) int {
+	if i := slices.Index(list, addr); i >= 0 {
+		return i
 	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return -1
+	}
+	ips := resolveHost(host)
+	for i, a := range list {
+		h, p, err := net.SplitHostPort(a)
+		if err != nil || p != port {
+			continue
+		}
+		for _, ip := range resolveHost(h) {
+			if slices.Contains(ips, ip) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// resolveHost returns the IP addresses of host (itself when it is one).
+func resolveHost(host string) []string {
+	if ip := net.ParseIP(host); ip != nil {
+		return []string{ip.String()}
+	}
+	ips, err := net.LookupHost(host)
+	if err != nil {
+		return nil
+	}
+	return ips
 }
 
 // WorkerConfigFrom builds a worker's configuration from the properties.
@@ -42,10 +116,10 @@ func WorkerConfigFrom(c *conf.Config, log *slog.Logger) WorkerConfig {
 		tiers = append(tiers, blockstore.TierConfig{Alias: t.Alias, Dirs: t.Dirs, Quotas: t.Quotas, High: t.High, Low: t.Low})
 	}
 	return WorkerConfig{
-		MasterAddr: c.MasterRPCAddr(),
-		RPCAddr:    net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.rpc.port"))),
-		SocketPath: c.String("alluxio.worker.data.server.domain.socket.address"),
-		WebAddr:    net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.web.port"))),
+		MasterAddrs: c.MasterRPCAddrs(),
+		RPCAddr:     net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.rpc.port"))),
+		SocketPath:  c.String("alluxio.worker.data.server.domain.socket.address"),
+		WebAddr:     net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.web.port"))),
 		Store: blockstore.Config{
 			Tiers:      tiers,
 			PageSize:   c.Bytes("alluxio.worker.page.store.page.size"),

@@ -52,6 +52,7 @@ func FuseConfigFrom(c *conf.Config, mountPoint, alluxioPath string, extraOpts []
 func ClientConfigFrom(c *conf.Config, log *slog.Logger) client.Config {
 	return client.Config{
 		MasterAddr:    c.MasterRPCAddr(),
+		MasterAddrs:   c.MasterRPCAddrs(),
 		WorkerNetwork: "unix",
 		WorkerAddr:    c.String("alluxio.worker.data.server.domain.socket.address"),
 		ReadType:      c.String("alluxio.user.file.readtype.default"),

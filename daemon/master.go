@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -56,6 +58,9 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 	}
 	log := cfg.Logger.With("component", "master")
 	cfg.Meta.Logger = cfg.Logger
+	if cfg.Meta.RPCAddr == "" {
+		cfg.Meta.RPCAddr = cfg.RPCAddr
+	}
 	l, err := net.Listen("tcp", cfg.RPCAddr)
 	if err != nil {
 		return nil, fmt.Errorf("master rpc address %s (alluxio.master.rpc.port): %w", cfg.RPCAddr, err)
@@ -90,11 +95,17 @@ func (m *Master) Close() error {
 }
 
 // handle registers a handler that decodes a request of type Req and
-// answers with fn's result.
+// answers with fn's result. A request id in the body (wire.RequestID) is
+// passed to the metadata service in ctx, so that a retried change is
+// applied once.
 func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, r Req) (any, error)) {
 	s.Handle(method, func(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
 		var r Req
 		if err := req.Decode(&r); err != nil {
+			return nil, err
+		}
+		ctx, err := withRequestID(ctx, req)
+		if err != nil {
 			return nil, err
 		}
 		body, err := fn(ctx, r)
@@ -105,7 +116,24 @@ func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, 
 	})
 }
 
+// withRequestID adds the request id found in the body of req to ctx.
+func withRequestID(ctx context.Context, req *rpc.Request) (context.Context, error) {
+	if !bytes.Contains(req.Body, []byte(`"`+wire.RequestIDField+`"`)) {
+		return ctx, nil
+	}
+	var rid wire.RequestID
+	if err := json.Unmarshal(req.Body, &rid); err != nil || rid.RequestID == "" {
+		return ctx, nil // the field belongs to something else
+	}
+	id, err := meta.ParseRequestID(rid.RequestID)
+	if err != nil {
+		return ctx, fmt.Errorf("%s: %w", req.Method, err)
+	}
+	return meta.WithRequestID(ctx, id), nil
+}
+
 func (m *Master) routes() {
+	m.writeRoutes()
 	mm := m.meta
 	handle(m.server, wire.MasterGetStatus, func(ctx context.Context, r wire.PathRequest) (any, error) {
 		return mm.GetStatus(ctx, r.Path)
@@ -127,12 +155,7 @@ func (m *Master) routes() {
 		return nil, mm.Delete(ctx, r.Path, r.Recursive)
 	})
 	handle(m.server, wire.MasterRename, func(ctx context.Context, r wire.RenameRequest) (any, error) {
-		if r.NoReplace {
-			if _, err := mm.GetStatus(ctx, r.Dst); err == nil {
-				return nil, errExists(r.Dst)
-			}
-		}
-		return nil, mm.Rename(ctx, r.Src, r.Dst)
+		return nil, mm.RenameWith(ctx, r.Src, r.Dst, meta.RenameOptions{NoReplace: r.NoReplace})
 	})
 	handle(m.server, wire.MasterSetAttr, func(ctx context.Context, r wire.SetAttrRequest) (any, error) {
 		return mm.SetAttr(ctx, r.Path, r.Options)
@@ -172,6 +195,43 @@ func (m *Master) routes() {
 	handle(m.server, wire.MasterInfo, func(ctx context.Context, _ struct{}) (any, error) {
 		return m.Info(), nil
 	})
+	m.haRoutes()
+}
+
+// haRoutes serves the master group's status and quorum changes.
+func (m *Master) haRoutes() {
+	mm := m.meta
+	handle(m.server, wire.MasterRaftStatus, func(ctx context.Context, _ struct{}) (any, error) {
+		return m.RaftStatus(), nil
+	})
+	handle(m.server, wire.MasterQuorumInfo, func(ctx context.Context, _ struct{}) (any, error) {
+		servers, err := mm.Quorum()
+		return wire.QuorumResponse{Servers: servers}, err
+	})
+	handle(m.server, wire.MasterQuorumRemove, func(ctx context.Context, r wire.QuorumAddressRequest) (any, error) {
+		return nil, mm.RemoveServer(ctx, r.Address)
+	})
+	handle(m.server, wire.MasterQuorumElect, func(ctx context.Context, r wire.QuorumAddressRequest) (any, error) {
+		return nil, mm.TransferLeadership(ctx, r.Address)
+	})
+}
+
+// RaftStatus describes this master's place in the master group.
+func (m *Master) RaftStatus() wire.RaftStatus {
+	st := m.meta.Stats()
+	contact := int64(-1)
+	switch {
+	case st.State == "Leader":
+		contact = 0
+	case !st.LastContact.IsZero():
+		contact = time.Since(st.LastContact).Milliseconds()
+	}
+	return wire.RaftStatus{
+		NodeID: st.NodeID, RaftAddr: st.RaftAddr, RPCAddr: st.RPCAddr, State: st.State, Ready: st.Ready,
+		Term: st.Term, LastApplied: st.LastApplied, CommitIndex: st.CommitIndex,
+		Leader: st.Leader, LeaderRPC: st.LeaderRPC, LastContactMillis: contact,
+		LogWrites: st.LogWrites, LogEntries: st.LogEntries, ApplyBatches: st.ApplyBatches, AppliedEntries: st.AppliedEntries,
+	}
 }
 
 // maskOptions hides credentials in mount options shown to users.
@@ -208,7 +268,12 @@ func (m *Master) Workers() []wire.WorkerInfo {
 // Info describes the master and the cluster.
 func (m *Master) Info() wire.InfoResponse {
 	st := m.meta.Stats()
-	info := wire.InfoResponse{Version: Version, StartTime: m.start.UnixMilli(), Leader: st.Leader,
+	// Leader is the address clients use: the leader's RPC address.
+	leader := st.LeaderRPC
+	if leader == "" {
+		leader = st.Leader
+	}
+	info := wire.InfoResponse{Version: Version, StartTime: m.start.UnixMilli(), Leader: leader,
 		RaftState: st.State, LastApplied: st.LastApplied, Workers: m.Workers()}
 	for _, w := range info.Workers {
 		info.Capacity += w.Stats.Capacity
@@ -262,6 +327,9 @@ func (m *Master) webRoutes() *http.ServeMux {
 	mux.HandleFunc("/api/v1/master/info", func(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, m.Info())
 	})
+	mux.HandleFunc("/api/v1/master/raft", func(rw http.ResponseWriter, r *http.Request) {
+		writeJSON(rw, m.RaftStatus())
+	})
 	mux.HandleFunc("/api/v1/master/mounts", func(rw http.ResponseWriter, r *http.Request) {
 		mounts := m.meta.Mounts()
 		for i := range mounts {
@@ -275,7 +343,7 @@ func (m *Master) webRoutes() *http.ServeMux {
 			return
 		}
 		writeJSON(rw, map[string]any{"service": "alluxio master", "version": Version,
-			"endpoints": []string{"/metrics", "/api/v1/master/info", "/api/v1/master/metrics", "/api/v1/master/mounts"}})
+			"endpoints": []string{"/metrics", "/api/v1/master/info", "/api/v1/master/metrics", "/api/v1/master/mounts", "/api/v1/master/raft"}})
 	})
 	return mux
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alluxio-go/alluxio/blockstore"
+	"github.com/alluxio-go/alluxio/daemon/client"
 	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
@@ -24,8 +25,8 @@ import (
 
 // WorkerConfig configures a worker process.
 type WorkerConfig struct {
-	// MasterAddr is the master's RPC address.
-	MasterAddr string
+	// MasterAddrs are the masters' RPC addresses; calls follow the leader.
+	MasterAddrs []string
 	// RPCAddr is the TCP address for remote clients (host:port).
 	RPCAddr string
 	// SocketPath is the UNIX domain socket for the node's FUSE daemons.
@@ -45,7 +46,7 @@ type Worker struct {
 	cfg    WorkerConfig
 	log    *slog.Logger
 	store  *blockstore.Store
-	master *rpc.Client
+	master *client.Masters
 	server *rpc.Server
 	start  time.Time
 
@@ -103,7 +104,7 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 	}
 	w := &Worker{
 		cfg: cfg, log: log, store: store, start: time.Now(),
-		master:     rpc.NewClient("tcp", cfg.MasterAddr),
+		master:     client.NewMasters(cfg.MasterAddrs, 30*time.Second, log),
 		server:     rpc.NewServer(log),
 		ufsByMount: map[uint64]ufs.UFS{},
 		sessions:   map[uint64]*writeSession{},
@@ -246,7 +247,7 @@ func (w *Worker) ufsOf(ctx context.Context, mountID uint64) (ufs.UFS, error) {
 		return u, nil
 	}
 	var mi meta.MountInfo
-	if _, err := w.master.Call(ctx, wire.MasterGetMount, wire.GetMountRequest{ID: mountID}, nil, &mi, nil); err != nil {
+	if err := w.master.Call(ctx, wire.MasterGetMount, true, wire.GetMountRequest{ID: mountID}, &mi); err != nil {
 		return nil, fmt.Errorf("resolve mount %d: %w", mountID, err)
 	}
 	u, err := ufs.Open(mi.UfsURI, mi.Options)
@@ -487,7 +488,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 			fmt.Sscan(port, &info.WebPort)
 		}
 	}
-	if _, err := w.master.Call(ctx, wire.MasterHeartbeat, info, nil, nil, nil); err != nil && ctx.Err() == nil {
-		w.log.Debug("heartbeat to master failed", "master", w.cfg.MasterAddr, "err", err)
+	if err := w.master.Call(ctx, wire.MasterHeartbeat, true, info, nil); err != nil && ctx.Err() == nil {
+		w.log.Debug("heartbeat to master failed", "masters", w.cfg.MasterAddrs, "err", err)
 	}
 }

@@ -300,7 +300,7 @@ func (w *Worker) drainStaging(ctx context.Context, s *writeSession) error {
 }
 
 func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
-	var r wire.SessionRequest
+	var r wire.CommitRequest
 	if err := req.Decode(&r); err != nil {
 		return nil, err
 	}
@@ -310,6 +310,20 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.Target != "" && r.Target != s.ref.UfsPath {
+		// Renamed while being written: land at the new name.
+		s.ref.UfsPath = r.Target
+		if rt, ok := s.under.(ufs.Retargeter); ok {
+			if err := rt.Retarget(ctx, r.Target); err != nil {
+				s.abort()
+				return nil, err
+			}
+		} else if s.under != nil {
+			s.abort()
+			return nil, fmt.Errorf("file %d renamed to %s while written: the under-store cannot move an open upload: %w",
+				s.ref.ID, r.Target, syscall.EXDEV)
+		}
+	}
 	if s.staging != nil {
 		if err := w.drainStaging(ctx, s); err != nil {
 			s.abort()
@@ -399,8 +413,7 @@ func (w *Worker) persist(ctx context.Context, ref wire.FileRef) error {
 		return err
 	}
 	w.counters.bytesWrittenUfs.Add(ref.Size)
-	_, err = w.master.Call(ctx, wire.MasterMarkPersisted, wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint()}, nil, nil, nil)
-	return err
+	return w.master.Call(ctx, wire.MasterMarkPersisted, true, wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint()}, nil)
 }
 
 func (w *Worker) handleWriteAbort(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {

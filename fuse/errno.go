@@ -29,3 +29,12 @@ func toErrno(log *slog.Logger, op, path string, err error) syscall.Errno {
 	log.Warn("operation failed", "op", op, "path", path, "err", err)
 	return syscall.EIO
 }
+
+// uninterrupted keeps a kernel interrupt (a signal to the caller, such as
+// the Go runtime's preemption signal) from cancelling an operation half
+// way: a mkdir applied at the master but answered EINTR would make the
+// caller's retry fail with EEXIST. Operations run to completion; their
+// own timeouts still bound them.
+func uninterrupted(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
+}

@@ -21,6 +21,14 @@ type fileHandle struct {
 	mode openMode
 }
 
+// handle returns the handle's current Handle: a reader opened before a
+// writer is moved onto the writer's handle, so it sees the writes.
+func (fh *fileHandle) handle() Handle {
+	fh.node.mu.Lock()
+	defer fh.node.mu.Unlock()
+	return fh.h
+}
+
 // sharedHandle is a write-capable handle with the number of opens using it.
 type sharedHandle struct {
 	h    Handle
@@ -52,6 +60,7 @@ var (
 )
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	p := n.path()
 	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
 	n.openMu.Lock()
@@ -60,13 +69,21 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		// Someone is writing: share their handle, reads included, so
 		// this open sees the bytes written so far.
 		fh.write = write
-		if write && flags&syscall.O_TRUNC != 0 {
+		if flags&syscall.O_TRUNC != 0 { // Linux truncates read-only opens too
 			if err := fh.h.Truncate(ctx, 0); err != nil {
 				fh.Release(ctx)
 				return nil, 0, n.errno("open", p, err)
 			}
 		}
 		return fh, gofuse.FOPEN_DIRECT_IO, 0
+	}
+	if write && n.passthroughActive() {
+		// The kernel serves every open of an inode with a backing file
+		// through that file, and refuses (EIO) an open that is not; a
+		// writer cannot share the read-only cached copy, so it must wait
+		// until the readers close.
+		n.fsys.log.Info("write open refused while the file is read through kernel passthrough", "path", p)
+		return nil, 0, syscall.ETXTBSY
 	}
 	h, err := n.fsys.client.Open(ctx, p, flags, caller(ctx))
 	if err != nil {
@@ -80,6 +97,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 }
 
 func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out *gofuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	p := n.child(name)
 	n.forgetListing()
 	h, a, err := n.fsys.client.Create(ctx, p, flags, mode&07777, caller(ctx))
@@ -92,6 +110,28 @@ func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	defer cn.openMu.Unlock()
 	fh, fuseFlags := cn.admit(h, true)
 	return ch, fh, fuseFlags, 0
+}
+
+// adoptReaders moves the open readers onto the new shared writer, so that
+// they see its writes as they would on a local file system. Caller holds
+// n.mu; the readers' own handles are released in the background.
+func (n *node) adoptReaders() {
+	for fh := range n.readers {
+		if fh.mode == modePassthrough {
+			continue
+		}
+		old := fh.h
+		fh.h, fh.shared = n.writer.h, true
+		n.writer.refs++
+		delete(n.readers, fh)
+		go old.Release(context.Background())
+	}
+}
+
+func (n *node) passthroughActive() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ptOpens > 0
 }
 
 // joinWriter returns a new reference to the inode's shared write handle,
@@ -126,6 +166,7 @@ func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
 			break
 		}
 		n.writer = &sharedHandle{h: h, refs: 1}
+		n.adoptReaders()
 	case n.fsys.passthrough && h.Passthrough() != nil && n.cachedOpens == 0 &&
 		(n.ptOpens == 0 || n.ptVersion == h.Version()):
 		fh.mode = modePassthrough
@@ -137,6 +178,12 @@ func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
 	default:
 		fh.mode = modeDirect
 	}
+	if !fh.shared {
+		if n.readers == nil {
+			n.readers = map[*fileHandle]struct{}{}
+		}
+		n.readers[fh] = struct{}{}
+	}
 	if fh.mode == modeDirect {
 		return fh, gofuse.FOPEN_DIRECT_IO
 	}
@@ -144,7 +191,8 @@ func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
 }
 
 func (fh *fileHandle) Read(ctx context.Context, dest []byte, off int64) (gofuse.ReadResult, syscall.Errno) {
-	n, err := fh.h.ReadAt(ctx, dest, off)
+	ctx = uninterrupted(ctx)
+	n, err := fh.handle().ReadAt(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fh.node.errno("read", fh.node.path(), err)
 	}
@@ -152,7 +200,8 @@ func (fh *fileHandle) Read(ctx context.Context, dest []byte, off int64) (gofuse.
 }
 
 func (fh *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	n, err := fh.h.WriteAt(ctx, data, off)
+	ctx = uninterrupted(ctx)
+	n, err := fh.handle().WriteAt(ctx, data, off)
 	if err != nil {
 		return uint32(n), fh.node.errno("write", fh.node.path(), err)
 	}
@@ -160,24 +209,29 @@ func (fh *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32
 }
 
 func (fh *fileHandle) Flush(ctx context.Context) syscall.Errno {
-	return fh.node.errno("flush", fh.node.path(), fh.h.Flush(ctx))
+	ctx = uninterrupted(ctx)
+	return fh.node.errno("flush", fh.node.path(), fh.handle().Flush(ctx))
 }
 
 func (fh *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
-	return fh.node.errno("fsync", fh.node.path(), fh.h.Fsync(ctx))
+	ctx = uninterrupted(ctx)
+	return fh.node.errno("fsync", fh.node.path(), fh.handle().Fsync(ctx))
 }
 
 func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	n := fh.node
 	last := true
 	n.mu.Lock()
+	h := fh.h
 	switch fh.mode {
 	case modePassthrough:
 		n.ptOpens--
 	case modeCached:
 		n.cachedOpens--
 	}
-	if fh.shared && n.writer != nil && n.writer.h == fh.h {
+	delete(n.readers, fh)
+	if fh.shared && n.writer != nil && n.writer.h == h {
 		n.writer.refs--
 		last = n.writer.refs == 0
 		if last {
@@ -191,9 +245,9 @@ func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
 	if !last {
 		// Other opens still use the shared handle; commit what this
 		// open wrote, as close does.
-		return n.errno("release", n.path(), fh.h.Flush(ctx))
+		return n.errno("release", n.path(), h.Flush(ctx))
 	}
-	return n.errno("release", n.path(), fh.h.Release(ctx))
+	return n.errno("release", n.path(), h.Release(ctx))
 }
 
 // PassthroughFd hands the backing file to go-fuse, which registers it with

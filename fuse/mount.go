@@ -182,6 +182,9 @@ func Serve(client Client, o Options) (*Mount, error) {
 		o.MaxIO = 1 << 20
 	}
 	mo.MaxWrite, mo.MaxReadAhead = o.MaxIO, o.MaxIO
+	// O_TRUNC arrives with the open, so an open decides its I/O mode
+	// knowing the file is being emptied.
+	mo.ExtraCapabilities |= gofuse.CAP_ATOMIC_O_TRUNC
 	if !hasOption(mo.Options, "default_permissions") {
 		// With allow_other the kernel must check permissions, or every
 		// user could read every file.

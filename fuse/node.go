@@ -34,6 +34,9 @@ type node struct {
 	writer *sharedHandle
 	// openMu serialises opens, so two writers never make two handles.
 	openMu sync.Mutex
+	// readers are the open handles with their own view of the bytes;
+	// a truncate by path tells them their view is stale.
+	readers map[*fileHandle]struct{}
 	// listing caches the last readdir so that readdirplus's per-entry
 	// lookups do not each cost a master round trip.
 	listing     map[string]Attr
@@ -54,7 +57,19 @@ var (
 	_ fs.NodeSymlinker  = (*node)(nil)
 	_ fs.NodeReadlinker = (*node)(nil)
 	_ fs.NodeStatfser   = (*node)(nil)
+	_ fs.NodeFsyncer    = (*node)(nil)
 )
+
+// Fsync of a directory (or of a file through a handle) makes changes
+// durable; metadata is durable once the master answered, so a directory
+// has nothing left to do.
+func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
+	if fh := n.handleOf(f); fh != nil {
+		return fh.Fsync(ctx, flags)
+	}
+	return 0
+}
 
 // path is the node's absolute path in the cluster namespace.
 func (n *node) path() string {
@@ -79,6 +94,7 @@ func caller(ctx context.Context) Caller {
 
 // newChild makes (or finds) the kernel inode for an entry.
 func (n *node) newChild(ctx context.Context, a Attr, out *gofuse.EntryOut) *fs.Inode {
+	ctx = uninterrupted(ctx)
 	n.fsys.fillAttr(a, &out.Attr)
 	out.SetEntryTimeout(n.fsys.entryTimeout)
 	out.SetAttrTimeout(n.fsys.attrTimeout)
@@ -86,6 +102,7 @@ func (n *node) newChild(ctx context.Context, a Attr, out *gofuse.EntryOut) *fs.I
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	if a, ok := n.cachedEntry(name); ok {
 		return n.newChild(ctx, a, out), 0
 	}
@@ -115,6 +132,7 @@ func (n *node) forgetListing() {
 }
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *gofuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	p := n.path()
 	a, err := n.fsys.client.Stat(ctx, p)
 	if err != nil {
@@ -123,7 +141,7 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *gofuse.AttrOut
 	if fh := n.handleOf(f); fh != nil && fh.shared {
 		// A file being written is longer than the master knows until
 		// it is committed.
-		a.Size = fh.h.Size()
+		a.Size = fh.handle().Size()
 	}
 	n.fsys.fillAttr(a, &out.Attr)
 	out.SetTimeout(n.fsys.attrTimeout)
@@ -131,6 +149,7 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *gofuse.AttrOut
 }
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrIn, out *gofuse.AttrOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	var s SetAttr
 	if m, ok := in.GetMode(); ok {
 		m &= 07777
@@ -164,12 +183,31 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 	if err != nil {
 		return n.errno("setattr", p, err)
 	}
+	if _, resized := in.GetSize(); resized {
+		n.invalidateReaders()
+	}
 	if w != nil {
 		a.Size = w.Size()
 	}
 	n.fsys.fillAttr(a, &out.Attr)
 	out.SetTimeout(n.fsys.attrTimeout)
 	return 0
+}
+
+// Invalidator is implemented by read handles that can drop their view of
+// the bytes when the file changed under them (truncated by path).
+type Invalidator interface {
+	Invalidate()
+}
+
+func (n *node) invalidateReaders() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for fh := range n.readers {
+		if inv, ok := fh.h.(Invalidator); ok {
+			inv.Invalidate()
+		}
+	}
 }
 
 // writerHandle returns the inode's shared write handle, or nil.
@@ -194,6 +232,7 @@ func (n *node) handleOf(f fs.FileHandle) *fileHandle {
 }
 
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	p := n.path()
 	entries, err := n.fsys.client.List(ctx, p)
 	if err != nil {
@@ -212,6 +251,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	p := n.child(name)
 	n.forgetListing()
 	a, err := n.fsys.client.Mkdir(ctx, p, mode&07777, caller(ctx))
@@ -222,12 +262,49 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *gofuse.
 }
 
 func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	p := n.child(name)
 	n.forgetListing()
-	return n.errno("unlink", p, n.fsys.client.Remove(ctx, p, false))
+	w := n.prepareUnlink(ctx, name)
+	err := n.fsys.client.Remove(ctx, p, false)
+	if err == nil && w != nil {
+		w.Unlinked()
+	}
+	return n.errno("unlink", p, err)
+}
+
+// Unlinkable is implemented by write handles that can outlive their file's
+// name, as POSIX lets an open file do: Stage moves the bytes written so far
+// somewhere private before the name goes, Unlinked says it went.
+type Unlinkable interface {
+	Stage(ctx context.Context) error
+	Unlinked()
+}
+
+// prepareUnlink stages the open writer of the entry name, if any, so that
+// its handles keep reading and writing after the name is removed.
+func (n *node) prepareUnlink(ctx context.Context, name string) Unlinkable {
+	ch := n.GetChild(name)
+	if ch == nil {
+		return nil
+	}
+	cn, ok := ch.Operations().(*node)
+	if !ok {
+		return nil
+	}
+	u, ok := cn.writerHandle().(Unlinkable)
+	if !ok {
+		return nil
+	}
+	if err := u.Stage(ctx); err != nil {
+		n.fsys.log.Warn("could not stage an open file before unlinking it", "path", n.child(name), "err", err)
+		return nil
+	}
+	return u
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	p := n.child(name)
 	n.forgetListing()
 	return n.errno("rmdir", p, n.fsys.client.Remove(ctx, p, true))
@@ -240,6 +317,7 @@ const (
 )
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	if flags&renameExchange != 0 {
 		return syscall.EINVAL
 	}
@@ -250,10 +328,19 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	src, to := n.child(name), dst.child(newName)
 	n.forgetListing()
 	dst.forgetListing()
-	return n.errno("rename", src, n.fsys.client.Rename(ctx, src, to, flags&renameNoReplace != 0))
+	var replaced Unlinkable
+	if flags&renameNoReplace == 0 {
+		replaced = dst.prepareUnlink(ctx, newName)
+	}
+	err := n.fsys.client.Rename(ctx, src, to, flags&renameNoReplace != 0)
+	if err == nil && replaced != nil {
+		replaced.Unlinked()
+	}
+	return n.errno("rename", src, err)
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	p := n.child(name)
 	n.forgetListing()
 	a, err := n.fsys.client.Symlink(ctx, p, target, caller(ctx))
@@ -264,6 +351,7 @@ func (n *node) Symlink(ctx context.Context, target, name string, out *gofuse.Ent
 }
 
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	ctx = uninterrupted(ctx)
 	p := n.path()
 	a, err := n.fsys.client.Stat(ctx, p)
 	if err != nil {
@@ -276,6 +364,7 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 }
 
 func (n *node) Statfs(ctx context.Context, out *gofuse.StatfsOut) syscall.Errno {
+	ctx = uninterrupted(ctx)
 	st, err := n.fsys.client.StatFS(ctx)
 	if err != nil {
 		return n.errno("statfs", "/", err)

@@ -149,6 +149,14 @@ type renamePlan struct {
 }
 
 // checkRename validates a POSIX rename of src to dst.
+// checkNoReplace fails with EEXIST when dst exists (RENAME_NOREPLACE).
+func checkNoReplace(t *txn, dst string) error {
+	if w := t.walk(dst); w.node != nil {
+		return &fs.PathError{Op: "rename", Path: dst, Err: syscall.EEXIST}
+	}
+	return t.err
+}
+
 func checkRename(t *txn, src, dst string) (renamePlan, error) {
 	const op = "rename"
 	var rp renamePlan

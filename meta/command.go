@@ -26,6 +26,11 @@ const (
 	cmdAddUFSEntries
 	cmdMarkPersisted
 	cmdSyncFile
+	// cmdRequest is not in applyTable: it wraps another command with the
+	// client's request id (see encodeRequest) and is unwrapped by the FSM.
+	cmdRequest
+	cmdSetMasterAddr
+	cmdNewVersion
 )
 
 // command is a typed record that changes the state. Every field that must
@@ -57,6 +62,8 @@ var applyTable = map[commandType]applyFunc{
 	cmdAddUFSEntries:   decodeApply((*addUFSEntriesCmd).apply),
 	cmdMarkPersisted:   decodeApply((*markPersistedCmd).apply),
 	cmdSyncFile:        decodeApply((*syncFileCmd).apply),
+	cmdNewVersion:      decodeApply((*newVersionCmd).apply),
+	cmdSetMasterAddr:   decodeApply((*setMasterAddrCmd).apply),
 }
 
 // decodeApply turns a typed apply method into an applyFunc.
@@ -112,6 +119,10 @@ type createFileCmd struct {
 	Now       int64  `json:"now"`
 	Overwrite bool   `json:"overwrite,omitempty"`
 	Exclusive bool   `json:"exclusive,omitempty"`
+	// UfsKept says an overwritten file's old bytes stay in the
+	// under-store until the new ones replace them (so it stays persisted:
+	// removing it must remove them).
+	UfsKept bool `json:"ufsKept,omitempty"`
 }
 
 func (*createFileCmd) commandType() commandType { return cmdCreateFile }
@@ -120,6 +131,19 @@ func (c *createFileCmd) apply(t *txn) (any, error) {
 	parent, existing, err := checkCreateFile(t, c.Path, c.Overwrite, c.Exclusive)
 	if err != nil {
 		return nil, err
+	}
+	if existing != nil && existing.isFile() {
+		// Overwriting a file keeps its inode, as O_TRUNC does: the
+		// kernel and the handles open on it keep seeing the same file.
+		n := existing
+		n.Size, n.Completed, n.UfsFingerprint = 0, false, ""
+		n.Persisted = n.Persisted && c.UfsKept
+		n.Mtime, n.Ctime = c.Now, c.Now
+		n.Fingerprint = writtenFingerprint(n.ID, c.Now)
+		t.putInode(n)
+		touch(parent, c.Now)
+		t.putInode(parent)
+		return infoOf(t, n, c.Path)
 	}
 	if existing != nil {
 		t.removeTree(parent, existing)
@@ -261,11 +285,18 @@ type renameCmd struct {
 	Src string `json:"src"`
 	Dst string `json:"dst"`
 	Now int64  `json:"now"`
+	// NoReplace fails the rename with EEXIST when Dst exists.
+	NoReplace bool `json:"noReplace,omitempty"`
 }
 
 func (*renameCmd) commandType() commandType { return cmdRename }
 
 func (c *renameCmd) apply(t *txn) (any, error) {
+	if c.NoReplace {
+		if err := checkNoReplace(t, c.Dst); err != nil {
+			return nil, err
+		}
+	}
 	rp, err := checkRename(t, c.Src, c.Dst)
 	if err != nil || rp.noop {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -27,10 +28,18 @@ type fsm struct {
 	// caches derived from it can be dropped.
 	onRestore func()
 
+	// maxRequests bounds the table of recorded request results
+	// (maxRecordedRequests; smaller in tests).
+	maxRequests uint64
+
 	// stMu guards st against the file swap in Restore: readers and Apply
 	// hold it shared, Restore exclusively.
 	stMu sync.RWMutex
 	st   *store
+
+	// batches and entries count ApplyBatch calls (one metastore
+	// transaction each) and the entries they applied.
+	batches, entries atomic.Uint64
 }
 
 // applyResult is what Apply hands back to the caller of raft.Apply.
@@ -45,7 +54,7 @@ func openFSM(path string, log *slog.Logger) (*fsm, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fsm{path: path, log: log, st: st}, nil
+	return &fsm{path: path, log: log, st: st, maxRequests: maxRecordedRequests}, nil
 }
 
 // close closes the metastore.
@@ -83,6 +92,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 // Raft replays the entries after the stored lastApplied.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
+	f.batches.Add(1)
+	f.entries.Add(uint64(len(logs)))
 	f.stMu.RLock()
 	defer f.stMu.RUnlock()
 	err := f.st.update(func(t *txn) error {
@@ -97,7 +108,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			if l.Type != raft.LogCommand {
 				continue
 			}
-			v, err := applyCommand(t, l.Data)
+			v, err := f.applyEntry(t, l.Data)
 			if t.err != nil {
 				return fmt.Errorf("raft entry %d: %w", l.Index, t.err)
 			}
@@ -113,6 +124,31 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		panic(fmt.Sprintf("meta: metastore %s: applying raft entries failed: %v", f.path, err))
 	}
 	return out
+}
+
+// applyEntry applies one command, unwrapping a request envelope: a
+// request whose id is recorded already is answered with the recorded
+// result and not applied again; otherwise its result is recorded.
+func (f *fsm) applyEntry(t *txn, data []byte) (any, error) {
+	if len(data) == 0 || commandType(data[0]) != cmdRequest {
+		return applyCommand(t, data)
+	}
+	id, cmd, err := decodeRequest(data)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := t.recordedRequest(id); ok {
+		return r.result()
+	}
+	if t.err != nil {
+		return nil, t.err
+	}
+	v, err := applyCommand(t, cmd)
+	if t.err != nil {
+		return nil, t.err
+	}
+	t.recordRequest(id, recordOf(v, err), f.maxRequests)
+	return v, err
 }
 
 // Snapshot implements raft.FSM with a bbolt read transaction: it is a

@@ -8,8 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -26,16 +26,27 @@ const defaultApplyTimeout = 30 * time.Second
 // Raft leader. It wraps EAGAIN: the request can be retried at the leader.
 var ErrNotLeader = fmt.Errorf("meta: not the leader: %w", syscall.EAGAIN)
 
-// NotLeaderError is returned by a master that is not the leader; Leader is
-// the leader's Raft address when one is known.
+// NotLeaderError is returned by a master that cannot serve a call as the
+// leader: a follower, a candidate, or a leader that was just elected and is
+// still applying the entries of earlier terms (Pending).
 type NotLeaderError struct {
+	// Leader is the leader's Raft address, "" when no leader is known.
 	Leader string
+	// LeaderRPC is the leader's client RPC address, "" when unknown.
+	LeaderRPC string
+	// Pending is set when this master is the leader but not ready yet.
+	Pending bool
 }
 
 // Error says that this master is not the leader and names the leader.
 func (e *NotLeaderError) Error() string {
-	if e.Leader == "" {
+	switch {
+	case e.Pending:
+		return "meta: this master was just elected and is still applying the journal; retry shortly"
+	case e.Leader == "":
 		return "meta: not the leader, and no leader is elected"
+	case e.LeaderRPC != "":
+		return "meta: not the leader; the leader is at " + e.LeaderRPC + " (raft " + e.Leader + ")"
 	}
 	return "meta: not the leader; the leader is at " + e.Leader
 }
@@ -47,14 +58,25 @@ func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
 type Config struct {
 	// JournalDir holds raft.db, snapshots/ and metastore.db.
 	JournalDir string
-	// NodeID is this master's Raft id; default "master-0".
+	// NodeID is this master's Raft id; default "master-0". In a group,
+	// use NodeIDFor(RaftAddr) so that ids are stable and agree with the
+	// ids of Peers given as plain addresses.
 	NodeID string
 	// RaftAddr is the address Raft binds to and advertises, e.g.
 	// "127.0.0.1:19200".
 	RaftAddr string
-	// Peers are the other members ("id=host:port" or "host:port"); empty
-	// for a single node.
+	// Peers are the members of the group ("id=host:port" or "host:port";
+	// this master may be listed too). Empty for a single node. Every
+	// member bootstraps with the same list on first start; later starts
+	// use the configuration stored in the journal.
 	Peers []string
+	// RPCAddr is the address clients reach this master at. It is recorded
+	// in the journal when this master becomes leader, so that followers
+	// can send clients to it.
+	RPCAddr string
+	// PeerRPC maps other members' Raft addresses to their client RPC
+	// addresses; it is used for members that have not recorded theirs.
+	PeerRPC map[string]string
 	// RootUFS is the URI of the root mount.
 	RootUFS string
 	// RootOptions configure the root under-store (may hold credentials).
@@ -86,6 +108,20 @@ type Master struct {
 
 	rootMu sync.Mutex // serialises ensureRootMount
 
+	// caughtUpTerm is the Raft term in which this master, as leader, has
+	// applied every entry of earlier terms, so it may propose; readyTerm
+	// the term in which, besides, its start-up tasks as leader are done,
+	// so it serves calls (0: none). Comparing with the current term makes
+	// a leadership lost and won again count as new. transferring is set
+	// while it hands leadership over.
+	caughtUpTerm atomic.Uint64
+	readyTerm    atomic.Uint64
+	transferring atomic.Bool
+	// leaseUntil (unix nanoseconds) is when the leadership confirmed by
+	// the last quorum round stops being trusted for reads.
+	leaseUntil atomic.Int64
+	verify     verifier
+
 	// leaderCh carries Raft's leadership changes to watchLeadership, which
 	// stops when stop is closed; watching tracks it.
 	leaderCh chan bool
@@ -102,9 +138,11 @@ type openedUFS struct {
 	u     ufs.UFS
 }
 
-// Open opens the journal, starts Raft, waits (bounded by ctx) until a
-// leader is elected, and on the leader makes sure the root mount matches
-// the configuration.
+// Open opens the journal and starts Raft. A single master waits (bounded
+// by ctx) until it leads, has applied the journal and has checked the
+// root mount against the configuration. A member of a group returns at
+// once: the group may still be forming, and until a leader is elected
+// every call fails with a NotLeaderError, which clients retry.
 func Open(ctx context.Context, cfg Config) (*Master, error) {
 	if cfg.NodeID == "" {
 		cfg.NodeID = "master-0"
@@ -145,52 +183,50 @@ func Open(ctx context.Context, cfg Config) (*Master, error) {
 	}
 	m.watching.Add(1)
 	go m.watchLeadership()
-	if err := m.waitLeader(ctx); err != nil {
-		m.Close()
-		return nil, err
-	}
-	if m.IsLeader() {
+	if !m.group() {
+		if err := m.waitReady(ctx); err != nil {
+			m.Close()
+			return nil, err
+		}
 		if err := m.ensureRootMount(ctx); err != nil {
 			m.Close()
 			return nil, err
 		}
 	}
-	log.Info("master started", "node", cfg.NodeID, "raft", cfg.RaftAddr, "leader", m.Leader(),
-		"lastApplied", m.fsm.lastApplied())
+	log.Info("master started", "node", cfg.NodeID, "raft", cfg.RaftAddr, "rpc", cfg.RPCAddr,
+		"members", len(m.cfg.Peers), "leader", m.Leader(), "lastApplied", m.fsm.lastApplied())
 	return m, nil
 }
 
-// waitLeader waits until this node leads (and has applied everything
-// committed before) or, in a group, until some leader is known.
-func (m *Master) waitLeader(ctx context.Context) error {
+// group reports whether this master is configured as one of several.
+func (m *Master) group() bool {
+	for _, p := range m.cfg.Peers {
+		if s, err := parsePeer(p); err == nil && string(s.ID) != m.cfg.NodeID && string(s.Address) != m.cfg.RaftAddr {
+			return true
+		}
+	}
+	return false
+}
+
+// waitReady waits until this master leads and has applied the journal.
+func (m *Master) waitReady(ctx context.Context) error {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		if m.IsLeader() {
-			timeout := defaultApplyTimeout
-			if dl, ok := ctx.Deadline(); ok {
-				timeout = time.Until(dl)
-			}
-			if err := m.node.raft.Barrier(timeout).Error(); err != nil {
-				return fmt.Errorf("meta: catch up with the raft log: %w", err)
-			}
-			return nil
-		}
-		if len(m.cfg.Peers) > 0 && m.Leader() != "" {
-			return nil
-		}
+	for !m.Ready() {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("meta: no raft leader elected (node %s at %s): %w", m.cfg.NodeID, m.cfg.RaftAddr, ctx.Err())
 		case <-tick.C:
 		}
 	}
+	return nil
 }
 
-// watchLeadership reacts to this node becoming leader: the last sync
-// times of an earlier term are dropped, and once the log is applied the
-// root mount is checked against the configuration. It returns when stop
-// is closed.
+// watchLeadership reacts to leadership changes. On election it waits until
+// the entries of earlier terms are applied (a Barrier) and only then marks
+// the master ready, so that no read or retried request is answered from a
+// state that misses a committed entry; it then records this master's RPC
+// address and checks the root mount. It returns when stop is closed.
 func (m *Master) watchLeadership() {
 	defer m.watching.Done()
 	for {
@@ -198,18 +234,30 @@ func (m *Master) watchLeadership() {
 		case <-m.stop:
 			return
 		case leader := <-m.leaderCh:
+			m.readyTerm.Store(0)
+			m.caughtUpTerm.Store(0)
+			m.leaseUntil.Store(0)
 			if !leader {
+				m.log.Info("lost leadership", "node", m.cfg.NodeID)
 				continue
 			}
 			m.sync.reset()
-			ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
+			term := m.node.raft.CurrentTerm()
 			err := m.node.raft.Barrier(defaultApplyTimeout).Error()
-			if err == nil {
-				err = m.ensureRootMount(ctx)
+			if err == nil && m.IsLeader() && m.node.raft.CurrentTerm() == term {
+				m.caughtUpTerm.Store(term)
+				ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
+				err = errors.Join(m.registerSelf(ctx), m.ensureRootMount(ctx))
+				cancel()
+				// Serve even when a task failed (an under-store that is
+				// down must not keep the namespace down); the root mount
+				// is checked again on the next election.
+				m.readyTerm.Store(term)
+				m.log.Info("elected leader", "node", m.cfg.NodeID, "term", term,
+					"lastApplied", m.node.raft.AppliedIndex())
 			}
-			cancel()
-			if err != nil && !errors.Is(err, raft.ErrRaftShutdown) {
-				m.log.Warn("root mount check after election failed", "err", err)
+			if err != nil && !errors.Is(err, raft.ErrRaftShutdown) && !errors.Is(err, ErrNotLeader) {
+				m.log.Warn("leader start-up tasks failed", "err", err)
 			}
 		}
 	}
@@ -218,6 +266,9 @@ func (m *Master) watchLeadership() {
 // Close stops Raft and closes the journal and the opened under-stores.
 func (m *Master) Close() error {
 	m.closeOnce.Do(func() {
+		m.handOff()
+		m.readyTerm.Store(0)
+		m.caughtUpTerm.Store(0)
 		errs := []error{m.node.close()}
 		close(m.stop)
 		m.watching.Wait()
@@ -233,8 +284,35 @@ func (m *Master) Close() error {
 	return m.closeErr
 }
 
-// IsLeader reports whether this master leads the Raft group.
+// handOff hands leadership to another member before a leader of a group
+// stops, so that clients wait for a transfer instead of an election.
+func (m *Master) handOff() {
+	if !m.group() || !m.IsLeader() {
+		return
+	}
+	m.transferring.Store(true)
+	m.leaseUntil.Store(0)
+	if err := m.node.raft.LeadershipTransfer().Error(); err != nil {
+		m.log.Warn("could not hand leadership over before stopping", "err", err)
+		return
+	}
+	m.log.Info("handed leadership over before stopping", "leader", m.Leader())
+}
+
+// IsLeader reports whether this master leads the Raft group (it may not be
+// ready to serve yet; see Ready).
 func (m *Master) IsLeader() bool { return m.node.raft.State() == raft.Leader }
+
+// Ready reports whether this master leads and serves calls.
+func (m *Master) Ready() bool {
+	return m.inTerm(&m.readyTerm) && !m.transferring.Load()
+}
+
+// inTerm reports whether this master leads in the term stored in t.
+func (m *Master) inTerm(t *atomic.Uint64) bool {
+	term := t.Load()
+	return term != 0 && m.IsLeader() && m.node.raft.CurrentTerm() == term
+}
 
 // Leader returns the leader's Raft address, "" when none is known.
 func (m *Master) Leader() string {
@@ -242,35 +320,78 @@ func (m *Master) Leader() string {
 	return string(addr)
 }
 
+// LeaderRPC returns the leader's client RPC address, "" when no leader is
+// known or its RPC address is not.
+func (m *Master) LeaderRPC() string { return m.RPCAddrOf(m.Leader()) }
+
 // RaftStats is a summary of this master's Raft state.
 type RaftStats struct {
+	// NodeID is this master's id in the group.
+	NodeID string
+	// RaftAddr and RPCAddr are this master's addresses.
+	RaftAddr, RPCAddr string
 	// State is "Leader", "Follower", "Candidate" or "Shutdown".
 	State string
+	// Ready is set on a leader that serves calls.
+	Ready bool
+	// Term is the current Raft term.
+	Term uint64
 	// LastApplied is the index of the last entry applied to the metastore.
 	LastApplied uint64
-	// CommitIndex is the index of the last committed entry.
+	// CommitIndex is the index of the last committed entry known here.
 	CommitIndex uint64
+	// LastIndex is the index of the last entry in the local log.
+	LastIndex uint64
 	// Leader is the leader's Raft address, "" when unknown.
 	Leader string
+	// LeaderRPC is the leader's client RPC address, "" when unknown.
+	LeaderRPC string
+	// LastContact is when a follower last heard from the leader (zero on
+	// the leader and before any contact).
+	LastContact time.Time
+	// LogWrites and LogEntries count the writes to the Raft log and the
+	// entries they held; ApplyBatches and AppliedEntries count the
+	// metastore transactions that applied entries and the entries. Their
+	// ratios show how well concurrent commands are batched.
+	LogWrites, LogEntries, ApplyBatches, AppliedEntries uint64
 }
 
 // Stats returns this master's Raft state.
 func (m *Master) Stats() RaftStats {
-	commit, _ := strconv.ParseUint(m.node.raft.Stats()["commit_index"], 10, 64)
-	return RaftStats{
-		State:       m.node.raft.State().String(),
-		LastApplied: m.node.raft.AppliedIndex(),
-		CommitIndex: commit,
+	r := m.node.raft
+	st := RaftStats{
+		NodeID: m.cfg.NodeID, RaftAddr: m.cfg.RaftAddr, RPCAddr: m.cfg.RPCAddr,
+		State:       r.State().String(),
+		Ready:       m.Ready(),
+		Term:        r.CurrentTerm(),
+		LastApplied: r.AppliedIndex(),
+		CommitIndex: r.CommitIndex(),
+		LastIndex:   r.LastIndex(),
 		Leader:      m.Leader(),
+		LastContact: r.LastContact(),
+		LogWrites:   m.node.logCount.writes.Load(), LogEntries: m.node.logCount.entries.Load(),
+		ApplyBatches: m.fsm.batches.Load(), AppliedEntries: m.fsm.entries.Load(),
 	}
+	if r.State() == raft.Leader {
+		st.LastContact = time.Time{}
+	}
+	st.LeaderRPC = m.RPCAddrOf(st.Leader)
+	return st
 }
 
-// checkLeader returns a NotLeaderError unless this master leads.
+// checkLeader returns a NotLeaderError unless this master leads and is
+// ready to serve.
 func (m *Master) checkLeader() error {
-	if m.IsLeader() {
+	if m.Ready() {
 		return nil
 	}
-	return &NotLeaderError{Leader: m.Leader()}
+	return m.notLeader()
+}
+
+// notLeader describes why this master cannot serve as the leader now.
+func (m *Master) notLeader() error {
+	addr := m.Leader()
+	return &NotLeaderError{Leader: addr, LeaderRPC: m.RPCAddrOf(addr), Pending: m.IsLeader()}
 }
 
 // propose replicates a command and returns its apply result. The wait
@@ -280,8 +401,28 @@ func (m *Master) propose(ctx context.Context, c command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.checkLeader(); err != nil {
+	return m.proposeData(ctx, c, data)
+}
+
+// proposeRequest replicates the command that carries out a client request.
+// When ctx carries a RequestID the command is wrapped with it, so that the
+// state machine applies a retried request once and answers every attempt
+// with the first result.
+func (m *Master) proposeRequest(ctx context.Context, c command) (any, error) {
+	data, err := encodeCommand(c)
+	if err != nil {
 		return nil, err
+	}
+	if id, ok := requestIDFrom(ctx); ok {
+		data = encodeRequest(id, data)
+	}
+	return m.proposeData(ctx, c, data)
+}
+
+// proposeData replicates an encoded command c.
+func (m *Master) proposeData(ctx context.Context, c command, data []byte) (any, error) {
+	if !m.inTerm(&m.caughtUpTerm) || m.transferring.Load() {
+		return nil, m.notLeader()
 	}
 	timeout := defaultApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
@@ -290,6 +431,7 @@ func (m *Master) propose(ctx context.Context, c command) (any, error) {
 		}
 	}
 	f := m.node.raft.Apply(data, timeout)
+	var err error
 	if ctx.Done() == nil {
 		err = f.Error()
 	} else {
@@ -303,8 +445,8 @@ func (m *Master) propose(ctx context.Context, c command) (any, error) {
 	}
 	switch {
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-		errors.Is(err, raft.ErrLeadershipTransferInProgress):
-		return nil, &NotLeaderError{Leader: m.Leader()}
+		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrRaftShutdown):
+		return nil, m.notLeader()
 	case errors.Is(err, raft.ErrEnqueueTimeout):
 		return nil, fmt.Errorf("meta: replicate %T: %w: %w", c, err, syscall.ETIMEDOUT)
 	case err != nil:
@@ -340,6 +482,17 @@ func (m *Master) begin(op, p string) (string, error) {
 	return p, m.checkLeader()
 }
 
+// beginRead is begin for a read: leadership is confirmed with a quorum
+// (or a lease from a recent confirmation), so that a deposed leader that
+// has not noticed yet never answers from a stale state.
+func (m *Master) beginRead(ctx context.Context, op, p string) (string, error) {
+	p, err := cleanPath(op, p)
+	if err != nil {
+		return "", err
+	}
+	return p, m.confirmLeader(ctx)
+}
+
 // stat returns the entry at p from the metastore.
 func (m *Master) stat(op, p string) (fi FileInfo, err error) {
 	err = m.fsm.view(func(t *txn) error {
@@ -356,7 +509,7 @@ func (m *Master) stat(op, p string) (fi FileInfo, err error) {
 // GetStatus describes the entry at path, loading it from the under-store
 // when the namespace does not have it yet.
 func (m *Master) GetStatus(ctx context.Context, path string) (FileInfo, error) {
-	p, err := m.begin("stat", path)
+	p, err := m.beginRead(ctx, "stat", path)
 	if err != nil {
 		return FileInfo{}, err
 	}
@@ -370,7 +523,7 @@ func (m *Master) GetStatus(ctx context.Context, path string) (FileInfo, error) {
 // use and when its sync is due); for a file it returns the file itself.
 func (m *Master) ListStatus(ctx context.Context, path string) ([]FileInfo, error) {
 	const op = "list"
-	p, err := m.begin(op, path)
+	p, err := m.beginRead(ctx, op, path)
 	if err != nil {
 		return nil, err
 	}
@@ -452,6 +605,9 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 	if err != nil {
 		return FileInfo{}, err
 	}
+	if r, ok := m.replayed(ctx); ok {
+		return result[FileInfo](r.value, r.err)
+	}
 	if err := m.syncPath(ctx, p); err != nil {
 		return FileInfo{}, err
 	}
@@ -478,9 +634,9 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 		}
 	}
 	m.sync.forget(p)
-	return result[FileInfo](m.propose(ctx, &createFileCmd{
+	return result[FileInfo](m.proposeRequest(ctx, &createFileCmd{
 		Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Now: time.Now().UnixNano(),
-		Overwrite: o.Overwrite, Exclusive: o.Exclusive,
+		Overwrite: o.Overwrite, Exclusive: o.Exclusive, UfsKept: !dropUFS,
 	}))
 }
 
@@ -501,7 +657,10 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 	if err := m.checkLeader(); err != nil {
 		return FileInfo{}, err
 	}
-	return result[FileInfo](m.propose(ctx, &completeFileCmd{
+	if r, ok := m.replayed(ctx); ok {
+		return result[FileInfo](r.value, r.err)
+	}
+	return result[FileInfo](m.proposeRequest(ctx, &completeFileCmd{
 		ID: id, Size: o.Size, Persisted: o.Persisted, UfsFingerprint: o.UfsFingerprint, Now: time.Now().UnixNano(),
 	}))
 }
@@ -524,6 +683,9 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 	p, err := m.begin(op, path)
 	if err != nil {
 		return FileInfo{}, err
+	}
+	if r, ok := m.replayed(ctx); ok {
+		return result[FileInfo](r.value, r.err)
 	}
 	if err := m.syncPath(ctx, p); err != nil {
 		return FileInfo{}, err
@@ -571,7 +733,7 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 			return FileInfo{}, m.ufsError(op, dir, mi, err)
 		}
 	}
-	return result[FileInfo](m.propose(ctx, &createDirectoryCmd{
+	return result[FileInfo](m.proposeRequest(ctx, &createDirectoryCmd{
 		Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Now: time.Now().UnixNano(),
 		Recursive: o.Recursive, AllowExists: o.AllowExists, Loaded: loaded,
 	}))
@@ -584,6 +746,9 @@ func (m *Master) Delete(ctx context.Context, path string, recursive bool) error 
 	p, err := m.begin(op, path)
 	if err != nil {
 		return err
+	}
+	if r, ok := m.replayed(ctx); ok {
+		return r.err
 	}
 	if err := m.syncPath(ctx, p); err != nil {
 		return err
@@ -629,7 +794,7 @@ func (m *Master) Delete(ctx context.Context, path string, recursive bool) error 
 			return err
 		}
 	}
-	if _, err := m.propose(ctx, &deleteCmd{Path: p, Recursive: recursive, Now: time.Now().UnixNano()}); err != nil {
+	if _, err := m.proposeRequest(ctx, &deleteCmd{Path: p, Recursive: recursive, Now: time.Now().UnixNano()}); err != nil {
 		return err
 	}
 	m.sync.forget(p)
@@ -687,10 +852,26 @@ func (m *Master) ufsError(op, p string, mi MountInfo, err error) error {
 // Rename moves src to dst with POSIX semantics, in the under-store too.
 // Moving across mounts fails with EXDEV.
 func (m *Master) Rename(ctx context.Context, src, dst string) error {
+	return m.RenameWith(ctx, src, dst, RenameOptions{})
+}
+
+// RenameOptions tune RenameWith.
+type RenameOptions struct {
+	// NoReplace fails with EEXIST when dst exists (RENAME_NOREPLACE); the
+	// check is made again when the command is applied, so it holds
+	// against a concurrent create.
+	NoReplace bool
+}
+
+// RenameWith is Rename with options.
+func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOptions) error {
 	const op = "rename"
 	s, err := m.begin(op, src)
 	if err != nil {
 		return err
+	}
+	if r, ok := m.replayed(ctx); ok {
+		return r.err
 	}
 	d, err := cleanPath(op, dst)
 	if err != nil {
@@ -710,6 +891,11 @@ func (m *Master) Rename(ctx context.Context, src, dst string) error {
 	check := func() error {
 		return m.fsm.view(func(t *txn) error {
 			var err error
+			if o.NoReplace {
+				if err := checkNoReplace(t, d); err != nil {
+					return err
+				}
+			}
 			if rp, err = checkRename(t, s, d); err != nil {
 				return err
 			}
@@ -749,7 +935,7 @@ func (m *Master) Rename(ctx context.Context, src, dst string) error {
 			return m.ufsError(op, s+" -> "+d, mi, err)
 		}
 	}
-	if _, err := m.propose(ctx, &renameCmd{Src: s, Dst: d, Now: time.Now().UnixNano()}); err != nil {
+	if _, err := m.proposeRequest(ctx, &renameCmd{Src: s, Dst: d, NoReplace: o.NoReplace, Now: time.Now().UnixNano()}); err != nil {
 		return err
 	}
 	m.sync.forget(s)
@@ -783,6 +969,9 @@ func (m *Master) SetAttr(ctx context.Context, path string, o SetAttrOptions) (Fi
 	if err != nil {
 		return FileInfo{}, err
 	}
+	if r, ok := m.replayed(ctx); ok {
+		return result[FileInfo](r.value, r.err)
+	}
 	if err := m.syncPath(ctx, p); err != nil {
 		return FileInfo{}, err
 	}
@@ -811,7 +1000,7 @@ func (m *Master) SetAttr(ctx context.Context, path string, o SetAttrOptions) (Fi
 		}
 		cmd.UfsFingerprint = fp
 	}
-	return result[FileInfo](m.propose(ctx, cmd))
+	return result[FileInfo](m.proposeRequest(ctx, cmd))
 }
 
 // setUFSAttr applies an attribute change to the under-store. For a file
@@ -890,6 +1079,9 @@ func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gi
 	if err != nil {
 		return FileInfo{}, err
 	}
+	if r, ok := m.replayed(ctx); ok {
+		return result[FileInfo](r.value, r.err)
+	}
 	if target == "" {
 		return FileInfo{}, &fs.PathError{Op: op, Path: p, Err: syscall.ENOENT}
 	}
@@ -921,7 +1113,7 @@ func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gi
 		}
 		persisted = true
 	}
-	return result[FileInfo](m.propose(ctx, &createSymlinkCmd{Path: p, Target: target, UID: uid, GID: gid, Now: time.Now().UnixNano(), Persisted: persisted}))
+	return result[FileInfo](m.proposeRequest(ctx, &createSymlinkCmd{Path: p, Target: target, UID: uid, GID: gid, Now: time.Now().UnixNano(), Persisted: persisted}))
 }
 
 // MarkPersisted records that the completed file with inode id is now in
@@ -930,7 +1122,10 @@ func (m *Master) MarkPersisted(ctx context.Context, id uint64, ufsFingerprint st
 	if err := m.checkLeader(); err != nil {
 		return err
 	}
-	_, err := m.propose(ctx, &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint})
+	if r, ok := m.replayed(ctx); ok {
+		return r.err
+	}
+	_, err := m.proposeRequest(ctx, &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint})
 	return err
 }
 

@@ -183,16 +183,17 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("after MarkPersisted %+v", got)
 	}
 
-	// Overwrite keeps nothing of the old file.
+	// Overwrite keeps the inode (as O_TRUNC does) but none of the bytes:
+	// a new version, empty and incomplete.
 	ow, err := m.CreateFile(ctx, "/a/b/f", CreateOptions{Overwrite: true, Persisted: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ow.ID == fi.ID || ow.Size != 0 || ow.Completed {
+	if ow.ID != fi.ID || ow.Size != 0 || ow.Completed || !ow.Persisted || ow.Fingerprint == done.Fingerprint {
 		t.Errorf("overwrite %+v", ow)
 	}
-	if _, err := m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 1}); !errors.Is(err, syscall.ENOENT) {
-		t.Errorf("completing the replaced file: %v", err)
+	if again, err := m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 1}); err != nil || again.Size != 1 || again.Fingerprint != ow.Fingerprint {
+		t.Errorf("completing the overwritten file: %+v %v", again, err)
 	}
 
 	w := e.writeFile(t, "/a/b/g", "hello")

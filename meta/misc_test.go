@@ -173,19 +173,6 @@ func TestOpenConfigErrors(t *testing.T) {
 	}
 }
 
-// TestOpenNoQuorum checks that ctx bounds the wait for a leader.
-func TestOpenNoQuorum(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	_, err := Open(ctx, Config{
-		JournalDir: t.TempDir(), RaftAddr: freeAddr(t), Peers: []string{"m1=" + freeAddr(t)},
-		RootUFS: t.TempDir(), OpenUFS: testOpenUFS, Logger: slog.New(slog.NewTextHandler(&lockedBuffer{}, nil)),
-	})
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no raft leader") {
-		t.Fatalf("Open without quorum: %v", err)
-	}
-}
-
 // TestSecondOpenRefused checks that a journal in use is not opened twice.
 func TestSecondOpenRefused(t *testing.T) {
 	e := newEnv(t, -1)

@@ -89,6 +89,9 @@ func (m *Master) Mount(ctx context.Context, alluxioPath, ufsURI string, o MountO
 	if p == "/" {
 		return fmt.Errorf("mount point / already exists: %w", syscall.EEXIST)
 	}
+	if r, ok := m.replayed(ctx); ok {
+		return r.err
+	}
 	if err := m.syncPath(ctx, p); err != nil {
 		return err
 	}
@@ -99,7 +102,7 @@ func (m *Master) Mount(ctx context.Context, alluxioPath, ufsURI string, o MountO
 	if err != nil {
 		return err
 	}
-	mi, err := result[MountInfo](m.propose(ctx, &mountCmd{
+	mi, err := result[MountInfo](m.proposeRequest(ctx, &mountCmd{
 		Path: p, URI: ufsURI, Options: o.Options, ReadOnly: o.ReadOnly, Shared: o.Shared,
 		Root: root, Now: time.Now().UnixNano(),
 	}))
@@ -120,10 +123,13 @@ func (m *Master) Unmount(ctx context.Context, alluxioPath string) error {
 	if err != nil {
 		return err
 	}
+	if r, ok := m.replayed(ctx); ok {
+		return r.err
+	}
 	if err := m.fsm.view(func(t *txn) error { _, err := checkUnmount(t, p); return err }); err != nil {
 		return err
 	}
-	mi, err := result[MountInfo](m.propose(ctx, &unmountCmd{Path: p, Now: time.Now().UnixNano()}))
+	mi, err := result[MountInfo](m.proposeRequest(ctx, &unmountCmd{Path: p, Now: time.Now().UnixNano()}))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,6 +45,34 @@ type raftNode struct {
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
 	logs  *raftboltdb.BoltStore
+	// logCount counts the writes to the log store.
+	logCount *countingLogStore
+	// leaseTimeout is how long a confirmed leadership is trusted for
+	// reads: the leader lease, shorter than the heartbeat timeout after
+	// which a follower may start an election.
+	leaseTimeout time.Duration
+}
+
+// countingLogStore counts the writes to a Raft log store and the entries
+// they carry: with concurrent commands, Raft's leader loop groups the
+// waiting ones into one StoreLogs (one fsync).
+type countingLogStore struct {
+	raft.LogStore
+	writes, entries atomic.Uint64
+}
+
+// StoreLog implements raft.LogStore.
+func (c *countingLogStore) StoreLog(l *raft.Log) error {
+	c.writes.Add(1)
+	c.entries.Add(1)
+	return c.LogStore.StoreLog(l)
+}
+
+// StoreLogs implements raft.LogStore.
+func (c *countingLogStore) StoreLogs(logs []*raft.Log) error {
+	c.writes.Add(1)
+	c.entries.Add(uint64(len(logs)))
+	return c.LogStore.StoreLogs(logs)
 }
 
 // parsePeer splits an "id=addr" or "addr" member description.
@@ -70,6 +99,11 @@ func newRaftConfig(nodeID string, log *slog.Logger) *raft.Config {
 	c.ElectionTimeout = 500 * time.Millisecond
 	c.LeaderLeaseTimeout = 250 * time.Millisecond
 	c.CommitTimeout = 20 * time.Millisecond
+	// Commands waiting to be appended are written to the log together
+	// (one fsync for up to MaxAppendEntries), and applied to the
+	// metastore together (fsm.ApplyBatch, one transaction).
+	c.MaxAppendEntries = 256
+	c.BatchApplyCh = true
 	// The FSM state is persistent: restarting replays only the log entries
 	// after the metastore's lastApplied, never a snapshot.
 	c.NoSnapshotRestoreOnStart = true
@@ -100,7 +134,7 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 		return nil, fmt.Errorf("meta: raft address %q: %w", cfg.BindAddr, err)
 	}
 
-	n := &raftNode{}
+	n := &raftNode{leaseTimeout: rc.LeaderLeaseTimeout}
 	defer func() {
 		if err != nil {
 			n.close()
@@ -137,7 +171,8 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 		}
 		rlog.Info("bootstrapped raft group", "node", cfg.NodeID, "members", len(servers))
 	}
-	n.raft, err = raft.NewRaft(rc, f, n.logs, n.logs, snaps, n.trans)
+	n.logCount = &countingLogStore{LogStore: n.logs}
+	n.raft, err = raft.NewRaft(rc, f, n.logCount, n.logs, snaps, n.trans)
 	if err != nil {
 		return nil, fmt.Errorf("meta: start raft: %w", err)
 	}

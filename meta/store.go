@@ -61,7 +61,7 @@ func openStore(path string, timeout time.Duration) (*store, error) {
 // metastore. The root carries no timestamps: they are set by the root
 // Mount command so that every replica agrees.
 func initStore(tx *bbolt.Tx) error {
-	for _, b := range [][]byte{bucketInodes, bucketEdges, bucketMounts, bucketMeta} {
+	for _, b := range [][]byte{bucketInodes, bucketEdges, bucketMounts, bucketMeta, bucketRequests, bucketRequestOrder, bucketMasters} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}

@@ -20,3 +20,4 @@ if [ ! -e /dev/fuse ]; then
 fi
 
 go mod download
+./tests/s3/install-versitygw.sh

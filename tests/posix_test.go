@@ -212,3 +212,32 @@ func TestNestedMount(t *testing.T) {
 		t.Fatalf("unmount touched the under-store: %v", err)
 	}
 }
+
+// TestPassthroughWriterBusy: while a reader holds a fully cached file
+// through kernel passthrough, a write open is refused with ETXTBSY (the
+// kernel would otherwise fail it with EIO); once the reader closes, the
+// write goes through and a new reader sees it.
+func TestPassthroughWriterBusy(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	p := filepath.Join(c.mnt, "hot.txt")
+	if err := os.WriteFile(p, []byte("version one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.OpenFile(p, os.O_WRONLY, 0); !errors.Is(err, syscall.ETXTBSY) {
+		r.Close()
+		t.Fatalf("write open during a passthrough read: %v, want ETXTBSY", err)
+	}
+	r.Close()
+	time.Sleep(100 * time.Millisecond) // release is asynchronous in the kernel
+	if err := os.WriteFile(p, []byte("version two"), 0o644); err != nil {
+		t.Fatalf("write after the reader closed: %v", err)
+	}
+	if data, _ := os.ReadFile(p); string(data) != "version two" {
+		t.Fatalf("read after rewrite: %q", data)
+	}
+}

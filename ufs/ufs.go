@@ -63,6 +63,13 @@ type Writer interface {
 	Abort() error
 }
 
+// Retargeter is implemented by writers that can change where the file
+// lands when Close makes it visible: a file renamed while a writer had it
+// open lands at its new name, and nothing else is touched at the old one.
+type Retargeter interface {
+	Retarget(ctx context.Context, path string) error
+}
+
 // CreateOptions tune a file creation.
 type CreateOptions struct {
 	// Mode is the permission of the new file where the store keeps one.

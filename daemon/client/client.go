@@ -18,8 +18,13 @@ import (
 
 // Config says where the cluster is and how files are read and written.
 type Config struct {
-	// MasterAddr is the master's RPC address (host:port).
+	// MasterAddr is the master's RPC address (host:port), used when
+	// MasterAddrs is empty.
 	MasterAddr string
+	// MasterAddrs are the RPC addresses of every master of a highly
+	// available group (alluxio.master.rpc.addresses). Calls go to the
+	// leader, following followers' redirects and failing over.
+	MasterAddrs []string
 	// WorkerNetwork and WorkerAddr reach the data worker: "unix" and the
 	// domain socket path for the local worker, or "tcp" and host:port.
 	WorkerNetwork, WorkerAddr string
@@ -27,8 +32,8 @@ type Config struct {
 	ReadType string
 	// WriteType is MUST_CACHE, CACHE_THROUGH, THROUGH or ASYNC_THROUGH.
 	WriteType string
-	// RetryFor bounds how long idempotent metadata calls are retried while
-	// the master is unreachable.
+	// RetryFor bounds how long metadata calls are retried while no master
+	// serves (unreachable, or an election in progress).
 	RetryFor time.Duration
 	// Umask is applied to the modes of new files and directories created
 	// through the CLI (the kernel applies the caller's own through FUSE).
@@ -36,12 +41,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Client talks to one master and one worker.
+// Client talks to the master group and one worker.
 type Client struct {
-	cfg    Config
-	master *rpc.Client
-	worker *rpc.Client
-	log    *slog.Logger
+	cfg     Config
+	masters *Masters
+	worker  *rpc.Client
+	log     *slog.Logger
 }
 
 // New returns a client; connections are made on first use.
@@ -55,8 +60,12 @@ func New(cfg Config) *Client {
 	if cfg.WriteType == "" {
 		cfg.WriteType = "CACHE_THROUGH"
 	}
-	c := &Client{cfg: cfg, log: cfg.Logger.With("component", "client"),
-		master: rpc.NewClient("tcp", cfg.MasterAddr)}
+	addrs := cfg.MasterAddrs
+	if len(addrs) == 0 && cfg.MasterAddr != "" {
+		addrs = []string{cfg.MasterAddr}
+	}
+	log := cfg.Logger.With("component", "client")
+	c := &Client{cfg: cfg, log: log, masters: NewMasters(addrs, cfg.RetryFor, log)}
 	if cfg.WorkerAddr != "" {
 		c.worker = rpc.NewClient(cfg.WorkerNetwork, cfg.WorkerAddr)
 	}
@@ -65,7 +74,7 @@ func New(cfg Config) *Client {
 
 // Close closes the connections.
 func (c *Client) Close() error {
-	err := c.master.Close()
+	err := c.masters.Close()
 	if c.worker != nil {
 		err = errors.Join(err, c.worker.Close())
 	}
@@ -85,35 +94,27 @@ func (c *Client) WithTypes(readType, writeType string) *Client {
 	return &cc
 }
 
-// callMaster calls the master, retrying idempotent calls while it is
-// unreachable (restarting) until cfg.RetryFor has passed.
+// callMaster calls the leader of the master group (see Masters.Call):
+// calls are retried across unreachable masters and elections until
+// cfg.RetryFor has passed. A call that is not idempotent carries a request
+// id, so that retrying it is safe: the masters apply it once and answer
+// every attempt with the first result.
 func (c *Client) callMaster(ctx context.Context, method string, idempotent bool, req, resp any) error {
-	deadline := time.Now().Add(c.cfg.RetryFor)
-	backoff := 50 * time.Millisecond
-	for {
-		_, err := c.master.Call(ctx, method, req, nil, resp, nil)
-		if err == nil || !idempotent || !unreachable(err) || time.Now().After(deadline) {
-			return err
-		}
-		c.log.Debug("master unreachable, retrying", "method", method, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(backoff*2, time.Second)
-	}
+	return c.masters.Call(ctx, method, idempotent, req, resp)
 }
 
 // unreachable reports whether err means the peer could not be reached at
-// all (as opposed to an answer that the call failed).
+// all, or the connection broke (as opposed to an answer that the call
+// failed).
 func unreachable(err error) bool {
 	var rerr *rpc.Error
 	if errors.As(err, &rerr) {
 		return false
 	}
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EPIPE)
+		errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) ||
+		errors.Is(err, syscall.ECONNABORTED)
 }
 
 func (c *Client) workerClient() (*rpc.Client, error) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/alluxio-go/alluxio/daemon/wire"
@@ -26,6 +27,25 @@ type FileReader struct {
 	lease uint64
 	// pos is the offset of the next Read (io.Reader use by the CLI).
 	pos int64
+	// stale is set when the file changed under the reader (truncated by
+	// path); the next read looks the file up again.
+	stale atomic.Bool
+}
+
+// Invalidate makes the next read look the file up again (fuse.Invalidator).
+func (r *FileReader) Invalidate() { r.stale.Store(true) }
+
+// refresh takes the file's current version, by inode id.
+func (r *FileReader) refresh(ctx context.Context) error {
+	var fi meta.FileInfo
+	if err := r.c.callMaster(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: r.info.ID}, &fi); err != nil {
+		return err
+	}
+	if fi.Fingerprint != r.info.Fingerprint && r.whole != nil {
+		r.Close()
+	}
+	r.info, r.ref = fi, wire.RefOf(fi)
+	return nil
 }
 
 // OpenFile opens a file for reading. It asks the worker for the backing
@@ -71,6 +91,11 @@ func (r *FileReader) Passthrough() *os.File { return r.whole }
 
 // ReadAt reads from off; it returns io.EOF with fewer bytes at the end.
 func (r *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if r.stale.Swap(false) {
+		if err := r.refresh(ctx); err != nil {
+			return 0, err
+		}
+	}
 	if off >= r.info.Size {
 		return 0, io.EOF
 	}

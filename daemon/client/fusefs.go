@@ -75,6 +75,21 @@ func (f *FS) Rename(ctx context.Context, src, dst string, noReplace bool) error 
 
 // SetAttr implements fuse.Client.
 func (f *FS) SetAttr(ctx context.Context, path string, s fuse.SetAttr) (fuse.Attr, error) {
+	if s.Size != nil && *s.Size != 0 {
+		// Any length but zero rewrites the bytes: a short write session.
+		w, err := f.c.OpenWriter(ctx, path)
+		if err != nil {
+			return fuse.Attr{}, err
+		}
+		if err := w.Truncate(ctx, *s.Size); err != nil {
+			w.Release(ctx)
+			return fuse.Attr{}, err
+		}
+		if err := w.Release(ctx); err != nil {
+			return fuse.Attr{}, err
+		}
+		s.Size = nil
+	}
 	o := meta.SetAttrOptions{Mode: s.Mode, UID: s.UID, GID: s.GID, Size: s.Size}
 	if s.Mtime != nil {
 		t := s.Mtime.UnixNano()
@@ -100,6 +115,12 @@ func (f *FS) Symlink(ctx context.Context, path, target string, c fuse.Caller) (f
 // Open implements fuse.Client.
 func (f *FS) Open(ctx context.Context, path string, flags uint32, c fuse.Caller) (fuse.Handle, error) {
 	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+		if flags&syscall.O_TRUNC != 0 {
+			// Linux empties a file opened read-only with O_TRUNC.
+			if _, err := f.SetAttr(ctx, path, fuse.SetAttr{Size: new(int64)}); err != nil {
+				return nil, err
+			}
+		}
 		return f.c.OpenFile(ctx, path)
 	}
 	w, err := f.c.OpenWriter(ctx, path)

@@ -40,6 +40,9 @@ type FileWriter struct {
 	dirty bool
 	// completed is set once the master has the file complete.
 	completed bool
+	// gone is set once the file was removed while open: writes go on in
+	// the staging file, and nothing is ever committed.
+	gone bool
 }
 
 // CreateOptions tune a new file.
@@ -149,6 +152,12 @@ var zeros = make([]byte, 1<<20)
 func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.gone && w.session == 0 {
+		// Removed while open, with nothing staged: the bytes have
+		// nowhere to go, as on a local file system they have no name.
+		w.size = max(w.size, off+int64(len(p)))
+		return len(p), nil
+	}
 	switch {
 	case w.session == 0:
 		if err := w.open(ctx, off < w.size); err != nil {
@@ -208,12 +217,9 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 			old := wire.RefOf(w.info)
 			keep = &old
 		}
+		// A new version of the same inode, wherever it is now.
 		var fi meta.FileInfo
-		req := wire.CreateFileRequest{Path: w.path, Options: meta.CreateOptions{
-			Mode: w.info.Mode, UID: w.info.UID, GID: w.info.GID, Overwrite: true,
-			Persisted: w.c.persistsOnClose(),
-		}}
-		if err := w.c.callMaster(ctx, wire.MasterCreateFile, false, req, &fi); err != nil {
+		if err := w.c.callMaster(ctx, wire.MasterNewVersion, false, wire.IDRequest{ID: w.info.ID}, &fi); err != nil {
 			return err
 		}
 		w.info, w.completed = fi, false
@@ -228,8 +234,12 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 }
 
 // commit finishes the session at the worker and completes the file at the
-// master.
+// master. The file is followed by inode id: renamed while open, it lands
+// at its new name; removed while open, nothing is committed.
 func (w *FileWriter) commit(ctx context.Context) error {
+	if w.gone {
+		return nil
+	}
 	if w.session == 0 {
 		if w.completed {
 			return nil
@@ -238,19 +248,68 @@ func (w *FileWriter) commit(ctx context.Context) error {
 			return err
 		}
 	}
+	var now meta.FileInfo
+	err := w.c.callMaster(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID}, &now)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return w.lose(ctx)
+	case err != nil:
+		return err
+	}
+	w.path = now.Path
+	req := wire.CommitRequest{Session: w.session}
+	if now.UfsPath != w.info.UfsPath || now.MountID != w.info.MountID {
+		if now.MountID != w.info.MountID {
+			return &fs.PathError{Op: "commit", Path: now.Path, Err: syscall.EXDEV}
+		}
+		req.Target = now.UfsPath
+	}
 	var resp wire.WriteCommitResponse
-	_, err := w.c.worker.Call(ctx, wire.WorkerWriteCommit, wire.SessionRequest{Session: w.session}, nil, &resp, nil)
+	_, err = w.c.worker.Call(ctx, wire.WorkerWriteCommit, req, nil, &resp, nil)
 	w.session, w.staged = 0, false
 	if err != nil {
 		return err
 	}
 	var fi meta.FileInfo
-	req := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
+	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
 		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint}}
-	if err := w.c.callMaster(ctx, wire.MasterCompleteFile, false, req, &fi); err != nil {
+	if err := w.c.callMaster(ctx, wire.MasterCompleteFile, false, complete, &fi); err != nil {
 		return err
 	}
 	w.info, w.size, w.dirty, w.completed = fi, resp.Size, false, true
+	return nil
+}
+
+// Stage moves what was written so far into a staged session, so the
+// handle can go on after its file loses its name (fuse.Unlinkable).
+func (w *FileWriter) Stage(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.gone || w.staged:
+		return nil
+	case w.session == 0:
+		return w.open(ctx, true)
+	}
+	return w.restage(ctx)
+}
+
+// Unlinked marks the file removed: nothing is committed any more, and the
+// staged bytes live until the last handle closes (fuse.Unlinkable).
+func (w *FileWriter) Unlinked() {
+	w.mu.Lock()
+	w.gone = true
+	w.mu.Unlock()
+}
+
+// lose handles a file removed while open: a staged session lives on for
+// this handle's reads and writes; a streaming one is dropped.
+func (w *FileWriter) lose(ctx context.Context) error {
+	w.gone = true
+	if w.session != 0 && !w.staged {
+		w.c.worker.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
+		w.session = 0
+	}
 	return nil
 }
 
@@ -268,7 +327,16 @@ func (w *FileWriter) Flush(ctx context.Context) error {
 func (w *FileWriter) Fsync(ctx context.Context) error { return w.Flush(ctx) }
 
 // Release commits anything left and ends the writer.
-func (w *FileWriter) Release(ctx context.Context) error { return w.Flush(ctx) }
+func (w *FileWriter) Release(ctx context.Context) error {
+	err := w.Flush(ctx)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gone && w.session != 0 {
+		w.c.worker.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
+		w.session = 0
+	}
+	return err
+}
 
 // Close is Release for io.Closer users.
 func (w *FileWriter) Close() error { return w.Release(context.Background()) }
@@ -320,6 +388,12 @@ func (w *FileWriter) truncateToZero(ctx context.Context) error {
 		w.size, w.dirty = 0, false
 		return nil
 	}
+	// The file may have been renamed since it was opened: find it by id.
+	var now meta.FileInfo
+	if err := w.c.callMaster(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID}, &now); err != nil {
+		return err
+	}
+	w.path = now.Path
 	zero := int64(0)
 	fi, err := w.c.SetAttr(ctx, w.path, meta.SetAttrOptions{Size: &zero})
 	if err != nil {

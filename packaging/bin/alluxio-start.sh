@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts Alluxio processes: alluxio-start.sh [-f] local|all|master|worker|fuse
 #   local   a master, a worker and a FUSE mount on this machine
+#   master  this host's master; with several alluxio.master.embedded.journal.addresses
+#           it is one of a group: run it on every master host
 #   -f      format the journal and worker storage first
 set -euo pipefail
 
@@ -73,8 +75,14 @@ start_master() {
     mkdir -p "$home_ufs"
   fi
   start_process master
-  wait_for master "$logs_dir/master.pid" \
-    "$ALLUXIO" -Dalluxio.user.rpc.retry.max.duration=0 fs leader
+  if [[ $(conf alluxio.master.embedded.journal.addresses) == *,* ]]; then
+    # One master of a group (run this on each master host): it cannot lead
+    # before a quorum is up, so wait only until it answers.
+    wait_for master "$logs_dir/master.pid" "$ALLUXIO" fsadmin ping
+  else
+    wait_for master "$logs_dir/master.pid" \
+      "$ALLUXIO" -Dalluxio.user.rpc.retry.max.duration=0 fs leader
+  fi
 }
 
 start_worker() {

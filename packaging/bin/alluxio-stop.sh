@@ -36,18 +36,24 @@ stop_process() { # name
 }
 
 stop_fuse() {
-  local mp
-  # Every alluxio FUSE mount of this machine, live or dead.
-  awk '$3 == "fuse.alluxio" {print $2}' /proc/mounts | while read -r mp; do
-    mp=$(printf '%b' "$mp")
-    "$ALLUXIO_FUSE" umount "$mp"
-  done
-  # Daemons whose mount already went away.
+  local pidfile mp configured
+  # This installation's mounts: each daemon's pid file names its mount
+  # point on the second line. Mounts of other installations are left alone.
   for pidfile in "$logs_dir"/fuse-*.pid; do
     [ -f "$pidfile" ] || continue
-    kill -TERM "$(cat "$pidfile")" 2>/dev/null
+    mp=$(sed -n 2p "$pidfile")
+    if [ -n "$mp" ]; then
+      "$ALLUXIO_FUSE" umount "$mp"
+    else
+      kill -TERM "$(head -n 1 "$pidfile")" 2>/dev/null
+    fi
     rm -f "$pidfile"
   done
+  # The configured mount point, if a daemon left it mounted (or dead).
+  configured=$("$ALLUXIO" getConf alluxio.fuse.mount.point)
+  if awk -v mp="$configured" '$3 == "fuse.alluxio" && $2 == mp {found = 1} END {exit !found}' /proc/mounts; then
+    "$ALLUXIO_FUSE" umount "$configured"
+  fi
 }
 
 case $1 in

@@ -409,6 +409,7 @@ func (s *Store) Create(ctx context.Context, p string, opts ufs.CreateOptions) (u
 		unix.Close(dfd)
 		return nil, &fs.PathError{Op: op, Path: c, Err: err}
 	}
+	w.openParent = s.openParent
 	return w, nil
 }
 

@@ -22,9 +22,45 @@ type writer struct {
 	base string // target name in dfd
 	tmp  string // temporary file name in dfd
 
-	mu   sync.Mutex // guards f and done
+	// tdfd and tbase are where Close renames the file to: dfd and base
+	// unless Retarget moved the target (then tdfd is owned too).
+	tdfd  int
+	tbase string
+	// openParent resolves a new target for Retarget.
+	openParent func(p string) (int, string, error)
+
+	mu   sync.Mutex // guards f, done and the target
 	f    *os.File
 	done bool // Close or Abort has run
+}
+
+// Retarget makes Close land the file at p instead (ufs.Retargeter).
+func (w *writer) Retarget(ctx context.Context, p string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return &fs.PathError{Op: "retarget", Path: w.path, Err: syscall.EBADF}
+	}
+	c, err := ufs.Clean(p)
+	if err != nil || c == "" {
+		return &fs.PathError{Op: "retarget", Path: p, Err: syscall.EINVAL}
+	}
+	dfd, base, err := w.openParent(c)
+	if err != nil {
+		return &fs.PathError{Op: "retarget", Path: c, Err: err}
+	}
+	if w.tdfd != w.dfd {
+		unix.Close(w.tdfd)
+	}
+	w.tdfd, w.tbase, w.path = dfd, base, c
+	return nil
+}
+
+// releaseTarget closes a retargeted directory descriptor.
+func (w *writer) releaseTarget() {
+	if w.tdfd != w.dfd {
+		unix.Close(w.tdfd)
+	}
 }
 
 // newWriter creates the temporary file in dfd with mode exactly (no umask).
@@ -54,7 +90,7 @@ func newWriter(dfd int, base, p string, mode uint32) (*writer, error) {
 			unix.Unlinkat(dfd, tmp, 0)
 			return nil, err
 		}
-		return &writer{path: p, dfd: dfd, base: base, tmp: tmp, f: os.NewFile(uintptr(fd), p)}, nil
+		return &writer{path: p, dfd: dfd, base: base, tmp: tmp, tdfd: dfd, tbase: base, f: os.NewFile(uintptr(fd), p)}, nil
 	}
 }
 
@@ -84,6 +120,7 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 	}
 	w.done = true
 	defer unix.Close(w.dfd)
+	defer w.releaseTarget()
 	fail := func(err error) (ufs.FileInfo, error) {
 		w.f.Close()
 		unix.Unlinkat(w.dfd, w.tmp, 0)
@@ -103,7 +140,7 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 		unix.Unlinkat(w.dfd, w.tmp, 0)
 		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: errnoOf(err)}
 	}
-	if err := unix.Renameat(w.dfd, w.tmp, w.dfd, w.base); err != nil {
+	if err := unix.Renameat(w.dfd, w.tmp, w.tdfd, w.tbase); err != nil {
 		unix.Unlinkat(w.dfd, w.tmp, 0)
 		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: err}
 	}
@@ -111,14 +148,14 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 	// descriptor cannot be synced, so open the directory for reading; if
 	// that is not permitted the rename stays as durable as the kernel
 	// makes it.
-	if dir, err := unix.Openat(w.dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+	if dir, err := unix.Openat(w.tdfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
 		serr := unix.Fsync(dir)
 		unix.Close(dir)
 		if serr != nil {
 			return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: serr}
 		}
 	}
-	return toInfo(w.base, &st), nil
+	return toInfo(w.tbase, &st), nil
 }
 
 // Abort removes the temporary file. It does nothing after Close or a
@@ -131,6 +168,7 @@ func (w *writer) Abort() error {
 	}
 	w.done = true
 	defer unix.Close(w.dfd)
+	defer w.releaseTarget()
 	w.f.Close()
 	if err := unix.Unlinkat(w.dfd, w.tmp, 0); err != nil && err != unix.ENOENT {
 		return &fs.PathError{Op: "abort", Path: w.path, Err: err}

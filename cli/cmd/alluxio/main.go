@@ -7,6 +7,7 @@ import (
 
 	"github.com/alluxio-go/alluxio/cli"
 	_ "github.com/alluxio-go/alluxio/ufs/local"
+	_ "github.com/alluxio-go/alluxio/ufs/s3"
 )
 
 func main() {

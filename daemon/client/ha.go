@@ -1,0 +1,282 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/alluxio-go/alluxio/daemon/rpc"
+	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/meta"
+)
+
+// statusTimeout bounds the question "who leads?" asked of one master.
+const statusTimeout = 2 * time.Second
+
+// maxBackoff caps the wait between rounds of attempts while no master
+// serves; an election takes about a second.
+const maxBackoff = 500 * time.Millisecond
+
+// Masters calls the master group. A call goes to the master believed to
+// lead; a follower's answer (EAGAIN, meta.NotLeaderError on its side) makes
+// it ask that master for the leader's RPC address and go there; a master
+// that cannot be reached makes it try the next one. It gives up when a
+// master answers with another error, when ctx ends, or once the retry
+// window has passed and every master was tried in the last round. It is
+// safe for concurrent use.
+type Masters struct {
+	addrs    []string
+	retryFor time.Duration
+	log      *slog.Logger
+
+	// mu guards clients, order and current.
+	mu      sync.Mutex
+	clients map[string]*rpc.Client
+	order   []string // addrs, then addresses learned from redirects
+	current string   // where calls go first
+}
+
+// NewMasters returns a caller of the masters at addrs (RPC host:port),
+// retrying for up to retryFor. Connections are made on first use.
+func NewMasters(addrs []string, retryFor time.Duration, log *slog.Logger) *Masters {
+	if log == nil {
+		log = slog.Default()
+	}
+	addrs = slices.Clone(addrs)
+	m := &Masters{addrs: addrs, retryFor: retryFor, log: log, clients: map[string]*rpc.Client{}, order: slices.Clone(addrs)}
+	if len(addrs) > 0 {
+		m.current = addrs[0]
+	}
+	return m
+}
+
+// Addrs returns the configured master addresses.
+func (m *Masters) Addrs() []string { return slices.Clone(m.addrs) }
+
+// Current returns the master calls go to first: the last known leader.
+func (m *Masters) Current() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.current
+}
+
+// Close closes every connection.
+func (m *Masters) Close() error {
+	m.mu.Lock()
+	clients := m.clients
+	m.clients = map[string]*rpc.Client{}
+	m.mu.Unlock()
+	var errs []error
+	for _, c := range clients {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// client returns the connection to addr, made on first use.
+func (m *Masters) client(addr string) *rpc.Client {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.clients[addr]
+	if c == nil {
+		c = rpc.NewClient("tcp", addr)
+		m.clients[addr] = c
+		if !slices.Contains(m.order, addr) {
+			m.order = append(m.order, addr)
+		}
+	}
+	return c
+}
+
+// pick returns the master to try next: the current one unless it failed in
+// this round, else the next one in order that did not; "" when all did.
+func (m *Masters) pick(failed map[string]bool) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.current != "" && !failed[m.current] {
+		return m.current
+	}
+	start := slices.Index(m.order, m.current)
+	for i := 1; i <= len(m.order); i++ {
+		if a := m.order[(start+i+len(m.order))%len(m.order)]; !failed[a] {
+			m.current = a
+			return a
+		}
+	}
+	return ""
+}
+
+// setCurrent makes addr the master calls go to first.
+func (m *Masters) setCurrent(addr string) {
+	m.mu.Lock()
+	m.current = addr
+	m.mu.Unlock()
+}
+
+// Call calls method on the leader. A call that is not idempotent carries a
+// random request id (wire.RequestID) that stays the same across attempts,
+// so that the master group applies it once even when a reply was lost and
+// the call is retried, at the same master or after an election.
+func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req, resp any) error {
+	if len(m.addrs) == 0 {
+		return fmt.Errorf("%s: no master address configured (alluxio.master.rpc.addresses): %w", method, syscall.EINVAL)
+	}
+	body := req
+	if !idempotent {
+		body = withRequestID(req, meta.NewRequestID())
+	}
+	deadline := time.Now().Add(m.retryFor)
+	backoff := 50 * time.Millisecond
+	failed := map[string]bool{} // unreachable in this round
+	redirects := 0
+	var last error
+	for {
+		addr := m.pick(failed)
+		if addr != "" {
+			_, err := m.client(addr).Call(ctx, method, body, nil, resp, nil)
+			if err == nil {
+				return nil
+			}
+			last = err
+			if ctx.Err() != nil {
+				return err
+			}
+			switch {
+			case notLeader(err):
+				leader := m.askLeader(ctx, addr)
+				if leader != "" && leader != addr && !failed[leader] && redirects < 2*len(m.order)+2 {
+					m.log.Debug("following the master group's leader", "method", method, "from", addr, "to", leader)
+					m.setCurrent(leader)
+					redirects++
+					continue
+				}
+				// No leader known yet (an election), or it is catching up.
+			case unreachable(err):
+				m.log.Debug("master unreachable; trying another", "method", method, "master", addr, "err", err)
+				failed[addr] = true
+				continue
+			default:
+				return err
+			}
+		}
+		if time.Now().After(deadline) {
+			return last
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last error: %v)", method, ctx.Err(), last)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+		clear(failed)
+		redirects = 0
+	}
+}
+
+// CallAt calls method on the master at addr only, without redirects or
+// retries (status of one master, for reports).
+func (m *Masters) CallAt(ctx context.Context, addr, method string, req, resp any) error {
+	_, err := m.client(addr).Call(ctx, method, req, nil, resp, nil)
+	return err
+}
+
+// askLeader asks the master at addr for the leader's RPC address; "" when
+// it knows none other than itself.
+func (m *Masters) askLeader(ctx context.Context, addr string) string {
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	var st wire.RaftStatus
+	if err := m.CallAt(ctx, addr, wire.MasterRaftStatus, nil, &st); err != nil {
+		return ""
+	}
+	return st.LeaderRPC
+}
+
+// notLeader reports an answer from a master that does not serve as the
+// leader now (a follower, a candidate, a leader still catching up).
+func notLeader(err error) bool {
+	var rerr *rpc.Error
+	return errors.As(err, &rerr) && rerr.Errno == syscall.EAGAIN
+}
+
+// withRequestID returns the JSON of req with a "requestId" field added
+// (req must encode as a JSON object or null; anything else is sent as is).
+func withRequestID(req any, id meta.RequestID) any {
+	field := `"` + wire.RequestIDField + `":"` + id.String() + `"`
+	b, err := json.Marshal(req)
+	if err != nil {
+		return req // the RPC layer reports the encoding error
+	}
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")), bytes.Equal(b, []byte("{}")):
+		return json.RawMessage("{" + field + "}")
+	case len(b) > 2 && b[0] == '{':
+		out := make([]byte, 0, len(b)+len(field)+1)
+		out = append(out, '{')
+		out = append(out, field...)
+		out = append(out, ',')
+		return json.RawMessage(append(out, b[1:]...))
+	}
+	return req
+}
+
+// RaftStatus asks the master at addr about itself.
+func (c *Client) RaftStatus(ctx context.Context, addr string) (wire.RaftStatus, error) {
+	var st wire.RaftStatus
+	err := c.masters.CallAt(ctx, addr, wire.MasterRaftStatus, nil, &st)
+	return st, err
+}
+
+// Masters returns the configured master RPC addresses.
+func (c *Client) Masters() []string { return c.masters.Addrs() }
+
+// Leader returns the leader's RPC address, asking the masters in turn.
+func (c *Client) Leader(ctx context.Context) (string, error) {
+	var info wire.InfoResponse
+	if err := c.callMaster(ctx, wire.MasterInfo, true, nil, &info); err != nil {
+		return "", err
+	}
+	if info.Leader == "" {
+		return "", fmt.Errorf("no leader elected among the masters %v: %w", c.masters.Addrs(), syscall.EAGAIN)
+	}
+	return info.Leader, nil
+}
+
+// QuorumInfo lists the members of the master group.
+func (c *Client) QuorumInfo(ctx context.Context) ([]meta.QuorumServer, error) {
+	var resp wire.QuorumResponse
+	err := c.callMaster(ctx, wire.MasterQuorumInfo, true, nil, &resp)
+	return resp.Servers, err
+}
+
+// QuorumRemove removes the master at addr (journal host:port) from the
+// group; the leader does it.
+func (c *Client) QuorumRemove(ctx context.Context, addr string) error {
+	return c.callLeader(ctx, wire.MasterQuorumRemove, wire.QuorumAddressRequest{Address: addr})
+}
+
+// QuorumElect hands leadership to the master at addr (journal host:port).
+func (c *Client) QuorumElect(ctx context.Context, addr string) error {
+	return c.callLeader(ctx, wire.MasterQuorumElect, wire.QuorumAddressRequest{Address: addr})
+}
+
+// callLeader calls a method that only the leader serves. These calls are
+// safe to repeat, and go through the same redirects as namespace calls.
+func (c *Client) callLeader(ctx context.Context, method string, req any) error {
+	return c.callMaster(ctx, method, true, req, nil)
+}
+
+// InfoAt asks the master at addr for its Info, without redirects.
+func (c *Client) InfoAt(ctx context.Context, addr string) (wire.InfoResponse, error) {
+	var info wire.InfoResponse
+	err := c.masters.CallAt(ctx, addr, wire.MasterInfo, nil, &info)
+	return info, err
+}

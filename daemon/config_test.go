@@ -1,0 +1,71 @@
+package daemon
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/alluxio-go/alluxio/daemon/conf"
+)
+
+// TestMasterConfigGroup checks how a master finds itself in the journal
+// list and maps its peers' Raft addresses to RPC addresses.
+func TestMasterConfigGroup(t *testing.T) {
+	const journal = "127.0.0.1:19201,127.0.0.1:19202,127.0.0.1:19203"
+	cases := []struct {
+		name    string
+		flags   map[string]string
+		wantErr bool
+		raft    string
+		peers   int
+		rpcOf2  string // RPC address mapped to the second journal address
+	}{
+		{"single master", map[string]string{"alluxio.master.hostname": "127.0.0.1"}, false, "127.0.0.1:19200", 0, ""},
+		{"member by address", map[string]string{
+			"alluxio.master.hostname":                   "127.0.0.1",
+			"alluxio.master.embedded.journal.port":      "19202",
+			"alluxio.master.embedded.journal.addresses": journal,
+			"alluxio.master.rpc.addresses":              "127.0.0.1:19991,127.0.0.1:19992,127.0.0.1:19993",
+		}, false, "127.0.0.1:19202", 3, "127.0.0.1:19992"},
+		{"member by resolved host name", map[string]string{
+			"alluxio.master.hostname":                   "localhost",
+			"alluxio.master.embedded.journal.port":      "19203",
+			"alluxio.master.embedded.journal.addresses": journal,
+		}, false, "127.0.0.1:19203", 3, ""},
+		{"not a member", map[string]string{
+			"alluxio.master.hostname":                   "127.0.0.1",
+			"alluxio.master.embedded.journal.port":      "19300",
+			"alluxio.master.embedded.journal.addresses": journal,
+		}, true, "", 0, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := conf.Load(conf.LoadOptions{Home: t.TempDir(), Flags: tc.flags, Env: func(string) (string, bool) { return "", false }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mc, err := MasterConfigFrom(c, nil)
+			if tc.wantErr {
+				if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "alluxio.master.hostname") ||
+					!strings.Contains(err.Error(), "alluxio.master.embedded.journal.port") {
+					t.Fatalf("error %v: want EINVAL naming both keys", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := mc.Meta
+			if m.RaftAddr != tc.raft || len(m.Peers) != tc.peers || m.PeerRPC["127.0.0.1:19202"] != tc.rpcOf2 {
+				t.Fatalf("raft %s, peers %v, rpc map %v", m.RaftAddr, m.Peers, m.PeerRPC)
+			}
+			if tc.peers > 0 && m.NodeID != m.RaftAddr {
+				t.Errorf("node id %q, want the journal address %q", m.NodeID, m.RaftAddr)
+			}
+			if m.RPCAddr != mc.RPCAddr || m.RPCAddr == "" {
+				t.Errorf("meta RPC address %q, master's %q", m.RPCAddr, mc.RPCAddr)
+			}
+		})
+	}
+}

@@ -1,0 +1,17 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/alluxio-go/alluxio/daemon/wire"
+)
+
+// writeRoutes serve writers that follow their file by inode id.
+func (m *Master) writeRoutes() {
+	handle(m.server, wire.MasterNewVersion, func(ctx context.Context, r wire.IDRequest) (any, error) {
+		return m.meta.NewVersion(ctx, r.ID)
+	})
+	handle(m.server, wire.MasterStatusByID, func(ctx context.Context, r wire.IDRequest) (any, error) {
+		return m.meta.StatusByID(ctx, r.ID)
+	})
+}

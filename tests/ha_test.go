@@ -1,0 +1,338 @@
+package tests
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// haCluster is a highly available installation on 127.0.0.1: three
+// masters, each its own ALLUXIO_HOME with its own conf and ports, over one
+// shared under-store directory, and a fourth installation (the "client
+// host") that runs the worker and the FUSE mount. Every conf lists all
+// three masters.
+type haCluster struct {
+	t       *testing.T
+	masters []*cluster
+	client  *cluster
+	ufs     string
+	rpc     []string // RPC address of master i
+	journal []string // embedded journal address of master i
+}
+
+func newHACluster(t *testing.T) *haCluster {
+	t.Helper()
+	h := &haCluster{t: t, ufs: t.TempDir()}
+	var rpcPorts, journalPorts []int
+	for i := 0; i < 3; i++ {
+		rpcPorts = append(rpcPorts, freePort(t))
+		journalPorts = append(journalPorts, freePort(t))
+		h.rpc = append(h.rpc, fmt.Sprintf("127.0.0.1:%d", rpcPorts[i]))
+		h.journal = append(h.journal, fmt.Sprintf("127.0.0.1:%d", journalPorts[i]))
+	}
+	props := func(i int) map[string]string {
+		return map[string]string{
+			"alluxio.master.embedded.journal.addresses": strings.Join(h.journal, ","),
+			"alluxio.master.rpc.addresses":              strings.Join(h.rpc, ","),
+			"alluxio.master.rpc.port":                   fmt.Sprint(rpcPorts[i]),
+			"alluxio.master.embedded.journal.port":      fmt.Sprint(journalPorts[i]),
+			"alluxio.master.mount.table.root.ufs":       h.ufs,
+			"alluxio.user.rpc.retry.max.duration":       "60s",
+		}
+	}
+	for i := 0; i < 3; i++ {
+		h.masters = append(h.masters, newCluster(t, props(i)))
+	}
+	// The worker reports to master 0; the FUSE daemon and the CLI follow
+	// the leader.
+	h.client = newCluster(t, props(0))
+	return h
+}
+
+// start starts the masters one by one with alluxio-start.sh master (each
+// waits only until its master answers), then the worker and the mount.
+func (h *haCluster) start() {
+	h.t.Helper()
+	for _, m := range h.masters {
+		m.must("alluxio-start.sh", "master")
+	}
+	h.waitLeader("")
+	h.client.must("alluxio-start.sh", "worker")
+	h.client.must("alluxio-start.sh", "fuse")
+	if !mounted(h.client.mnt) {
+		h.t.Fatalf("%s is not mounted", h.client.mnt)
+	}
+}
+
+// leader returns what `alluxio fs leader` prints on the client host.
+func (h *haCluster) leader() string {
+	out, err := h.client.run("alluxio", "fs", "leader")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(out)
+}
+
+// waitLeader waits until `alluxio fs leader` names a master other than
+// not, and returns its index.
+func (h *haCluster) waitLeader(not string) int {
+	h.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if l := h.leader(); l != "" && l != not {
+			for i, a := range h.rpc {
+				if a == l {
+					return i
+				}
+			}
+			h.t.Fatalf("fs leader printed %q, not one of %v", l, h.rpc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	h.t.Fatalf("no leader other than %q within 30s", not)
+	return -1
+}
+
+// kill kills master i with SIGKILL.
+func (h *haCluster) kill(i int) {
+	h.t.Helper()
+	pf := filepath.Join(h.masters[i].home, "logs", "master.pid")
+	data, err := os.ReadFile(pf)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var pid int
+	fmt.Sscan(string(data), &pid)
+	if pid <= 0 {
+		h.t.Fatalf("bad pid file %s: %q", pf, data)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		h.t.Fatalf("kill -9 master %d (pid %d): %v", i, pid, err)
+	}
+	for syscall.Kill(pid, 0) == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitCaughtUp waits until `alluxio fsadmin report` shows master i with a
+// lag of 0 entries behind the leader.
+func (h *haCluster) waitCaughtUp(i int) {
+	h.t.Helper()
+	re := regexp.MustCompile(`Master ` + regexp.QuoteMeta(h.rpc[i]) + ` \(journal [^)]*\): (Leader|Follower), term \d+, last applied \d+, lag 0\n`)
+	deadline := time.Now().Add(30 * time.Second)
+	var out string
+	for time.Now().Before(deadline) {
+		var err error
+		if out, err = h.client.run("alluxio", "fsadmin", "report"); err == nil && re.MatchString(out) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.t.Fatalf("master %d did not catch up within 30s; last report:\n%s", i, out)
+}
+
+// ioLoop writes new files through the mount and reads back earlier ones,
+// until stopped, recording every error and the longest single operation.
+type ioLoop struct {
+	dir  string
+	stop chan struct{}
+	done chan struct{}
+
+	mu       sync.Mutex // guards the fields below
+	acked    map[string][]byte
+	names    []string
+	errs     []string
+	maxPause time.Duration
+}
+
+func startLoop(dir string) *ioLoop {
+	l := &ioLoop{dir: dir, stop: make(chan struct{}), done: make(chan struct{}), acked: map[string][]byte{}}
+	go l.run()
+	return l
+}
+
+func (l *ioLoop) run() {
+	defer close(l.done)
+	for i := 0; ; i++ {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		name := fmt.Sprintf("loop-%05d", i)
+		data := []byte(fmt.Sprintf("file %d\n%s", i, strings.Repeat("x", rand.IntN(70000))))
+		start := time.Now()
+		err := os.WriteFile(filepath.Join(l.dir, name), data, 0o644)
+		l.note(start, "write "+name, err)
+		if err == nil {
+			l.mu.Lock()
+			l.acked[name] = data
+			l.names = append(l.names, name)
+			l.mu.Unlock()
+		}
+		l.mu.Lock()
+		old := l.names[rand.IntN(len(l.names))]
+		want := l.acked[old]
+		l.mu.Unlock()
+		start = time.Now()
+		got, err := os.ReadFile(filepath.Join(l.dir, old))
+		if err == nil && !bytes.Equal(got, want) {
+			err = fmt.Errorf("read %d bytes, want %d", len(got), len(want))
+		}
+		l.note(start, "read "+old, err)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (l *ioLoop) note(start time.Time, op string, err error) {
+	d := time.Since(start)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.maxPause = max(l.maxPause, d)
+	if err != nil {
+		gone := ""
+		if !mounted(l.dir) {
+			gone = " (the mount is gone: unmounted from outside, e.g. by another alluxio-stop.sh on this machine?)"
+		}
+		l.errs = append(l.errs, fmt.Sprintf("%s %s: %v%s", time.Now().Format("15:04:05.000"), op, err, gone))
+	}
+}
+
+// count returns the number of files written so far.
+func (l *ioLoop) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.names)
+}
+
+// waitMore waits until n more files were written than at the call.
+func (l *ioLoop) waitMore(t *testing.T, n int) {
+	t.Helper()
+	want := l.count() + n
+	deadline := time.Now().Add(30 * time.Second)
+	for l.count() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("the loop wrote %d files, want %d: stuck", l.count(), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// finish stops the loop and returns its files and errors.
+func (l *ioLoop) finish() (map[string][]byte, []string, time.Duration) {
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.acked, l.errs, l.maxPause
+}
+
+// TestHAMasters runs three masters as separate processes with a worker and
+// a FUSE mount: the leader is killed with -9 twice (a different one each
+// time, the first restarted and caught up before the second kill) while a
+// read/write loop runs through the mount, which must see only pauses; then
+// the quorum commands work against the real group.
+func TestHAMasters(t *testing.T) {
+	h := newHACluster(t)
+	h.start()
+	loop := startLoop(h.client.mnt)
+	stopped := false
+	defer func() {
+		if !stopped {
+			loop.finish()
+		}
+	}()
+	loop.waitMore(t, 20)
+
+	killed := -1
+	for round := 1; round <= 2; round++ {
+		l := h.waitLeader("")
+		if l == killed {
+			t.Logf("round %d: the restarted master %d leads again; killing it (it has caught up)", round, l)
+		}
+		before := loop.count()
+		h.kill(l)
+		t.Logf("round %d: killed leader %d (%s) after %d files", round, l, h.rpc[l], before)
+		nl := h.waitLeader(h.rpc[l])
+		t.Logf("round %d: new leader %d (%s)", round, nl, h.rpc[nl])
+		loop.waitMore(t, 20) // writes go on at the new leader
+		h.masters[l].must("alluxio-start.sh", "master")
+		h.waitCaughtUp(l)
+		killed = l
+	}
+
+	acked, errs, pause := loop.finish()
+	stopped = true
+	t.Logf("loop: %d files written, longest operation %v", len(acked), pause)
+	if len(errs) > 0 {
+		t.Fatalf("the read/write loop saw %d errors across the kills:\n%s", len(errs), strings.Join(errs, "\n"))
+	}
+	for name, want := range acked {
+		got, err := os.ReadFile(filepath.Join(h.client.mnt, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("acknowledged file %s after the kills: %d bytes, %v", name, len(got), err)
+		}
+		if got, err := os.ReadFile(filepath.Join(h.ufs, name)); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("acknowledged file %s in the under-store: %d bytes, %v", name, len(got), err)
+		}
+	}
+
+	t.Run("quorum", func(t *testing.T) { testQuorumCommands(t, h) })
+}
+
+// testQuorumCommands drives `alluxio fsadmin journal quorum info|elect|
+// remove` against the running group.
+func testQuorumCommands(t *testing.T, h *haCluster) {
+	out := h.client.must("alluxio", "fsadmin", "journal", "quorum", "info")
+	if !strings.Contains(out, "Quorum size\t: 3") || strings.Count(out, "AVAILABLE (") != 3 {
+		t.Fatalf("quorum info with three live masters:\n%s", out)
+	}
+	l := h.waitLeader("")
+	if !strings.Contains(out, "Quorum leader\t: "+h.journal[l]) {
+		t.Errorf("quorum info does not name the leader %s:\n%s", h.journal[l], out)
+	}
+	for _, j := range h.journal {
+		if !regexp.MustCompile(regexp.QuoteMeta(j) + ` +\| .*\| true  \|`).MatchString(out) {
+			t.Errorf("quorum info lacks voter %s:\n%s", j, out)
+		}
+	}
+
+	// Elect a follower.
+	target := (l + 1) % 3
+	out = h.client.must("alluxio", "fsadmin", "journal", "quorum", "elect", "-address", h.journal[target])
+	if !strings.Contains(out, "Successfully elected "+h.journal[target]) {
+		t.Fatalf("quorum elect: %s", out)
+	}
+	if got := h.waitLeader(h.rpc[l]); got != target {
+		t.Fatalf("after elect, master %d leads; want %d", got, target)
+	}
+	if err := os.WriteFile(filepath.Join(h.client.mnt, "after-elect"), []byte("x"), 0o644); err != nil {
+		t.Fatalf("write after elect: %v", err)
+	}
+
+	// Stop a follower, then remove it, as Alluxio's guide does.
+	gone := (target + 1) % 3
+	h.masters[gone].must("alluxio-stop.sh", "master")
+	out = h.client.must("alluxio", "fsadmin", "journal", "quorum", "remove", "-address", h.journal[gone])
+	if !strings.Contains(out, "Removed server at "+h.journal[gone]) {
+		t.Fatalf("quorum remove: %s", out)
+	}
+	out = h.client.must("alluxio", "fsadmin", "journal", "quorum", "info")
+	if !strings.Contains(out, "Quorum size\t: 2") || strings.Contains(out, h.journal[gone]) {
+		t.Fatalf("quorum info after remove:\n%s", out)
+	}
+	if err := os.WriteFile(filepath.Join(h.client.mnt, "after-remove"), []byte("y"), 0o644); err != nil {
+		t.Fatalf("write with two masters left: %v", err)
+	}
+	if _, err := h.client.run("alluxio", "fsadmin", "journal", "quorum", "remove", "-address", "127.0.0.1:1"); err == nil {
+		t.Error("removing a non-member succeeded")
+	}
+}

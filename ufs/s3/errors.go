@@ -1,0 +1,191 @@
+package s3
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+)
+
+// S3 error codes the store tells apart.
+const (
+	codeNoSuchKey    = "NoSuchKey"
+	codeNotFound     = "NotFound"
+	codeNoSuchBucket = "NoSuchBucket"
+	codeNoSuchUpload = "NoSuchUpload"
+	codeInvalidRange = "InvalidRange"
+)
+
+// accessCodes are the answers to credentials the server does not accept.
+var accessCodes = map[string]bool{
+	"AccessDenied":          true,
+	"Forbidden":             true,
+	"InvalidAccessKeyId":    true,
+	"SignatureDoesNotMatch": true,
+	"InvalidToken":          true,
+	"ExpiredToken":          true,
+	"TokenRefreshRequired":  true,
+	"AllAccessDisabled":     true,
+	"AccountProblem":        true,
+	"XAdminUserNotFound":    true, // versitygw's answer to an unknown key id
+}
+
+// regionCodes are the answers to a request signed for the wrong region.
+var regionCodes = map[string]bool{
+	"PermanentRedirect":                  true,
+	"AuthorizationHeaderMalformed":       true,
+	"IllegalLocationConstraintException": true,
+}
+
+// errInfo is what an SDK error says: the HTTP status (0 when no answer
+// came), the S3 error code and its message.
+type errInfo struct {
+	status  int
+	code    string
+	message string
+}
+
+// inspect pulls the status, code and message out of an SDK error.
+func inspect(err error) errInfo {
+	var ei errInfo
+	var se interface{ HTTPStatusCode() int }
+	if errors.As(err, &se) {
+		ei.status = se.HTTPStatusCode()
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		ei.code = ae.ErrorCode()
+		ei.message = ae.ErrorMessage()
+	}
+	return ei
+}
+
+// isNotFound reports whether err is S3's answer for a missing key (not a
+// missing bucket).
+func isNotFound(err error) bool {
+	ei := inspect(err)
+	return ei.code == codeNoSuchKey || ei.code == codeNotFound || (ei.status == 404 && ei.code == "")
+}
+
+// isInvalidRange reports whether err is the 416 answer to a range that
+// starts at or past the end of the object.
+func isInvalidRange(err error) bool {
+	ei := inspect(err)
+	return ei.code == codeInvalidRange || ei.status == 416
+}
+
+// classify turns an SDK error into the project's convention: a message
+// that says what went wrong and what to check, wrapping the errno the FUSE
+// layer reports. Credentials never appear in it: the SDK's errors carry
+// none, and text that comes from the server is scrubbed of them.
+func (s *Store) classify(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctxErr(ctx); cerr != nil {
+		return cerr
+	}
+	var ce *credentialsError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("no usable credentials (set %s/%s, or configure the AWS default chain): %s: %w",
+			keyAccessKeyID, keySecretKey, s.scrub(ce.err.Error()), syscall.EACCES)
+	}
+	attempts := ""
+	var mae *retry.MaxAttemptsError
+	if errors.As(err, &mae) {
+		attempts = fmt.Sprintf(" (after %d attempts)", mae.Attempt)
+	}
+	ei := inspect(err)
+	switch {
+	case accessCodes[ei.code] || ei.status == 403:
+		what := ei.code
+		if what == "" {
+			what = "HTTP 403"
+		}
+		return fmt.Errorf("access denied (check %s/%s): %s: %w", keyAccessKeyID, keySecretKey, what, syscall.EACCES)
+	case ei.code == codeNoSuchBucket:
+		return fmt.Errorf("bucket %s does not exist at %s: %w", s.cfg.bucket, s.endpoint, syscall.ENOENT)
+	case isNotFound(err):
+		return syscall.ENOENT
+	case ei.status == 404:
+		return fmt.Errorf("HTTP 404 %s: %s: %w", ei.code, s.scrub(ei.message), syscall.ENOENT)
+	case regionCodes[ei.code] || ei.status == 301:
+		return fmt.Errorf("the bucket is not in region %s (check %s): %s: %w",
+			s.cfg.region, keyRegion, s.scrub(ei.message), syscall.EINVAL)
+	case ei.code == codeNoSuchUpload:
+		return fmt.Errorf("multipart upload vanished: %s: %w", s.scrub(ei.message), syscall.EIO)
+	case ei.status != 0:
+		return fmt.Errorf("HTTP %d %s%s: %s: %w", ei.status, ei.code, attempts, s.scrub(ei.message), syscall.EIO)
+	}
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	if errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) {
+		return fmt.Errorf("endpoint %s: TLS certificate not trusted (add its CA to %s): %v: %w",
+			s.endpoint, envCABundle, rootCause(err), syscall.EACCES)
+	}
+	var rhe tls.RecordHeaderError
+	if errors.As(err, &rhe) {
+		return fmt.Errorf("endpoint %s does not speak TLS (use http://): %w", s.endpoint, syscall.EPROTO)
+	}
+	var ne net.Error
+	if (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("endpoint %s did not answer within %s=%v%s: %v: %w",
+			s.endpoint, keyTimeout, s.cfg.timeout, attempts, rootCause(err), syscall.ETIMEDOUT)
+	}
+	var sendErr interface{ ConnectionError() bool }
+	if ne != nil || (errors.As(err, &sendErr) && sendErr.ConnectionError()) {
+		return fmt.Errorf("endpoint %s unreachable%s: %v: %w", s.endpoint, attempts, rootCause(err), syscall.EHOSTUNREACH)
+	}
+	return fmt.Errorf("%s: %w", s.scrub(err.Error()), syscall.EIO)
+}
+
+// ctxErr returns nil while ctx is live, and afterwards its error together
+// with the errno the FUSE layer should report (EINTR, or ETIMEDOUT for a
+// deadline).
+func ctxErr(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	errno := syscall.EINTR
+	if errors.Is(err, context.DeadlineExceeded) {
+		errno = syscall.ETIMEDOUT
+	}
+	return fmt.Errorf("%w (%w)", err, errno)
+}
+
+// rootCause returns the innermost network error of err, which says what
+// failed without the SDK's wrapping ("dial tcp 127.0.0.1:1: connect:
+// connection refused").
+func rootCause(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe
+	}
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// scrub removes the mount's credentials from text that came from
+// elsewhere (a server's error message), should it echo them.
+func (s *Store) scrub(text string) string {
+	for _, secret := range []string{s.cfg.secretKey, s.cfg.accessKey} {
+		if secret != "" {
+			text = strings.ReplaceAll(text, secret, "xxxxx")
+		}
+	}
+	return text
+}
