@@ -166,6 +166,7 @@ func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
 			break
 		}
 		n.writer = &sharedHandle{h: h, refs: 1}
+		n.fsys.setWriting(n.StableAttr().Ino, n)
 		n.adoptReaders()
 	case n.fsys.passthrough && h.Passthrough() != nil && n.cachedOpens == 0 &&
 		(n.ptOpens == 0 || n.ptVersion == h.Version()):
@@ -236,6 +237,7 @@ func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
 		last = n.writer.refs == 0
 		if last {
 			n.writer = nil
+			n.fsys.setWriting(n.StableAttr().Ino, nil)
 		}
 	}
 	n.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,6 +51,11 @@ type fileSystem struct {
 	blockSize                 int
 	passthrough               bool
 	log                       *slog.Logger
+
+	// writersMu guards writers: the nodes with an open writer, by inode
+	// number.
+	writersMu sync.Mutex
+	writers   map[uint64]*node
 }
 
 // Mount is a live FUSE mount.

@@ -94,11 +94,46 @@ func caller(ctx context.Context) Caller {
 
 // newChild makes (or finds) the kernel inode for an entry.
 func (n *node) newChild(ctx context.Context, a Attr, out *gofuse.EntryOut) *fs.Inode {
-	ctx = uninterrupted(ctx)
+	ch := n.NewInode(ctx, &node{fsys: n.fsys}, fs.StableAttr{Mode: typeBits(a), Ino: a.Ino})
+	// NewInode makes a fresh node even when the kernel already knows
+	// this inode (go-fuse swaps in the existing one later), so the open
+	// writer is found by inode number.
+	a = n.fsys.live(a)
 	n.fsys.fillAttr(a, &out.Attr)
 	out.SetEntryTimeout(n.fsys.entryTimeout)
 	out.SetAttrTimeout(n.fsys.attrTimeout)
-	return n.NewInode(ctx, &node{fsys: n.fsys}, fs.StableAttr{Mode: typeBits(a), Ino: a.Ino})
+	return ch
+}
+
+// live corrects attributes from the master with what an open writer on
+// this mount knows better: the length written so far. Without it a lookup
+// would shrink the kernel's idea of the file, and the next O_APPEND write
+// would land at the old end.
+func (f *fileSystem) live(a Attr) Attr {
+	f.writersMu.Lock()
+	n := f.writers[a.Ino]
+	f.writersMu.Unlock()
+	if n == nil {
+		return a
+	}
+	if w := n.writerHandle(); w != nil {
+		a.Size = w.Size()
+	}
+	return a
+}
+
+// setWriting records (or forgets) the node as having an open writer.
+func (f *fileSystem) setWriting(ino uint64, n *node) {
+	f.writersMu.Lock()
+	defer f.writersMu.Unlock()
+	if n == nil {
+		delete(f.writers, ino)
+		return
+	}
+	if f.writers == nil {
+		f.writers = map[uint64]*node{}
+	}
+	f.writers[ino] = n
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
@@ -138,11 +173,7 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *gofuse.AttrOut
 	if err != nil {
 		return n.errno("getattr", p, err)
 	}
-	if fh := n.handleOf(f); fh != nil && fh.shared {
-		// A file being written is longer than the master knows until
-		// it is committed.
-		a.Size = fh.handle().Size()
-	}
+	a = n.fsys.live(a)
 	n.fsys.fillAttr(a, &out.Attr)
 	out.SetTimeout(n.fsys.attrTimeout)
 	return 0
