@@ -62,7 +62,7 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 			RPCAddr:      c.MasterRPCAddr(),
 			PeerRPC:      mc.PeerRPC,
 			RootUFS:      c.String("alluxio.master.mount.table.root.ufs"),
-			RootOptions:  c.WithPrefix("alluxio.master.mount.table.root.option."),
+			RootOptions:  rootOptions(c),
 			RootReadOnly: c.Bool("alluxio.master.mount.table.root.readonly"),
 			SyncInterval: c.Duration("alluxio.user.file.metadata.sync.interval"),
 			OpenUFS:      ufs.Open,
@@ -127,4 +127,26 @@ func WorkerConfigFrom(c *conf.Config, log *slog.Logger) WorkerConfig {
 		},
 		Logger: log,
 	}
+}
+
+// underStoreKeys are the property families that configure under-stores.
+// Alluxio's guides set them as plain properties for the root mount
+// (fs.kodo.accesskey=..., s3a.accessKeyId=...).
+var underStoreKeys = []string{"fs.", "s3a.", "aws.", "alluxio.underfs."}
+
+// rootOptions are the root mount's options: the under-store properties,
+// then alluxio.master.mount.table.root.option.<key>, which wins.
+func rootOptions(c *conf.Config) map[string]string {
+	opts := map[string]string{}
+	for _, k := range c.Keys() {
+		for _, prefix := range underStoreKeys {
+			if strings.HasPrefix(k, prefix) {
+				opts[k] = c.Get(k)
+			}
+		}
+	}
+	for k, v := range c.WithPrefix("alluxio.master.mount.table.root.option.") {
+		opts[k] = v
+	}
+	return opts
 }

@@ -1,0 +1,376 @@
+package kodo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alluxio-go/alluxio/ufs"
+	"github.com/alluxio-go/alluxio/ufs/kodo/kodotest"
+	"github.com/alluxio-go/alluxio/ufs/ufstest"
+)
+
+const (
+	testAK = "test-access-key"
+	testSK = "test-secret-key-never-shown"
+)
+
+var bucketSeq atomic.Int64
+
+// startServer starts a kodotest server that stops with the test.
+func startServer(t *testing.T) *kodotest.Server {
+	t.Helper()
+	srv, err := kodotest.Start(testAK, testSK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// newBucket creates a fresh bucket on srv.
+func newBucket(srv *kodotest.Server) string {
+	b := fmt.Sprintf("bucket-%d", bucketSeq.Add(1))
+	srv.CreateBucket(b)
+	return b
+}
+
+// options are the mount options of a store on srv for bucket.
+func options(srv *kodotest.Server, bucket string) map[string]string {
+	return map[string]string{
+		keyAccessKey:    testAK,
+		keySecretKey:    testSK,
+		keyEndpoint:     srv.URL(),
+		keyDownloadHost: srv.DownloadHost(bucket),
+		keyMaxRetry:     "4",
+	}
+}
+
+// openStore opens uri through the registry with fast retries, closed with
+// the test.
+func openStore(t *testing.T, uri string, opts map[string]string) *Store {
+	t.Helper()
+	u, err := ufs.Open(uri, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := u.(*Store)
+	s.cfg.backoff = 5 * time.Millisecond
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// putFile writes a whole file.
+func putFile(t *testing.T, s ufs.UFS, p string, data []byte) ufs.FileInfo {
+	t.Helper()
+	w, err := s.Create(t.Context(), p, ufs.CreateOptions{SizeHint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := w.Close(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
+
+// readFile reads a whole file.
+func readFile(t *testing.T, s ufs.UFS, p string) []byte {
+	t.Helper()
+	r, err := s.OpenRange(t.Context(), p, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestContract(t *testing.T) {
+	srv := startServer(t)
+	ufstest.Run(t, func(t *testing.T) ufs.UFS {
+		b := newBucket(srv)
+		return openStore(t, "kodo://"+b+"/", options(srv, b))
+	})
+}
+
+func TestContractPrefix(t *testing.T) {
+	srv := startServer(t)
+	b := newBucket(srv)
+	neighbour := openStore(t, "kodo://"+b+"/", options(srv, b))
+	putFile(t, neighbour, "mount-1x", []byte("a key that shares the prefix's first letters"))
+	n := 0
+	ufstest.Run(t, func(t *testing.T) ufs.UFS {
+		n++
+		return openStore(t, fmt.Sprintf("kodo://%s/mount-%d/sub/", b, n), options(srv, b))
+	})
+}
+
+func TestLargeMultipartUpload(t *testing.T) {
+	srv := startServer(t)
+	b := newBucket(srv)
+	s := openStore(t, "kodo://"+b+"/dir/", options(srv, b))
+	rng := rand.New(rand.NewPCG(3, 4))
+	data := make([]byte, 9<<20+777)
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	w, err := s.Create(t.Context(), "big", ufs.CreateOptions{SizeHint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), 1+rng.IntN(1<<20))
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+	if srv.Uploads() != 1 {
+		t.Errorf("%d multipart uploads in progress before Close, want 1", srv.Uploads())
+	}
+	fi, err := w.Close(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size != int64(len(data)) || fi.ETag != kodotest.Etag(data) {
+		t.Errorf("Close = %+v, want %d bytes with qetag %s", fi, len(data), kodotest.Etag(data))
+	}
+	if got := readFile(t, s, "big"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes that differ from the %d written", len(got), len(data))
+	}
+	if srv.Uploads() != 0 {
+		t.Errorf("%d multipart uploads left after Close", srv.Uploads())
+	}
+
+	// Abort after a part was uploaded leaves nothing behind.
+	w, err = s.Create(t.Context(), "aborted", ufs.CreateOptions{SizeHint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data[:5<<20]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if srv.Uploads() != 0 {
+		t.Errorf("%d multipart uploads left after Abort", srv.Uploads())
+	}
+	if _, err := s.Stat(t.Context(), "aborted"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat after Abort: %v, want ErrNotExist", err)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	srv := startServer(t)
+	b := newBucket(srv)
+	s := openStore(t, "kodo://"+b+"/", options(srv, b))
+	putFile(t, s, "f", []byte("payload"))
+	tests := []struct {
+		name string
+		code int
+		n    int
+		op   func() error
+	}{
+		{"stat through 573", 573, 3, func() error { _, err := s.Stat(t.Context(), "f"); return err }},
+		{"read through 503", 503, 2, func() error {
+			if got := readFile(t, s, "f"); string(got) != "payload" {
+				return fmt.Errorf("read %q", got)
+			}
+			return nil
+		}},
+		{"upload through 573", 573, 4, func() error { putFile(t, s, "g", []byte("x")); return nil }},
+		{"list through 599", 599, 1, func() error { return s.List(t.Context(), "", func(ufs.FileInfo) error { return nil }) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.FailNext(tt.n, tt.code)
+			if err := tt.op(); err != nil {
+				t.Fatalf("after %d injected %d answers: %v", tt.n, tt.code, err)
+			}
+		})
+	}
+	t.Run("gives up", func(t *testing.T) {
+		srv.FailNext(100, 573)
+		defer srv.FailNext(0, 0)
+		_, err := s.Stat(t.Context(), "f")
+		if !errors.Is(err, syscall.EAGAIN) || !strings.Contains(err.Error(), "after 5 attempts") {
+			t.Fatalf("Stat against a rate-limiting server: %v, want EAGAIN after 5 attempts", err)
+		}
+	})
+	t.Run("not on 612", func(t *testing.T) {
+		before := srv.Requests()
+		if _, err := s.Stat(t.Context(), "missing"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("Stat missing: %v", err)
+		}
+		if n := srv.Requests() - before; n != 3 { // key, marker, listing
+			t.Errorf("Stat of a missing key sent %d requests, want 3", n)
+		}
+	})
+}
+
+func TestTimeoutAndCancel(t *testing.T) {
+	srv := startServer(t)
+	b := newBucket(srv)
+	opts := options(srv, b)
+	opts[keyTimeout] = "100ms"
+	opts[keyMaxRetry] = "1"
+	s := openStore(t, "kodo://"+b+"/", opts)
+	srv.SetLatency(time.Second)
+	defer srv.SetLatency(0)
+	start := time.Now()
+	_, err := s.Stat(t.Context(), "f")
+	if !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Errorf("Stat against a slow server: %v, want ETIMEDOUT", err)
+	}
+	if d := time.Since(start); d > 900*time.Millisecond {
+		t.Errorf("Stat took %v with a 100ms timeout and one retry", d)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	opts[keyTimeout] = "0"
+	s2 := openStore(t, "kodo://"+b+"/", opts)
+	if _, err := s2.Stat(ctx, "f"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Stat with an ending context: %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestWrongSecret(t *testing.T) {
+	srv := startServer(t)
+	b := newBucket(srv)
+	opts := options(srv, b)
+	const wrong = "wrong-secret-value-xyz"
+	opts[keySecretKey] = wrong
+	s := openStore(t, "kodo://"+b+"/", opts)
+	ctx := t.Context()
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, syscall.EACCES) {
+			t.Fatalf("%s with a wrong secret: %v, want EACCES", what, err)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, "access denied") || !strings.Contains(msg, keyAccessKey) || !strings.Contains(msg, keySecretKey) {
+			t.Errorf("%s: error %q does not say access denied naming %s/%s", what, msg, keyAccessKey, keySecretKey)
+		}
+		if strings.Contains(msg, wrong) || strings.Contains(msg, testSK) {
+			t.Errorf("%s: error %q shows a secret", what, msg)
+		}
+	}
+	_, err := s.Stat(ctx, "")
+	check("Stat root", err)
+	_, err = s.Stat(ctx, "f")
+	check("Stat", err)
+	w, err := s.Create(ctx, "f", ufs.CreateOptions{SizeHint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("x"))
+	_, err = w.Close(ctx)
+	check("upload", err)
+	srv.Put(b, "g", []byte("data"))
+	_, err = s.OpenRange(ctx, "g", 0, -1)
+	check("download", err)
+}
+
+func TestOptions(t *testing.T) {
+	base := map[string]string{
+		keyAccessKey: "ak", keySecretKey: "sk-secret", keyEndpoint: "z0", keyDownloadHost: "cdn.example.com",
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for kk, vv := range base {
+			m[kk] = vv
+		}
+		if v == "<unset>" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		uri     string
+		opts    map[string]string
+		wantErr string // substring; "" for success
+		check   func(c *config) error
+	}{
+		{"region id", "kodo://b/dir/", base, "", func(c *config) error {
+			if c.upHost != "https://up.qiniup.com" || c.rsHost != "https://rs.qbox.me" || c.rsfHost != "https://rsf.qbox.me" ||
+				c.downloadHost != "http://cdn.example.com" || c.prefix != "dir/" || c.bucket != "b" {
+				return fmt.Errorf("%+v", *c)
+			}
+			return nil
+		}},
+		{"region up host", "kodo://b/", with(keyEndpoint, "up-z1.qiniup.com"), "", func(c *config) error {
+			if c.upHost != "https://up-z1.qiniup.com" || c.rsHost != "https://rs-z1.qbox.me" {
+				return fmt.Errorf("%+v", *c)
+			}
+			return nil
+		}},
+		{"explicit host", "kodo://b/", with(keyEndpoint, "http://127.0.0.1:9"), "", func(c *config) error {
+			if c.upHost != "http://127.0.0.1:9" || c.rsfHost != "http://127.0.0.1:9" {
+				return fmt.Errorf("%+v", *c)
+			}
+			return nil
+		}},
+		{"root option prefix", "kodo://b/", map[string]string{
+			rootOptionPrefix + keyAccessKey: "ak", rootOptionPrefix + keySecretKey: "sk-secret",
+			rootOptionPrefix + keyEndpoint: "z2", rootOptionPrefix + keyDownloadHost: "https://d.example.com",
+		}, "", func(c *config) error {
+			if c.accessKey != "ak" || c.upHost != "https://up-z2.qiniup.com" || c.downloadHost != "https://d.example.com" {
+				return fmt.Errorf("%+v", *c)
+			}
+			return nil
+		}},
+		{"no access key", "kodo://b/", with(keyAccessKey, "<unset>"), keyAccessKey, nil},
+		{"no secret key", "kodo://b/", with(keySecretKey, "<unset>"), keySecretKey, nil},
+		{"no endpoint", "kodo://b/", with(keyEndpoint, "<unset>"), keyEndpoint, nil},
+		{"no download host", "kodo://b/", with(keyDownloadHost, "<unset>"), keyDownloadHost, nil},
+		{"bad endpoint", "kodo://b/", with(keyEndpoint, "ftp://x"), keyEndpoint, nil},
+		{"bad timeout", "kodo://b/", with(keyTimeout, "soon"), keyTimeout, nil},
+		{"unknown key", "kodo://b/", with("alluxio.underfs.kodo.typo", "1"), "alluxio.underfs.kodo.typo", nil},
+		{"no bucket", "kodo:///x", base, "no bucket", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(tt.uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := parseConfig(u, tt.opts)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, syscall.EINVAL) {
+					t.Fatalf("parseConfig: %v, want EINVAL naming %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "sk-secret") {
+					t.Errorf("error %q shows the secret", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.check(c); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
