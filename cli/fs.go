@@ -21,7 +21,7 @@ import (
 )
 
 const fsUsage = `Usage: alluxio fs COMMAND [ARGS]
-  ls [-R] [-h] [--sync] PATH     list a directory
+  ls [-R] [-h] PATH              list a directory
   cat PATH                       print a file
   head [-c BYTES] PATH           print the first bytes (default 1KB)
   tail [-c BYTES] PATH           print the last bytes (default 1KB)
@@ -165,11 +165,10 @@ func (f *fsCmd) printEntry(fi meta.FileInfo, human bool) {
 }
 
 func (f *fsCmd) ls(args []string) error {
-	var recursive, human, sync bool
+	var recursive, human bool
 	paths, err := parse("ls", args, func(fl *flag.FlagSet) {
 		fl.BoolVar(&recursive, "R", false, "recursive")
 		fl.BoolVar(&human, "h", false, "human sizes")
-		fl.BoolVar(&sync, "sync", false, "sync metadata")
 	}, -1)
 	if err != nil {
 		return err
