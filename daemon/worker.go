@@ -187,11 +187,15 @@ func (w *Worker) Close() error {
 		s.abort()
 		delete(w.sessions, id)
 	}
+	var releases []func()
 	for id, l := range w.leases {
-		l.release()
+		releases = append(releases, l.release)
 		delete(w.leases, id)
 	}
 	w.stateMu.Unlock()
+	for _, release := range releases {
+		release() // outside stateMu: a release may start a cache fill
+	}
 	w.ufsMu.Lock()
 	for _, u := range w.ufsByMount {
 		u.Close()
@@ -220,8 +224,8 @@ func (w *Worker) routes() {
 
 // dropConn ends the sessions and leases of a client that went away.
 func (w *Worker) dropConn(peer string, conn uint64) {
+	var releases []func()
 	w.stateMu.Lock()
-	defer w.stateMu.Unlock()
 	for id, s := range w.sessions {
 		if s.conn == conn {
 			w.log.Info("aborting write session of disconnected client", "peer", peer, "file", s.ref.ID)
@@ -231,9 +235,13 @@ func (w *Worker) dropConn(peer string, conn uint64) {
 	}
 	for id, l := range w.leases {
 		if l.conn == conn {
-			l.release()
+			releases = append(releases, l.release)
 			delete(w.leases, id)
 		}
+	}
+	w.stateMu.Unlock()
+	for _, release := range releases {
+		release() // outside stateMu: a release may start a cache fill
 	}
 }
 
@@ -342,22 +350,34 @@ func (w *Worker) handleOpenWhole(ctx context.Context, req *rpc.Request) (*rpc.Re
 	f, release, ok := w.store.OpenWhole(keyOf(ref), ref.Size)
 	if !ok {
 		if uf := w.openUnderFile(ctx, ref); uf != nil {
+			// The cache fills once the reader is done: filling while
+			// the kernel reads the same file would halve its speed on
+			// a small machine, and the reader pulled the bytes into the
+			// page cache meanwhile.
+			fill := func() {}
 			if r.ReadType != "NO_CACHE" {
-				w.fillLater(ref)
+				fill = func() { w.fillLater(ref) }
 			}
+			id := w.addLease(conn, fill)
 			w.counters.ufsPassthroughOpens.Add(1)
-			return &rpc.Response{Body: wire.OpenWholeResponse{OK: true}, Files: []*os.File{uf}}, nil
+			return &rpc.Response{Body: wire.OpenWholeResponse{OK: true, Lease: id}, Files: []*os.File{uf}}, nil
 		}
 		return &rpc.Response{Body: wire.OpenWholeResponse{}}, nil
 	}
-	w.stateMu.Lock()
-	w.nextID++
-	id := w.nextID
-	w.leases[id] = lease{conn: conn, release: release}
-	w.stateMu.Unlock()
+	id := w.addLease(conn, release)
 	w.counters.passthroughOpens.Add(1)
 	w.counters.bytesPassedThrough.Add(ref.Size)
 	return &rpc.Response{Body: wire.OpenWholeResponse{OK: true, Lease: id}, Files: []*os.File{f}}, nil
+}
+
+// addLease records a lease of connection conn, released by the client or
+// when the connection goes away.
+func (w *Worker) addLease(conn uint64, release func()) uint64 {
+	w.stateMu.Lock()
+	defer w.stateMu.Unlock()
+	w.nextID++
+	w.leases[w.nextID] = lease{conn: conn, release: release}
+	return w.nextID
 }
 
 // openUnderFile opens the under-store's own file when the store holds
@@ -388,6 +408,9 @@ func (w *Worker) openUnderFile(ctx context.Context, ref wire.FileRef) *os.File {
 // fillLater reads a file into the cache in the background, once per file
 // version at a time, when it fits comfortably in the tier.
 func (w *Worker) fillLater(ref wire.FileRef) {
+	if w.bgCtx.Err() != nil {
+		return // closing
+	}
 	if st := w.store.Stats(); ref.Size > st.Capacity/2 {
 		return
 	}

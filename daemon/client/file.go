@@ -143,9 +143,6 @@ func (r *FileReader) Close() error {
 	}
 	err := r.whole.Close()
 	r.whole = nil
-	if r.lease == 0 {
-		return err // the under-store's own file: nothing pinned
-	}
 	if w, werr := r.c.workerClient(); werr == nil {
 		_, lerr := w.Call(context.Background(), wire.WorkerReleaseLease, wire.LeaseRequest{Lease: r.lease}, nil, nil, nil)
 		err = errors.Join(err, lerr)

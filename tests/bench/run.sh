@@ -39,7 +39,7 @@ alluxio.worker.rpc.port=$(port)
 alluxio.worker.web.port=$(port)
 alluxio.master.mount.table.root.ufs=$home/ufs
 alluxio.worker.tieredstore.level0.dirs.path=$shm/tier
-alluxio.worker.tieredstore.level0.dirs.quota=$((size_mib * 2))MB
+alluxio.worker.tieredstore.level0.dirs.quota=$((size_mib * (runs + 3)))MB
 alluxio.fuse.mount.point=$home/mnt
 alluxio.worker.data.server.domain.socket.address=$home/run/worker.sock
 PROPS
@@ -65,16 +65,24 @@ best() { sort -g | tail -n 1; }
 tmpfs=$(for _ in $(seq "$runs"); do read_gbps "$shm/data.bin"; done | best)
 raw_cold=$(for _ in $(seq "$runs"); do drop; read_gbps "$home/ufs/data.bin"; done | best)
 
-# A fresh file each cold run: the cache has never seen it.
-mount_cold=$(for i in $(seq "$runs"); do drop; read_gbps "$home/mnt/cold$i.bin"; done | best)
-read_gbps "$home/mnt/data.bin" >/dev/null # fill the cache
-# Wait until the worker holds the whole file, so hot means cached.
 web=$(awk -F= '/master.web.port/ {print $2}' "$home/conf/alluxio-site.properties")
-for _ in $(seq 300); do
-  used=$(python3 -c "import json,urllib.request; print(int(json.load(urllib.request.urlopen('http://127.0.0.1:$web/api/v1/master/metrics'))['Cluster.CapacityUsed']))")
-  [ "$used" -ge $((size_mib << 20)) ] && break
-  sleep 0.2
-done
+# wait_cached N: wait until the worker holds N whole files (it fills its
+# cache after a cold reader closes, and a fill still running would compete
+# with the next measurement).
+wait_cached() {
+  for _ in $(seq 300); do
+    used=$(python3 -c "import json,urllib.request; print(int(json.load(urllib.request.urlopen('http://127.0.0.1:$web/api/v1/master/metrics'))['Cluster.CapacityUsed']))")
+    [ "$used" -ge $(($1 * (size_mib << 20))) ] && return
+    sleep 0.2
+  done
+}
+
+# A fresh file each cold run: the cache has never seen it.
+mount_cold=$(for i in $(seq "$runs"); do wait_cached $((i - 1)); drop; read_gbps "$home/mnt/cold$i.bin"; done | best)
+read_gbps "$home/mnt/data.bin" >/dev/null # fill the cache
+# Wait until the worker holds every file read so far (the tier has room
+# for all), so hot means cached.
+wait_cached $((runs + 1))
 mount_hot=$(for _ in $(seq "$runs"); do read_gbps "$home/mnt/data.bin"; done | best)
 
 # The user-space path: the same mount without passthrough, against the
