@@ -168,6 +168,18 @@ func (n *node) forgetListing() {
 
 func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *gofuse.AttrOut) syscall.Errno {
 	ctx = uninterrupted(ctx)
+	if fh := n.handleOf(f); fh != nil && n.orphan() {
+		// Unlinked while open: the file lives on in its handle, with
+		// no name to ask the master about.
+		if ah, ok := fh.handle().(Attributer); ok {
+			a := ah.Attr()
+			a.Nlink = 0
+			n.fsys.fillAttr(a, &out.Attr)
+			out.Attr.Nlink = 0
+			out.SetTimeout(n.fsys.attrTimeout)
+			return 0
+		}
+	}
 	p := n.path()
 	a, err := n.fsys.client.Stat(ctx, p)
 	if err != nil {
@@ -223,6 +235,19 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 	n.fsys.fillAttr(a, &out.Attr)
 	out.SetTimeout(n.fsys.attrTimeout)
 	return 0
+}
+
+// Attributer is implemented by handles that know their file's attributes
+// (for a file unlinked while open).
+type Attributer interface {
+	Attr() Attr
+}
+
+// orphan reports a node whose name was removed: go-fuse keeps it while the
+// kernel holds it, without a parent.
+func (n *node) orphan() bool {
+	_, parent := n.Parent()
+	return parent == nil && !n.IsRoot()
 }
 
 // Invalidator is implemented by read handles that can drop their view of

@@ -167,3 +167,15 @@ func (r *FileReader) Fsync(ctx context.Context) error { return nil }
 func (r *FileReader) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return 0, syscall.EBADF
 }
+
+// Attr is the file as the reader opened it (fuse.Attributer).
+func (r *FileReader) Attr() fuse.Attr { return AttrOf(r.info) }
+
+// Attr is the file as written through this handle (fuse.Attributer).
+func (w *FileWriter) Attr() fuse.Attr {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := AttrOf(w.info)
+	a.Size = w.size
+	return a
+}
