@@ -22,8 +22,12 @@ import (
 // that reproduces it.
 var (
 	diffOps  = flag.Int("diff.ops", 10000, "operations per differential run")
-	diffSeed = flag.Int64("diff.seed", 0, "seed of one differential run (-1: time based; 0: skip the test)")
+	diffSeed = flag.Int64("diff.seed", 0, "seed of the differential run (-1: time based; 0: the regression seed)")
 )
+
+// regressionSeed runs in `make test`. It passes today; random seeds
+// (make soak) still find rare divergences, listed in the POSIX issue.
+const regressionSeed = 21
 
 // opKind is one kind of call.
 type opKind int
@@ -396,12 +400,6 @@ func shrink(mountRoot, refRoot string, ops []op, budget int) []op {
 // through passthrough is refused (ETXTBSY, see TestPassthroughWriterBusy),
 // which tmpfs never does.
 func TestDifferential(t *testing.T) {
-	if *diffSeed == 0 {
-		// Random sequences still find divergences (see the POSIX issue),
-		// some of them timing dependent, so the tester runs on demand:
-		// make soak, or -diff.seed=N to reproduce one.
-		t.Skip("differential tester runs with -diff.seed (make soak)")
-	}
 	c := newCluster(t, map[string]string{
 		"alluxio.fuse.entry.timeout":       "0",
 		"alluxio.fuse.attr.timeout":        "0",
@@ -414,7 +412,10 @@ func TestDifferential(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(ref) })
 	seed := *diffSeed
-	if seed < 0 {
+	switch {
+	case seed == 0:
+		seed = regressionSeed
+	case seed < 0:
 		seed = time.Now().UnixNano()
 	}
 	runDifferential(t, c, ref, seed, 0)
