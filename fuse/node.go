@@ -227,7 +227,7 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 		return n.errno("setattr", p, err)
 	}
 	if _, resized := in.GetSize(); resized {
-		n.invalidateReaders()
+		n.refreshReaders(ctx)
 	}
 	if w != nil {
 		a.Size = w.Size()
@@ -250,18 +250,26 @@ func (n *node) orphan() bool {
 	return parent == nil && !n.IsRoot()
 }
 
-// Invalidator is implemented by read handles that can drop their view of
-// the bytes when the file changed under them (truncated by path).
-type Invalidator interface {
-	Invalidate()
+// Refresher is implemented by read handles that can take the file's
+// current version when it changed under them (truncated by path).
+type Refresher interface {
+	Refresh(ctx context.Context) error
 }
 
-func (n *node) invalidateReaders() {
+// refreshReaders has the open readers take the new version at once, while
+// the file surely still exists.
+func (n *node) refreshReaders(ctx context.Context) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
+	var rs []Refresher
 	for fh := range n.readers {
-		if inv, ok := fh.h.(Invalidator); ok {
-			inv.Invalidate()
+		if r, ok := fh.h.(Refresher); ok {
+			rs = append(rs, r)
+		}
+	}
+	n.mu.Unlock()
+	for _, r := range rs {
+		if err := r.Refresh(ctx); err != nil {
+			n.fsys.log.Debug("reader refresh failed", "path", n.path(), "err", err)
 		}
 	}
 }

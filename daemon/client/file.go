@@ -6,7 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"sync/atomic"
+	"sync"
 	"syscall"
 
 	"github.com/alluxio-go/alluxio/daemon/wire"
@@ -19,33 +19,42 @@ const maxReadCall = 4 << 20
 // FileReader reads one version of a file: from the worker's fully cached
 // backing file when the worker passed it, else page ranges over RPC.
 type FileReader struct {
-	c    *Client
-	info meta.FileInfo
-	ref  wire.FileRef
-	// whole is the worker's backing file, pinned by lease until Close.
+	c *Client
+	// mu guards the version being read: info, ref, and the worker's
+	// backing file with the lease that pins it until Close.
+	mu    sync.Mutex
+	info  meta.FileInfo
+	ref   wire.FileRef
 	whole *os.File
 	lease uint64
 	// pos is the offset of the next Read (io.Reader use by the CLI).
 	pos int64
-	// stale is set when the file changed under the reader (truncated by
-	// path); the next read looks the file up again.
-	stale atomic.Bool
 }
 
-// Invalidate makes the next read look the file up again (fuse.Invalidator).
-func (r *FileReader) Invalidate() { r.stale.Store(true) }
+// view returns the version being read.
+func (r *FileReader) view() (meta.FileInfo, wire.FileRef, *os.File) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.info, r.ref, r.whole
+}
 
-// refresh takes the file's current version, by inode id.
-func (r *FileReader) refresh(ctx context.Context) error {
+// Refresh takes the file's current version, by inode id: a truncate by
+// path changed the bytes under the reader (fuse.Refresher).
+func (r *FileReader) Refresh(ctx context.Context) error {
+	info, _, _ := r.view()
 	var fi meta.FileInfo
-	if err := r.c.callMaster(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: r.info.ID}, &fi); err != nil {
+	if err := r.c.callMaster(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: info.ID}, &fi); err != nil {
 		return err
 	}
-	if fi.Fingerprint != r.info.Fingerprint && r.whole != nil {
-		r.Close()
+	r.mu.Lock()
+	var whole *os.File
+	var lease uint64
+	if fi.Fingerprint != r.info.Fingerprint {
+		whole, lease, r.whole, r.lease = r.whole, r.lease, nil, 0
 	}
 	r.info, r.ref = fi, wire.RefOf(fi)
-	return nil
+	r.mu.Unlock()
+	return r.release(whole, lease)
 }
 
 // OpenFile opens a file for reading. It asks the worker for the backing
@@ -77,33 +86,35 @@ func (c *Client) OpenFile(ctx context.Context, path string) (*FileReader, error)
 	return r, nil
 }
 
-// Info is the file's metadata at open.
-func (r *FileReader) Info() meta.FileInfo { return r.info }
+// Info is the file's metadata as the reader knows it.
+func (r *FileReader) Info() meta.FileInfo {
+	info, _, _ := r.view()
+	return info
+}
 
 // Size is the file length.
-func (r *FileReader) Size() int64 { return r.info.Size }
+func (r *FileReader) Size() int64 { return r.Info().Size }
 
 // Version identifies the content being read.
-func (r *FileReader) Version() string { return r.info.Fingerprint }
+func (r *FileReader) Version() string { return r.Info().Fingerprint }
 
 // Passthrough is the fully cached backing file, or nil.
-func (r *FileReader) Passthrough() *os.File { return r.whole }
+func (r *FileReader) Passthrough() *os.File {
+	_, _, whole := r.view()
+	return whole
+}
 
 // ReadAt reads from off; it returns io.EOF with fewer bytes at the end.
 func (r *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	if r.stale.Swap(false) {
-		if err := r.refresh(ctx); err != nil {
-			return 0, err
-		}
-	}
-	if off >= r.info.Size {
+	info, ref, whole := r.view()
+	if off >= info.Size {
 		return 0, io.EOF
 	}
-	if rest := r.info.Size - off; int64(len(p)) > rest {
+	if rest := info.Size - off; int64(len(p)) > rest {
 		p = p[:rest]
 	}
-	if r.whole != nil {
-		return r.whole.ReadAt(p, off)
+	if whole != nil {
+		return whole.ReadAt(p, off)
 	}
 	w, err := r.c.workerClient()
 	if err != nil {
@@ -112,7 +123,7 @@ func (r *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 	done := 0
 	for done < len(p) {
 		chunk := p[done:min(len(p), done+maxReadCall)]
-		req := wire.ReadRequest{File: r.ref, Offset: off + int64(done), Length: len(chunk), ReadType: r.c.cfg.ReadType}
+		req := wire.ReadRequest{File: ref, Offset: off + int64(done), Length: len(chunk), ReadType: r.c.cfg.ReadType}
 		res, err := w.Call(ctx, wire.WorkerRead, req, nil, nil, chunk)
 		if err != nil {
 			return done, err
@@ -138,13 +149,21 @@ func (r *FileReader) Read(p []byte) (int, error) {
 
 // Close releases the backing file and its lease.
 func (r *FileReader) Close() error {
-	if r.whole == nil {
+	r.mu.Lock()
+	whole, lease := r.whole, r.lease
+	r.whole, r.lease = nil, 0
+	r.mu.Unlock()
+	return r.release(whole, lease)
+}
+
+// release closes a backing file and ends its lease at the worker.
+func (r *FileReader) release(whole *os.File, lease uint64) error {
+	if whole == nil {
 		return nil
 	}
-	err := r.whole.Close()
-	r.whole = nil
+	err := whole.Close()
 	if w, werr := r.c.workerClient(); werr == nil {
-		_, lerr := w.Call(context.Background(), wire.WorkerReleaseLease, wire.LeaseRequest{Lease: r.lease}, nil, nil, nil)
+		_, lerr := w.Call(context.Background(), wire.WorkerReleaseLease, wire.LeaseRequest{Lease: lease}, nil, nil, nil)
 		err = errors.Join(err, lerr)
 	}
 	return err
@@ -152,5 +171,5 @@ func (r *FileReader) Close() error {
 
 // Truncate is refused on a reader.
 func (r *FileReader) Truncate(ctx context.Context, size int64) error {
-	return &fs.PathError{Op: "truncate", Path: r.info.Path, Err: syscall.EBADF}
+	return &fs.PathError{Op: "truncate", Path: r.Info().Path, Err: syscall.EBADF}
 }

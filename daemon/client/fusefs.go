@@ -169,7 +169,7 @@ func (r *FileReader) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 }
 
 // Attr is the file as the reader opened it (fuse.Attributer).
-func (r *FileReader) Attr() fuse.Attr { return AttrOf(r.info) }
+func (r *FileReader) Attr() fuse.Attr { return AttrOf(r.Info()) }
 
 // Attr is the file as written through this handle (fuse.Attributer).
 func (w *FileWriter) Attr() fuse.Attr {
