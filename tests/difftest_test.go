@@ -25,8 +25,7 @@ var (
 	diffSeed = flag.Int64("diff.seed", 0, "seed of the differential run (-1: time based; 0: the regression seed)")
 )
 
-// regressionSeed runs in `make test`. It passes today; random seeds
-// (make soak) still find rare divergences, listed in the POSIX issue.
+// regressionSeed runs in `make test`; make soak runs random seeds.
 const regressionSeed = 21
 
 // opKind is one kind of call.
