@@ -7,6 +7,13 @@ need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v cmp >/dev/null || need_apt+=(diffutils)
 command -v mount >/dev/null || need_apt+=(mount)
+command -v setpriv >/dev/null || need_apt+=(util-linux)
+# Third-party programs the conformance tests run on the mount.
+command -v git >/dev/null || need_apt+=(git)
+command -v tar >/dev/null || need_apt+=(tar)
+command -v rsync >/dev/null || need_apt+=(rsync)
+command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
+command -v fio >/dev/null || need_apt+=(fio)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -1,0 +1,70 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestThirdPartyPrograms runs real programs from Debian's packages on the
+// mount (tests/install-deps.sh installs them); each fails the test on error.
+func TestThirdPartyPrograms(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	_, file, _, _ := runtime.Caller(0)
+	repo := filepath.Dir(filepath.Dir(file))
+	src := t.TempDir()
+
+	t.Run("git clone and fsck", func(t *testing.T) {
+		origin := filepath.Join(src, "origin")
+		sh(t, fmt.Sprintf("git init -q %[1]s && cd %[1]s && cp -r %[2]s/meta %[2]s/fuse . && git add -A && "+
+			"git -c user.email=t@t -c user.name=t commit -qm init", origin, repo))
+		sh(t, fmt.Sprintf("git clone -q %s %s/repo", origin, c.mnt))
+		sh(t, fmt.Sprintf("cd %s/repo && git fsck --full && test -z \"$(git status --porcelain)\"", c.mnt))
+		sh(t, fmt.Sprintf("cd %s/repo && echo change >> meta/doc.go && git -c user.email=t@t -c user.name=t commit -qam change && git fsck --full", c.mnt))
+	})
+
+	t.Run("tar extract and diff", func(t *testing.T) {
+		sh(t, fmt.Sprintf("tar -C %s -cf %s/t.tar daemon ufs", repo, src))
+		sh(t, fmt.Sprintf("mkdir %[1]s/tarx && tar -C %[1]s/tarx -xf %[2]s/t.tar && diff -r %[3]s/daemon %[1]s/tarx/daemon && diff -r %[3]s/ufs %[1]s/tarx/ufs",
+			c.mnt, src, repo))
+	})
+
+	t.Run("rsync round trip", func(t *testing.T) {
+		back := filepath.Join(src, "back")
+		sh(t, fmt.Sprintf("rsync -a %s/cli/ %s/rs/ && rsync -a %s/rs/ %s/ && diff -r %s/cli %s",
+			repo, c.mnt, c.mnt, back, repo, back))
+		// A second rsync finds nothing to do: times and sizes round-trip.
+		out := sh(t, fmt.Sprintf("rsync -a --itemize-changes %s/cli/ %s/rs/", repo, c.mnt))
+		if strings.TrimSpace(out) != "" {
+			t.Fatalf("second rsync changed files:\n%s", out)
+		}
+	})
+
+	t.Run("sqlite transactions", func(t *testing.T) {
+		db := filepath.Join(c.mnt, "t.db")
+		script := "create table t(a integer primary key, b text);" +
+			"begin;" + strings.Repeat("insert into t(b) values(hex(randomblob(200)));", 500) + "commit;" +
+			"begin; update t set b = 'x' where a % 3 = 0; delete from t where a % 7 = 0; commit;" +
+			"begin; insert into t(b) values('rolled back'); rollback;"
+		cmd := exec.Command("sqlite3", db, script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("sqlite3: %v\n%s", err, out)
+		}
+		out := sh(t, fmt.Sprintf("sqlite3 %s 'pragma integrity_check; select count(*) from t; select count(*) from t where b = \"rolled back\";'", db))
+		if want := "ok\n429\n0\n"; out != want {
+			t.Fatalf("sqlite3 after the transactions: %q, want %q", out, want)
+		}
+	})
+
+	t.Run("fio verify", func(t *testing.T) {
+		dir := filepath.Join(c.mnt, "fio")
+		os.MkdirAll(dir, 0o755)
+		sh(t, fmt.Sprintf("fio --name=w --directory=%s --rw=write --bs=64k --size=16m --verify=crc32c --do_verify=1 --ioengine=psync --output-format=terse >/dev/null", dir))
+		sh(t, fmt.Sprintf("fio --name=r --directory=%s --rw=randwrite --bs=4k --size=4m --verify=crc32c --do_verify=1 --ioengine=psync --output-format=terse >/dev/null", dir))
+	})
+}
