@@ -3,6 +3,7 @@ GO      ?= go
 PREFIX  ?= /opt/alluxio
 BINDIR  ?= /usr/local/bin
 SBINDIR ?= /sbin
+SYSTEMDDIR ?= /etc/systemd/system
 
 CMDS    := alluxio alluxio-fuse
 SCRIPTS := alluxio-start.sh alluxio-stop.sh mount.fuse.alluxio
@@ -21,15 +22,18 @@ local: build
 	./bin/alluxio-start.sh local
 
 install: build
-	install -d $(PREFIX)/bin $(PREFIX)/conf $(PREFIX)/logs
+	install -d $(PREFIX)/bin $(PREFIX)/conf $(PREFIX)/logs $(BINDIR) $(SBINDIR)
 	install -m 0755 $(addprefix bin/,$(CMDS) $(SCRIPTS)) $(PREFIX)/bin/
 	for f in conf/*.template; do install -m 0644 $$f $(PREFIX)/conf/; done
 	for f in $(CMDS) alluxio-start.sh alluxio-stop.sh; do ln -sf $(PREFIX)/bin/$$f $(BINDIR)/$$f; done
 	ln -sf $(PREFIX)/bin/mount.fuse.alluxio $(SBINDIR)/mount.fuse.alluxio
+	install -d $(SYSTEMDDIR)
+	for f in packaging/systemd/*; do sed 's|@PREFIX@|$(PREFIX)|g' "$$f" > "$(SYSTEMDDIR)/$$(basename "$$f")"; done
 
 uninstall:
 	rm -f $(addprefix $(BINDIR)/,$(CMDS) alluxio-start.sh alluxio-stop.sh) $(SBINDIR)/mount.fuse.alluxio
 	rm -rf $(PREFIX)/bin
+	rm -f $(SYSTEMDDIR)/alluxio-master.service $(SYSTEMDDIR)/alluxio-worker.service $(SYSTEMDDIR)/alluxio-fuse@.service "$(SYSTEMDDIR)/mnt-alluxio\\x2dfuse.mount"
 
 # test installs what the tests need, then runs them all (unit, component
 # and system tests with a real FUSE mount).

@@ -20,7 +20,8 @@ func TestMakeInstall(t *testing.T) {
 	for _, d := range []string{bin, sbin} {
 		os.MkdirAll(d, 0o755)
 	}
-	cmd := exec.Command("make", "-s", "install", "PREFIX="+prefix, "BINDIR="+bin, "SBINDIR="+sbin)
+	units := filepath.Join(dir, "units")
+	cmd := exec.Command("make", "-s", "install", "PREFIX="+prefix, "BINDIR="+bin, "SBINDIR="+sbin, "SYSTEMDDIR="+units)
 	cmd.Dir = repo
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make install: %v\n%s", err, out)
@@ -36,6 +37,18 @@ func TestMakeInstall(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(prefix, "conf", "alluxio-site.properties.template")); err != nil {
 		t.Fatalf("conf template: %v", err)
+	}
+	// The systemd units, with the install prefix filled in, pass
+	// systemd's own checker (ordering, dependencies, executables).
+	verify := exec.Command("systemd-analyze", "verify", "--man=no", "alluxio-master.service", "alluxio-worker.service",
+		`alluxio-fuse@mnt-alluxio\x2dfuse.service`, `mnt-alluxio\x2dfuse.mount`)
+	verify.Dir = units
+	verify.Env = append(os.Environ(), "SYSTEMD_UNIT_PATH="+units+":")
+	if out, err := verify.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(units, "alluxio-master.service")); !strings.Contains(string(data), "ExecStart="+prefix+"/bin/alluxio process master") {
+		t.Fatalf("master unit does not start the installed binary:\n%s", data)
 	}
 	run := exec.Command(filepath.Join(bin, "alluxio"), "getConf", "alluxio.home")
 	run.Env = withoutAlluxioEnv()
