@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/alluxio-go/alluxio/daemon/conf"
@@ -182,7 +183,7 @@ func (m *Master) routes() {
 	handle(m.server, wire.MasterGetMount, func(ctx context.Context, r wire.GetMountRequest) (any, error) {
 		mi, ok := mm.MountByID(r.ID)
 		if !ok {
-			return nil, errNoMount(r.ID)
+			return nil, fmt.Errorf("mount %d: no such mount: %w", r.ID, syscall.ENOENT)
 		}
 		return mi, nil
 	})
