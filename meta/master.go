@@ -584,7 +584,8 @@ type CreateOptions struct {
 	Mode uint32
 	// UID and GID are the owner.
 	UID, GID uint32
-	// Overwrite replaces an existing file (nothing of it is kept).
+	// Overwrite empties an existing file into a new, incomplete version;
+	// it keeps its inode, mode and owner, as O_TRUNC does.
 	Overwrite bool
 	// Exclusive fails with EEXIST when the path exists, whatever
 	// Overwrite says (O_EXCL).
