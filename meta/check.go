@@ -224,15 +224,38 @@ func checkRename(t *txn, src, dst string) (renamePlan, error) {
 	return rp, nil
 }
 
-// checkSetAttr validates an attribute change of p. truncate reports a
-// size change to 0.
-func checkSetAttr(t *txn, p string, size *int64) (n *inode, truncate bool, err error) {
+// checkSetAttr validates the attribute change c (normalising its TTL
+// action) and returns the entry. truncate reports a size change to 0.
+//
+// A change of the namespace-only attributes alone (pin, TTL) is allowed in
+// a read-only mount, except a TTL that would delete the entry. A TTL that
+// would delete a mount point (or the root) is refused: unmount it instead.
+func checkSetAttr(t *txn, c *setAttrCmd) (n *inode, truncate bool, err error) {
 	const op = "setattr"
-	if err := checkWritable(t, op, p); err != nil {
+	p, size := c.Path, c.Size
+	if err := c.nsAttrs.validate(op, p); err != nil {
 		return nil, false, err
+	}
+	nsOnly := c.nsAttrs.set() && c.Mode == nil && c.UID == nil && c.GID == nil &&
+		c.Mtime == nil && c.Atime == nil && c.Size == nil
+	if !nsOnly {
+		if err := checkWritable(t, op, p); err != nil {
+			return nil, false, err
+		}
 	}
 	if n, err = t.lookup(op, p); err != nil {
 		return nil, false, err
+	}
+	if ttl, action := c.nsAttrs.outcome(n); (c.TTL != nil || c.TTLAction != nil) && ttl > 0 && action == TTLActionDelete {
+		mt := t.mountTable()
+		if _, ok := mt.mountAt(p); ok {
+			return nil, false, fmt.Errorf("setattr %s: a mount point cannot expire with action %s (unmount it instead): %w", p, action, syscall.EINVAL)
+		}
+		if nsOnly {
+			if err := checkWritable(t, op, p); err != nil {
+				return nil, false, err
+			}
+		}
 	}
 	if size == nil || *size == n.Size {
 		return n, false, nil

@@ -31,6 +31,8 @@ const (
 	cmdRequest
 	cmdSetMasterAddr
 	cmdNewVersion
+	cmdSetAttrBatch
+	cmdClearTTL
 )
 
 // command is a typed record that changes the state. Every field that must
@@ -64,6 +66,8 @@ var applyTable = map[commandType]applyFunc{
 	cmdSyncFile:        decodeApply((*syncFileCmd).apply),
 	cmdNewVersion:      decodeApply((*newVersionCmd).apply),
 	cmdSetMasterAddr:   decodeApply((*setMasterAddrCmd).apply),
+	cmdSetAttrBatch:    decodeApply((*setAttrBatchCmd).apply),
+	cmdClearTTL:        decodeApply((*clearTTLCmd).apply),
 }
 
 // decodeApply turns a typed apply method into an applyFunc.
@@ -135,8 +139,9 @@ func (c *createFileCmd) apply(t *txn) (any, error) {
 	if existing != nil && existing.isFile() {
 		// Overwriting a file keeps its inode, as O_TRUNC does: the
 		// kernel and the handles open on it keep seeing the same file.
+		// The pin, the TTL and the creation time stay with it.
 		n := existing
-		n.Size, n.Completed, n.UfsFingerprint = 0, false, ""
+		n.Size, n.Completed, n.UfsFingerprint, n.Location = 0, false, "", ""
 		n.Persisted = n.Persisted && c.UfsKept
 		n.Mtime, n.Ctime = c.Now, c.Now
 		n.Fingerprint = writtenFingerprint(n.ID, c.Now)
@@ -151,24 +156,27 @@ func (c *createFileCmd) apply(t *txn) (any, error) {
 	_, name := splitParent(c.Path)
 	n := &inode{
 		ID: t.allocInodeID(), Name: name, Mode: c.Mode & 0o7777, UID: c.UID, GID: c.GID,
-		Mtime: c.Now, Atime: c.Now, Ctime: c.Now,
+		Mtime: c.Now, Atime: c.Now, Ctime: c.Now, CreationTime: c.Now,
 	}
 	// The version's identity is fixed at creation, so the worker can cache
 	// pages under it while the file is being written.
 	n.Fingerprint = writtenFingerprint(n.ID, c.Now)
 	touch(parent, c.Now)
-	t.link(parent, n)
+	t.linkNew(parent, n)
 	return infoOf(t, n, c.Path)
 }
 
-// completeFileCmd records the end of a write: size, persistence and the
-// new content fingerprint.
+// completeFileCmd records the end of a write: size, persistence, the new
+// content fingerprint, and for an unpersisted file the worker holding it.
 type completeFileCmd struct {
 	ID             uint64 `json:"id"`
 	Size           int64  `json:"size"`
 	Persisted      bool   `json:"persisted,omitempty"`
 	UfsFingerprint string `json:"ufsFingerprint,omitempty"`
 	Now            int64  `json:"now"`
+	// Location is the worker holding the only copy (ignored when
+	// Persisted).
+	Location string `json:"location,omitempty"`
 }
 
 func (*completeFileCmd) commandType() commandType { return cmdCompleteFile }
@@ -192,6 +200,10 @@ func (c *completeFileCmd) apply(t *txn) (any, error) {
 	}
 	n.Size, n.Completed, n.Persisted = c.Size, true, c.Persisted
 	n.UfsFingerprint = c.UfsFingerprint
+	n.Location = ""
+	if !c.Persisted {
+		n.Location = c.Location
+	}
 	n.Mtime, n.Ctime = c.Now, c.Now
 	if n.Fingerprint == "" {
 		n.Fingerprint = writtenFingerprint(n.ID, n.Mtime)
@@ -250,11 +262,11 @@ func (c *createDirectoryCmd) apply(t *txn) (any, error) {
 		}
 		n := &inode{
 			ID: t.allocInodeID(), Name: name, IsDir: true, Mode: mode, UID: c.UID, GID: c.GID,
-			Mtime: c.Now, Atime: c.Now, Ctime: c.Now,
+			Mtime: c.Now, Atime: c.Now, Ctime: c.Now, CreationTime: c.Now,
 			Completed: true, Persisted: true, Loaded: c.Loaded,
 		}
 		touch(cur, c.Now)
-		t.link(cur, n)
+		t.linkNew(cur, n)
 		cur = n
 	}
 	return infoOf(t, cur, c.Path)
@@ -313,8 +325,14 @@ func (c *renameCmd) apply(t *txn) (any, error) {
 	return nil, t.err
 }
 
-// setAttrCmd changes mode, owner, times, or truncates a file to 0.
+// setAttrCmd changes mode, owner, times, pin and TTL, or truncates a file
+// to 0. Recursive gives the pin and TTL to everything below a directory
+// too (for a tree of up to maxAttrBatch entries; bigger ones are changed
+// with setAttrBatchCmd first and then this command without Recursive).
 type setAttrCmd struct {
+	nsAttrs
+	Recursive bool `json:"recursive,omitempty"`
+
 	Path  string  `json:"path"`
 	Mode  *uint32 `json:"mode,omitempty"`
 	UID   *uint32 `json:"uid,omitempty"`
@@ -331,7 +349,7 @@ type setAttrCmd struct {
 func (*setAttrCmd) commandType() commandType { return cmdSetAttr }
 
 func (c *setAttrCmd) apply(t *txn) (any, error) {
-	n, truncate, err := checkSetAttr(t, c.Path, c.Size)
+	n, truncate, err := checkSetAttr(t, c)
 	if err != nil {
 		return nil, err
 	}
@@ -355,12 +373,17 @@ func (c *setAttrCmd) apply(t *txn) (any, error) {
 	}
 	if truncate {
 		n.Fingerprint = writtenFingerprint(n.ID, n.Mtime)
+		n.Location = ""
 	}
 	if c.UfsFingerprint != nil && n.Persisted {
 		n.UfsFingerprint = *c.UfsFingerprint
 	}
+	c.nsAttrs.apply(t, n, c.Now)
 	n.Ctime = c.Now
 	t.putInode(n)
+	if c.Recursive && n.IsDir && c.nsAttrs.set() {
+		c.nsAttrs.applyBelow(t, n.ID, c.Now)
+	}
 	return infoOf(t, n, c.Path)
 }
 
@@ -389,7 +412,8 @@ func (c *createSymlinkCmd) apply(t *txn) (any, error) {
 	n := &inode{
 		ID: t.allocInodeID(), Name: name, IsSymlink: true, Symlink: c.Target,
 		Mode: symlinkMode, UID: c.UID, GID: c.GID, Size: int64(len(c.Target)),
-		Mtime: c.Now, Atime: c.Now, Ctime: c.Now, Completed: true, Persisted: c.Persisted,
+		Mtime: c.Now, Atime: c.Now, Ctime: c.Now, CreationTime: c.Now,
+		Completed: true, Persisted: c.Persisted,
 	}
 	touch(parent, c.Now)
 	t.link(parent, n)
@@ -424,7 +448,7 @@ func (c *mountCmd) apply(t *txn) (any, error) {
 	n := newInodeFromEntry(t.allocInodeID(), parent.ID, name, c.Root)
 	n.IsDir, n.IsSymlink, n.Symlink, n.Size = true, false, "", 0
 	touch(parent, c.Now)
-	t.link(parent, n)
+	t.linkNew(parent, n)
 	m := MountInfo{
 		ID: t.allocMountID(), AlluxioPath: c.Path, UfsURI: c.URI, Options: c.Options,
 		ReadOnly: c.ReadOnly, Shared: c.Shared,
@@ -445,6 +469,7 @@ func (c *mountCmd) applyRoot(t *txn) (any, error) {
 		m.ID = t.allocMountID()
 		root.Mode, root.UID, root.GID = c.Root.Mode, c.Root.UID, c.Root.GID
 		root.Mtime, root.Atime, root.Ctime = c.Root.Mtime, c.Root.Mtime, c.Root.Mtime
+		root.CreationTime = c.Root.Mtime
 	} else if m.UfsURI != c.URI {
 		root.Loaded = false
 		root.Ctime = c.Now
@@ -506,13 +531,13 @@ func (c *syncDirCmd) apply(t *txn) (any, error) {
 	}
 	for _, r := range sp.replace {
 		t.removeTree(dir, r.old)
-		t.link(dir, newInodeFromEntry(t.allocInodeID(), dir.ID, r.old.Name, r.entry))
+		t.linkNew(dir, newInodeFromEntry(t.allocInodeID(), dir.ID, r.old.Name, r.entry))
 	}
 	for _, n := range sp.refresh {
 		t.putInode(n)
 	}
 	for _, e := range sp.add {
-		t.link(dir, newInodeFromEntry(t.allocInodeID(), dir.ID, e.Name, e))
+		t.linkNew(dir, newInodeFromEntry(t.allocInodeID(), dir.ID, e.Name, e))
 	}
 	dir.Loaded = true
 	t.putInode(dir)
@@ -607,6 +632,7 @@ func refresh(n *inode, e ufsEntry) bool {
 	case n.isFile() && n.UfsFingerprint != e.Fingerprint:
 		n.Size, n.Mtime, n.Ctime = e.Size, e.Mtime, e.Mtime
 		n.UfsFingerprint, n.Fingerprint = e.Fingerprint, e.Fingerprint
+		n.Location = ""
 		return true
 	case n.IsSymlink && e.Symlink != "" && n.Symlink != e.Symlink:
 		n.Symlink, n.Size, n.Mtime, n.Ctime = e.Symlink, e.Size, e.Mtime, e.Mtime
@@ -641,7 +667,7 @@ func (c *addUFSEntriesCmd) apply(t *txn) (any, error) {
 		if _, exists := t.child(w.node.ID, name); exists {
 			continue
 		}
-		t.link(w.node, newInodeFromEntry(t.allocInodeID(), w.node.ID, name, e))
+		t.linkNew(w.node, newInodeFromEntry(t.allocInodeID(), w.node.ID, name, e))
 	}
 	return nil, t.err
 }
@@ -682,7 +708,7 @@ func (c *syncFileCmd) apply(t *txn) (any, error) {
 			return nil, &fs.PathError{Op: "stat", Path: c.Path, Err: syscall.ENOENT}
 		}
 		n = newInodeFromEntry(t.allocInodeID(), parent.ID, n.Name, c.Entry)
-		t.link(parent, n)
+		t.linkNew(parent, n)
 		return infoOf(t, n, c.Path)
 	}
 	if refresh(n, c.Entry) {
@@ -692,7 +718,8 @@ func (c *syncFileCmd) apply(t *txn) (any, error) {
 }
 
 // markPersistedCmd records that a completed file's bytes reached the
-// under-store (asynchronous persistence).
+// under-store (asynchronous persistence); no worker holds the only copy
+// any more.
 type markPersistedCmd struct {
 	ID             uint64 `json:"id"`
 	UfsFingerprint string `json:"ufsFingerprint,omitempty"`
@@ -711,7 +738,7 @@ func (c *markPersistedCmd) apply(t *txn) (any, error) {
 	if !n.Completed {
 		return nil, fmt.Errorf("persist %s: not completed yet: %w", p, syscall.EBUSY)
 	}
-	n.Persisted, n.UfsFingerprint = true, c.UfsFingerprint
+	n.Persisted, n.UfsFingerprint, n.Location = true, c.UfsFingerprint, ""
 	t.putInode(n)
 	return infoOf(t, n, p)
 }

@@ -56,6 +56,23 @@ type FileInfo struct {
 	// Nlink is the link count: 1 for files, 2 plus the number of
 	// subdirectories for directories.
 	Nlink uint32 `json:"nlink"`
+	// CreationTime is when the entry was made, in unix nanoseconds (for
+	// an entry loaded from an under-store, its mtime there, as Alluxio
+	// does). A TTL counts from it.
+	CreationTime int64 `json:"creationTime"`
+	// Pinned keeps a file's cached data from eviction (alluxio fs pin).
+	// New entries inherit it from their directory.
+	Pinned bool `json:"pinned"`
+	// TTL is the time to live in milliseconds from CreationTime; 0 means
+	// none.
+	TTL int64 `json:"ttl,omitempty"`
+	// TTLAction is what happens when the TTL passes: TTLActionDelete (the
+	// default whenever TTL is set) or TTLActionFree.
+	TTLAction string `json:"ttlAction,omitempty"`
+	// Location is the RPC address (host:port) of the worker that holds
+	// the only copy of a file's bytes while the file is not persisted
+	// (MUST_CACHE, or ASYNC_THROUGH before its persist); "" otherwise.
+	Location string `json:"location,omitempty"`
 }
 
 // MountInfo describes one entry of the mount table.
@@ -106,6 +123,17 @@ type inode struct {
 	Loaded bool `json:"loaded,omitempty"`
 	// SubDirs counts child directories, for the link count.
 	SubDirs uint32 `json:"subDirs,omitempty"`
+	// CreationTime is fixed when the entry is made. Inodes stored before
+	// it existed get it from Ctime (or Mtime) when decoded: see
+	// txn.inode.
+	CreationTime int64 `json:"creationTime,omitempty"`
+	// Pinned, TTL and TTLAction are namespace-only attributes (see
+	// attr.go); Location names the worker holding the only copy of an
+	// unpersisted file's bytes.
+	Pinned    bool   `json:"pinned,omitempty"`
+	TTL       int64  `json:"ttl,omitempty"`
+	TTLAction string `json:"ttlAction,omitempty"`
+	Location  string `json:"location,omitempty"`
 }
 
 // isFile reports a regular file.
@@ -206,7 +234,7 @@ func newInodeFromEntry(id, parent uint64, name string, e ufsEntry) *inode {
 		ID: id, ParentID: parent, Name: name,
 		IsDir: e.IsDir, IsSymlink: e.IsSymlink, Symlink: e.Symlink,
 		Mode: e.Mode, UID: e.UID, GID: e.GID, Size: e.Size,
-		Mtime: e.Mtime, Atime: e.Mtime, Ctime: e.Mtime,
+		Mtime: e.Mtime, Atime: e.Mtime, Ctime: e.Mtime, CreationTime: e.Mtime,
 		Completed: true, Persisted: true,
 	}
 	if n.isFile() {
@@ -276,7 +304,12 @@ func (mt mountTable) toInfo(n *inode, p string) FileInfo {
 		Symlink: n.Symlink, IsSymlink: n.IsSymlink,
 		Completed: n.Completed, Persisted: n.Persisted,
 		Fingerprint: n.Fingerprint, UfsFingerprint: n.UfsFingerprint,
-		Nlink: 1,
+		Nlink:        1,
+		CreationTime: n.CreationTime,
+		Pinned:       n.Pinned, TTL: n.TTL, TTLAction: n.TTLAction, Location: n.Location,
+	}
+	if fi.TTL > 0 && fi.TTLAction == "" {
+		fi.TTLAction = TTLActionDelete
 	}
 	if n.IsDir {
 		fi.Nlink = 2 + n.SubDirs

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -650,10 +651,16 @@ type CompleteOptions struct {
 	// UfsFingerprint is the under-store's fingerprint of the written file
 	// (ufs.FileInfo.Fingerprint of what the writer's Close returned).
 	UfsFingerprint string
+	// Location is the RPC address (host:port) of the worker holding the
+	// only copy of the bytes of a file that is not persisted (MUST_CACHE,
+	// or ASYNC_THROUGH until MarkPersisted). It is ignored when Persisted.
+	Location string
 }
 
 // CompleteFile marks the file with inode id as written: it gets its size,
-// a new content fingerprint, and becomes visible as complete.
+// a new content fingerprint, the location of an unpersisted file's bytes,
+// and becomes visible as complete. A Location that is not host:port fails
+// with EINVAL.
 func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions) (FileInfo, error) {
 	if err := m.checkLeader(); err != nil {
 		return FileInfo{}, err
@@ -661,8 +668,18 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 	if r, ok := m.replayed(ctx); ok {
 		return result[FileInfo](r.value, r.err)
 	}
+	loc := o.Location
+	if o.Persisted {
+		loc = ""
+	}
+	if loc != "" {
+		if _, _, err := net.SplitHostPort(loc); err != nil {
+			return FileInfo{}, fmt.Errorf("complete inode %d: worker location %q: want host:port: %w", id, loc, syscall.EINVAL)
+		}
+	}
 	return result[FileInfo](m.proposeRequest(ctx, &completeFileCmd{
 		ID: id, Size: o.Size, Persisted: o.Persisted, UfsFingerprint: o.UfsFingerprint, Now: time.Now().UnixNano(),
+		Location: loc,
 	}))
 }
 
@@ -958,12 +975,32 @@ type SetAttrOptions struct {
 	// Size: 0 truncates, the current size is a no-op, anything else is
 	// EOPNOTSUPP for now.
 	Size *int64
+	// Pinned pins or unpins (alluxio fs pin|unpin; those pass Recursive
+	// too, as Alluxio's do). Entries made in a pinned directory later are
+	// pinned.
+	Pinned *bool
+	// TTL is the time to live in milliseconds, counted from the entry's
+	// creation; 0 removes it. Negative is EINVAL.
+	TTL *int64
+	// TTLAction is "DELETE" (the default) or "FREE", in any case; anything
+	// else is EINVAL.
+	TTLAction *string
+	// Recursive gives Pinned, TTL and TTLAction to everything below a
+	// directory too (the other attributes change on path only).
+	Recursive bool
 }
 
 // SetAttr changes attributes of the entry at path. Mode, owner and mtime
 // are applied to the under-store where it supports them (ufs.Chmoder,
 // ufs.Chowner, ufs.Chtimeser); truncation to 0 uses ufs.Truncater or an
-// empty Create.
+// empty Create. Pin and TTL are the namespace's own: a change of only
+// those is allowed in a read-only mount, unless the TTL would delete. A TTL
+// with action DELETE on a mount point (or the root) is EINVAL.
+//
+// A recursive change of a tree of up to maxAttrBatch (10,000) entries is
+// one command; a bigger tree is changed in batches of that many, and
+// entries made in it meanwhile may miss the TTL (they still inherit the
+// pin from their directory once it is changed).
 func (m *Master) SetAttr(ctx context.Context, path string, o SetAttrOptions) (FileInfo, error) {
 	const op = "setattr"
 	p, err := m.begin(op, path)
@@ -976,32 +1013,49 @@ func (m *Master) SetAttr(ctx context.Context, path string, o SetAttrOptions) (Fi
 	if err := m.syncPath(ctx, p); err != nil {
 		return FileInfo{}, err
 	}
+	cmd := &setAttrCmd{
+		Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Mtime: o.Mtime, Atime: o.Atime, Size: o.Size,
+		nsAttrs: nsAttrs{Pinned: o.Pinned, TTL: o.TTL, TTLAction: o.TTLAction}, Recursive: o.Recursive,
+		Now: time.Now().UnixNano(),
+	}
 	var (
 		n        *inode
 		truncate bool
 		mi       MountInfo
 		rel      string
+		tree     []uint64
 	)
 	err = m.fsm.view(func(t *txn) error {
 		var err error
-		if n, truncate, err = checkSetAttr(t, p, o.Size); err != nil {
+		if n, truncate, err = checkSetAttr(t, cmd); err != nil {
 			return err
 		}
 		mi, rel, _ = t.mountTable().resolve(p)
-		return nil
+		if cmd.Recursive && n.IsDir && cmd.nsAttrs.set() {
+			tree, err = treeIDs(t, n.ID)
+		}
+		return err
 	})
 	if err != nil {
 		return FileInfo{}, err
 	}
-	cmd := &setAttrCmd{Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Mtime: o.Mtime, Atime: o.Atime, Size: o.Size, Now: time.Now().UnixNano()}
-	if n.Persisted && !n.IsSymlink {
+	if n.Persisted && !n.IsSymlink && !ufsUntouched(o) {
 		fp, err := m.setUFSAttr(ctx, n, mi, rel, o, truncate)
 		if err != nil {
 			return FileInfo{}, m.ufsError(op, p, mi, err)
 		}
 		cmd.UfsFingerprint = fp
 	}
+	if tree != nil {
+		return m.setAttrTree(ctx, cmd, tree)
+	}
 	return result[FileInfo](m.proposeRequest(ctx, cmd))
+}
+
+// ufsUntouched reports a change of namespace-only attributes, which needs
+// no under-store call.
+func ufsUntouched(o SetAttrOptions) bool {
+	return o.Mode == nil && o.UID == nil && o.GID == nil && o.Mtime == nil && o.Size == nil
 }
 
 // setUFSAttr applies an attribute change to the under-store. For a file

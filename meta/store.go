@@ -61,7 +61,7 @@ func openStore(path string, timeout time.Duration) (*store, error) {
 // metastore. The root carries no timestamps: they are set by the root
 // Mount command so that every replica agrees.
 func initStore(tx *bbolt.Tx) error {
-	for _, b := range [][]byte{bucketInodes, bucketEdges, bucketMounts, bucketMeta, bucketRequests, bucketRequestOrder, bucketMasters} {
+	for _, b := range [][]byte{bucketInodes, bucketEdges, bucketMounts, bucketMeta, bucketRequests, bucketRequestOrder, bucketMasters, bucketPinned, bucketTTL, bucketTTLInodes} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
@@ -165,6 +165,15 @@ func (t *txn) inode(id uint64) (*inode, bool) {
 		t.fail(fmt.Errorf("metastore: inode %d: %w: %w", id, err, syscall.EIO))
 		return nil, false
 	}
+	if n.CreationTime == 0 {
+		// Stored before creation times were kept: the best guess is
+		// the last status change, or the modification. Every replica
+		// derives the same value, and the first write stores it.
+		n.CreationTime = n.Ctime
+		if n.CreationTime == 0 {
+			n.CreationTime = n.Mtime
+		}
+	}
 	return n, true
 }
 
@@ -227,7 +236,8 @@ func (t *txn) unlinkEdge(parent *inode, n *inode) {
 	t.putInode(parent)
 }
 
-// removeTree unlinks n from parent and deletes n and everything below it.
+// removeTree unlinks n from parent and deletes n and everything below it,
+// and drops them from the pin and TTL indexes.
 func (t *txn) removeTree(parent *inode, n *inode) {
 	t.unlinkEdge(parent, n)
 	stack := []uint64{n.ID}
@@ -245,6 +255,7 @@ func (t *txn) removeTree(parent *inode, n *inode) {
 			t.fail(edges.Delete(k))
 		}
 		t.fail(inodes.Delete(u64(id)))
+		t.unindex(id)
 	}
 }
 

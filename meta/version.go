@@ -29,7 +29,7 @@ func (c *newVersionCmd) apply(t *txn) (any, error) {
 	// Persisted stays: the under-store keeps the old bytes at the path
 	// until the new ones replace them, and removing the file must remove
 	// them.
-	n.Size, n.Completed, n.UfsFingerprint = 0, false, ""
+	n.Size, n.Completed, n.UfsFingerprint, n.Location = 0, false, "", ""
 	n.Mtime, n.Ctime = c.Now, c.Now
 	n.Fingerprint = writtenFingerprint(n.ID, c.Now)
 	t.putInode(n)
