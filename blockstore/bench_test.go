@@ -15,13 +15,19 @@ const benchPage = 1 << 20
 // benchStore opens a store with 1 MiB pages on /dev/shm when it exists (the
 // MEM tier's home), else in a temp dir.
 func benchStore(b *testing.B, quota int64) *Store {
+	return benchStoreAlias(b, quota, "MEM")
+}
+
+// benchStoreAlias is benchStore with the tier's alias set, e.g. "SSD" to
+// verify checksums on every hit.
+func benchStoreAlias(b *testing.B, quota int64, alias string) *Store {
 	dir := b.TempDir()
 	if d, err := os.MkdirTemp("/dev/shm", "blockstore-bench-"); err == nil {
 		dir = d
 		b.Cleanup(func() { os.RemoveAll(d) })
 	}
 	return openStore(b, Config{
-		Tiers:         []TierConfig{{Alias: "MEM", Dirs: []string{dir}, Quotas: []int64{quota}}},
+		Tiers:         []TierConfig{{Alias: alias, Dirs: []string{dir}, Quotas: []int64{quota}}},
 		PageSize:      benchPage,
 		PrefetchPages: -1,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -30,10 +36,18 @@ func benchStore(b *testing.B, quota int64) *Store {
 
 // BenchmarkReadHit reads 1 MiB from cached pages, and reports the time per
 // read against a plain pread of the same backing file measured in the same run
-// (store/pread, 1.0 = no overhead).
+// (store/pread, 1.0 = no overhead). MEM is the hot path (no verification);
+// SSD adds the crc32c check of every page served (the tier dir is still
+// /dev/shm, so this measures the checksum alone).
 func BenchmarkReadHit(b *testing.B) {
+	for _, alias := range []string{"MEM", "SSD"} {
+		b.Run(alias, func(b *testing.B) { benchReadHit(b, alias) })
+	}
+}
+
+func benchReadHit(b *testing.B, alias string) {
 	const pages = 64
-	s := benchStore(b, 2*pages*benchPage)
+	s := benchStoreAlias(b, 2*pages*benchPage, alias)
 	src := newMemSource(randomBytes(1, pages*benchPage))
 	key := FileKey{ID: 1, Fingerprint: "hit"}
 	size := int64(len(src.data))

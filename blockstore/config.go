@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Defaults applied by Open to zero fields of Config and TierConfig; they match
@@ -25,6 +26,34 @@ const (
 	// DefaultPrefetchPages is how many pages ahead of a sequential reader are
 	// fetched in the background when Config.PrefetchPages is zero.
 	DefaultPrefetchPages = 4
+	// DefaultProbeInterval is how often failed tier dirs are probed when
+	// Config.ProbeInterval is zero.
+	DefaultProbeInterval = time.Minute
+	// DefaultLRFUStepFactor is Alluxio's
+	// alluxio.worker.block.annotator.lrfu.step.factor.
+	DefaultLRFUStepFactor = 0.25
+	// DefaultLRFUAttenuationFactor is Alluxio's
+	// alluxio.worker.block.annotator.lrfu.attenuation.factor.
+	DefaultLRFUAttenuationFactor = 2.0
+)
+
+// Eviction policies for Config.Evictor.
+const (
+	// EvictorLRU evicts the least recently used page first.
+	EvictorLRU = "LRU"
+	// EvictorLRFU evicts the page with the lowest combined recency and
+	// frequency (CRF) score first, as Alluxio's LRFUAnnotator.
+	EvictorLRFU = "LRFU"
+)
+
+// Checksum verification modes for Config.VerifyReads.
+const (
+	// VerifyAuto verifies pages served from tiers whose alias is not MEM.
+	VerifyAuto = "auto"
+	// VerifyAlways verifies pages served from every tier.
+	VerifyAlways = "always"
+	// VerifyNever trusts cached pages; recovery still verifies them.
+	VerifyNever = "never"
 )
 
 // pageAlign is the granularity page sizes must respect so that punching a
@@ -36,6 +65,11 @@ const (
 	propLevels     = "alluxio.worker.tieredstore.levels"
 	propPageSize   = "alluxio.worker.page.store.page.size"
 	propDataFolder = "alluxio.worker.data.folder"
+	propEvictor    = "alluxio.worker.block.annotator.class"
+	propLRFUStep   = "alluxio.worker.block.annotator.lrfu.step.factor"
+	propLRFUAtten  = "alluxio.worker.block.annotator.lrfu.attenuation.factor"
+	// propVerify names the setting in errors; Alluxio has no such property.
+	propVerify = "blockstore.Config.VerifyReads"
 )
 
 func propTier(level int, suffix string) string {
@@ -57,22 +91,47 @@ type TierConfig struct {
 	// Low is the used fraction eviction brings a directory down to
 	// (0 means DefaultLowWatermark).
 	Low float64
+	// MediumTypes optionally holds each directory's medium type
+	// (alluxio.worker.tieredstore.levelN.dirs.mediumtype), index for index;
+	// empty means the alias. It is reported in TierStats only.
+	MediumTypes []string
 }
 
 // Config configures a Store.
 type Config struct {
-	// Tiers are the tier levels, fastest first. Only level 0 stores pages now.
+	// Tiers are the tier levels, fastest first (level 0 is Tiers[0]). New
+	// file versions go to the first level that can hold them; files move
+	// down when a dir passes its high watermark and up on ReadCachePromote.
 	Tiers []TierConfig
 	// PageSize is the size of a cached page in bytes, a multiple of 4096
 	// (0 means DefaultPageSize).
 	PageSize int64
-	// DataFolder is the sub-directory of each tier dir the store owns; it is
-	// emptied by Open (empty means DefaultDataFolder). Leading and trailing
-	// slashes are ignored, as in Alluxio's "/alluxioworker/".
+	// DataFolder is the sub-directory of each tier dir the store owns
+	// (empty means DefaultDataFolder). Open recovers the cached files it
+	// holds and removes everything else in it. Leading and trailing slashes
+	// are ignored, as in Alluxio's "/alluxioworker/".
 	DataFolder string
 	// PrefetchPages is how many pages ahead of a sequential reader to fetch in
 	// the background: 0 means DefaultPrefetchPages, negative disables it.
 	PrefetchPages int
+	// Evictor is the eviction policy: EvictorLRU (the default when empty) or
+	// EvictorLRFU. Alluxio's class names (...annotator.LRUAnnotator,
+	// ...annotator.LRFUAnnotator) are accepted too.
+	Evictor string
+	// LRFUStepFactor is the LRFU step factor in (0, 1]
+	// (0 means DefaultLRFUStepFactor): the closer to 0, the more LRFU
+	// behaves like LFU; at 1 it behaves like LRU.
+	LRFUStepFactor float64
+	// LRFUAttenuationFactor is the LRFU attenuation factor, above 1
+	// (0 means DefaultLRFUAttenuationFactor).
+	LRFUAttenuationFactor float64
+	// VerifyReads says when ReadAt and OpenWhole check cached pages against
+	// their crc32c: VerifyAuto (the default when empty), VerifyAlways or
+	// VerifyNever.
+	VerifyReads string
+	// ProbeInterval is how often failed tier dirs are probed to see whether
+	// they work again (0 means DefaultProbeInterval).
+	ProbeInterval time.Duration
 	// Logger receives the store's logs (nil means slog.Default()).
 	Logger *slog.Logger
 }
@@ -97,8 +156,8 @@ func (cfg Config) normalize() (Config, error) {
 	if folder == "" && c.DataFolder == "" {
 		folder = DefaultDataFolder
 	}
-	// The folder is emptied at Open, so it must never resolve to the tier dir
-	// itself or anything outside it.
+	// Open removes what it does not recognise in the folder, so it must
+	// never resolve to the tier dir itself or anything outside it.
 	if folder == "" || folder == "." || folder == ".." || strings.Contains(folder, "/") {
 		return c, configError(propDataFolder, "%q is not a single directory name", c.DataFolder)
 	}
@@ -108,6 +167,40 @@ func (cfg Config) normalize() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	switch ev := c.Evictor; {
+	case ev == "" || strings.EqualFold(ev, EvictorLRU) || strings.HasSuffix(ev, ".LRUAnnotator"):
+		c.Evictor = EvictorLRU
+	case strings.EqualFold(ev, EvictorLRFU) || strings.HasSuffix(ev, ".LRFUAnnotator"):
+		c.Evictor = EvictorLRFU
+	default:
+		return c, configError(propEvictor, "unknown eviction policy %q (want LRU or LRFU)", ev)
+	}
+	if c.LRFUStepFactor == 0 {
+		c.LRFUStepFactor = DefaultLRFUStepFactor
+	}
+	if !(c.LRFUStepFactor > 0 && c.LRFUStepFactor <= 1) {
+		return c, configError(propLRFUStep, "%v is not in (0, 1]", c.LRFUStepFactor)
+	}
+	if c.LRFUAttenuationFactor == 0 {
+		c.LRFUAttenuationFactor = DefaultLRFUAttenuationFactor
+	}
+	if !(c.LRFUAttenuationFactor > 1) || math.IsInf(c.LRFUAttenuationFactor, 0) {
+		return c, configError(propLRFUAtten, "%v is not above 1", c.LRFUAttenuationFactor)
+	}
+	switch v := strings.ToLower(c.VerifyReads); v {
+	case "":
+		c.VerifyReads = VerifyAuto
+	case VerifyAuto, VerifyAlways, VerifyNever:
+		c.VerifyReads = v
+	default:
+		return c, configError(propVerify, "%q is not auto, always or never", c.VerifyReads)
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = DefaultProbeInterval
+	}
+	if c.ProbeInterval < 0 {
+		return c, configError("blockstore.Config.ProbeInterval", "%v is negative", c.ProbeInterval)
 	}
 	if len(c.Tiers) == 0 {
 		return c, configError(propLevels, "no tier configured")
@@ -148,8 +241,12 @@ func (cfg Config) normalize() (Config, error) {
 		if !(t.Low > 0 && t.Low <= t.High) {
 			return c, configError(propTier(level, "watermark.low.ratio"), "%v is not in (0, high=%v]", t.Low, t.High)
 		}
+		if len(t.MediumTypes) != 0 && len(t.MediumTypes) != len(t.Dirs) {
+			return c, configError(propTier(level, "dirs.mediumtype"), "%d medium types for %d dirs", len(t.MediumTypes), len(t.Dirs))
+		}
 		t.Dirs = append([]string(nil), t.Dirs...)
 		t.Quotas = append([]int64(nil), t.Quotas...)
+		t.MediumTypes = append([]string(nil), t.MediumTypes...)
 		c.Tiers[level] = t
 	}
 	return c, nil

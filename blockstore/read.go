@@ -22,7 +22,10 @@ type ReadType int
 const (
 	// ReadCache caches the pages a read fetches (Alluxio's CACHE).
 	ReadCache ReadType = iota
-	// ReadCachePromote is CACHE_PROMOTE; with a single tier it is ReadCache.
+	// ReadCachePromote is CACHE_PROMOTE: like ReadCache, and a read that
+	// hits a file on a lower tier level asks for the file to be moved to
+	// level 0 in the background (when it fits there below the high
+	// watermark). With a single level it is ReadCache.
 	ReadCachePromote
 	// ReadNoCache serves cached pages but caches nothing new (NO_CACHE).
 	ReadNoCache
@@ -79,8 +82,9 @@ type fetch struct {
 // ReadAt of key ended) the next pages are fetched in the background.
 //
 // A page that cannot be cached (no evictable room, or the tier's file system
-// failing) is served from the fetched bytes; only a failing source, a
-// failing read of a cached page or ctx make ReadAt fail.
+// failing) is served from the fetched bytes. A cached page that fails its
+// checksum (on tiers that verify reads) or cannot be read is punched out and
+// fetched again like a miss. Only a failing source or ctx make ReadAt fail.
 func (s *Store) ReadAt(ctx context.Context, key FileKey, size int64, src Source, p []byte, off int64, rt ReadType) (int, error) {
 	if off < 0 || size < 0 || src == nil {
 		return 0, fmt.Errorf("blockstore: read file %d at %d (size %d, source set %t): %w",
@@ -98,7 +102,7 @@ func (s *Store) ReadAt(ctx context.Context, key FileKey, size int64, src Source,
 	if err != nil {
 		return 0, fmt.Errorf("blockstore: read file %d at %d: %w", key.ID, off, err)
 	}
-	err = s.readRange(ctx, key, f, size, src, p[:end-off], off, cache)
+	err = s.readRange(ctx, key, f, size, src, p[:end-off], off, rt)
 	if f != nil {
 		s.release(f)
 	}
@@ -117,13 +121,20 @@ type miss struct {
 	fe  *fetch
 }
 
+// hit is a present page of a read, with the checksum it had when pinned.
+type hit struct {
+	idx int64
+	crc uint32
+}
+
 // readRange fills p (within the file) from off. f is the cached version or
 // nil when this read must not touch the cache.
-func (s *Store) readRange(ctx context.Context, key FileKey, f *file, size int64, src Source, p []byte, off int64, cache bool) error {
+func (s *Store) readRange(ctx context.Context, key FileKey, f *file, size int64, src Source, p []byte, off int64, rt ReadType) error {
 	ps := s.pageSize
+	cache := rt != ReadNoCache
 	end := off + int64(len(p))
 	first, last := off/ps, (end-1)/ps
-	var hitBuf [4]int64
+	var hitBuf [4]hit
 	var missBuf [4]miss
 	hits, misses := hitBuf[:0], missBuf[:0]
 
@@ -141,7 +152,7 @@ func (s *Store) readRange(ctx context.Context, key FileKey, f *file, size int64,
 		if f != nil && f.has(idx) {
 			f.pin(idx)
 			s.touchLocked(f, idx)
-			hits = append(hits, idx)
+			hits = append(hits, hit{idx: idx, crc: f.crc(idx)})
 			continue
 		}
 		fe := s.joinOrStartLocked(ctx, key, f, size, idx, src, cache, false)
@@ -150,37 +161,40 @@ func (s *Store) readRange(ctx context.Context, key FileKey, f *file, size int64,
 	if sequential && cache && s.prefetch > 0 {
 		s.prefetchLocked(ctx, key, f, size, last+1, src)
 	}
+	if rt == ReadCachePromote && len(hits) > 0 && f.dir.level > 0 {
+		s.queuePromoteLocked(f)
+	}
 	s.indexMu.Unlock()
 
 	// Hits: pread runs of consecutive present pages straight into p. The
 	// pages are pinned, so no eviction punches them meanwhile.
-	var rerr error
-	for i := 0; i < len(hits); {
-		j := i
-		for j+1 < len(hits) && hits[j+1] == hits[j]+1 {
-			j++
-		}
-		a, b := max(hits[i]*ps, off), min((hits[j]+1)*ps, end)
-		if _, err := f.fd.ReadAt(p[a-off:b-off], a); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = syscall.EIO // a present page lies past the backing file's end
-			}
-			rerr = errors.Join(rerr, fmt.Errorf("blockstore: read cached file %d at %d in tier dir %s: %w",
-				key.ID, a, f.dir.path, err))
+	var bad []int64 // pages that failed their checksum or could not be read
+	var good []int64
+	if len(hits) > 0 {
+		if f.dir.verify {
+			good, bad = s.readVerified(f, size, hits, p, off)
 		} else {
-			s.bytesReadCache.Add(b - a)
+			bad = s.readHits(f, hits, p, off)
 		}
-		i = j + 1
 	}
 	if len(hits) > 0 {
 		s.indexMu.Lock()
-		for _, idx := range hits {
-			f.unpin(idx)
+		for _, h := range hits {
+			f.unpin(h.idx)
+		}
+		for _, idx := range good {
+			if f.has(idx) {
+				f.setVerified(idx)
+			}
 		}
 		s.indexMu.Unlock()
 	}
+	if len(bad) > 0 {
+		misses = s.refetch(ctx, key, f, size, src, bad, cache, misses)
+	}
 
 	// Misses: wait for each page's shared fetch and copy the wanted range.
+	var rerr error
 	for _, m := range misses {
 		pageOff := m.idx * ps
 		a, b := max(pageOff, off), min(pageOff+m.fe.pk.n, end)
@@ -189,6 +203,125 @@ func (s *Store) readRange(ctx context.Context, key FileKey, f *file, size int64,
 		}
 	}
 	return rerr
+}
+
+// readHits preads runs of consecutive present pages of f straight into p
+// (which starts at file offset off), and returns the pages of the runs that
+// could not be read.
+func (s *Store) readHits(f *file, hits []hit, p []byte, off int64) (bad []int64) {
+	ps := s.pageSize
+	end := off + int64(len(p))
+	for i := 0; i < len(hits); {
+		j := i
+		for j+1 < len(hits) && hits[j+1].idx == hits[j].idx+1 {
+			j++
+		}
+		a, b := max(hits[i].idx*ps, off), min((hits[j].idx+1)*ps, end)
+		if _, err := f.fd.ReadAt(p[a-off:b-off], a); err == nil {
+			s.bytesReadCache.Add(b - a)
+			i = j + 1
+			continue
+		}
+		// Find out page by page which pages of the run are unreadable.
+		for k := i; k <= j; k++ {
+			a, b := max(hits[k].idx*ps, off), min((hits[k].idx+1)*ps, end)
+			if _, err := f.fd.ReadAt(p[a-off:b-off], a); err != nil {
+				if errors.Is(err, io.EOF) {
+					// A present page lies past the backing file's end:
+					// the file was damaged, not the dir.
+					err = io.ErrUnexpectedEOF
+				}
+				s.corrupt(f, hits[k].idx, err)
+				bad = append(bad, hits[k].idx)
+				continue
+			}
+			s.bytesReadCache.Add(b - a)
+		}
+		i = j + 1
+	}
+	return bad
+}
+
+// readVerified is readHits for a tier that verifies reads: runs of pages
+// that p covers whole are pread into p and checked there; a page p covers
+// only in part is read whole into a pooled buffer, checked, and copied.
+func (s *Store) readVerified(f *file, size int64, hits []hit, p []byte, off int64) (good, bad []int64) {
+	ps := s.pageSize
+	end := off + int64(len(p))
+	whole := func(h hit) bool {
+		return h.idx*ps >= off && h.idx*ps+pageLen(size, ps, h.idx) <= end
+	}
+	check := func(h hit, page []byte, err error) bool {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil || pageCRC(page) != h.crc {
+			s.corrupt(f, h.idx, err)
+			bad = append(bad, h.idx)
+			return false
+		}
+		good = append(good, h.idx)
+		return true
+	}
+	for i := 0; i < len(hits); {
+		h := hits[i]
+		if !whole(h) {
+			n := pageLen(size, ps, h.idx)
+			bp := s.bufs.Get().(*[]byte)
+			page := (*bp)[:n]
+			_, err := f.fd.ReadAt(page, h.idx*ps)
+			if check(h, page, err) {
+				a, b := max(h.idx*ps, off), min(h.idx*ps+n, end)
+				copy(p[a-off:b-off], page[a-h.idx*ps:])
+				s.bytesReadCache.Add(b - a)
+			}
+			s.bufs.Put(bp)
+			i++
+			continue
+		}
+		j := i
+		for j+1 < len(hits) && hits[j+1].idx == hits[j].idx+1 && whole(hits[j+1]) {
+			j++
+		}
+		a := hits[i].idx * ps
+		b := hits[j].idx*ps + pageLen(size, ps, hits[j].idx)
+		_, err := f.fd.ReadAt(p[a-off:b-off], a)
+		for k := i; k <= j; k++ {
+			pa, n := hits[k].idx*ps, pageLen(size, ps, hits[k].idx)
+			page := p[pa-off : pa-off+n]
+			perr := err
+			if perr != nil {
+				// Find out page by page which pages are unreadable.
+				_, perr = f.fd.ReadAt(page, pa)
+			}
+			if check(hits[k], page, perr) {
+				s.bytesReadCache.Add(n)
+			}
+		}
+		i = j + 1
+	}
+	return good, bad
+}
+
+// refetch punches out cached pages of f that failed their checksum or could
+// not be read, and fetches them again as misses (appended to misses).
+func (s *Store) refetch(ctx context.Context, key FileKey, f *file, size int64, src Source, bad []int64, cache bool, misses []miss) []miss {
+	var victims []victim
+	s.indexMu.Lock()
+	for _, idx := range bad {
+		if f.has(idx) && f.busy[idx] == 0 {
+			victims = append(victims, s.dropPageLocked(f, idx))
+		}
+	}
+	s.indexMu.Unlock()
+	// Punch before fetching, so the fetched page can be cached again.
+	s.punch(victims)
+	s.indexMu.Lock()
+	for _, idx := range bad {
+		misses = append(misses, miss{idx: idx, fe: s.joinOrStartLocked(ctx, key, f, size, idx, src, cache, false)})
+	}
+	s.indexMu.Unlock()
+	return misses
 }
 
 // joinOrStartLocked returns the fetch of page idx, joining one in flight or
@@ -233,10 +366,25 @@ func (s *Store) joinOrStartLocked(ctx context.Context, key FileKey, f *file, siz
 	return fe
 }
 
+type prefetchLimitKey struct{}
+
+// WithPrefetchLimit returns a context under which ReadAt prefetches no page
+// at or past offset end: a worker that is the home of one block of a file
+// leaves the next block to its own home.
+func WithPrefetchLimit(ctx context.Context, end int64) context.Context {
+	return context.WithValue(ctx, prefetchLimitKey{}, end)
+}
+
 // prefetchLocked starts background fetches of the pages from idx on that are
 // neither present nor in flight.
 func (s *Store) prefetchLocked(ctx context.Context, key FileKey, f *file, size, from int64, src Source) {
+	if f.dir.failed || f.moving {
+		return // nowhere to cache the pages
+	}
 	np := numPages(size, s.pageSize)
+	if lim, ok := ctx.Value(prefetchLimitKey{}).(int64); ok && lim < size {
+		np = numPages(lim, s.pageSize)
+	}
 	for idx := from; idx < from+int64(s.prefetch) && idx < np; idx++ {
 		if s.prefetching >= maxPrefetching {
 			return
@@ -359,17 +507,18 @@ func (s *Store) fetchPage(fe *fetch, data []byte) error {
 }
 
 // fill writes a fetched page into fe.file's backing file if a reader wants it
-// cached and room can be made. Failures only leave the page uncached.
+// cached and room can be made. Failures only leave the page uncached; a
+// write error that says the dir is unusable marks it failed.
 func (s *Store) fill(fe *fetch, data []byte) {
 	idx, n := fe.pk.idx, fe.pk.n
 	s.indexMu.Lock()
 	f := fe.file
-	if f == nil || !fe.cache || s.closed || f.removed || f.writing || f.has(idx) || f.busy[idx] != 0 ||
-		pageLen(f.size, s.pageSize, idx) != n {
+	if f == nil || !fe.cache || s.closed || f.removed || f.writing || f.moving || f.dir.failed || f.has(idx) ||
+		f.busy[idx] != 0 || pageLen(f.size, s.pageSize, idx) != n {
 		s.indexMu.Unlock()
 		return
 	}
-	victims, ok := s.reserveLocked(f.dir, n)
+	victims, ok := s.reserveLocked(f.dir, n, true)
 	if ok {
 		f.setBusy(idx, pageFilling)
 	}
@@ -381,6 +530,7 @@ func (s *Store) fill(fe *fetch, data []byte) {
 		return
 	}
 
+	crc := pageCRC(data)
 	_, err := f.fd.WriteAt(data, fe.off)
 	if err != nil {
 		// A partial write (a full tmpfs) may have allocated blocks; give
@@ -391,10 +541,18 @@ func (s *Store) fill(fe *fetch, data []byte) {
 	s.indexMu.Lock()
 	delete(f.busy, idx)
 	f.dir.reserved -= n
-	if err == nil && !f.removed {
-		s.markPresentLocked(f, idx, n)
+	added := err == nil && !f.removed
+	if added {
+		s.markPresentLocked(f, idx, n, crc)
 	}
+	newly := err != nil && s.markFailedLocked(f.dir, err)
 	s.indexMu.Unlock()
+	if added {
+		s.logAppend(f, logRecord{typ: recPage, crc: crc, value: uint64(idx)})
+	}
+	if newly {
+		s.logFailed(f.dir, err)
+	}
 	if err != nil {
 		s.warnOnce(&f.dir.warnedWrite, "writing a page to the tier dir failed; page served uncached",
 			"tier", f.dir.alias, "dir", f.dir.path, "file", f.key.ID, "page", idx, "err", err)

@@ -407,10 +407,15 @@ func TestConcurrentReadersWithEviction(t *testing.T) {
 // counters.
 func checkAccounting(t *testing.T, s *Store) {
 	t.Helper()
-	waitFor(t, "background fetches to finish", func() bool {
+	waitFor(t, "background fetches and moves to finish", func() bool {
 		s.indexMu.Lock()
 		defer s.indexMu.Unlock()
-		return len(s.inflight) == 0
+		for _, d := range s.dirs {
+			if d.reserved != 0 || d.needRoom {
+				return false
+			}
+		}
+		return len(s.inflight) == 0 && len(s.promoteQ) == 0
 	})
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
@@ -425,6 +430,12 @@ func checkAccounting(t *testing.T, s *Store) {
 		if n != f.npresent {
 			t.Errorf("file %d: npresent %d, bitmap has %d", f.key.ID, f.npresent, n)
 		}
+		f.eachPresent(func(idx int64) {
+			pn := f.node(idx)
+			if pn == nil || pn.inEv != f.evictable() {
+				t.Errorf("file %d page %d: eviction entry %v, evictable %t", f.key.ID, idx, pn, f.evictable())
+			}
+		})
 		pages += n
 	}
 	var dirUsed, reserved int64

@@ -103,20 +103,25 @@ func TestMultipleDirsAndTiers(t *testing.T) {
 	cfg := testConfig(t, 4)
 	cfg.Tiers[0].Dirs = append(cfg.Tiers[0].Dirs, t.TempDir())
 	cfg.Tiers[0].Quotas = append(cfg.Tiers[0].Quotas, 4*testPage)
-	cfg.Tiers = append(cfg.Tiers, TierConfig{Alias: "SSD", Dirs: []string{t.TempDir()}, Quotas: []int64{1 << 30}})
+	cfg.Tiers = append(cfg.Tiers, TierConfig{Alias: "SSD", Dirs: []string{t.TempDir()}, Quotas: []int64{1 << 30},
+		MediumTypes: []string{"NVME"}})
 	s := openStore(t, cfg)
 	for i := range 4 {
 		src := newMemSource(randomBytes(uint64(i), 2*testPage))
 		readAll(t, s, FileKey{ID: uint64(i), Fingerprint: "m"}, src, testPage, ReadCache)
 	}
 	st := s.Stats()
-	if st.Capacity != 8*testPage || len(st.Tiers) != 2 {
-		t.Fatalf("Capacity %d tiers %d, want %d over 2 dirs of level 0", st.Capacity, len(st.Tiers), 8*testPage)
+	if st.Capacity != 8*testPage+1<<30 || len(st.Tiers) != 3 {
+		t.Fatalf("Capacity %d tiers %d, want %d over 3 dirs", st.Capacity, len(st.Tiers), 8*testPage+1<<30)
 	}
-	for _, ts := range st.Tiers {
-		if ts.Alias != "MEM" || ts.Used != 4*testPage {
-			t.Errorf("dir %s (%s): used %d, want %d (files spread by free space)", ts.Dir, ts.Alias, ts.Used, 4*testPage)
+	for _, ts := range st.Tiers[:2] {
+		if ts.Alias != "MEM" || ts.Level != 0 || ts.MediumType != "MEM" || ts.Used != 4*testPage {
+			t.Errorf("dir %s (%s level %d %s): used %d, want %d (files spread by free space)",
+				ts.Dir, ts.Alias, ts.Level, ts.MediumType, ts.Used, 4*testPage)
 		}
+	}
+	if ts := st.Tiers[2]; ts.Alias != "SSD" || ts.Level != 1 || ts.MediumType != "NVME" || ts.Used != 0 {
+		t.Errorf("level 1 dir: %+v, want SSD NVME level 1 unused", ts)
 	}
 }
 
@@ -253,12 +258,12 @@ func TestFullFileSystem(t *testing.T) {
 	}
 	checkAccounting(t, s)
 
-	w, err := s.Create(FileKey{ID: 2, Fingerprint: "pinned"}, true)
-	if err != nil {
-		t.Fatal(err)
+	// The file system's ENOSPC below the quota failed the dir: a pinned
+	// file cannot be created there.
+	if ts := s.Stats().Tiers[0]; !ts.Failed || !strings.Contains(ts.Reason, "no space") {
+		t.Errorf("tier after ENOSPC below quota: failed %t reason %q", ts.Failed, ts.Reason)
 	}
-	if _, err := w.Write(make([]byte, 10*testPage)); !errors.Is(err, syscall.ENOSPC) {
-		t.Errorf("pinned write on a full file system: %v, want ENOSPC", err)
+	if _, err := s.Create(FileKey{ID: 2, Fingerprint: "pinned"}, true); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("pinned create on a full file system: %v, want ENOSPC", err)
 	}
-	w.Abort()
 }

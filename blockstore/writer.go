@@ -2,7 +2,9 @@ package blockstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"syscall"
 )
 
@@ -11,24 +13,39 @@ import (
 // fixes the file's length. A Writer is not safe for concurrent use.
 //
 // A pinned Writer (Create with pinned=true: the data exists nowhere else yet)
-// fails with an error wrapping syscall.ENOSPC when no room can be made. An
-// unpinned one (the data also goes to the under-store) instead stops caching
-// and drops the version, and keeps accepting writes.
+// fails with an error wrapping syscall.ENOSPC when no room can be made, or
+// with the tier dir's own error when writing to it fails. An unpinned one
+// (the data also goes to the under-store) instead stops caching and drops
+// the version, and keeps accepting writes.
+//
+// Room for a page is made by demotion when a lower tier level can take
+// files, as for reads; when the dir is at its quota meanwhile, the Writer
+// evicts pages instead rather than failing.
+//
+// The page log records each completed page and, at Close, the final
+// length. After a restart a closed file is recovered whole; a file whose
+// Writer had not closed is dropped, unless pinned: then its completed pages
+// are kept (see CachedFile.Partial).
 type Writer struct {
 	s      *Store
-	f      *file
+	f      *file // nil when nothing could be cached from the start
+	key    FileKey
 	pinned bool
 
-	off      int64 // bytes written so far
-	reserved bool  // a page-size reservation is held for the page at off
-	err      error // sticky failure of a pinned writer
-	dropped  bool  // gave up caching; writes are accepted and discarded
-	done     bool  // Close or Abort was called
+	off      int64  // bytes written so far
+	crc      uint32 // crc32c of the bytes of the page at off written so far
+	reserved bool   // a page-size reservation is held for the page at off
+	err      error  // sticky failure of a pinned writer
+	dropped  bool   // gave up caching; writes are accepted and discarded
+	done     bool   // Close or Abort was called
 }
 
 // Create starts caching a new version of a file that is being written
 // sequentially, replacing any cached version with the same key. With pinned
-// set, the pages stay unevictable until Unpin.
+// set, the pages stay unevictable until Unpin. The version goes to level 0
+// (see Config.Tiers). When no tier dir can take it, a pinned Create fails
+// with an error wrapping syscall.ENOSPC and an unpinned one returns a
+// Writer that caches nothing.
 func (s *Store) Create(key FileKey, pinned bool) (*Writer, error) {
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()
@@ -46,20 +63,33 @@ func (s *Store) Create(key FileKey, pinned bool) (*Writer, error) {
 		s.finishRemove(old, gone)
 		s.indexMu.Lock()
 	}
-	f, err := s.installLocked(key, func(f *file) {
-		f.writing = true
-		f.unevictable = pinned
-	})
-	if err != nil {
+	var f *file
+	var err error
+	// A dir whose file system refuses the file is marked failed; try the
+	// next one.
+	for range s.dirs {
+		f, err = s.installLocked(key, -1, pinned)
+		if err == nil || errors.Is(err, errClosed) || errors.Is(err, errNoDir) {
+			break
+		}
+	}
+	if errors.Is(err, errClosed) {
 		return nil, err
 	}
-	return &Writer{s: s, f: f, pinned: pinned}, nil
+	if err != nil {
+		if pinned {
+			return nil, fmt.Errorf("blockstore: create pinned file %d: no tier dir can hold it (%v): %w", key.ID, err, syscall.ENOSPC)
+		}
+		s.log.Info("file not cached", "file", key.ID, "reason", "no tier dir can hold it", "err", err)
+		return &Writer{s: s, key: key, dropped: true}, nil
+	}
+	return &Writer{s: s, f: f, key: key, pinned: pinned}, nil
 }
 
 // Write appends p to the file version.
 func (w *Writer) Write(p []byte) (int, error) {
 	if w.done {
-		return 0, fmt.Errorf("blockstore: write file %d: writer is closed: %w", w.f.key.ID, syscall.EBADF)
+		return 0, fmt.Errorf("blockstore: write file %d: writer is closed: %w", w.key.ID, syscall.EBADF)
 	}
 	if w.err != nil {
 		return 0, w.err
@@ -77,21 +107,23 @@ func (w *Writer) Write(p []byte) (int, error) {
 				break
 			}
 		}
-		chunk := min(ps-w.off%ps, int64(len(p)-written))
-		if _, err := w.f.fd.WriteAt(p[written:written+int(chunk)], w.off); err != nil {
-			err = fmt.Errorf("blockstore: write file %d at %d in tier dir %s: %w", w.f.key.ID, w.off, w.f.dir.path, err)
+		chunk := p[written : written+int(min(ps-w.off%ps, int64(len(p)-written)))]
+		if _, err := w.f.fd.WriteAt(chunk, w.off); err != nil {
+			w.s.noteWriteError(w.f.dir, err)
+			err = fmt.Errorf("blockstore: write file %d at %d in tier dir %s: %w", w.key.ID, w.off, w.f.dir.path, err)
 			if w.pinned {
 				w.err = err
 				return written, err
 			}
 			w.s.warnOnce(&w.f.dir.warnedWrite, "writing a page to the tier dir failed; file not cached",
-				"tier", w.f.dir.alias, "dir", w.f.dir.path, "file", w.f.key.ID, "err", err)
+				"tier", w.f.dir.alias, "dir", w.f.dir.path, "file", w.key.ID, "err", err)
 			w.drop("", nil)
 			break
 		}
-		w.off += chunk
-		written += int(chunk)
-		w.s.bytesWritten.Add(chunk)
+		w.crc = crc32.Update(w.crc, castagnoli, chunk)
+		w.off += int64(len(chunk))
+		written += len(chunk)
+		w.s.bytesWritten.Add(int64(len(chunk)))
 		if w.off%ps == 0 {
 			w.completePage(ps)
 		}
@@ -102,7 +134,8 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// reserve makes room for the page at w.off, evicting if need be.
+// reserve makes room for the page at w.off: by demotion in the background
+// when possible, else (or when the dir is at its quota) by eviction.
 func (w *Writer) reserve() error {
 	s, f := w.s, w.f
 	s.indexMu.Lock()
@@ -110,7 +143,18 @@ func (w *Writer) reserve() error {
 		s.indexMu.Unlock()
 		return fmt.Errorf("blockstore: write file %d: version removed meanwhile: %w", f.key.ID, syscall.ESTALE)
 	}
-	victims, ok := s.reserveLocked(f.dir, s.pageSize)
+	if f.dir.failed {
+		reason := f.dir.reason
+		s.indexMu.Unlock()
+		return fmt.Errorf("blockstore: write file %d at %d: tier %s dir %s (%s) failed: %s: %w",
+			f.key.ID, w.off, f.dir.alias, f.dir.path, f.dir.prop, reason, syscall.ENOSPC)
+	}
+	victims, ok := s.reserveLocked(f.dir, s.pageSize, true)
+	if !ok {
+		var more []victim
+		more, ok = s.reserveLocked(f.dir, s.pageSize, false)
+		victims = append(victims, more...)
+	}
 	used, quota := f.dir.used+f.dir.reserved, f.dir.quota
 	w.reserved = ok
 	s.indexMu.Unlock()
@@ -122,25 +166,31 @@ func (w *Writer) reserve() error {
 	return nil
 }
 
-// completePage makes the page ending at w.off (n bytes) present and releases
-// its reservation.
+// completePage makes the page ending at w.off (n bytes) present, releases
+// its reservation and records it in the page log.
 func (w *Writer) completePage(n int64) {
 	s, f := w.s, w.f
 	idx := (w.off - 1) / s.pageSize
+	crc := w.crc
+	w.crc = 0
 	s.indexMu.Lock()
-	defer s.indexMu.Unlock()
 	f.dir.reserved -= s.pageSize
 	w.reserved = false
-	if !f.removed {
+	added := !f.removed
+	if added {
 		f.size = w.off
-		s.markPresentLocked(f, idx, n)
+		s.markPresentLocked(f, idx, n, crc)
+	}
+	s.indexMu.Unlock()
+	if added {
+		s.logAppend(f, logRecord{typ: recPage, crc: crc, value: uint64(idx)})
 	}
 }
 
 // drop stops caching: the version is removed and later writes discarded.
 func (w *Writer) drop(reason string, err error) {
 	if reason != "" {
-		w.s.log.Info("file not cached", "file", w.f.key.ID, "reason", reason, "err", err)
+		w.s.log.Info("file not cached", "file", w.key.ID, "reason", reason, "err", err)
 	}
 	w.dropped = true
 	w.discard()
@@ -150,6 +200,9 @@ func (w *Writer) drop(reason string, err error) {
 // the cached one.
 func (w *Writer) discard() {
 	s, f := w.s, w.f
+	if f == nil {
+		return
+	}
 	s.indexMu.Lock()
 	if w.reserved {
 		f.dir.reserved -= s.pageSize
@@ -164,14 +217,17 @@ func (w *Writer) discard() {
 	s.finishRemove(f, gone)
 }
 
-// Close makes the last partial page present and fixes the file's length; the
-// version can then be read. After a failed Write, Close removes the version
-// and returns that failure.
+// Close makes the last partial page present and fixes the file's length
+// (recording it in the page log); the version can then be read. After a
+// failed Write, Close removes the version and returns that failure.
 func (w *Writer) Close() error {
 	if w.done {
 		return nil
 	}
 	w.done = true
+	if w.f == nil {
+		return nil
+	}
 	defer w.s.release(w.f)
 	if w.err != nil {
 		w.discard()
@@ -181,18 +237,25 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	s, f := w.s, w.f
+	var recs []logRecord
 	s.indexMu.Lock()
-	defer s.indexMu.Unlock()
 	if w.reserved {
 		// The page at w.off is partial (a full one was completed by Write).
 		f.dir.reserved -= s.pageSize
 		w.reserved = false
 		if !f.removed {
-			s.markPresentLocked(f, w.off/s.pageSize, w.off%s.pageSize)
+			idx := w.off / s.pageSize
+			s.markPresentLocked(f, idx, w.off%s.pageSize, w.crc)
+			recs = append(recs, logRecord{typ: recPage, crc: w.crc, value: uint64(idx)})
 		}
 	}
 	f.size = w.off
 	f.writing = false
+	removed := f.removed
+	s.indexMu.Unlock()
+	if !removed {
+		s.logAppend(f, append(recs, logRecord{typ: recSize, value: uint64(w.off)})...)
+	}
 	return nil
 }
 
@@ -202,6 +265,9 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.done = true
+	if w.f == nil {
+		return
+	}
 	w.discard()
 	w.s.release(w.f)
 }
