@@ -38,7 +38,7 @@ const fsUsage = `Usage: alluxio fs COMMAND [ARGS]
   mount                          list mounts
   unmount PATH                   remove a mount
   leader                         print the leading master
-`
+` + fsCacheUsage
 
 func fsCommand(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 || args[0] == "help" {
@@ -80,6 +80,20 @@ func fsCommand(ctx context.Context, env *Env, args []string) error {
 		return fs.mount(args)
 	case "unmount":
 		return fs.unmount(args)
+	case "pin", "unpin":
+		return fs.pin(args, verb == "pin")
+	case "setTtl":
+		return fs.setTTL(args)
+	case "unsetTtl":
+		return fs.unsetTTL(args)
+	case "load":
+		return fs.load(args)
+	case "free":
+		return fs.free(args)
+	case "persist":
+		return fs.persist(args)
+	case "location":
+		return fs.location(args)
 	case "leader":
 		info, err := c.Info(ctx)
 		if err != nil {
@@ -317,9 +331,13 @@ func (f *fsCmd) stat(args []string) error {
 		kind = "directory"
 	}
 	fmt.Fprintf(w, "%s is a %s path.\n", fi.Path, kind)
-	fmt.Fprintf(w, "FileInfo{id=%d, name=%s, path=%s, length=%d, folder=%t, completed=%t, persisted=%t, mode=%04o, owner=%d, group=%d, lastModificationTimeMs=%d, fingerprint=%s, mountId=%d, ufsPath=%s}\n",
-		fi.ID, fi.Name, fi.Path, fi.Size, fi.IsDir, fi.Completed, fi.Persisted, fi.Mode, fi.UID, fi.GID,
-		fi.Mtime/int64(time.Millisecond), fi.Fingerprint, fi.MountID, fi.UfsPath)
+	ttl := int64(-1) // Alluxio prints -1 for no TTL
+	if fi.TTL > 0 {
+		ttl = fi.TTL
+	}
+	fmt.Fprintf(w, "FileInfo{id=%d, name=%s, path=%s, length=%d, folder=%t, completed=%t, persisted=%t, pinned=%t, ttl=%d, ttlAction=%s, mode=%04o, owner=%d, group=%d, creationTimeMs=%d, lastModificationTimeMs=%d, fingerprint=%s, mountId=%d, ufsPath=%s, location=%s}\n",
+		fi.ID, fi.Name, fi.Path, fi.Size, fi.IsDir, fi.Completed, fi.Persisted, fi.Pinned, ttl, fi.TTLAction, fi.Mode, fi.UID, fi.GID,
+		fi.CreationTime/int64(time.Millisecond), fi.Mtime/int64(time.Millisecond), fi.Fingerprint, fi.MountID, fi.UfsPath, fi.Location)
 	return nil
 }
 

@@ -180,6 +180,14 @@ func report(ctx context.Context, env *Env, c *client.Client) error {
 		wk := workers[a]
 		fmt.Fprintf(w, "    Worker %s: capacity %s, used %s, pages %d\n", wk.Address,
 			humanBytes(wk.Stats.Capacity), humanBytes(wk.Stats.Used), wk.Stats.Pages)
+		for _, t := range wk.Tiers {
+			state := ""
+			if t.Failed {
+				state = ", FAILED: " + t.Reason
+			}
+			fmt.Fprintf(w, "        Tier %d %s %s: capacity %s, used %s%s\n", t.Level, t.Alias, t.Dir,
+				humanBytes(t.Capacity), humanBytes(t.Used), state)
+		}
 	}
 	return nil
 }

@@ -51,9 +51,10 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 		}
 	}
 	return MasterConfig{
-		RPCAddr: c.MasterRPCAddr(),
-		WebAddr: net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.master.web.port"))),
-		Logger:  log,
+		RPCAddr:     c.MasterRPCAddr(),
+		WebAddr:     net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.master.web.port"))),
+		TTLInterval: c.Duration("alluxio.master.ttl.checker.interval"),
+		Logger:      log,
 		Meta: meta.Config{
 			JournalDir:   c.String("alluxio.master.journal.folder"),
 			NodeID:       mc.NodeID,
@@ -113,17 +114,25 @@ func WorkerConfigFrom(c *conf.Config, log *slog.Logger) WorkerConfig {
 	host := c.String("alluxio.worker.hostname")
 	var tiers []blockstore.TierConfig
 	for _, t := range c.Tiers() {
-		tiers = append(tiers, blockstore.TierConfig{Alias: t.Alias, Dirs: t.Dirs, Quotas: t.Quotas, High: t.High, Low: t.Low})
+		tiers = append(tiers, blockstore.TierConfig{Alias: t.Alias, Dirs: t.Dirs, Quotas: t.Quotas,
+			MediumTypes: t.MediumTypes, High: t.High, Low: t.Low})
 	}
 	return WorkerConfig{
-		MasterAddrs: c.MasterRPCAddrs(),
-		RPCAddr:     net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.rpc.port"))),
-		SocketPath:  c.String("alluxio.worker.data.server.domain.socket.address"),
-		WebAddr:     net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.web.port"))),
+		MasterAddrs:  c.MasterRPCAddrs(),
+		RPCAddr:      net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.rpc.port"))),
+		SocketPath:   c.String("alluxio.worker.data.server.domain.socket.address"),
+		WebAddr:      net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.web.port"))),
+		GossipAddr:   net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.membership.port"))),
+		Seeds:        splitList(c.String("alluxio.worker.membership")),
+		BlockSize:    c.Bytes("alluxio.user.block.size.bytes.default"),
+		VirtualNodes: c.Int("alluxio.worker.membership.virtual.nodes"),
 		Store: blockstore.Config{
-			Tiers:      tiers,
-			PageSize:   c.Bytes("alluxio.worker.page.store.page.size"),
-			DataFolder: c.String("alluxio.worker.data.folder"),
+			Tiers:                 tiers,
+			PageSize:              c.Bytes("alluxio.worker.page.store.page.size"),
+			DataFolder:            c.String("alluxio.worker.data.folder"),
+			Evictor:               c.String("alluxio.worker.block.annotator.class"),
+			LRFUStepFactor:        c.Float("alluxio.worker.block.annotator.lrfu.step.factor"),
+			LRFUAttenuationFactor: c.Float("alluxio.worker.block.annotator.lrfu.attenuation.factor"),
 		},
 		Logger: log,
 	}

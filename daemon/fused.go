@@ -58,6 +58,8 @@ func ClientConfigFrom(c *conf.Config, log *slog.Logger) client.Config {
 		ReadType:      c.String("alluxio.user.file.readtype.default"),
 		WriteType:     c.String("alluxio.user.file.writetype.default"),
 		RetryFor:      c.Duration("alluxio.user.rpc.retry.max.duration"),
+		BlockSize:     c.Bytes("alluxio.user.block.size.bytes.default"),
+		VirtualNodes:  c.Int("alluxio.worker.membership.virtual.nodes"),
 		Logger:        log,
 	}
 }

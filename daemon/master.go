@@ -27,7 +27,10 @@ type MasterConfig struct {
 	Meta    meta.Config
 	RPCAddr string
 	WebAddr string
-	Logger  *slog.Logger
+	// TTLInterval is how often the leader looks for expired TTLs
+	// (alluxio.master.ttl.checker.interval; 0 means a minute).
+	TTLInterval time.Duration
+	Logger      *slog.Logger
 }
 
 // Master serves the namespace over RPC and the web port.
@@ -38,6 +41,8 @@ type Master struct {
 	server *rpc.Server
 	web    *webServer
 	start  time.Time
+	// stop ends the background loops.
+	stop context.CancelFunc
 
 	// workersMu guards workers, the last heartbeat of each worker.
 	workersMu sync.Mutex
@@ -75,6 +80,12 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 		workers: map[string]workerEntry{}}
 	m.routes()
 	go m.server.Serve(l)
+	if cfg.TTLInterval <= 0 {
+		m.cfg.TTLInterval = time.Minute
+	}
+	var bg context.Context
+	bg, m.stop = context.WithCancel(context.Background())
+	go m.ttlLoop(bg)
 	if cfg.WebAddr != "" {
 		m.web, err = startWeb(cfg.WebAddr, log, m.webRoutes())
 		if err != nil {
@@ -88,6 +99,9 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 
 // Close stops serving and closes the journal.
 func (m *Master) Close() error {
+	if m.stop != nil {
+		m.stop()
+	}
 	if m.web != nil {
 		m.web.Close()
 	}

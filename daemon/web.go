@@ -87,6 +87,11 @@ func (w *Worker) metrics() []metric {
 		{"Worker.UfsPassthroughOpens", float64(st.UfsPassthroughOpens)},
 		{"Worker.BytesReadPassthrough", float64(st.BytesPassedThrough)},
 		{"Worker.PendingPersists", float64(st.PendingPersists)},
+		{"Worker.ChecksumErrors", float64(st.ChecksumErrors)},
+		{"Worker.BlocksDemoted", float64(st.Demotions)},
+		{"Worker.BlocksPromoted", float64(st.Promotions)},
+		{"Worker.PagesRecovered", float64(st.RecoveredPages)},
+		{"Worker.PagesDamagedAtRecovery", float64(st.RecoveryDamaged)},
 	}
 }
 

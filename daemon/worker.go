@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/alluxio-go/alluxio/blockstore"
+	"github.com/alluxio-go/alluxio/cluster"
 	"github.com/alluxio-go/alluxio/daemon/client"
 	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
@@ -35,6 +36,16 @@ type WorkerConfig struct {
 	WebAddr string
 	// Store configures the page cache.
 	Store blockstore.Config
+	// GossipAddr is the worker's membership address (host:port); empty
+	// means the worker serves alone, without a cluster.
+	GossipAddr string
+	// Seeds are gossip addresses of workers to join
+	// (alluxio.worker.membership); empty asks the masters.
+	Seeds []string
+	// BlockSize is the unit of data placement over the workers.
+	BlockSize int64
+	// VirtualNodes is the number of ring points per worker.
+	VirtualNodes int
 	// Heartbeat is how often the worker reports to the master.
 	Heartbeat time.Duration
 	Logger    *slog.Logger
@@ -48,6 +59,10 @@ type Worker struct {
 	store  *blockstore.Store
 	master *client.Masters
 	server *rpc.Server
+	// members is the live worker cluster; nil when serving alone.
+	members *cluster.Membership
+	// pinned holds the inode ids known pinned (alluxio fs pin).
+	pinned sync.Map
 	start  time.Time
 
 	// ufsMu guards ufsByMount, the opened under-store of each mount.
@@ -61,8 +76,9 @@ type Worker struct {
 	filling  map[blockstore.FileKey]bool
 	nextID   uint64
 
-	// stagingDir holds the staging files of random-access writes.
-	stagingDir string
+	// stagingDir holds the staging files of random-access writes;
+	// persistDir the records of files waiting for an ASYNC_THROUGH persist.
+	stagingDir, persistDir string
 
 	counters workerCounters
 	// persists tracks background goroutines (persists, cache fills);
@@ -112,13 +128,19 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 	}
 	w.stagingDir = stagingDir(cfg.Store)
 	os.RemoveAll(w.stagingDir) // leftovers of a killed worker
+	w.persistDir = persistQueueDir(cfg.Store)
 	w.bgCtx, w.stop = context.WithCancel(context.Background())
 	w.routes()
 	if err := w.listen(); err != nil {
 		w.Close()
 		return nil, err
 	}
+	if err := w.joinCluster(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
 	go w.heartbeatLoop(w.bgCtx)
+	w.resumePersists(w.bgCtx)
 	if cfg.WebAddr != "" {
 		w.web, err = startWeb(cfg.WebAddr, log, w.webRoutes())
 		if err != nil {
@@ -177,6 +199,12 @@ func (w *Worker) listen() error {
 // Close stops serving, waits for background persists and closes the store.
 func (w *Worker) Close() error {
 	w.stop()
+	if w.members != nil {
+		// Tell the others at once, so clients stop routing here.
+		if err := w.members.Leave(2 * time.Second); err != nil {
+			w.log.Debug("leaving the worker cluster", "err", err)
+		}
+	}
 	if w.web != nil {
 		w.web.Close()
 	}
@@ -216,6 +244,10 @@ func (w *Worker) routes() {
 	w.server.Handle(wire.WorkerWriteAbort, w.handleWriteAbort)
 	w.server.Handle(wire.WorkerWriteTrunc, w.handleWriteTruncate)
 	w.server.Handle(wire.WorkerWriteRead, w.handleWriteRead)
+	w.server.Handle(wire.WorkerMembers, w.handleMembers)
+	w.server.Handle(wire.WorkerFree, w.handleFree)
+	w.server.Handle(wire.WorkerSetPinned, w.handleSetPinned)
+	w.server.Handle(wire.WorkerPersist, w.handlePersist)
 	w.server.Handle(wire.WorkerGetStats, func(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
 		return &rpc.Response{Body: w.Stats()}, nil
 	})
@@ -312,6 +344,12 @@ func (w *Worker) handleRead(ctx context.Context, req *rpc.Request) (*rpc.Respons
 	if r.Length < 0 || r.Length > 4<<20 || r.Offset < 0 {
 		return nil, fmt.Errorf("read of file %d: bad range offset %d length %d: %w", r.File.ID, r.Offset, r.Length, syscall.EINVAL)
 	}
+	if r.PrefetchLimit > 0 {
+		ctx = blockstore.WithPrefetchLimit(ctx, r.PrefetchLimit)
+	}
+	if r.File.Pinned {
+		w.notePinned(r.File.ID)
+	}
 	bp := readBufs.Get().(*[]byte)
 	buf := (*bp)[:r.Length]
 	n, err := w.store.ReadAt(ctx, keyOf(r.File), r.File.Size, w.source(r.File), buf, r.Offset, readTypeOf(r.ReadType))
@@ -349,7 +387,9 @@ func (w *Worker) handleOpenWhole(ctx context.Context, req *rpc.Request) (*rpc.Re
 	conn, _ := rpc.ConnID(ctx)
 	f, release, ok := w.store.OpenWhole(keyOf(ref), ref.Size)
 	if !ok {
-		if uf := w.openUnderFile(ctx, ref); uf != nil {
+		// Only the home of every block serves the under-store file: in a
+		// cluster the others read it by block from their homes.
+		if uf := w.openUnderFileIfHome(ctx, ref); uf != nil {
 			// The cache fills once the reader is done: filling while
 			// the kernel reads the same file would halve its speed on
 			// a small machine, and the reader pulled the bytes into the
@@ -378,6 +418,15 @@ func (w *Worker) addLease(conn uint64, release func()) uint64 {
 	w.nextID++
 	w.leases[w.nextID] = lease{conn: conn, release: release}
 	return w.nextID
+}
+
+// openUnderFileIfHome is openUnderFile when this worker is the home of
+// every block of the file.
+func (w *Worker) openUnderFileIfHome(ctx context.Context, ref wire.FileRef) *os.File {
+	if !w.homeOfAll(ref) {
+		return nil
+	}
+	return w.openUnderFile(ctx, ref)
 }
 
 // openUnderFile opens the under-store's own file when the store holds
@@ -486,6 +535,11 @@ func (w *Worker) Stats() wire.WorkerStats {
 		BytesWrittenDomain:  w.counters.bytesWrittenDomain.Load(),
 		BytesWrittenRemote:  w.counters.bytesWrittenRemote.Load(),
 		ActiveWriteSessions: active,
+		ChecksumErrors:      st.ChecksumErrors,
+		Demotions:           st.Demotions,
+		Promotions:          st.Promotions,
+		RecoveredPages:      int64(st.RecoveredPages),
+		RecoveryDamaged:     int64(st.RecoveryDamaged),
 	}
 }
 
@@ -505,7 +559,8 @@ func (w *Worker) heartbeatLoop(ctx context.Context) {
 func (w *Worker) heartbeat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Heartbeat)
 	defer cancel()
-	info := wire.WorkerInfo{Address: w.cfg.RPCAddr, StartTime: w.start.UnixMilli(), Stats: w.Stats()}
+	info := wire.WorkerInfo{Address: w.cfg.RPCAddr, Gossip: w.cfg.GossipAddr, StartTime: w.start.UnixMilli(),
+		Stats: w.Stats(), Tiers: w.tiers()}
 	if w.cfg.WebAddr != "" {
 		if _, port, err := net.SplitHostPort(w.cfg.WebAddr); err == nil {
 			fmt.Sscan(port, &info.WebPort)

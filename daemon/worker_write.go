@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sync"
 	"syscall"
@@ -347,16 +348,25 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 		}
 		resp.Persisted, resp.UfsFingerprint = true, fi.Fingerprint()
 	}
+	if !resp.Persisted {
+		resp.Location = w.cfg.RPCAddr // the only copy is here
+	}
 	if s.writeType == "ASYNC_THROUGH" {
 		ref := s.ref
 		ref.Size = s.size
+		if err := w.enqueuePersist(ref); err != nil {
+			w.store.Remove(s.key)
+			return nil, err
+		}
 		w.persistLater(ref)
 	}
 	return &rpc.Response{Body: resp}, nil
 }
 
 // persistLater copies a cached file to its under-store in the background,
-// retrying with backoff, then tells the master and unpins the pages.
+// retrying with backoff until it succeeds or the worker stops (an attempt
+// under way is finished first), then tells the master and unpins the
+// pages.
 func (w *Worker) persistLater(ref wire.FileRef) {
 	w.counters.pendingPersists.Add(1)
 	w.persists.Add(1)
@@ -368,22 +378,38 @@ func (w *Worker) persistLater(ref wire.FileRef) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			err := w.persist(ctx, ref)
 			cancel()
-			if err == nil {
+			if err == nil || errors.Is(err, errSuperseded) {
+				w.dequeuePersist(ref)
 				w.store.Unpin(keyOf(ref))
 				return
 			}
-			w.log.Warn("async persist failed; will retry", "file", ref.ID, "path", ref.UfsPath, "attempt", attempt, "err", err)
-			if attempt >= 10 {
-				w.log.Error("async persist gave up; the file stays pinned in cache", "file", ref.ID, "path", ref.UfsPath)
-				return
+			level := slog.LevelWarn
+			if attempt%10 == 0 {
+				level = slog.LevelError
 			}
-			time.Sleep(backoff)
-			backoff = min(backoff*2, 10*time.Second)
+			w.log.Log(context.Background(), level, "async persist failed; will retry", "file", ref.ID, "path", ref.UfsPath, "attempt", attempt, "err", err)
+			select {
+			case <-w.bgCtx.Done():
+				// Stopping: the record stays queued and the next
+				// start of this worker resumes the persist.
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, time.Minute)
 		}
 	}()
 }
 
+// errSuperseded says a file version is no longer the file's content.
+var errSuperseded = errors.New("file removed or rewritten since")
+
 func (w *Worker) persist(ctx context.Context, ref wire.FileRef) error {
+	if ok, err := w.stillCurrent(ctx, ref); err != nil {
+		return err
+	} else if !ok {
+		w.log.Info("not persisting a file removed or rewritten since it was written", "file", ref.ID, "path", ref.UfsPath)
+		return errSuperseded
+	}
 	u, err := w.ufsOf(ctx, ref.MountID)
 	if err != nil {
 		return err

@@ -144,6 +144,7 @@ func newCluster(t *testing.T, props map[string]string) *cluster {
 		"alluxio.master.embedded.journal.port":             fmt.Sprint(freePort(t)),
 		"alluxio.worker.rpc.port":                          fmt.Sprint(freePort(t)),
 		"alluxio.worker.web.port":                          fmt.Sprint(freePort(t)),
+		"alluxio.worker.membership.port":                   fmt.Sprint(freePort(t)),
 		"alluxio.master.mount.table.root.ufs":              c.ufs,
 		"alluxio.worker.tieredstore.level0.dirs.path":      filepath.Join(home, "shm"),
 		"alluxio.worker.tieredstore.level0.dirs.quota":     "256MB",

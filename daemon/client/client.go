@@ -32,6 +32,13 @@ type Config struct {
 	ReadType string
 	// WriteType is MUST_CACHE, CACHE_THROUGH, THROUGH or ASYNC_THROUGH.
 	WriteType string
+	// BlockSize is the unit of data placement: each block of a file has a
+	// home worker (alluxio.user.block.size.bytes.default; 0 means
+	// DefaultBlockSize).
+	BlockSize int64
+	// VirtualNodes is the number of ring points per worker, used when the
+	// worker list comes from the masters (0 means the cluster default).
+	VirtualNodes int
 	// RetryFor bounds how long metadata calls are retried while no master
 	// serves (unreachable, or an election in progress).
 	RetryFor time.Duration
@@ -41,11 +48,17 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Client talks to the master group and one worker.
+// DefaultBlockSize is the placement unit when Config.BlockSize is 0, as
+// Alluxio's alluxio.user.block.size.bytes.default.
+const DefaultBlockSize = 64 << 20
+
+// Client talks to the master group and the workers: the node's own worker
+// over its UNIX socket, the others over TCP.
 type Client struct {
 	cfg     Config
 	masters *Masters
 	worker  *rpc.Client
+	workers *workerSet
 	log     *slog.Logger
 }
 
@@ -66,6 +79,7 @@ func New(cfg Config) *Client {
 	}
 	log := cfg.Logger.With("component", "client")
 	c := &Client{cfg: cfg, log: log, masters: NewMasters(addrs, cfg.RetryFor, log)}
+	c.workers = &workerSet{c: c}
 	if cfg.WorkerAddr != "" {
 		c.worker = rpc.NewClient(cfg.WorkerNetwork, cfg.WorkerAddr)
 	}
@@ -74,7 +88,7 @@ func New(cfg Config) *Client {
 
 // Close closes the connections.
 func (c *Client) Close() error {
-	err := c.masters.Close()
+	err := errors.Join(c.masters.Close(), c.workers.close())
 	if c.worker != nil {
 		err = errors.Join(err, c.worker.Close())
 	}

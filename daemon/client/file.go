@@ -116,20 +116,16 @@ func (r *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 	if whole != nil {
 		return whole.ReadAt(p, off)
 	}
-	w, err := r.c.workerClient()
-	if err != nil {
-		return 0, err
-	}
 	done := 0
 	for done < len(p) {
-		chunk := p[done:min(len(p), done+maxReadCall)]
-		req := wire.ReadRequest{File: ref, Offset: off + int64(done), Length: len(chunk), ReadType: r.c.cfg.ReadType}
-		res, err := w.Call(ctx, wire.WorkerRead, req, nil, nil, chunk)
+		pos := off + int64(done)
+		blockEnd := (pos/r.c.blockSize() + 1) * r.c.blockSize()
+		chunk := p[done:min(len(p), done+maxReadCall, done+int(blockEnd-pos))]
+		n, err := r.c.readBlock(ctx, ref, chunk, pos)
+		done += n
 		if err != nil {
 			return done, err
 		}
-		n := copy(chunk, res.Data) // no copy when the data landed in chunk
-		done += n
 		if n < len(chunk) {
 			return done, io.ErrUnexpectedEOF
 		}

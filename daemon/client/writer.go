@@ -272,7 +272,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	}
 	var fi meta.FileInfo
 	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
-		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint}}
+		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint, Location: resp.Location}}
 	if err := w.c.callMaster(ctx, wire.MasterCompleteFile, false, complete, &fi); err != nil {
 		return err
 	}

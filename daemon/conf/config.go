@@ -188,6 +188,11 @@ func (c *Config) Ratio(key string) float64 {
 	return typedValue[float64](c, key, KindRatio)
 }
 
+// Float returns a number or ratio property (0 if unset).
+func (c *Config) Float(key string) float64 {
+	return typedValue[float64](c, key, KindFloat, KindRatio)
+}
+
 // MasterRPCAddr is alluxio.master.hostname:alluxio.master.rpc.port.
 func (c *Config) MasterRPCAddr() string {
 	return net.JoinHostPort(c.String("alluxio.master.hostname"), strconv.Itoa(c.Int("alluxio.master.rpc.port")))

@@ -24,6 +24,7 @@ const (
 	KindEnum                  // one of Values, any case on input, stored upper-case
 	KindOctal                 // octal permission bits such as 022
 	KindAddrList              // comma-separated host:port list
+	KindFloat                 // positive decimal number
 )
 
 var kindNames = [...]string{
@@ -39,6 +40,7 @@ var kindNames = [...]string{
 	KindEnum:      "enum",
 	KindOctal:     "octal",
 	KindAddrList:  "address list",
+	KindFloat:     "number",
 }
 
 // String names the kind as the docs and `alluxio getConf` show it.
@@ -141,6 +143,8 @@ func buildTable() []Property {
 			"Metastore kind: ROCKS (on-disk, bbolt here) or HEAP (in memory).").oneOf("ROCKS", "HEAP"),
 		def("alluxio.master.metastore.dir", KindString, "${alluxio.work.dir}/metastore",
 			"Directory of the on-disk metastore."),
+		def("alluxio.master.ttl.checker.interval", KindDuration, "1min",
+			"How often the leading master deletes or frees entries whose TTL has passed."),
 		def("alluxio.master.mount.table.root.ufs", KindString, "${alluxio.work.dir}/underFSStorage",
 			"Under-store URI mounted at the root of the namespace."),
 		def("alluxio.master.mount.table.root.readonly", KindBool, "false",
@@ -162,11 +166,23 @@ func buildTable() []Property {
 			"Size of the memory tier; the default quota of tier 0."),
 		def("alluxio.worker.tieredstore.levels", KindInt, "1",
 			"Number of storage tiers in use (levels 0..N-1).").between(1, tierLevels),
+		def("alluxio.worker.membership.port", KindPort, "29997",
+			"Port on which the worker gossips with the other workers (hashicorp/memberlist)."),
+		opt("alluxio.worker.membership", KindAddrList,
+			"Comma-separated gossip addresses (host:port) of workers to join; empty asks the masters which workers they know."),
+		def("alluxio.worker.membership.virtual.nodes", KindInt, "160",
+			"Points each worker has on the consistent-hash ring that places data.").between(1, 4096),
+		def("alluxio.worker.block.annotator.class", KindString, "alluxio.worker.block.annotator.LRUAnnotator",
+			"Eviction order of cached pages: LRU or LRFU (Alluxio's LRUAnnotator / LRFUAnnotator class names work too)."),
+		def("alluxio.worker.block.annotator.lrfu.step.factor", KindRatio, "0.25",
+			"LRFU: how much weight recency has against frequency (0 pure LFU, 1 pure LRU)."),
+		def("alluxio.worker.block.annotator.lrfu.attenuation.factor", KindFloat, "2.0",
+			"LRFU: how fast older accesses lose weight (greater than 1)."),
 		def("alluxio.worker.page.store.page.size", KindBytes, "1MB",
 			"Size of a cached page.").between(4*kib, 64*mib),
 
 		def("alluxio.user.block.size.bytes.default", KindBytes, "64MB",
-			"Default block size of new files.").between(1, 0),
+			"Unit of data placement: each block of a file has one home worker, chosen by consistent hashing.").between(4*kib, 0),
 		def("alluxio.user.file.readtype.default", KindEnum, "CACHE",
 			"Default read type: CACHE, CACHE_PROMOTE or NO_CACHE.").oneOf("CACHE", "CACHE_PROMOTE", "NO_CACHE"),
 		def("alluxio.user.file.writetype.default", KindEnum, "CACHE_THROUGH",

@@ -86,6 +86,12 @@ func (p *Property) parse(v string) (any, string, error) {
 			return nil, "", bad
 		}
 		return f, v, nil
+	case KindFloat:
+		f, err := strconv.ParseFloat(t, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
+			return nil, "", bad
+		}
+		return f, v, nil
 	case KindEnum:
 		u := strings.ToUpper(t)
 		for _, allowed := range p.Values {
@@ -163,6 +169,8 @@ func (p *Property) want() string {
 		return s
 	case KindRatio:
 		return "want a number from 0 to 1"
+	case KindFloat:
+		return "want a positive number such as 2.0"
 	case KindEnum:
 		return "want one of " + strings.Join(p.Values, ", ")
 	case KindOctal:

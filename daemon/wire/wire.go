@@ -122,10 +122,26 @@ type GetMountRequest struct {
 
 // WorkerInfo is what a worker reports of itself in each heartbeat.
 type WorkerInfo struct {
-	Address   string      `json:"address"`
+	Address string `json:"address"`
+	// Gossip is the worker's membership (memberlist) address.
+	Gossip string `json:"gossip,omitempty"`
+	// Tiers describe each tier directory of the worker.
+	Tiers     []TierInfo  `json:"tiers,omitempty"`
 	WebPort   int         `json:"webPort"`
 	StartTime int64       `json:"startTime"`
 	Stats     WorkerStats `json:"stats"`
+}
+
+// TierInfo describes one tier directory of a worker.
+type TierInfo struct {
+	Level      int    `json:"level"`
+	Alias      string `json:"alias"`
+	Dir        string `json:"dir"`
+	MediumType string `json:"mediumType,omitempty"`
+	Capacity   int64  `json:"capacity"`
+	Used       int64  `json:"used"`
+	Failed     bool   `json:"failed,omitempty"`
+	Reason     string `json:"reason,omitempty"`
 }
 
 // WorkerStats are a worker's capacity and traffic counters.
@@ -147,6 +163,11 @@ type WorkerStats struct {
 	BytesWrittenDomain  int64 `json:"bytesWrittenDomain"`
 	BytesWrittenRemote  int64 `json:"bytesWrittenRemote"`
 	ActiveWriteSessions int64 `json:"activeWriteSessions"`
+	ChecksumErrors      int64 `json:"checksumErrors"`
+	Demotions           int64 `json:"demotions"`
+	Promotions          int64 `json:"promotions"`
+	RecoveredPages      int64 `json:"recoveredPages"`
+	RecoveryDamaged     int64 `json:"recoveryDamaged"`
 }
 
 // InfoResponse describes the master and the cluster.
@@ -173,12 +194,18 @@ type FileRef struct {
 	// UfsFingerprint is the under-store's identity of the bytes, to check
 	// that a file opened in the under-store is the version asked for.
 	UfsFingerprint string `json:"ufsFingerprint,omitempty"`
+	// Location is the RPC address of the worker holding the only copy of
+	// a file that is not persisted.
+	Location string `json:"location,omitempty"`
+	// Pinned keeps the file's cached pages from eviction.
+	Pinned bool `json:"pinned,omitempty"`
 }
 
 // RefOf builds the FileRef of a file's current version.
 func RefOf(fi meta.FileInfo) FileRef {
 	return FileRef{ID: fi.ID, Fingerprint: fi.Fingerprint, Size: fi.Size, MountID: fi.MountID,
-		UfsPath: fi.UfsPath, Persisted: fi.Persisted, UfsFingerprint: fi.UfsFingerprint}
+		UfsPath: fi.UfsPath, Persisted: fi.Persisted, UfsFingerprint: fi.UfsFingerprint,
+		Location: fi.Location, Pinned: fi.Pinned}
 }
 
 // ReadRequest asks for a byte range; the bytes come back in the data
@@ -188,6 +215,9 @@ type ReadRequest struct {
 	Offset   int64   `json:"offset"`
 	Length   int     `json:"length"`
 	ReadType string  `json:"readType"`
+	// PrefetchLimit, when set, is the end of the block being read: the
+	// worker prefetches nothing past it (the next block has its own home).
+	PrefetchLimit int64 `json:"prefetchLimit,omitempty"`
 }
 
 // OpenWholeRequest asks for a descriptor of the whole file.
@@ -255,4 +285,6 @@ type WriteCommitResponse struct {
 	Size           int64  `json:"size"`
 	Persisted      bool   `json:"persisted"`
 	UfsFingerprint string `json:"ufsFingerprint"`
+	// Location is the worker's RPC address when it holds the only copy.
+	Location string `json:"location,omitempty"`
 }

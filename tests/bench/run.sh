@@ -7,6 +7,11 @@
 #   hot with kernel passthrough off (the user-space path, used for partly
 #        cached files) vs. go-fuse's own loopback over the tmpfs file, also
 #        without passthrough: the user-space FUSE ceiling
+#   remote: a mount with no local worker, so every byte comes from the
+#        worker over TCP, vs. streaming the same bytes over one loopback
+#        TCP connection
+#   random 4 KiB reads (fio, 4 jobs) of a cached file through the mount vs.
+#        the same on the tmpfs file
 # Appends a table to docs/benchmarks.md. Needs root and /dev/fuse.
 set -euo pipefail
 
@@ -27,7 +32,9 @@ trap cleanup EXIT
 
 mkdir -p "$home/bin" "$home/conf" "$home/ufs" "$home/mnt" "$shm/tier" "$work/loop"
 cp "$root"/bin/* "$home/bin/"
-(cd "$root" && go build -o "$work/loopback" ./tests/bench/loopback)
+(cd "$root" && go build -o "$work/loopback" ./tests/bench/loopback && go build -o "$work/tcpraw" ./tests/bench/tcpraw)
+rand_mib=${BENCH_RANDOM_MIB:-4096}
+rand_secs=${BENCH_RANDOM_SECS:-15}
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cat >"$home/conf/alluxio-site.properties" <<PROPS
 alluxio.master.hostname=127.0.0.1
@@ -39,7 +46,7 @@ alluxio.worker.rpc.port=$(port)
 alluxio.worker.web.port=$(port)
 alluxio.master.mount.table.root.ufs=$home/ufs
 alluxio.worker.tieredstore.level0.dirs.path=$shm/tier
-alluxio.worker.tieredstore.level0.dirs.quota=$((size_mib * (runs + 3)))MB
+alluxio.worker.tieredstore.level0.dirs.quota=$((size_mib * (runs + 3) + rand_mib + 64))MB
 alluxio.fuse.mount.point=$home/mnt
 alluxio.worker.data.server.domain.socket.address=$home/run/worker.sock
 PROPS
@@ -95,6 +102,30 @@ for _ in $(seq 100); do grep -qs " $work/loop " /proc/mounts && break; sleep 0.1
 loop=$(for _ in $(seq "$runs"); do read_gbps "$work/loop/data.bin"; done | best)
 umount "$work/loop"
 
+# Remote: the same file, served by the worker over TCP to a mount whose
+# node has no worker of its own (its socket names nothing).
+"$home/bin/alluxio-fuse" umount "$home/mnt" >/dev/null
+"$home/bin/alluxio-fuse" -Dalluxio.fuse.passthrough.enabled=false \
+  -Dalluxio.worker.data.server.domain.socket.address="$work/no-worker.sock" mount "$home/mnt" >/dev/null
+remote=$(for _ in $(seq "$runs"); do read_gbps "$home/mnt/data.bin"; done | best)
+tcp=$("$work/tcpraw" -size "$size_mib" -runs "$runs")
+"$home/bin/alluxio-fuse" umount "$home/mnt" >/dev/null
+"$home/bin/alluxio-fuse" mount "$home/mnt" >/dev/null
+
+# Random 4 KiB reads of a cached file, 4 jobs.
+rand_iops() { # file
+  fio --name=rand --filename="$1" --rw=randread --bs=4k --numjobs=4 --size="${rand_mib}M" \
+    --runtime="$rand_secs" --time_based --ioengine=psync --group_reporting --output-format=terse \
+    2>/dev/null | awk -F';' '{print $8}'
+}
+head -c $((rand_mib << 20)) /dev/urandom >"$shm/rand.bin"
+cp "$shm/rand.bin" "$home/ufs/rand.bin"
+"$home/bin/alluxio" fs load /rand.bin >/dev/null
+wait_cached $((runs + 2)) # every file so far, and this one (rounded down)
+rand_tmpfs=$(rand_iops "$shm/rand.bin")
+rand_mount=$(rand_iops "$home/mnt/rand.bin")
+rm -f "$shm/rand.bin"
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
@@ -112,4 +143,9 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo "| hot (cached) through the mount | $mount_hot | tmpfs file, direct | $tmpfs | $(ratio "$mount_hot" "$tmpfs") |"
   echo "| cold (under-store) through the mount | $mount_cold | under-store file, direct, page cache dropped | $raw_cold | $(ratio "$mount_cold" "$raw_cold") |"
   echo "| hot, passthrough off (user-space path) | $user_hot | go-fuse loopback of the tmpfs file, passthrough off | $loop | $(ratio "$user_hot" "$loop") |"
+  echo "| remote worker over TCP through the mount | $remote | one loopback TCP stream from memory | $tcp | $(ratio "$remote" "$tcp") |"
+  echo
+  echo "| random 4 KiB reads, fio, 4 jobs, ${rand_mib} MiB file | IOPS | baseline | baseline IOPS | ratio |"
+  echo "| --- | ---: | --- | ---: | ---: |"
+  echo "| cached file through the mount | $rand_mount | the tmpfs file, direct | $rand_tmpfs | $(ratio "$rand_mount" "$rand_tmpfs") |"
 } | tee -a "$root/docs/benchmarks.md"

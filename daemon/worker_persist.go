@@ -1,0 +1,121 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/alluxio-go/alluxio/blockstore"
+	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/meta"
+)
+
+// The persist queue: an ASYNC_THROUGH file's record is written (and
+// synced) before its commit is acknowledged and removed once the file is
+// persisted, so that a worker that restarts, even after kill -9, persists
+// what its cache still holds. One small JSON file per file version, in a
+// directory beside the staging directory.
+
+// persistQueueDir is where the queue lives.
+func persistQueueDir(c blockstore.Config) string {
+	return strings.TrimSuffix(stagingDir(c), ".staging") + ".persist"
+}
+
+func (w *Worker) queueRecord(ref wire.FileRef) string {
+	sum := sha1.Sum([]byte(ref.Fingerprint))
+	return filepath.Join(w.persistDir, fmt.Sprintf("%d-%s.json", ref.ID, hex.EncodeToString(sum[:8])))
+}
+
+// enqueuePersist records ref durably.
+func (w *Worker) enqueuePersist(ref wire.FileRef) error {
+	if err := os.MkdirAll(w.persistDir, 0o700); err != nil {
+		return fmt.Errorf("persist queue %s: %w", w.persistDir, err)
+	}
+	data, err := json.Marshal(ref)
+	if err != nil {
+		return err
+	}
+	name := w.queueRecord(ref)
+	tmp := name + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("persist queue record %s: %w", tmp, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("persist queue record %s: %w", name, err)
+	}
+	return nil
+}
+
+// dequeuePersist forgets ref.
+func (w *Worker) dequeuePersist(ref wire.FileRef) {
+	if err := os.Remove(w.queueRecord(ref)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.log.Warn("removing a persist queue record", "file", ref.ID, "err", err)
+	}
+}
+
+// resumePersists re-queues the persists a previous run of this worker left
+// unfinished, for the files whose bytes its cache still holds whole.
+func (w *Worker) resumePersists(ctx context.Context) {
+	entries, err := os.ReadDir(w.persistDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := filepath.Join(w.persistDir, e.Name())
+		if !strings.HasSuffix(name, ".json") {
+			os.Remove(name)
+			continue
+		}
+		var ref wire.FileRef
+		data, err := os.ReadFile(name)
+		if err == nil {
+			err = json.Unmarshal(data, &ref)
+		}
+		if err != nil {
+			w.log.Error("unreadable persist queue record dropped", "record", name, "err", err)
+			os.Remove(name)
+			continue
+		}
+		if pages, total := w.store.Cached(keyOf(ref), ref.Size); pages < total {
+			w.log.Error("a file waiting to be persisted lost cached pages across the restart; it cannot be persisted",
+				"file", ref.ID, "path", ref.UfsPath, "pages", pages, "of", total)
+			os.Remove(name)
+			continue
+		}
+		w.log.Info("resuming the persist of a file", "file", ref.ID, "path", ref.UfsPath)
+		w.persistLater(ref)
+	}
+}
+
+// stillCurrent reports whether ref is still the content of its inode; a
+// file removed or rewritten since must not be written to the under-store.
+func (w *Worker) stillCurrent(ctx context.Context, ref wire.FileRef) (bool, error) {
+	var fi meta.FileInfo
+	err := w.master.Call(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: ref.ID}, &fi)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return fi.Fingerprint == ref.Fingerprint && !fi.Persisted, nil
+}

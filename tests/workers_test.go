@@ -1,0 +1,293 @@
+package tests
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// extraWorker is a worker started beside a cluster's own, from its own
+// configuration directory, as a second worker on one host is run.
+type extraWorker struct {
+	c       *cluster
+	confDir string
+	logsDir string
+	props   map[string]string
+}
+
+// addWorker lays out and starts worker n (2, 3, ...) of cluster c: its own
+// ports, tier directory, socket and logs, the cluster's other properties.
+func addWorker(c *cluster, n int) *extraWorker {
+	c.t.Helper()
+	dir := filepath.Join(c.home, fmt.Sprintf("worker%d", n))
+	w := &extraWorker{c: c, confDir: filepath.Join(dir, "conf"), logsDir: filepath.Join(dir, "logs"), props: map[string]string{}}
+	for k, v := range c.props {
+		w.props[k] = v
+	}
+	for k, v := range map[string]string{
+		"alluxio.worker.rpc.port":                          fmt.Sprint(freePort(c.t)),
+		"alluxio.worker.web.port":                          fmt.Sprint(freePort(c.t)),
+		"alluxio.worker.membership.port":                   fmt.Sprint(freePort(c.t)),
+		"alluxio.worker.data.server.domain.socket.address": filepath.Join(dir, "run", "worker.sock"),
+		"alluxio.worker.tieredstore.level0.dirs.path":      filepath.Join(dir, "shm"),
+		"alluxio.logs.dir":                                 w.logsDir,
+	} {
+		w.props[k] = v
+	}
+	for _, d := range []string{w.confDir, w.logsDir, filepath.Join(dir, "shm")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	var b strings.Builder
+	for k, v := range w.props {
+		fmt.Fprintf(&b, "%s=%s\n", k, v)
+	}
+	if err := os.WriteFile(filepath.Join(w.confDir, "alluxio-site.properties"), []byte(b.String()), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(w.cleanup)
+	w.must("alluxio-start.sh", "worker")
+	return w
+}
+
+func (w *extraWorker) must(name string, args ...string) string {
+	w.c.t.Helper()
+	cmd := exec.Command(filepath.Join(w.c.home, "bin", name), args...)
+	cmd.Env = append(w.c.env(), "ALLUXIO_CONF_DIR="+w.confDir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		w.c.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (w *extraWorker) pid() int {
+	data, err := os.ReadFile(filepath.Join(w.logsDir, "worker.pid"))
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(string(data), &pid)
+	return pid
+}
+
+// kill stops the worker with SIGKILL and waits until it is gone.
+func (w *extraWorker) kill() {
+	pid := w.pid()
+	if pid <= 0 {
+		w.c.t.Fatal("worker has no pid file")
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (w *extraWorker) cleanup() {
+	if pid := w.pid(); pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if w.c.t.Failed() {
+		if data, err := os.ReadFile(filepath.Join(w.logsDir, "worker.log")); err == nil {
+			w.c.t.Logf("---- %s worker.log ----\n%s", filepath.Base(filepath.Dir(w.logsDir)), tail(string(data), 40))
+		}
+	}
+}
+
+// workerPages reads the cached page count of the worker whose web port is
+// given.
+func workerPages(t *testing.T, webPort string) int64 {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + webPort + "/api/v1/worker/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]float64
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return int64(m["Worker.BlocksCached"])
+}
+
+// dropCaches makes the next reads through the mount reach the FUSE daemon.
+func dropCaches(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0o200); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWorkerCluster runs a master, three workers and a FUSE daemon as
+// separate processes: a data set read through the mount is spread over all
+// three workers' caches, and readers keep getting every byte right while
+// one worker is killed.
+func TestWorkerCluster(t *testing.T) {
+	c := newCluster(t, map[string]string{
+		"alluxio.user.block.size.bytes.default": "1MB",
+	})
+	c.start()
+	w2 := addWorker(c, 2)
+	w3 := addWorker(c, 3)
+
+	// Wait for the workers to find each other (and the master to hear of them).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := c.must("alluxio", "fsadmin", "report")
+		if strings.Contains(out, "Live Workers: 3") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("three workers never showed up:\n%s", out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	// A data set written straight into the under-store.
+	const files, size = 6, 6 << 20
+	want := map[string][32]byte{}
+	for i := 0; i < files; i++ {
+		data := make([]byte, size)
+		rand.Read(data)
+		name := fmt.Sprintf("data-%d.bin", i)
+		if err := os.WriteFile(filepath.Join(c.ufs, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = sha256.Sum256(data)
+	}
+	readAll := func() []string {
+		var bad []string
+		names := make([]string, 0, len(want))
+		for n := range want {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			data, err := os.ReadFile(filepath.Join(c.mnt, n))
+			switch {
+			case err != nil:
+				bad = append(bad, fmt.Sprintf("%s: %v", n, err))
+			case sha256.Sum256(data) != want[n]:
+				bad = append(bad, fmt.Sprintf("%s: wrong bytes (%d read)", n, len(data)))
+			}
+		}
+		return bad
+	}
+	if bad := readAll(); len(bad) > 0 {
+		t.Fatalf("first read through the mount: %v", bad)
+	}
+
+	// Every worker caches a share of the pages (counted live, not from
+	// heartbeats; a file whose blocks all live on the local worker is
+	// cached by a background fill, hence the wait).
+	webPorts := []string{c.props["alluxio.worker.web.port"], w2.props["alluxio.worker.web.port"], w3.props["alluxio.worker.web.port"]}
+	var pages []int64
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		pages = pages[:0]
+		var total int64
+		for _, p := range webPorts {
+			n := workerPages(t, p)
+			pages = append(pages, n)
+			total += n
+		}
+		if (total >= files*size>>20 && !slices.Contains(pages, 0)) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("pages cached per worker after the first read: %v", pages)
+	if slices.Contains(pages, 0) {
+		t.Errorf("a worker caches no pages after the read: pages per worker %v", pages)
+	}
+	if total := pages[0] + pages[1] + pages[2]; total < files*size>>20 {
+		t.Errorf("the workers cache %d pages in all (%v), want %d", total, pages, files*size>>20)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	// Readers loop over the data set while worker 3 is killed.
+	var (
+		mu     sync.Mutex
+		bad    []string
+		rounds int
+		stop   = make(chan struct{})
+		wg     sync.WaitGroup
+	)
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				dropCaches(t)
+				b := readAll()
+				mu.Lock()
+				bad = append(bad, b...)
+				rounds++
+				mu.Unlock()
+			}
+		}()
+	}
+	waitRounds := func(n int) {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			mu.Lock()
+			r := rounds
+			mu.Unlock()
+			if r >= n || time.Now().After(deadline) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitRounds(2)
+	w3.kill()
+	mu.Lock()
+	after := rounds
+	mu.Unlock()
+	waitRounds(after + 6)
+	close(stop)
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("readers saw errors or wrong bytes around the kill:\n%s", strings.Join(bad, "\n"))
+	}
+	t.Logf("%d read rounds before the kill, %d after", after, rounds-after)
+	if rounds < after+6 {
+		t.Fatalf("only %d read rounds after the kill", rounds-after)
+	}
+
+	// Gossip drops the dead worker; what it held is cached again elsewhere.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out := c.must("alluxio", "fsadmin", "report")
+		if strings.Contains(out, "Live Workers: 2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed worker is still reported:\n%s", out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	dropCaches(t)
+	if b := readAll(); len(b) > 0 {
+		t.Fatalf("read after the kill: %v", b)
+	}
+}
