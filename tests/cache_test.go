@@ -310,3 +310,44 @@ func TestTieredWorkerChecksum(t *testing.T) {
 		t.Fatalf("the worker counts %v checksum errors, want 1", n)
 	}
 }
+
+// TestFullCacheDisk gives the worker a tier directory on a 2 MiB tmpfs
+// that claims 64 MB: writes into it fail, the worker reports the directory
+// failed, and reads go on from the under-store with the right bytes.
+func TestFullCacheDisk(t *testing.T) {
+	tiny := t.TempDir()
+	sh(t, "mount -t tmpfs -o size=2m tmpfs "+tiny)
+	t.Cleanup(func() { syscall.Unmount(tiny, syscall.MNT_DETACH) }) // runs after the cluster stops
+	c := newCluster(t, map[string]string{
+		"alluxio.worker.tieredstore.level0.dirs.path":  tiny,
+		"alluxio.worker.tieredstore.level0.dirs.quota": "64MB",
+	})
+	c.start()
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+	if err := os.WriteFile(filepath.Join(c.ufs, "big.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noWorker := "-Dalluxio.worker.data.server.domain.socket.address=" + filepath.Join(c.home, "none.sock")
+	for i := 0; i < 2; i++ {
+		out, err := c.run("alluxio", noWorker, "fs", "cat", "/big.bin")
+		if err != nil || !bytes.Equal([]byte(out), data) {
+			t.Fatalf("cat %d with a full cache disk: err %v, %d bytes\n%s", i, err, len(out), tail(out, 3))
+		}
+		got, err := os.ReadFile(filepath.Join(c.mnt, "big.bin"))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read %d through the mount with a full cache disk: err %v, %d bytes", i, err, len(got))
+		}
+	}
+	var report string
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		report = c.must("alluxio", "fsadmin", "report")
+		if strings.Contains(report, "FAILED") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if !strings.Contains(report, "Tier 0 MEM "+tiny) || !strings.Contains(report, "FAILED") {
+		t.Fatalf("the report does not show the full tier directory as failed:\n%s", report)
+	}
+}

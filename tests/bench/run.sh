@@ -118,10 +118,16 @@ rand_iops() { # file
     --runtime="$rand_secs" --time_based --ioengine=psync --group_reporting --output-format=terse \
     2>/dev/null | awk -F';' '{print $8}'
 }
+worker_web=$(awk -F= '/worker.web.port/ {print $2}' "$home/conf/alluxio-site.properties")
+heap_mib() {
+  python3 -c "import json,urllib.request; print(round(json.load(urllib.request.urlopen('http://127.0.0.1:$worker_web/api/v1/worker/metrics'))['Worker.HeapInuseBytes']/1048576))"
+}
+heap_before=$(heap_mib)
 head -c $((rand_mib << 20)) /dev/urandom >"$shm/rand.bin"
 cp "$shm/rand.bin" "$home/ufs/rand.bin"
 "$home/bin/alluxio" fs load /rand.bin >/dev/null
 wait_cached $((runs + 2)) # every file so far, and this one (rounded down)
+heap_after=$(heap_mib)
 rand_tmpfs=$(rand_iops "$shm/rand.bin")
 rand_mount=$(rand_iops "$home/mnt/rand.bin")
 rm -f "$shm/rand.bin"
@@ -148,4 +154,6 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo "| random 4 KiB reads, fio, 4 jobs, ${rand_mib} MiB file | IOPS | baseline | baseline IOPS | ratio |"
   echo "| --- | ---: | --- | ---: | ---: |"
   echo "| cached file through the mount | $rand_mount | the tmpfs file, direct | $rand_tmpfs | $(ratio "$rand_mount" "$rand_tmpfs") |"
+  echo
+  echo "Worker Go heap in use: ${heap_before} MiB with $((size_mib * (runs + 1))) MiB cached, ${heap_after} MiB after ${rand_mib} MiB more."
 } | tee -a "$root/docs/benchmarks.md"
