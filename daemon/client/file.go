@@ -29,6 +29,8 @@ type FileReader struct {
 	lease uint64
 	// pos is the offset of the next Read (io.Reader use by the CLI).
 	pos int64
+	// ahead serves sequential page-by-page reads in large calls.
+	ahead readAhead
 }
 
 // view returns the version being read.
@@ -115,6 +117,9 @@ func (r *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 	}
 	if whole != nil {
 		return whole.ReadAt(p, off)
+	}
+	if n, ok, err := r.ahead.read(ctx, r.c, ref, p, off); ok {
+		return n, err
 	}
 	done := 0
 	for done < len(p) {

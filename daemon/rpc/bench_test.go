@@ -14,6 +14,16 @@ const benchSize = 1 << 20
 // data per response, read into a reused buffer. Compare its MB/s with
 // BenchmarkUnixCopy1MiB, the same bytes over a bare socket pair.
 func BenchmarkCall1MiB(b *testing.B) {
+	benchCall(b, "unix", filepath.Join(b.TempDir(), "bench.sock"))
+}
+
+// BenchmarkCall1MiBTCP is BenchmarkCall1MiB over TCP on the loopback
+// interface, the path of a remote worker.
+func BenchmarkCall1MiBTCP(b *testing.B) {
+	benchCall(b, "tcp", "127.0.0.1:0")
+}
+
+func benchCall(b *testing.B, network, addr string) {
 	page := make([]byte, benchSize)
 	for i := range page {
 		page[i] = byte(i)
@@ -22,13 +32,13 @@ func BenchmarkCall1MiB(b *testing.B) {
 	s.Handle("page", func(ctx context.Context, req *Request) (*Response, error) {
 		return &Response{Data: page}, nil
 	})
-	l, err := net.Listen("unix", filepath.Join(b.TempDir(), "bench.sock"))
+	l, err := net.Listen(network, addr)
 	if err != nil {
 		b.Fatal(err)
 	}
 	go s.Serve(l)
 	b.Cleanup(func() { s.Close() })
-	c, err := Dial(context.Background(), "unix", l.Addr().String())
+	c, err := Dial(context.Background(), network, l.Addr().String())
 	if err != nil {
 		b.Fatal(err)
 	}
