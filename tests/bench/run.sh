@@ -109,6 +109,16 @@ umount "$work/loop"
   -Dalluxio.worker.data.server.domain.socket.address="$work/no-worker.sock" mount "$home/mnt" >/dev/null
 remote=$(for _ in $(seq "$runs"); do read_gbps "$home/mnt/data.bin"; done | best)
 tcp=$("$work/tcpraw" -size "$size_mib" -runs "$runs")
+# The same over the client library alone (no FUSE): alluxio fs cat.
+cat_gbps() {
+  local start end
+  start=$(date +%s.%N)
+  "$home/bin/alluxio" -Dalluxio.worker.data.server.domain.socket.address="$work/no-worker.sock" \
+    fs cat /data.bin >/dev/null
+  end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" -v b=$((size_mib << 20)) 'BEGIN { print b / (e - s) / 1e9 }'
+}
+remote_cli=$(for _ in $(seq "$runs"); do cat_gbps; done | best)
 "$home/bin/alluxio-fuse" umount "$home/mnt" >/dev/null
 "$home/bin/alluxio-fuse" mount "$home/mnt" >/dev/null
 
@@ -150,6 +160,7 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo "| cold (under-store) through the mount | $mount_cold | under-store file, direct, page cache dropped | $raw_cold | $(ratio "$mount_cold" "$raw_cold") |"
   echo "| hot, passthrough off (user-space path) | $user_hot | go-fuse loopback of the tmpfs file, passthrough off | $loop | $(ratio "$user_hot" "$loop") |"
   echo "| remote worker over TCP through the mount | $remote | one loopback TCP stream from memory | $tcp | $(ratio "$remote" "$tcp") |"
+  echo "| remote worker over TCP, client library (alluxio fs cat) | $remote_cli | one loopback TCP stream from memory | $tcp | $(ratio "$remote_cli" "$tcp") |"
   echo
   echo "| random 4 KiB reads, fio, 4 jobs, ${rand_mib} MiB file | IOPS | baseline | baseline IOPS | ratio |"
   echo "| --- | ---: | --- | ---: | ---: |"
