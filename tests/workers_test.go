@@ -32,7 +32,9 @@ type extraWorker struct {
 func addWorker(c *cluster, n int) *extraWorker {
 	c.t.Helper()
 	dir := filepath.Join(c.home, fmt.Sprintf("worker%d", n))
-	w := &extraWorker{c: c, confDir: filepath.Join(dir, "conf"), logsDir: filepath.Join(dir, "logs"), props: map[string]string{}}
+	// The logs dir is the cluster's: the start script names the pid file
+	// of a second worker of the host after its RPC port.
+	w := &extraWorker{c: c, confDir: filepath.Join(dir, "conf"), logsDir: filepath.Join(c.home, "logs"), props: map[string]string{}}
 	for k, v := range c.props {
 		w.props[k] = v
 	}
@@ -42,11 +44,10 @@ func addWorker(c *cluster, n int) *extraWorker {
 		"alluxio.worker.membership.port":                   fmt.Sprint(freePort(c.t)),
 		"alluxio.worker.data.server.domain.socket.address": filepath.Join(dir, "run", "worker.sock"),
 		"alluxio.worker.tieredstore.level0.dirs.path":      filepath.Join(dir, "shm"),
-		"alluxio.logs.dir":                                 w.logsDir,
 	} {
 		w.props[k] = v
 	}
-	for _, d := range []string{w.confDir, w.logsDir, filepath.Join(dir, "shm")} {
+	for _, d := range []string{w.confDir, filepath.Join(dir, "shm")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			c.t.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func (w *extraWorker) must(name string, args ...string) string {
 }
 
 func (w *extraWorker) pid() int {
-	data, err := os.ReadFile(filepath.Join(w.logsDir, "worker.pid"))
+	data, err := os.ReadFile(filepath.Join(w.logsDir, "worker-"+w.props["alluxio.worker.rpc.port"]+".pid"))
 	if err != nil {
 		return 0
 	}
@@ -101,8 +102,9 @@ func (w *extraWorker) cleanup() {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
 	if w.c.t.Failed() {
-		if data, err := os.ReadFile(filepath.Join(w.logsDir, "worker.log")); err == nil {
-			w.c.t.Logf("---- %s worker.log ----\n%s", filepath.Base(filepath.Dir(w.logsDir)), tail(string(data), 40))
+		name := "worker-" + w.props["alluxio.worker.rpc.port"] + ".log"
+		if data, err := os.ReadFile(filepath.Join(w.logsDir, name)); err == nil {
+			w.c.t.Logf("---- %s ----\n%s", name, tail(string(data), 40))
 		}
 	}
 }
@@ -289,5 +291,19 @@ func TestWorkerCluster(t *testing.T) {
 	dropCaches(t)
 	if b := readAll(); len(b) > 0 {
 		t.Fatalf("read after the kill: %v", b)
+	}
+
+	// alluxio-stop.sh worker with worker 2's configuration stops worker 2
+	// only.
+	pid2 := w2.pid()
+	w2.must("alluxio-stop.sh", "worker")
+	if syscall.Kill(pid2, 0) == nil {
+		t.Fatal("alluxio-stop.sh worker left worker 2 running")
+	}
+	data, _ := os.ReadFile(filepath.Join(c.home, "logs", "worker.pid"))
+	var pid1 int
+	fmt.Sscan(string(data), &pid1)
+	if pid1 <= 0 || syscall.Kill(pid1, 0) != nil {
+		t.Fatal("stopping worker 2 stopped the cluster's own worker")
 	}
 }

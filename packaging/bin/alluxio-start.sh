@@ -33,17 +33,17 @@ conf() { "$ALLUXIO" getConf "$1"; }
 logs_dir=$(conf alluxio.logs.dir)
 mkdir -p "$logs_dir"
 
-running() { # pidfile
-  [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+running() { # pidfile (the pid is its first line)
+  [ -f "$1" ] && kill -0 "$(head -n 1 "$1")" 2>/dev/null
 }
 
-start_process() { # name
-  local name=$1 pidfile=$logs_dir/$1.pid
+start_process() { # name [process, default name]
+  local name=$1 process=${2:-$1} pidfile=$logs_dir/$1.pid
   if running "$pidfile"; then
-    echo "$name is already running (pid $(cat "$pidfile"))"
+    echo "$name is already running (pid $(head -n 1 "$pidfile"))"
     return 0
   fi
-  nohup "$ALLUXIO" process "$name" >>"$logs_dir/$name.log" 2>&1 </dev/null &
+  nohup "$ALLUXIO" process "$process" >>"$logs_dir/$name.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   echo "Starting $name @ $(hostname) (pid $!), logs in $logs_dir/$name.log"
 }
@@ -86,10 +86,19 @@ start_master() {
 }
 
 start_worker() {
-  local sock
+  local sock name=worker
   sock=$(conf alluxio.worker.data.server.domain.socket.address)
-  start_process worker
-  wait_for worker "$logs_dir/worker.pid" test -S "$sock"
+  # Another worker of this host (another ALLUXIO_CONF_DIR, same logs dir)
+  # has worker.pid: this one is named after its RPC port. A worker's pid
+  # file names its socket on the second line.
+  if running "$logs_dir/worker.pid" && [ "$(sed -n 2p "$logs_dir/worker.pid")" != "$sock" ]; then
+    name=worker-$(conf alluxio.worker.rpc.port)
+  fi
+  start_process "$name" worker
+  if [ "$(sed -n 2p "$logs_dir/$name.pid")" != "$sock" ]; then
+    echo "$sock" >>"$logs_dir/$name.pid"
+  fi
+  wait_for "$name" "$logs_dir/$name.pid" test -S "$sock"
 }
 
 start_fuse() {

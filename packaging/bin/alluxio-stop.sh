@@ -20,7 +20,7 @@ logs_dir=$("$ALLUXIO" getConf alluxio.logs.dir)
 stop_process() { # name
   local name=$1 pidfile=$logs_dir/$1.pid pid
   [ -f "$pidfile" ] || { echo "$name is not running"; return 0; }
-  pid=$(cat "$pidfile")
+  pid=$(head -n 1 "$pidfile")
   if kill -TERM "$pid" 2>/dev/null; then
     for _ in $(seq 1 100); do
       kill -0 "$pid" 2>/dev/null || break
@@ -56,14 +56,29 @@ stop_fuse() {
   fi
 }
 
+# stop_worker stops the worker of this configuration: the one whose pid
+# file names its socket (several workers of one host share a logs dir).
+stop_worker() {
+  local sock pidfile
+  sock=$("$ALLUXIO" getConf alluxio.worker.data.server.domain.socket.address)
+  for pidfile in "$logs_dir"/worker.pid "$logs_dir"/worker-*.pid; do
+    [ -f "$pidfile" ] || continue
+    if [ "$(sed -n 2p "$pidfile")" = "$sock" ]; then
+      stop_process "$(basename "$pidfile" .pid)"
+      return
+    fi
+  done
+  stop_process worker
+}
+
 case $1 in
   local | all)
     stop_fuse
-    stop_process worker
+    stop_worker
     stop_process master
     ;;
   master) stop_process master ;;
-  worker) stop_process worker ;;
+  worker) stop_worker ;;
   fuse) stop_fuse ;;
   *) usage ;;
 esac
