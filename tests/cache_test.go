@@ -264,16 +264,9 @@ func TestTieredWorkerChecksum(t *testing.T) {
 	}
 	c.must("alluxio", "fs", "load", "/big.bin")
 
-	var report string
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		report = c.must("alluxio", "fsadmin", "report")
-		if strings.Contains(report, "Tier 1 SSD "+ssd+": capacity 64.00MB, used 16.00MB") || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if !strings.Contains(report, "Tier 0 MEM") || !strings.Contains(report, "Tier 1 SSD "+ssd+": capacity 64.00MB, used 16.00MB") {
-		t.Fatalf("the report does not show the file on the SSD level:\n%s", report)
+	report := c.waitReport("Tier 1 SSD "+ssd+": capacity 64.00MB, used 16.00MB", 15*time.Second)
+	if !strings.Contains(report, "Tier 0 MEM") {
+		t.Fatalf("the report does not show the MEM level:\n%s", report)
 	}
 
 	// Corrupt one byte of the cached copy.
@@ -339,15 +332,7 @@ func TestFullCacheDisk(t *testing.T) {
 			t.Fatalf("read %d through the mount with a full cache disk: err %v, %d bytes", i, err, len(got))
 		}
 	}
-	var report string
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		report = c.must("alluxio", "fsadmin", "report")
-		if strings.Contains(report, "FAILED") || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if !strings.Contains(report, "Tier 0 MEM "+tiny) || !strings.Contains(report, "FAILED") {
+	if report := c.waitReport("FAILED", 15*time.Second); !strings.Contains(report, "Tier 0 MEM "+tiny) {
 		t.Fatalf("the report does not show the full tier directory as failed:\n%s", report)
 	}
 }
