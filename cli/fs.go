@@ -21,7 +21,8 @@ import (
 )
 
 const fsUsage = `Usage: alluxio fs COMMAND [ARGS]
-  ls [-R] [-h] PATH              list a directory
+  ls [-R] [-h] [--sync|-f] PATH  list a directory (--sync: sync with the under-store first)
+  loadMetadata [-R] PATH         sync PATH (-R: its tree) with the under-store now
   cat PATH                       print a file
   head [-c BYTES] PATH           print the first bytes (default 1KB)
   tail [-c BYTES] PATH           print the last bytes (default 1KB)
@@ -80,6 +81,8 @@ func fsCommand(ctx context.Context, env *Env, args []string) error {
 		return fs.mount(args)
 	case "unmount":
 		return fs.unmount(args)
+	case "loadMetadata":
+		return fs.loadMetadata(args)
 	case "pin", "unpin":
 		return fs.pin(args, verb == "pin")
 	case "setTtl":
@@ -179,15 +182,22 @@ func (f *fsCmd) printEntry(fi meta.FileInfo, human bool) {
 }
 
 func (f *fsCmd) ls(args []string) error {
-	var recursive, human bool
+	var recursive, human, sync, force bool
 	paths, err := parse("ls", args, func(fl *flag.FlagSet) {
 		fl.BoolVar(&recursive, "R", false, "recursive")
 		fl.BoolVar(&human, "h", false, "human sizes")
+		fl.BoolVar(&sync, "sync", false, "sync with the under-store first")
+		fl.BoolVar(&force, "f", false, "sync with the under-store first (Alluxio's -f)")
 	}, -1)
 	if err != nil {
 		return err
 	}
 	for _, p := range paths {
+		if sync || force {
+			if _, err := f.c.LoadMetadata(f.ctx, p, recursive); err != nil {
+				return fmt.Errorf("ls %s: sync with the under-store: %w", p, err)
+			}
+		}
 		if err := f.lsOne(p, recursive, human); err != nil {
 			return err
 		}

@@ -243,3 +243,20 @@ func (p *progress) done(name string, total int64) {
 	}
 	fmt.Fprintf(p.w, "loaded %s (%s)\n", name, humanBytes(total))
 }
+
+func (f *fsCmd) loadMetadata(args []string) error {
+	var recursive, force bool
+	paths, err := parse("loadMetadata", args, func(fl *flag.FlagSet) {
+		fl.BoolVar(&recursive, "R", false, "recursive")
+		fl.BoolVar(&force, "F", false, "accepted for Alluxio compatibility: loads always compare with the under-store")
+	}, 1)
+	if err != nil {
+		return err
+	}
+	st, err := f.c.LoadMetadata(f.ctx, paths[0], recursive)
+	if err != nil {
+		return fmt.Errorf("loadMetadata %s: %w", paths[0], err)
+	}
+	fmt.Fprintf(f.env.Stdout, "Synced %s with the under-store: %d directories, %d files\n", paths[0], st.Dirs, st.Files)
+	return nil
+}

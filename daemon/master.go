@@ -207,6 +207,9 @@ func (m *Master) routes() {
 		m.workersMu.Unlock()
 		return nil, nil
 	})
+	handle(m.server, wire.MasterLoadMetadata, func(ctx context.Context, r wire.LoadMetadataRequest) (any, error) {
+		return mm.LoadMetadata(ctx, r.Path, r.Recursive)
+	})
 	handle(m.server, wire.MasterInfo, func(ctx context.Context, _ struct{}) (any, error) {
 		return m.Info(), nil
 	})

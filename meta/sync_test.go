@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"slices"
 	"sync"
@@ -224,5 +225,73 @@ func TestConcurrentListingsShareOneSync(t *testing.T) {
 	wg.Wait()
 	if n := slow.lists.Load(); n != 1 {
 		t.Errorf("%d under-store listings, want 1", n)
+	}
+}
+
+// TestLoadMetadataNeverSync: with syncing off (-1), LoadMetadata still
+// brings a path and (recursive) its tree up to date with the under-store.
+func TestLoadMetadataNeverSync(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := context.Background()
+	m := e.m
+	e.writeUFS(t, "/d/x", "xx")
+	e.writeUFS(t, "/d/sub/y", "yyy")
+	if got := names(t, m, "/d"); !slices.Equal(got, []string{"sub", "x"}) {
+		t.Fatalf("list /d = %v", got)
+	}
+	x0, err := m.GetStatus(ctx, "/d/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names(t, m, "/d/sub")
+
+	// Changes behind the namespace's back stay unseen without a load.
+	e.writeUFS(t, "/d/x", "changed")
+	e.writeUFS(t, "/d/new", "n")
+	e.writeUFS(t, "/d/sub/z", "z")
+	if err := os.Remove(e.path("/d/sub/y")); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, m, "/d"); !slices.Equal(got, []string{"sub", "x"}) {
+		t.Fatalf("with sync off, list /d = %v", got)
+	}
+
+	// A non-recursive load of /d sees /d's children, not /d/sub's.
+	st, err := m.LoadMetadata(ctx, "/d", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Dirs != 1 {
+		t.Errorf("non-recursive load listed %d dirs", st.Dirs)
+	}
+	if got := names(t, m, "/d"); !slices.Equal(got, []string{"new", "sub", "x"}) {
+		t.Fatalf("after loadMetadata /d: list /d = %v", got)
+	}
+	x1, err := m.GetStatus(ctx, "/d/x")
+	if err != nil || x1.Size != 7 || x1.Fingerprint == x0.Fingerprint {
+		t.Fatalf("changed file after load: %+v %v (was fingerprint %s)", x1, err, x0.Fingerprint)
+	}
+	if got := names(t, m, "/d/sub"); !slices.Equal(got, []string{"y"}) {
+		t.Fatalf("a non-recursive load changed /d/sub: %v", got)
+	}
+	if _, err := m.LoadMetadata(ctx, "/d", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, m, "/d/sub"); !slices.Equal(got, []string{"z"}) {
+		t.Fatalf("after a recursive load, list /d/sub = %v", got)
+	}
+
+	// A file removed from the under-store vanishes when loaded by name.
+	if err := os.Remove(e.path("/d/new")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.LoadMetadata(ctx, "/d/new", false); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("load of a removed file: %v", err)
+	}
+	if _, err := m.GetStatus(ctx, "/d/new"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a removed file is still there: %v", err)
+	}
+	if _, err := m.LoadMetadata(ctx, "/nowhere", false); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("load of a path that exists nowhere: %v", err)
 	}
 }

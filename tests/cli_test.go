@@ -127,3 +127,55 @@ func TestLegacyEnvFile(t *testing.T) {
 		t.Fatalf("a -D flag does not beat the env file: %q", out)
 	}
 }
+
+// TestLoadMetadata: with metadata sync off (the default), changes made in
+// the under-store behind the namespace's back show only after
+// alluxio fs loadMetadata or ls --sync, and a changed file is then read
+// with its new bytes, never from the pages cached for the old ones.
+func TestLoadMetadata(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	write := func(rel, data string) {
+		t.Helper()
+		p := filepath.Join(c.ufs, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("d/x", "old bytes")
+	write("d/sub/y", "y")
+	if out := c.must("alluxio", "fs", "cat", "/d/x"); out != "old bytes" {
+		t.Fatalf("cat /d/x = %q", out)
+	}
+	c.must("alluxio", "fs", "ls", "-R", "/d")
+
+	write("d/x", "new bytes, longer")
+	write("d/sub/z", "z")
+	if err := os.Remove(filepath.Join(c.ufs, "d", "sub", "y")); err != nil {
+		t.Fatal(err)
+	}
+	if out := c.must("alluxio", "fs", "ls", "-R", "/d"); strings.Contains(out, "/d/sub/z") || !strings.Contains(out, "/d/sub/y") {
+		t.Fatalf("with sync off, ls saw under-store changes:\n%s", out)
+	}
+	out := c.must("alluxio", "fs", "ls", "-R", "--sync", "/d")
+	if !strings.Contains(out, "/d/sub/z") || strings.Contains(out, "/d/sub/y") {
+		t.Fatalf("ls -R --sync does not show the under-store's tree:\n%s", out)
+	}
+	if out := c.must("alluxio", "fs", "cat", "/d/x"); out != "new bytes, longer" {
+		t.Fatalf("after the sync, cat /d/x = %q", out)
+	}
+
+	write("e/f", "f")
+	if out := c.must("alluxio", "fs", "loadMetadata", "-R", "/"); !strings.Contains(out, "Synced / with the under-store") {
+		t.Fatalf("loadMetadata: %s", out)
+	}
+	if out := c.must("alluxio", "fs", "cat", "/e/f"); out != "f" {
+		t.Fatalf("cat /e/f after loadMetadata = %q", out)
+	}
+	if out, err := c.run("alluxio", "fs", "loadMetadata", "/no/such/path"); err == nil || !strings.Contains(out, "/no/such/path") {
+		t.Fatalf("loadMetadata of a missing path: err %v\n%s", err, out)
+	}
+}

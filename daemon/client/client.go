@@ -183,6 +183,14 @@ func (c *Client) CreateSymlink(ctx context.Context, path, target string, uid, gi
 	return fi, err
 }
 
+// LoadMetadata syncs path (recursive: its whole tree) with its under-store
+// now, whatever the sync interval says.
+func (c *Client) LoadMetadata(ctx context.Context, path string, recursive bool) (meta.LoadStats, error) {
+	var st meta.LoadStats
+	err := c.callMaster(ctx, wire.MasterLoadMetadata, true, wire.LoadMetadataRequest{Path: path, Recursive: recursive}, &st)
+	return st, err
+}
+
 // Mount adds an under-store at an Alluxio path.
 func (c *Client) Mount(ctx context.Context, path, uri string, o meta.MountOptions) error {
 	return c.callMaster(ctx, wire.MasterMount, false, wire.MountRequest{Path: path, URI: uri, Options: o}, nil)

@@ -25,6 +25,7 @@ const (
 	MasterGetMount        = "master.GetMount"
 	MasterHeartbeat       = "master.WorkerHeartbeat"
 	MasterInfo            = "master.Info"
+	MasterLoadMetadata    = "master.LoadMetadata"
 )
 
 // Worker methods.
@@ -67,6 +68,13 @@ type CompleteFileRequest struct {
 type MkdirRequest struct {
 	Path    string            `json:"path"`
 	Options meta.MkdirOptions `json:"options"`
+}
+
+// LoadMetadataRequest syncs a path (and with Recursive its tree) with its
+// under-store now.
+type LoadMetadataRequest struct {
+	Path      string `json:"path"`
+	Recursive bool   `json:"recursive"`
 }
 
 // DeleteRequest removes a path.

@@ -1,0 +1,122 @@
+package meta
+
+import (
+	"context"
+	"io/fs"
+	"syscall"
+	"time"
+)
+
+// LoadStats counts what LoadMetadata looked at.
+type LoadStats struct {
+	// Dirs and Files are the entries compared with the under-store.
+	Dirs, Files int
+}
+
+// LoadMetadata brings the namespace at path up to date with its
+// under-store now, whatever alluxio.user.file.metadata.sync.interval says
+// (alluxio fs loadMetadata, alluxio fs ls --sync): entries added in the
+// under-store appear, changed files get a new fingerprint (so no cached
+// page of the old content is served again), removed ones vanish. A
+// directory's children are listed again; with recursive, every directory
+// below it too.
+func (m *Master) LoadMetadata(ctx context.Context, path string, recursive bool) (LoadStats, error) {
+	const op = "loadMetadata"
+	var st LoadStats
+	p, err := m.begin(op, path)
+	if err != nil {
+		return st, err
+	}
+	if p != "/" && !m.isMountPoint(p) {
+		// The parent's listing decides whether p itself still exists.
+		dir, _ := splitParent(p)
+		if err := m.loadDir(ctx, dir); err != nil {
+			return st, err
+		}
+	}
+	if err := m.syncPath(ctx, p); err != nil {
+		return st, err
+	}
+	fi, err := m.stat(op, p)
+	if err != nil {
+		return st, err
+	}
+	if !fi.IsDir {
+		st.Files++
+		return st, m.loadFile(ctx, p)
+	}
+	err = m.loadTree(ctx, p, recursive, &st)
+	return st, err
+}
+
+// loadTree lists directory p again, then (recursive) the directories
+// below it.
+func (m *Master) loadTree(ctx context.Context, p string, recursive bool, st *LoadStats) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := m.loadDir(ctx, p); err != nil {
+		return err
+	}
+	st.Dirs++
+	children, err := m.ListStatus(ctx, p)
+	if err != nil {
+		return err
+	}
+	for _, c := range children {
+		if !c.IsDir {
+			st.Files++
+			continue
+		}
+		if recursive {
+			if err := m.loadTree(ctx, c.Path, true, st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// loadDir lists directory p from its under-store and applies the
+// difference, due or not.
+func (m *Master) loadDir(ctx context.Context, p string) error {
+	now := time.Now()
+	_, err, _ := m.sync.group.Do("list\x00"+p, func() (any, error) {
+		return nil, m.listUFS(ctx, p, now)
+	})
+	return err
+}
+
+// loadFile stats file p in its under-store and applies a change, due or
+// not.
+func (m *Master) loadFile(ctx context.Context, p string) error {
+	var (
+		w  walkResult
+		mt mountTable
+	)
+	if err := m.fsm.view(func(t *txn) error { w, mt = t.walk(p), t.mountTable(); return nil }); err != nil {
+		return err
+	}
+	n := w.node
+	if n == nil {
+		return &fs.PathError{Op: "loadMetadata", Path: p, Err: syscall.ENOENT}
+	}
+	if !n.isFile() || !n.Persisted || !n.Completed {
+		return nil // nothing in the under-store to compare with yet
+	}
+	mi, rel, ok := mt.resolve(p)
+	if !ok {
+		return nil
+	}
+	return m.restat(ctx, p, n, mi, rel, time.Now())
+}
+
+// isMountPoint reports whether p is where a mount is attached.
+func (m *Master) isMountPoint(p string) bool {
+	for _, mi := range m.Mounts() {
+		if mi.AlluxioPath == p {
+			return true
+		}
+	}
+	return false
+}
