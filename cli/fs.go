@@ -39,7 +39,7 @@ const fsUsage = `Usage: alluxio fs COMMAND [ARGS]
   mount                          list mounts
   unmount PATH                   remove a mount
   leader                         print the leading master
-` + fsCacheUsage
+` + fsCacheUsage + fsMoreUsage
 
 func fsCommand(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 || args[0] == "help" {
@@ -81,6 +81,24 @@ func fsCommand(ctx context.Context, env *Env, args []string) error {
 		return fs.mount(args)
 	case "unmount":
 		return fs.unmount(args)
+	case "count":
+		return fs.count(args)
+	case "chmod":
+		return fs.chmod(args)
+	case "chown":
+		return fs.chown(args)
+	case "chgrp":
+		return fs.chgrp(args)
+	case "test":
+		return fs.test(args)
+	case "getCapacityBytes":
+		return fs.capacityBytes(false)
+	case "getUsedBytes":
+		return fs.capacityBytes(true)
+	case "checkConsistency":
+		return fs.checkConsistency(args)
+	case "distributedLoad":
+		return fs.distributedLoad(args)
 	case "loadMetadata":
 		return fs.loadMetadata(args)
 	case "pin", "unpin":

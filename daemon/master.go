@@ -210,6 +210,9 @@ func (m *Master) routes() {
 	handle(m.server, wire.MasterLoadMetadata, func(ctx context.Context, r wire.LoadMetadataRequest) (any, error) {
 		return mm.LoadMetadata(ctx, r.Path, r.Recursive)
 	})
+	handle(m.server, wire.MasterCheckConsistency, func(ctx context.Context, r wire.CheckConsistencyRequest) (any, error) {
+		return mm.CheckConsistency(ctx, r.Path, r.Limit)
+	})
 	handle(m.server, wire.MasterInfo, func(ctx context.Context, _ struct{}) (any, error) {
 		return m.Info(), nil
 	})

@@ -2,6 +2,8 @@ package meta
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"syscall"
 	"time"
@@ -119,4 +121,95 @@ func (m *Master) isMountPoint(p string) bool {
 		}
 	}
 	return false
+}
+
+// Inconsistency is one entry whose namespace metadata disagrees with its
+// under-store.
+type Inconsistency struct {
+	// Path is the namespace path.
+	Path string `json:"path"`
+	// Reason says how: "missing in the under-store", "changed in the
+	// under-store", "not a directory in the under-store", ...
+	Reason string `json:"reason"`
+}
+
+// CheckConsistency compares the persisted entries at and below path with
+// their under-store and reports those that differ, changing nothing
+// (alluxio fs checkConsistency; LoadMetadata repairs). Entries not
+// persisted yet are skipped; limit bounds the report (0: no bound).
+func (m *Master) CheckConsistency(ctx context.Context, path string, limit int) ([]Inconsistency, error) {
+	const op = "checkConsistency"
+	p, err := m.beginRead(ctx, op, path)
+	if err != nil {
+		return nil, err
+	}
+	root, err := m.stat(op, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []Inconsistency
+	var check func(fi FileInfo) error
+	check = func(fi FileInfo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if limit > 0 && len(out) >= limit {
+			return nil
+		}
+		if fi.Persisted && !fi.IsSymlink {
+			if reason := m.differs(ctx, fi); reason != "" {
+				out = append(out, Inconsistency{Path: fi.Path, Reason: reason})
+			}
+		}
+		if !fi.IsDir {
+			return nil
+		}
+		var children []FileInfo
+		err := m.fsm.view(func(t *txn) error {
+			mt := t.mountTable()
+			return t.children(fi.ID, func(name string, id uint64) error {
+				if n, ok := t.inode(id); ok {
+					children = append(children, mt.toInfo(n, joinPath(fi.Path, name)))
+				}
+				return t.err
+			})
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range children {
+			if err := check(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return out, check(root)
+}
+
+// differs compares one persisted entry with its under-store: "" when they
+// agree or the under-store cannot tell.
+func (m *Master) differs(ctx context.Context, fi FileInfo) string {
+	mi, rel, err := m.Resolve(fi.Path)
+	if err != nil {
+		return ""
+	}
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return ""
+	}
+	ui, err := u.Stat(ctx, rel)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "missing in the under-store"
+	case err != nil:
+		return ""
+	case fi.IsDir && !ui.IsDir():
+		return "a file in the under-store, a directory here"
+	case !fi.IsDir && ui.IsDir():
+		return "a directory in the under-store, a file here"
+	case !fi.IsDir && ui.Fingerprint() != fi.UfsFingerprint:
+		return fmt.Sprintf("changed in the under-store (size %d here, %d there)", fi.Size, ui.Size)
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -293,5 +294,52 @@ func TestLoadMetadataNeverSync(t *testing.T) {
 	}
 	if _, err := m.LoadMetadata(ctx, "/nowhere", false); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("load of a path that exists nowhere: %v", err)
+	}
+}
+
+// TestCheckConsistency reports what differs from the under-store without
+// changing anything; LoadMetadata then repairs it.
+func TestCheckConsistency(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := context.Background()
+	m := e.m
+	e.writeUFS(t, "/d/same", "s")
+	e.writeUFS(t, "/d/changed", "c")
+	e.writeUFS(t, "/d/gone", "g")
+	names(t, m, "/d")
+	e.writeUFS(t, "/d/changed", "c, longer")
+	if err := os.Remove(e.path("/d/gone")); err != nil {
+		t.Fatal(err)
+	}
+	// An unpersisted file is not compared.
+	f, err := m.CreateFile(ctx, "/d/cached", CreateOptions{Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CompleteFile(ctx, f.ID, CompleteOptions{Size: 3, Location: "127.0.0.1:29999"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.CheckConsistency(ctx, "/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for _, in := range got {
+		paths[in.Path] = in.Reason
+	}
+	if len(paths) != 2 || !strings.HasPrefix(paths["/d/changed"], "changed") || paths["/d/gone"] != "missing in the under-store" {
+		t.Fatalf("CheckConsistency = %+v", got)
+	}
+	if again, _ := m.CheckConsistency(ctx, "/", 0); len(again) != 2 {
+		t.Fatalf("CheckConsistency changed the namespace: second run %+v", again)
+	}
+	if one, _ := m.CheckConsistency(ctx, "/", 1); len(one) != 1 {
+		t.Fatalf("limit 1 gave %+v", one)
+	}
+	if _, err := m.LoadMetadata(ctx, "/d", false); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := m.CheckConsistency(ctx, "/", 0); len(after) != 0 {
+		t.Fatalf("after LoadMetadata: %+v", after)
 	}
 }

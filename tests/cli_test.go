@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestFsCommands drives `alluxio fs` verbs against a running cluster and
@@ -177,5 +178,94 @@ func TestLoadMetadata(t *testing.T) {
 	}
 	if out, err := c.run("alluxio", "fs", "loadMetadata", "/no/such/path"); err == nil || !strings.Contains(out, "/no/such/path") {
 		t.Fatalf("loadMetadata of a missing path: err %v\n%s", err, out)
+	}
+}
+
+// TestMoreFsCommands covers count, chmod, chown, chgrp, test,
+// getCapacityBytes, getUsedBytes, checkConsistency and distributedLoad.
+func TestMoreFsCommands(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	for _, f := range []string{"t/a", "t/b", "t/sub/c"} {
+		p := filepath.Join(c.ufs, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 1000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(c.ufs, "t", "empty"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := c.must("alluxio", "fs", "count", "/t")
+	if f := strings.Fields(strings.Split(out, "\n")[1]); len(f) != 3 || f[0] != "4" || f[1] != "2" || f[2] != "3000" {
+		t.Fatalf("count /t:\n%s", out)
+	}
+
+	c.must("alluxio", "fs", "chmod", "-R", "700", "/t")
+	c.must("alluxio", "fs", "chown", "-R", "1234:2345", "/t")
+	c.must("alluxio", "fs", "chgrp", "3456", "/t/a")
+	st := c.must("alluxio", "fs", "stat", "/t/sub/c")
+	if !strings.Contains(st, "mode=0700") || !strings.Contains(st, "owner=1234") || !strings.Contains(st, "group=2345") {
+		t.Fatalf("after chmod/chown -R:\n%s", st)
+	}
+	if st := c.must("alluxio", "fs", "stat", "/t/a"); !strings.Contains(st, "group=3456") {
+		t.Fatalf("after chgrp:\n%s", st)
+	}
+	if fi, err := os.Stat(filepath.Join(c.ufs, "t", "sub", "c")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("chmod -R did not reach the under-store: %v %v", fi.Mode(), err)
+	}
+	if out, err := c.run("alluxio", "fs", "chmod", "u+x", "/t"); err == nil || !strings.Contains(out, `"u+x"`) {
+		t.Fatalf("chmod with a symbolic mode: err %v\n%s", err, out)
+	}
+	if out, err := c.run("alluxio", "fs", "chown", "no-such-user-here", "/t"); err == nil || !strings.Contains(out, "no-such-user-here") {
+		t.Fatalf("chown to an unknown user: err %v\n%s", err, out)
+	}
+
+	for _, tc := range []struct {
+		flag, path string
+		want       bool
+	}{
+		{"-d", "/t", true}, {"-d", "/t/a", false}, {"-e", "/t/a", true}, {"-e", "/nope", false},
+		{"-f", "/t/a", true}, {"-f", "/t", false}, {"-s", "/t/a", true}, {"-s", "/t/empty", false},
+		{"-z", "/t/empty", true}, {"-z", "/t/a", false},
+	} {
+		_, err := c.run("alluxio", "fs", "test", tc.flag, tc.path)
+		if (err == nil) != tc.want {
+			t.Errorf("fs test %s %s: err %v, want true=%v", tc.flag, tc.path, err, tc.want)
+		}
+	}
+
+	if out := c.must("alluxio", "fs", "getCapacityBytes"); !strings.Contains(out, "Capacity Bytes: 268435456") {
+		t.Errorf("getCapacityBytes: %s", out)
+	}
+	out = c.must("alluxio", "fs", "distributedLoad", "--thread", "2", "/t")
+	if !strings.Contains(out, "4 files loaded") {
+		t.Fatalf("distributedLoad: %s", out)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out := c.must("alluxio", "fs", "getUsedBytes")
+		if strings.Contains(out, "Used Bytes: 3000") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("getUsedBytes after loading 3000 bytes: %s", out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	if out := c.must("alluxio", "fs", "checkConsistency", "/t"); !strings.Contains(out, "is consistent") {
+		t.Fatalf("checkConsistency of an untouched tree: %s", out)
+	}
+	if err := os.Remove(filepath.Join(c.ufs, "t", "b")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.run("alluxio", "fs", "checkConsistency", "/t")
+	if err == nil || !strings.Contains(out, "/t/b: missing in the under-store") {
+		t.Fatalf("checkConsistency after a removal: err %v\n%s", err, out)
+	}
+	c.must("alluxio", "fs", "checkConsistency", "-r", "/t")
+	if out := c.must("alluxio", "fs", "checkConsistency", "/t"); !strings.Contains(out, "is consistent") {
+		t.Fatalf("checkConsistency after -r: %s", out)
 	}
 }

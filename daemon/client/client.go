@@ -191,6 +191,14 @@ func (c *Client) LoadMetadata(ctx context.Context, path string, recursive bool) 
 	return st, err
 }
 
+// CheckConsistency lists the entries at and below path that differ from
+// their under-store (at most limit; 0: all).
+func (c *Client) CheckConsistency(ctx context.Context, path string, limit int) ([]meta.Inconsistency, error) {
+	var out []meta.Inconsistency
+	err := c.callMaster(ctx, wire.MasterCheckConsistency, true, wire.CheckConsistencyRequest{Path: path, Limit: limit}, &out)
+	return out, err
+}
+
 // Mount adds an under-store at an Alluxio path.
 func (c *Client) Mount(ctx context.Context, path, uri string, o meta.MountOptions) error {
 	return c.callMaster(ctx, wire.MasterMount, false, wire.MountRequest{Path: path, URI: uri, Options: o}, nil)

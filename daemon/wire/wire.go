@@ -9,23 +9,24 @@ import (
 
 // Master methods.
 const (
-	MasterGetStatus       = "master.GetStatus"
-	MasterListStatus      = "master.ListStatus"
-	MasterCreateFile      = "master.CreateFile"
-	MasterCompleteFile    = "master.CompleteFile"
-	MasterCreateDirectory = "master.CreateDirectory"
-	MasterDelete          = "master.Delete"
-	MasterRename          = "master.Rename"
-	MasterSetAttr         = "master.SetAttr"
-	MasterCreateSymlink   = "master.CreateSymlink"
-	MasterMarkPersisted   = "master.MarkPersisted"
-	MasterMount           = "master.Mount"
-	MasterUnmount         = "master.Unmount"
-	MasterMounts          = "master.Mounts"
-	MasterGetMount        = "master.GetMount"
-	MasterHeartbeat       = "master.WorkerHeartbeat"
-	MasterInfo            = "master.Info"
-	MasterLoadMetadata    = "master.LoadMetadata"
+	MasterGetStatus        = "master.GetStatus"
+	MasterListStatus       = "master.ListStatus"
+	MasterCreateFile       = "master.CreateFile"
+	MasterCompleteFile     = "master.CompleteFile"
+	MasterCreateDirectory  = "master.CreateDirectory"
+	MasterDelete           = "master.Delete"
+	MasterRename           = "master.Rename"
+	MasterSetAttr          = "master.SetAttr"
+	MasterCreateSymlink    = "master.CreateSymlink"
+	MasterMarkPersisted    = "master.MarkPersisted"
+	MasterMount            = "master.Mount"
+	MasterUnmount          = "master.Unmount"
+	MasterMounts           = "master.Mounts"
+	MasterGetMount         = "master.GetMount"
+	MasterHeartbeat        = "master.WorkerHeartbeat"
+	MasterInfo             = "master.Info"
+	MasterLoadMetadata     = "master.LoadMetadata"
+	MasterCheckConsistency = "master.CheckConsistency"
 )
 
 // Worker methods.
@@ -75,6 +76,12 @@ type MkdirRequest struct {
 type LoadMetadataRequest struct {
 	Path      string `json:"path"`
 	Recursive bool   `json:"recursive"`
+}
+
+// CheckConsistencyRequest compares a tree with its under-store.
+type CheckConsistencyRequest struct {
+	Path  string `json:"path"`
+	Limit int    `json:"limit,omitempty"`
 }
 
 // DeleteRequest removes a path.
