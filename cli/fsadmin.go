@@ -2,10 +2,14 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,8 +22,11 @@ import (
 const fsadminUsage = `Usage: alluxio fsadmin COMMAND
 
 COMMAND is one of:
-  report                          cluster summary: every master's Raft state,
+  report [summary]                cluster summary: every master's Raft state,
                                   last applied journal index and lag; workers
+  report capacity                 every worker's tiers, capacity and use
+  report metrics                  the cluster's counters (Cluster.*)
+  report ufs                      the under-stores mounted, options masked
   journal quorum info [-domain MASTER]
                                   members of the master group: id, journal
                                   address, RPC address, voter, leader, state
@@ -45,8 +52,16 @@ func fsadmin(ctx context.Context, env *Env, args []string) error {
 	c := newClient(env)
 	defer c.Close()
 	switch {
-	case args[0] == "report":
+	case args[0] == "report" && len(args) == 1:
 		return report(ctx, env, c)
+	case args[0] == "report" && len(args) == 2 && args[1] == "summary":
+		return report(ctx, env, c)
+	case args[0] == "report" && len(args) == 2 && args[1] == "capacity":
+		return reportCapacity(ctx, env, c)
+	case args[0] == "report" && len(args) == 2 && args[1] == "metrics":
+		return reportMetrics(ctx, env, c)
+	case args[0] == "report" && len(args) == 2 && args[1] == "ufs":
+		return reportUfs(ctx, env, c)
 	case args[0] == "ping":
 		return ping(ctx, env, c, args[1:])
 	case len(args) >= 3 && args[0] == "journal" && args[1] == "quorum":
@@ -337,4 +352,96 @@ func quorumElect(ctx context.Context, env *Env, c *client.Client, args []string)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// reportCapacity prints each worker's capacity and use, tier by tier.
+func reportCapacity(ctx context.Context, env *Env, c *client.Client) error {
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "Capacity information for all workers:\n")
+	fmt.Fprintf(w, "    Total Capacity: %s\n", humanBytes(info.Capacity))
+	fmt.Fprintf(w, "    Used Capacity: %s\n", humanBytes(info.Used))
+	pct := 0.0
+	if info.Capacity > 0 {
+		pct = float64(info.Used) * 100 / float64(info.Capacity)
+	}
+	fmt.Fprintf(w, "    Used Percentage: %.0f%%\n\n", pct)
+	fmt.Fprintf(w, "%-24s %-8s %-10s %-10s %s\n", "Worker Name", "Tier", "Capacity", "Used", "Directory")
+	for _, wk := range info.Workers {
+		for _, t := range wk.Tiers {
+			state := ""
+			if t.Failed {
+				state = "  FAILED: " + t.Reason
+			}
+			fmt.Fprintf(w, "%-24s %-8s %-10s %-10s %s%s\n", wk.Address, t.Alias, humanBytes(t.Capacity),
+				humanBytes(t.Used), t.Dir, state)
+		}
+	}
+	return nil
+}
+
+// reportMetrics prints the cluster counters from the leading master's web
+// port.
+func reportMetrics(ctx context.Context, env *Env, c *client.Client) error {
+	leader, err := c.Leader(ctx)
+	if err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(leader)
+	if err != nil {
+		return fmt.Errorf("leader address %q: %w", leader, err)
+	}
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(env.Conf.Int("alluxio.master.web.port"))) + "/api/v1/master/metrics"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("metrics from the leading master (alluxio.master.web.port): %w", err)
+	}
+	defer resp.Body.Close()
+	var m map[string]float64
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		return fmt.Errorf("metrics from %s: %w", url, err)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(env.Stdout, "%-40s %.0f\n", k, m[k])
+	}
+	return nil
+}
+
+// reportUfs prints the mount table: what is mounted where, with options
+// (credentials masked by the master).
+func reportUfs(ctx context.Context, env *Env, c *client.Client) error {
+	mounts, err := c.Mounts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range mounts {
+		mode := "read-write"
+		if m.ReadOnly {
+			mode = "read-only"
+		}
+		keys := make([]string, 0, len(m.Options))
+		for k := range m.Options {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		opts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			opts = append(opts, k+"="+m.Options[k])
+		}
+		fmt.Fprintf(env.Stdout, "%s on %s (%s, shared=%t, properties={%s})\n", m.UfsURI, m.AlluxioPath, mode, m.Shared,
+			strings.Join(opts, ", "))
+	}
+	return nil
 }

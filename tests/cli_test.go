@@ -269,3 +269,24 @@ func TestMoreFsCommands(t *testing.T) {
 		t.Fatalf("checkConsistency after -r: %s", out)
 	}
 }
+
+// TestFsadminReports covers fsadmin report capacity|metrics|ufs.
+func TestFsadminReports(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	worker := "127.0.0.1:" + c.props["alluxio.worker.rpc.port"]
+	c.waitReport("Live Workers: 1", 15*time.Second)
+	if out := c.must("alluxio", "fsadmin", "report", "capacity"); !strings.Contains(out, worker) ||
+		!strings.Contains(out, "MEM") || !strings.Contains(out, "Total Capacity: 256.00MB") {
+		t.Fatalf("report capacity:\n%s", out)
+	}
+	if out := c.must("alluxio", "fsadmin", "report", "metrics"); !strings.Contains(out, "Cluster.BytesReadCache") {
+		t.Fatalf("report metrics:\n%s", out)
+	}
+	if out := c.must("alluxio", "fsadmin", "report", "ufs"); !strings.Contains(out, c.ufs+" on / (read-write") {
+		t.Fatalf("report ufs:\n%s", out)
+	}
+	if out, err := c.run("alluxio", "fsadmin", "report", "everything"); err == nil {
+		t.Fatalf("report with an unknown category succeeded:\n%s", out)
+	}
+}
