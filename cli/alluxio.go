@@ -27,6 +27,7 @@ COMMAND is one of:
   runTest Basic READTYPE WRITETYPE
   getConf [KEY]        print configuration
   validateConf         check the configuration and report problems
+  copyDir DIR          rsync DIR to the hosts in conf/masters and conf/workers
   version              print the version
   process master|worker|fuse   run one process in the foreground
 `
@@ -76,6 +77,8 @@ func Alluxio(args []string) error {
 		return runTest(ctx, env, rest)
 	case "getConf":
 		return getConf(env, rest)
+	case "copyDir":
+		return copyDir(env, rest)
 	case "validateConf":
 		for _, w := range env.Conf.Warnings() {
 			fmt.Fprintln(env.Stdout, "WARN:", w)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -288,5 +289,40 @@ func TestFsadminReports(t *testing.T) {
 	}
 	if out, err := c.run("alluxio", "fsadmin", "report", "everything"); err == nil {
 		t.Fatalf("report with an unknown category succeeded:\n%s", out)
+	}
+}
+
+// TestCopyDir: alluxio copyDir runs rsync to every host of conf/masters
+// and conf/workers (an rsync on PATH that records its arguments stands in
+// for the real one, which would need ssh to the hosts).
+func TestCopyDir(t *testing.T) {
+	c := newCluster(t, nil)
+	fake := t.TempDir()
+	record := filepath.Join(fake, "calls")
+	script := "#!/bin/sh\necho \"$@\" >>" + record + "\ncase \"$4\" in bad:*) exit 3;; esac\n"
+	if err := os.WriteFile(filepath.Join(fake, "rsync"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(c.home, "conf")
+	os.WriteFile(filepath.Join(conf, "masters"), []byte("m1 # the master\n"), 0o644)
+	os.WriteFile(filepath.Join(conf, "workers"), []byte("w1\nw2\n\nm1\n"), 0o644)
+	cmd := exec.Command(filepath.Join(c.home, "bin", "alluxio"), "copyDir", conf)
+	cmd.Env = append(c.env(), "PATH="+fake+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("copyDir: %v\n%s", err, out)
+	}
+	calls, _ := os.ReadFile(record)
+	want := ""
+	for _, h := range []string{"m1", "w1", "w2"} {
+		want += fmt.Sprintf("-az --delete %s/ %s:%s/\n", conf, h, conf)
+	}
+	if string(calls) != want {
+		t.Fatalf("rsync calls:\n%s\nwant:\n%s", calls, want)
+	}
+	os.WriteFile(filepath.Join(conf, "workers"), []byte("bad\n"), 0o644)
+	cmd = exec.Command(filepath.Join(c.home, "bin", "alluxio"), "copyDir", conf)
+	cmd.Env = append(c.env(), "PATH="+fake+":"+os.Getenv("PATH"))
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "rsync failed for bad") {
+		t.Fatalf("copyDir with a failing host: %v\n%s", err, out)
 	}
 }
