@@ -55,6 +55,7 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 		WebAddr:     net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.master.web.port"))),
 		TTLInterval: c.Duration("alluxio.master.ttl.checker.interval"),
 		Logger:      log,
+		Conf:        c,
 		Meta: meta.Config{
 			JournalDir:   c.String("alluxio.master.journal.folder"),
 			NodeID:       mc.NodeID,
@@ -135,6 +136,7 @@ func WorkerConfigFrom(c *conf.Config, log *slog.Logger) WorkerConfig {
 			LRFUAttenuationFactor: c.Float("alluxio.worker.block.annotator.lrfu.attenuation.factor"),
 		},
 		Logger: log,
+		Conf:   c,
 	}
 }
 

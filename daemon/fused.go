@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 
 	"github.com/alluxio-go/alluxio/daemon/client"
@@ -15,6 +17,8 @@ import (
 type FuseConfig struct {
 	Client client.Config
 	Mount  fuse.Options
+	// WebAddr serves the mount's metrics (host:port; "" for none).
+	WebAddr string
 }
 
 // FuseConfigFrom builds a FUSE daemon's configuration from the properties,
@@ -29,8 +33,13 @@ func FuseConfigFrom(c *conf.Config, mountPoint, alluxioPath string, extraOpts []
 	}
 	opts := splitList(c.String("alluxio.fuse.mount.options"))
 	opts = append(opts, extraOpts...)
+	var web string
+	if port := c.Int("alluxio.fuse.web.port"); port > 0 {
+		web = net.JoinHostPort(c.String("alluxio.worker.hostname"), strconv.Itoa(port))
+	}
 	return FuseConfig{
-		Client: ClientConfigFrom(c, log),
+		WebAddr: web,
+		Client:  ClientConfigFrom(c, log),
 		Mount: fuse.Options{
 			MountPoint:   mountPoint,
 			Root:         alluxioPath,
@@ -80,6 +89,7 @@ type FuseDaemon struct {
 	mount  *fuse.Mount
 	dir    string
 	log    *slog.Logger
+	web    *webServer
 }
 
 // StartFuse checks that the master answers, then mounts.
@@ -110,9 +120,16 @@ func StartFuse(ctx context.Context, cfg FuseConfig) (*FuseDaemon, error) {
 		cl.Close()
 		return nil, err
 	}
+	d := &FuseDaemon{client: cl, mount: m, dir: cfg.Mount.MountPoint, log: log}
+	if cfg.WebAddr != "" {
+		if d.web, err = startWeb(cfg.WebAddr, log, d.webRoutes()); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("fuse metrics (alluxio.fuse.web.port): %w", err)
+		}
+	}
 	log.Info("fuse mounted", "mountpoint", cfg.Mount.MountPoint, "alluxioPath", root,
-		"passthrough", m.Passthrough, "master", cfg.Client.MasterAddr, "worker", cfg.Client.WorkerAddr)
-	return &FuseDaemon{client: cl, mount: m, dir: cfg.Mount.MountPoint, log: log}, nil
+		"passthrough", m.Passthrough, "master", cfg.Client.MasterAddr, "worker", cfg.Client.WorkerAddr, "web", cfg.WebAddr)
+	return d, nil
 }
 
 // Wait blocks until the mount goes away.
@@ -120,6 +137,9 @@ func (d *FuseDaemon) Wait() { d.mount.Wait() }
 
 // Close unmounts and closes the client.
 func (d *FuseDaemon) Close() error {
+	if d.web != nil {
+		d.web.Close()
+	}
 	err := d.mount.Unmount()
 	d.client.Close()
 	return err

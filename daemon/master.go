@@ -31,6 +31,9 @@ type MasterConfig struct {
 	// (alluxio.master.ttl.checker.interval; 0 means a minute).
 	TTLInterval time.Duration
 	Logger      *slog.Logger
+	// Conf is the configuration the master was built from, shown (masked)
+	// by the web UI's configuration page; nil shows none.
+	Conf *conf.Config
 }
 
 // Master serves the namespace over RPC and the web port.
@@ -41,6 +44,8 @@ type Master struct {
 	server *rpc.Server
 	web    *webServer
 	start  time.Time
+	// level sets the level of the master's logger (web UI /logs).
+	level *slog.LevelVar
 	// stop ends the background loops.
 	stop context.CancelFunc
 
@@ -62,6 +67,8 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	var level *slog.LevelVar
+	cfg.Logger, level = withLevelVar(cfg.Logger)
 	log := cfg.Logger.With("component", "master")
 	cfg.Meta.Logger = cfg.Logger
 	if cfg.Meta.RPCAddr == "" {
@@ -77,7 +84,7 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{cfg: cfg, log: log, meta: mm, server: rpc.NewServer(log), start: time.Now(),
-		workers: map[string]workerEntry{}}
+		workers: map[string]workerEntry{}, level: level}
 	m.routes()
 	go m.server.Serve(l)
 	if cfg.TTLInterval <= 0 {
@@ -351,20 +358,6 @@ func (m *Master) webRoutes() *http.ServeMux {
 	mux.HandleFunc("/api/v1/master/raft", func(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, m.RaftStatus())
 	})
-	mux.HandleFunc("/api/v1/master/mounts", func(rw http.ResponseWriter, r *http.Request) {
-		mounts := m.meta.Mounts()
-		for i := range mounts {
-			mounts[i].Options = maskOptions(mounts[i].Options)
-		}
-		writeJSON(rw, mounts)
-	})
-	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(rw, r)
-			return
-		}
-		writeJSON(rw, map[string]any{"service": "alluxio master", "version": Version,
-			"endpoints": []string{"/metrics", "/api/v1/master/info", "/api/v1/master/metrics", "/api/v1/master/mounts", "/api/v1/master/raft"}})
-	})
+	m.uiRoutes(mux) // web UI pages and the rest of /api/v1/master (webui_master.go)
 	return mux
 }

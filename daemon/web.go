@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// webServer serves JSON under /api/v1/ and Prometheus text at /metrics.
+// webServer serves the web UI, JSON under /api/v1/ and Prometheus text at
+// /metrics.
 type webServer struct {
 	srv *http.Server
 }
@@ -106,8 +107,10 @@ func (w *Worker) webRoutes() *http.ServeMux {
 		writeJSON(rw, metricsJSON(w.metrics()))
 	})
 	mux.HandleFunc("/api/v1/worker/info", func(rw http.ResponseWriter, r *http.Request) {
-		writeJSON(rw, map[string]any{"address": w.cfg.RPCAddr, "startTime": w.start.UnixMilli(), "stats": w.Stats()})
+		writeJSON(rw, map[string]any{"address": w.cfg.RPCAddr, "startTime": w.start.UnixMilli(), "stats": w.Stats(),
+			"tiers": w.tiers()})
 	})
+	w.uiRoutes(mux)
 	return mux
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/alluxio-go/alluxio/blockstore"
 	"github.com/alluxio-go/alluxio/cluster"
 	"github.com/alluxio-go/alluxio/daemon/client"
+	"github.com/alluxio-go/alluxio/daemon/conf"
 	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
@@ -49,6 +50,9 @@ type WorkerConfig struct {
 	// Heartbeat is how often the worker reports to the master.
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// Conf is the configuration the worker was built from, shown (masked)
+	// by its web page; nil shows none.
+	Conf *conf.Config
 }
 
 // Worker serves cached file data to clients and moves it to and from the
@@ -87,6 +91,8 @@ type Worker struct {
 	bgCtx    context.Context
 	stop     context.CancelFunc
 	web      *webServer
+	// level sets the level of the worker's logger (web UI /logs).
+	level *slog.LevelVar
 }
 
 type workerCounters struct {
@@ -112,6 +118,8 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 2 * time.Second
 	}
+	var level *slog.LevelVar
+	cfg.Logger, level = withLevelVar(cfg.Logger)
 	log := cfg.Logger.With("component", "worker")
 	cfg.Store.Logger = log
 	store, err := blockstore.Open(cfg.Store)
@@ -125,6 +133,7 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 		ufsByMount: map[uint64]ufs.UFS{},
 		sessions:   map[uint64]*writeSession{},
 		leases:     map[uint64]lease{},
+		level:      level,
 	}
 	w.stagingDir = stagingDir(cfg.Store)
 	os.RemoveAll(w.stagingDir) // leftovers of a killed worker

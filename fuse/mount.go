@@ -64,6 +64,8 @@ type Mount struct {
 	dir    string
 	// Passthrough reports whether the kernel accepted passthrough files.
 	Passthrough bool
+	// Latencies times every kernel request (metrics.go).
+	Latencies *Latencies
 }
 
 // CheckMountPoint returns an error naming the mount point when it cannot be
@@ -207,7 +209,8 @@ func Serve(client Client, o Options) (*Mount, error) {
 	}
 	mo.Logger = log.New(slogWriter{fsys.log, mo.Debug}, "", 0)
 	entry, attr := o.EntryTimeout, o.AttrTimeout
-	server, err := fs.Mount(o.MountPoint, &node{fsys: fsys}, &fs.Options{
+	lat := &Latencies{}
+	server, err := mountTimed(lat, o.MountPoint, &node{fsys: fsys}, &fs.Options{
 		MountOptions:   mo,
 		EntryTimeout:   &entry,
 		AttrTimeout:    &attr,
@@ -216,7 +219,7 @@ func Serve(client Client, o Options) (*Mount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", o.MountPoint, err)
 	}
-	m := &Mount{server: server, dir: o.MountPoint}
+	m := &Mount{server: server, dir: o.MountPoint, Latencies: lat}
 	if o.Passthrough {
 		m.Passthrough = probePassthrough(server)
 		fsys.passthrough = m.Passthrough

@@ -208,6 +208,8 @@ func buildTable() []Property {
 			"Whether fully cached local files are served by kernel passthrough where the kernel supports it."),
 		def("alluxio.fuse.debug.enabled", KindBool, "false",
 			"Whether the FUSE daemon logs every kernel request."),
+		def("alluxio.fuse.web.port", KindInt, "0",
+			"Port on alluxio.worker.hostname where the FUSE daemon serves Prometheus metrics (per-operation latency histograms); 0 serves none.").between(0, 65535),
 
 		def("alluxio.security.authorization.permission.enabled", KindBool, "true",
 			"Whether POSIX permissions are checked."),
