@@ -28,6 +28,8 @@ COMMAND is one of:
   getConf [KEY]        print configuration
   validateConf         check the configuration and report problems
   copyDir DIR          rsync DIR to the hosts in conf/masters and conf/workers
+  logLevel [--target master,workers,HOST:PORT] [--level LEVEL]
+                       print or set the log level of running processes
   version              print the version
   process master|worker|fuse   run one process in the foreground
 `
@@ -79,6 +81,8 @@ func Alluxio(args []string) error {
 		return getConf(env, rest)
 	case "copyDir":
 		return copyDir(env, rest)
+	case "logLevel":
+		return logLevel(ctx, env, rest)
 	case "validateConf":
 		for _, w := range env.Conf.Warnings() {
 			fmt.Fprintln(env.Stdout, "WARN:", w)

@@ -17,6 +17,7 @@ import (
 	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
+	"github.com/alluxio-go/alluxio/ufs"
 )
 
 // Version is the release of this build.
@@ -198,6 +199,7 @@ func (m *Master) routes() {
 		mounts := mm.Mounts()
 		for i := range mounts {
 			mounts[i].Options = maskOptions(mounts[i].Options)
+			mounts[i].UfsURI = ufs.Redact(mounts[i].UfsURI) // a password in the URI
 		}
 		return wire.MountsResponse{Mounts: mounts}, nil
 	})

@@ -326,3 +326,26 @@ func TestCopyDir(t *testing.T) {
 		t.Fatalf("copyDir with a failing host: %v\n%s", err, out)
 	}
 }
+
+// TestLogLevel reads and sets the log level of the running master and
+// worker with alluxio logLevel.
+func TestLogLevel(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	c.waitReport("Live Workers: 1", 15*time.Second)
+	out := c.must("alluxio", "logLevel")
+	if strings.Count(out, "level INFO") != 2 {
+		t.Fatalf("logLevel of master and worker:\n%s", out)
+	}
+	out = c.must("alluxio", "logLevel", "--target", "workers", "--level", "DEBUG")
+	if !strings.Contains(out, "worker 127.0.0.1:"+c.props["alluxio.worker.web.port"]+": level DEBUG") {
+		t.Fatalf("set the workers' level:\n%s", out)
+	}
+	out = c.must("alluxio", "logLevel", "--target", "127.0.0.1:"+c.props["alluxio.master.web.port"]+",workers")
+	if !strings.Contains(out, ": level INFO") || !strings.Contains(out, ": level DEBUG") {
+		t.Fatalf("levels after the change:\n%s", out)
+	}
+	if out, err := c.run("alluxio", "logLevel", "--level", "LOUD"); err == nil || !strings.Contains(out, "LOUD") {
+		t.Fatalf("a bad level: err %v\n%s", err, out)
+	}
+}
