@@ -28,13 +28,14 @@ type logTarget struct {
 func logLevel(ctx context.Context, env *Env, args []string) error {
 	fl := flag.NewFlagSet("logLevel", flag.ContinueOnError)
 	fl.SetOutput(io.Discard)
-	logName := fl.String("logName", "alluxio", "logger name (every process has one logger; accepted for compatibility)")
+	// Every process has one logger: --logName is accepted as Alluxio's
+	// scripts pass it, and names nothing more.
+	fl.String("logName", "alluxio", "logger name")
 	targets := fl.String("target", "master,workers", "comma-separated: master, workers, or web host:port")
 	level := fl.String("level", "", "new level: TRACE, DEBUG, INFO, WARN, ERROR, FATAL (omit to print)")
 	if err := fl.Parse(args); err != nil || fl.NArg() > 0 {
 		return usageError("usage: alluxio logLevel [--logName NAME] [--target master,workers,HOST:PORT] [--level LEVEL]")
 	}
-	_ = logName
 	c := newClient(env)
 	defer c.Close()
 	var list []logTarget
