@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/alluxio-go/alluxio/daemon"
@@ -132,17 +133,46 @@ func format(env *Env, args []string, journal, worker bool) error {
 }
 
 func getConf(env *Env, args []string) error {
+	var unit string
+	if len(args) >= 2 && args[0] == "--unit" {
+		unit, args = strings.ToUpper(args[1]), args[2:]
+	}
 	if len(args) > 0 {
 		key := args[0]
 		if _, ok := env.Conf.Lookup(key); !ok {
 			return fmt.Errorf("%s: unknown property", key)
 		}
+		if unit != "" {
+			return printInUnit(env, key, unit)
+		}
 		fmt.Fprintln(env.Stdout, env.Conf.Masked(key))
 		return nil
+	}
+	if unit != "" {
+		return usageError("alluxio getConf --unit needs a property key")
 	}
 	for _, k := range env.Conf.Keys() {
 		fmt.Fprintf(env.Stdout, "%s=%s\n", k, env.Conf.Masked(k))
 	}
+	return nil
+}
+
+// printInUnit prints a size (or a list of sizes) in unit: B, KB, MB, GB,
+// TB (powers of 1024, as Alluxio's getConf --unit).
+func printInUnit(env *Env, key, unit string) error {
+	div := map[string]int64{"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
+	if div == 0 {
+		return usageError("alluxio getConf --unit %s: want B, KB, MB, GB or TB", unit)
+	}
+	var out []string
+	for _, item := range env.Conf.Strings(key) {
+		n, err := conf.ParseBytes(item)
+		if err != nil {
+			return fmt.Errorf("%s=%s is not a size: %w", key, env.Conf.Masked(key), err)
+		}
+		out = append(out, strconv.FormatInt(n/div, 10))
+	}
+	fmt.Fprintln(env.Stdout, strings.Join(out, ","))
 	return nil
 }
 

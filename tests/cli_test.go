@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -347,5 +348,62 @@ func TestLogLevel(t *testing.T) {
 	}
 	if out, err := c.run("alluxio", "logLevel", "--level", "LOUD"); err == nil || !strings.Contains(out, "LOUD") {
 		t.Fatalf("a bad level: err %v\n%s", err, out)
+	}
+}
+
+// TestStartAllOverSSH: with conf/masters and conf/workers naming other
+// hosts, alluxio-start.sh all starts each process through ssh (an ssh on
+// PATH that runs the command here stands in for the hosts), and
+// alluxio-stop.sh all stops them the same way. The worker's MEM tier is
+// mounted as a tmpfs of its quota (Mount).
+func TestStartAllOverSSH(t *testing.T) {
+	c := newCluster(t, nil)
+	tier := filepath.Join(c.home, "ramdisk")
+	c.props["alluxio.worker.tieredstore.level0.dirs.path"] = tier
+	c.props["alluxio.worker.tieredstore.level0.dirs.quota"] = "64MB"
+	c.writeConf()
+	t.Cleanup(func() { syscall.Unmount(tier, syscall.MNT_DETACH) }) // after the cluster's cleanup
+	fake := t.TempDir()
+	calls := filepath.Join(fake, "calls")
+	ssh := "#!/bin/sh\necho \"$5\" >>" + calls + "\nshift 5\nexec bash -c \"$*\"\n"
+	if err := os.WriteFile(filepath.Join(fake, "ssh"), []byte(ssh), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(c.home, "conf")
+	os.WriteFile(filepath.Join(conf, "masters"), []byte("master-host\n"), 0o644)
+	os.WriteFile(filepath.Join(conf, "workers"), []byte("# the workers\nworker-host\n"), 0o644)
+	run := func(script string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(c.home, "bin", script), args...)
+		cmd.Env = append(c.env(), "PATH="+fake+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", script, args, err, out)
+		}
+		return string(out)
+	}
+	out := run("alluxio-start.sh", "all", "Mount")
+	if got, _ := os.ReadFile(calls); string(got) != "master-host\nworker-host\n" {
+		t.Fatalf("ssh calls %q\n%s", got, out)
+	}
+	c.waitReport("Live Workers: 1", 15*time.Second)
+	mounts, _ := os.ReadFile("/proc/mounts")
+	if !strings.Contains(string(mounts), "tmpfs "+tier+" tmpfs rw") || !strings.Contains(string(mounts), "size=65536k") {
+		t.Fatalf("Mount did not put a 64 MiB tmpfs at %s:\n%s", tier, mounts)
+	}
+	if out := c.must("alluxio", "fsadmin", "report", "capacity"); !strings.Contains(out, tier) {
+		t.Fatalf("the worker does not use the ramdisk:\n%s", out)
+	}
+	run("alluxio-stop.sh", "all")
+	if got, _ := os.ReadFile(calls); string(got) != "master-host\nworker-host\nworker-host\nmaster-host\n" {
+		t.Fatalf("ssh calls after stop %q", got)
+	}
+	for _, pf := range []string{"master.pid", "worker.pid"} {
+		if _, err := os.Stat(filepath.Join(c.home, "logs", pf)); err == nil {
+			t.Errorf("%s is still there after alluxio-stop.sh all", pf)
+		}
+	}
+	if out, err := c.run("alluxio-start.sh", "worker", "Mountt"); err == nil || !strings.Contains(out, "Mountt") {
+		t.Fatalf("a bad ramdisk option: err %v\n%s", err, out)
 	}
 }

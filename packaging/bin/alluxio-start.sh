@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Starts Alluxio processes: alluxio-start.sh [-f] local|all|master|worker|fuse
+# Starts Alluxio processes: alluxio-start.sh [-f] ACTION [Mount|SudoMount|NoMount]
 #   local   a master, a worker and a FUSE mount on this machine
+#   all     the masters of conf/masters and the workers of conf/workers, over
+#           ssh (this host's own entries run here); without those files, local
 #   master  this host's master; with several alluxio.master.embedded.journal.addresses
 #           it is one of a group: run it on every master host
+#   worker  this host's worker
+#   fuse    this host's FUSE mount
 #   -f      format the journal and worker storage first
+# For local, all and worker, the MEM tier's directory is:
+#   Mount      a tmpfs of the tier's quota mounted there (as root)
+#   SudoMount  the same through sudo
+#   NoMount    used as it is (the default; /dev/shm is a tmpfs already)
 set -euo pipefail
 
 usage() {
-  echo "Usage: alluxio-start.sh [-f] ACTION" >&2
+  echo "Usage: alluxio-start.sh [-f] ACTION [Mount|SudoMount|NoMount]" >&2
   echo "  ACTION: local | all | master | worker | fuse" >&2
   exit 2
 }
@@ -28,6 +36,11 @@ done
 shift $((OPTIND - 1))
 [ $# -ge 1 ] || usage
 action=$1
+mount_opt=${2:-NoMount}
+case $mount_opt in
+  Mount | SudoMount | NoMount) ;;
+  *) echo "alluxio-start.sh: unknown ramdisk option '$mount_opt' (Mount, SudoMount or NoMount)" >&2; usage ;;
+esac
 
 conf() { "$ALLUXIO" getConf "$1"; }
 logs_dir=$(conf alluxio.logs.dir)
@@ -85,7 +98,65 @@ start_master() {
   fi
 }
 
+# mount_ramdisk mounts a tmpfs of the MEM tier's quota at its directory
+# (Mount, SudoMount); NoMount leaves the directory as it is.
+mount_ramdisk() {
+  local dir size sudo=""
+  [ "$mount_opt" = NoMount ] && return 0
+  [ "$(conf alluxio.worker.tieredstore.level0.alias)" = MEM ] || return 0
+  dir=$(conf alluxio.worker.tieredstore.level0.dirs.path | cut -d, -f1)
+  size=$("$ALLUXIO" getConf --unit B alluxio.worker.tieredstore.level0.dirs.quota | cut -d, -f1)
+  if [ "$mount_opt" = SudoMount ] && [ "$(id -u)" != 0 ]; then
+    sudo=sudo
+  fi
+  $sudo mkdir -p "$dir"
+  if awk -v d="$dir" '$2 == d && ($3 == "tmpfs" || $3 == "ramfs") {f = 1} END {exit !f}' /proc/mounts; then
+    $sudo mount -o "remount,size=$size" "$dir"
+  else
+    $sudo mount -t tmpfs -o "size=$size" tmpfs "$dir"
+  fi
+  echo "Mounted a ${size}-byte tmpfs at $dir for the MEM tier"
+}
+
+# hosts_of FILE: the hosts listed in conf/masters or conf/workers.
+hosts_of() {
+  local f
+  f="$(conf alluxio.conf.dir)/$1"
+  [ -f "$f" ] || return 0
+  sed -e 's/#.*//' -e 's/[[:space:]]//g' "$f" | grep -v '^$' || true
+}
+
+# on_host HOST ACTION: runs alluxio-start.sh ACTION on HOST, here when the
+# host is this one, else over ssh.
+on_host() {
+  local host=$1 what=$2
+  case $host in
+    localhost | 127.0.0.1 | "$(hostname)" | "$(hostname -f 2>/dev/null || hostname)")
+      "$self" "$what" "$mount_opt" ;;
+    *)
+      echo "Starting $what on $host"
+      ssh -o BatchMode=yes -o ConnectTimeout=10 "$host" \
+        "ALLUXIO_HOME='$ALLUXIO_HOME' '$self' $what $mount_opt" ;;
+  esac
+}
+
+start_all() {
+  local masters workers h
+  masters=$(hosts_of masters)
+  workers=$(hosts_of workers)
+  if [ -z "$masters$workers" ]; then
+    # No host lists: everything on this machine.
+    start_master
+    start_worker
+    start_fuse
+    return
+  fi
+  for h in ${masters:-localhost}; do on_host "$h" master; done
+  for h in ${workers:-localhost}; do on_host "$h" worker; done
+}
+
 start_worker() {
+  mount_ramdisk
   local sock name=worker
   sock=$(conf alluxio.worker.data.server.domain.socket.address)
   # Another worker of this host (another ALLUXIO_CONF_DIR, same logs dir)
@@ -121,11 +192,12 @@ if [ $format = 1 ]; then
 fi
 
 case $action in
-  local | all)
+  local)
     start_master
     start_worker
     start_fuse
     ;;
+  all) start_all ;;
   master) start_master ;;
   worker) start_worker ;;
   fuse) start_fuse ;;

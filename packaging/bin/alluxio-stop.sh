@@ -71,12 +71,43 @@ stop_worker() {
   stop_process worker
 }
 
+# hosts_of FILE: the hosts listed in conf/masters or conf/workers.
+hosts_of() {
+  local f
+  f="$("$ALLUXIO" getConf alluxio.conf.dir)/$1"
+  [ -f "$f" ] || return 0
+  sed -e 's/#.*//' -e 's/[[:space:]]//g' "$f" | grep -v '^$' || true
+}
+
+# on_host HOST ACTION: alluxio-stop.sh ACTION on HOST, here or over ssh.
+on_host() {
+  case $1 in
+    localhost | 127.0.0.1 | "$(hostname)" | "$(hostname -f 2>/dev/null || hostname)") "$self" "$2" ;;
+    *) ssh -o BatchMode=yes -o ConnectTimeout=10 "$1" "ALLUXIO_HOME='$ALLUXIO_HOME' '$self' $2" ;;
+  esac
+}
+
+stop_all() {
+  local masters workers h
+  masters=$(hosts_of masters)
+  workers=$(hosts_of workers)
+  stop_fuse
+  if [ -z "$masters$workers" ]; then
+    stop_worker
+    stop_process master
+    return
+  fi
+  for h in ${workers:-localhost}; do on_host "$h" worker; done
+  for h in ${masters:-localhost}; do on_host "$h" master; done
+}
+
 case $1 in
-  local | all)
+  local)
     stop_fuse
     stop_worker
     stop_process master
     ;;
+  all) stop_all ;;
   master) stop_process master ;;
   worker) stop_worker ;;
   fuse) stop_fuse ;;
