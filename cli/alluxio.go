@@ -26,12 +26,13 @@ COMMAND is one of:
   fsadmin journal quorum info|remove|elect   the master group (alluxio fsadmin help)
   runTests             write and read test files with every read/write type
   runTest Basic READTYPE WRITETYPE
-  getConf [KEY]        print configuration
+  getConf [--unit U] [KEY]  print configuration (sizes in unit U: B, KB, MB, GB, TB)
   validateConf         check the configuration and report problems
   copyDir DIR          rsync DIR to the hosts in conf/masters and conf/workers
   logLevel [--target master,workers,HOST:PORT] [--level LEVEL]
                        print or set the log level of running processes
   version              print the version
+  completion bash|zsh  print a shell completion script
   process master|worker|fuse   run one process in the foreground
 `
 
@@ -46,8 +47,16 @@ func Alluxio(args []string) error {
 		return nil
 	}
 	verb, rest := rest[0], rest[1:]
+	if wantsHelp(rest) {
+		return commandHelp(verb, rest)
+	}
 	withFlags := append(flagArgs(flags), rest...)
 	switch verb {
+	case "completion":
+		if len(rest) != 1 {
+			return usageError("usage: alluxio completion bash|zsh")
+		}
+		return completionScript(os.Stdout, rest[0])
 	case "version":
 		fmt.Println(daemon.Version)
 		return nil

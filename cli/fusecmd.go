@@ -33,6 +33,10 @@ func AlluxioFuse(args []string) error {
 		return nil
 	}
 	verb, rest := rest[0], rest[1:]
+	if wantsHelp(rest) {
+		printHelp(os.Stdout, "alluxio-fuse "+verb, fuseUsage)
+		return nil
+	}
 	withFlags := append(flagArgs(flags), rest...)
 	switch verb {
 	case "run":
