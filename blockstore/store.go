@@ -796,3 +796,17 @@ func (s *Store) Stats() Stats {
 	}
 	return st
 }
+
+// ResetCounters sets the traffic counters of Stats back to zero (alluxio
+// fsadmin metrics clear); capacity, usage and recovery figures stay.
+func (s *Store) ResetCounters() {
+	for _, c := range []*atomic.Int64{&s.bytesReadCache, &s.bytesReadSource, &s.bytesWritten,
+		&s.evictions, &s.checksumErrors, &s.demotions, &s.promotions} {
+		c.Store(0)
+	}
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
+	for _, d := range s.dirs {
+		d.demotions, d.promotions = 0, 0
+	}
+}

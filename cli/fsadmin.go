@@ -27,6 +27,7 @@ COMMAND is one of:
   report capacity                 every worker's tiers, capacity and use
   report metrics                  the cluster's counters (Cluster.*)
   report ufs                      the under-stores mounted, options masked
+  metrics clear                   set every worker's traffic counters to zero
   journal quorum info [-domain MASTER]
                                   members of the master group: id, journal
                                   address, RPC address, voter, leader, state
@@ -64,6 +65,12 @@ func fsadmin(ctx context.Context, env *Env, args []string) error {
 		return reportUfs(ctx, env, c)
 	case args[0] == "ping":
 		return ping(ctx, env, c, args[1:])
+	case len(args) == 2 && args[0] == "metrics" && args[1] == "clear":
+		if err := c.ClearMetrics(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, "Metrics of every worker cleared.")
+		return nil
 	case len(args) >= 3 && args[0] == "journal" && args[1] == "quorum":
 		switch args[2] {
 		case "info":

@@ -61,6 +61,7 @@ var examples = map[string]string{
 	"alluxio fsadmin report":      "alluxio fsadmin report capacity",
 	"alluxio fsadmin journal":     "alluxio fsadmin journal quorum info",
 	"alluxio fsadmin ping":        "alluxio fsadmin ping -address master1:19998",
+	"alluxio fsadmin metrics":     "alluxio fsadmin metrics clear",
 	"alluxio-fuse mount":          "alluxio-fuse mount -o allow_other /mnt/alluxio-fuse /",
 	"alluxio-fuse umount":         "alluxio-fuse umount /mnt/alluxio-fuse",
 	"alluxio-fuse stat":           "alluxio-fuse stat",

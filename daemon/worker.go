@@ -257,6 +257,7 @@ func (w *Worker) routes() {
 	w.server.Handle(wire.WorkerFree, w.handleFree)
 	w.server.Handle(wire.WorkerSetPinned, w.handleSetPinned)
 	w.server.Handle(wire.WorkerPersist, w.handlePersist)
+	w.server.Handle(wire.WorkerClearMetrics, w.handleClearMetrics)
 	w.server.Handle(wire.WorkerGetStats, func(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
 		return &rpc.Response{Body: w.Stats()}, nil
 	})

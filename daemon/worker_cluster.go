@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -163,4 +164,17 @@ func (w *Worker) notePinned(id uint64) {
 	if _, known := w.pinned.LoadOrStore(id, true); !known {
 		w.store.SetPinned(id, true)
 	}
+}
+
+// handleClearMetrics sets the worker's traffic counters back to zero
+// (alluxio fsadmin metrics clear).
+func (w *Worker) handleClearMetrics(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
+	w.store.ResetCounters()
+	c := &w.counters
+	for _, n := range []*atomic.Int64{&c.bytesReadDomain, &c.bytesReadRemote, &c.bytesWrittenDomain,
+		&c.bytesWrittenRemote, &c.bytesWrittenUfs, &c.passthroughOpens, &c.bytesPassedThrough, &c.ufsPassthroughOpens} {
+		n.Store(0)
+	}
+	w.log.Info("metrics cleared")
+	return &rpc.Response{}, nil
 }

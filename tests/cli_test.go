@@ -288,6 +288,19 @@ func TestFsadminReports(t *testing.T) {
 	if out := c.must("alluxio", "fsadmin", "report", "ufs"); !strings.Contains(out, c.ufs+" on / (read-write") {
 		t.Fatalf("report ufs:\n%s", out)
 	}
+	// Reads make counters; metrics clear zeroes them.
+	if err := os.WriteFile(filepath.Join(c.ufs, "m"), []byte("metrics"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.must("alluxio", "fs", "load", "/m")
+	web := c.props["alluxio.worker.web.port"]
+	if workerMetric(t, web, "Worker.BytesReadUfsAll") == 0 {
+		t.Fatal("loading a file read nothing from the under-store")
+	}
+	c.must("alluxio", "fsadmin", "metrics", "clear")
+	if n := workerMetric(t, web, "Worker.BytesReadUfsAll"); n != 0 {
+		t.Fatalf("after metrics clear the worker counts %v bytes read from the under-store", n)
+	}
 	if out, err := c.run("alluxio", "fsadmin", "report", "everything"); err == nil {
 		t.Fatalf("report with an unknown category succeeded:\n%s", out)
 	}

@@ -141,3 +141,10 @@ func (c *Client) Persist(ctx context.Context, fi meta.FileInfo) error {
 	_, err := target.Call(ctx, wire.WorkerPersist, wire.RefOf(fi), nil, nil, nil)
 	return err
 }
+
+// ClearMetrics sets every live worker's traffic counters back to zero
+// (alluxio fsadmin metrics clear); the masters' Cluster.* sums follow at
+// the next heartbeats.
+func (c *Client) ClearMetrics(ctx context.Context) error {
+	return c.eachWorker(ctx, wire.WorkerClearMetrics, struct{}{})
+}

@@ -5,10 +5,11 @@ import "github.com/alluxio-go/alluxio/cluster"
 // Worker methods of the worker cluster: membership, and the cache
 // operations behind alluxio fs free|pin|unpin|persist.
 const (
-	WorkerMembers   = "worker.Members"
-	WorkerFree      = "worker.Free"
-	WorkerSetPinned = "worker.SetPinned"
-	WorkerPersist   = "worker.Persist"
+	WorkerMembers      = "worker.Members"
+	WorkerFree         = "worker.Free"
+	WorkerSetPinned    = "worker.SetPinned"
+	WorkerPersist      = "worker.Persist"
+	WorkerClearMetrics = "worker.ClearMetrics"
 )
 
 // MembersResponse is a worker's view of the live workers.
