@@ -168,7 +168,7 @@ func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
 		n.writer = &sharedHandle{h: h, refs: 1}
 		n.fsys.setWriting(n.StableAttr().Ino, n)
 		n.adoptReaders()
-	case n.fsys.passthrough && h.Passthrough() != nil && n.cachedOpens == 0 &&
+	case n.fsys.passthrough.Load() && h.Passthrough() != nil && n.cachedOpens == 0 &&
 		(n.ptOpens == 0 || n.ptVersion == h.Version()):
 		fh.mode = modePassthrough
 		n.ptOpens++

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,7 +50,7 @@ type fileSystem struct {
 	root                      string
 	entryTimeout, attrTimeout time.Duration
 	blockSize                 int
-	passthrough               bool
+	passthrough               atomic.Bool
 	log                       *slog.Logger
 
 	// writersMu guards writers: the nodes with an open writer, by inode
@@ -204,9 +205,9 @@ func Serve(client Client, o Options) (*Mount, error) {
 		entryTimeout: o.EntryTimeout,
 		attrTimeout:  o.AttrTimeout,
 		blockSize:    o.BlockSize,
-		passthrough:  o.Passthrough,
 		log:          o.Logger.With("component", "fuse"),
 	}
+	fsys.passthrough.Store(o.Passthrough)
 	mo.Logger = log.New(slogWriter{fsys.log, mo.Debug}, "", 0)
 	entry, attr := o.EntryTimeout, o.AttrTimeout
 	lat := &Latencies{}
@@ -222,7 +223,7 @@ func Serve(client Client, o Options) (*Mount, error) {
 	m := &Mount{server: server, dir: o.MountPoint, Latencies: lat}
 	if o.Passthrough {
 		m.Passthrough = probePassthrough(server)
-		fsys.passthrough = m.Passthrough
+		fsys.passthrough.Store(m.Passthrough) // requests may be arriving already
 		if !m.Passthrough {
 			fsys.log.Info("kernel passthrough unavailable; hot reads go through user space")
 		}
