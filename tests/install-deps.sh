@@ -30,3 +30,26 @@ fi
 
 go mod download
 ./tests/s3/install-versitygw.sh
+
+# --- Packaging tests (tests/packaging_test.go) ---
+# helm lints and renders the chart in packaging/helm (built through the Go
+# module proxy into <repo>/.cache/bin, as versitygw is), shellcheck checks
+# the image's entrypoint, and PyYAML turns rendered YAML into JSON.
+pkg_apt=()
+command -v shellcheck >/dev/null || pkg_apt+=(shellcheck)
+if ! python3 -c 'import yaml' 2>/dev/null && ! /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
+  pkg_apt+=(python3-yaml)
+fi
+if [ ${#pkg_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${pkg_apt[@]}"
+fi
+helm_version=${HELM_VERSION:-v3.22.0}
+helm_bin="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.cache/bin"
+if [ ! -x "$helm_bin/helm" ]; then
+  echo "installing helm $helm_version into $helm_bin (takes a few minutes)"
+  mkdir -p "$helm_bin"
+  # Built outside the repository so that its go.mod takes no part.
+  (cd / && GOBIN="$helm_bin" go install "helm.sh/helm/v3/cmd/helm@$helm_version")
+fi
