@@ -8,7 +8,7 @@ SYSTEMDDIR ?= /etc/systemd/system
 CMDS    := alluxio alluxio-fuse
 SCRIPTS := alluxio-start.sh alluxio-stop.sh mount.fuse.alluxio
 
-.PHONY: build install uninstall test test-deps bench soak vet fmt clean local
+.PHONY: build install uninstall test test-deps bench soak vet fmt clean local image
 
 build:
 	@mkdir -p bin
@@ -50,6 +50,12 @@ test-deps:
 vet:
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; exit 1)
+
+# image builds the container image (needs a Docker engine; see
+# packaging/docker/Dockerfile and packaging/helm).
+IMAGE ?= alluxio-go:latest
+image:
+	docker build -f packaging/docker/Dockerfile -t $(IMAGE) .
 
 # bench is not part of test: it measures through a real mount and appends
 # ratios to docs/benchmarks.md.
