@@ -222,6 +222,20 @@ func (m *Master) routes() {
 	handle(m.server, wire.MasterCheckConsistency, func(ctx context.Context, r wire.CheckConsistencyRequest) (any, error) {
 		return mm.CheckConsistency(ctx, r.Path, r.Limit)
 	})
+	handle(m.server, wire.MasterSetXattr, func(ctx context.Context, r wire.XattrRequest) (any, error) {
+		return nil, mm.SetXattr(ctx, r.Path, r.Name, r.Value, r.Flags)
+	})
+	handle(m.server, wire.MasterRemoveXattr, func(ctx context.Context, r wire.XattrRequest) (any, error) {
+		return nil, mm.RemoveXattr(ctx, r.Path, r.Name)
+	})
+	handle(m.server, wire.MasterGetXattr, func(ctx context.Context, r wire.XattrRequest) (any, error) {
+		v, err := mm.GetXattr(ctx, r.Path, r.Name)
+		return wire.XattrResponse{Value: v}, err
+	})
+	handle(m.server, wire.MasterListXattr, func(ctx context.Context, r wire.XattrRequest) (any, error) {
+		names, err := mm.ListXattr(ctx, r.Path)
+		return wire.XattrListResponse{Names: names}, err
+	})
 	handle(m.server, wire.MasterInfo, func(ctx context.Context, _ struct{}) (any, error) {
 		return m.Info(), nil
 	})

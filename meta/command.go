@@ -33,6 +33,7 @@ const (
 	cmdNewVersion
 	cmdSetAttrBatch
 	cmdClearTTL
+	cmdSetXattr
 )
 
 // command is a typed record that changes the state. Every field that must
@@ -68,6 +69,7 @@ var applyTable = map[commandType]applyFunc{
 	cmdSetMasterAddr:   decodeApply((*setMasterAddrCmd).apply),
 	cmdSetAttrBatch:    decodeApply((*setAttrBatchCmd).apply),
 	cmdClearTTL:        decodeApply((*clearTTLCmd).apply),
+	cmdSetXattr:        decodeApply((*setXattrCmd).apply),
 }
 
 // decodeApply turns a typed apply method into an applyFunc.

@@ -134,6 +134,8 @@ type inode struct {
 	TTL       int64  `json:"ttl,omitempty"`
 	TTLAction string `json:"ttlAction,omitempty"`
 	Location  string `json:"location,omitempty"`
+	// Xattrs are the extended attributes (xattr.go), namespace only.
+	Xattrs map[string][]byte `json:"xattrs,omitempty"`
 }
 
 // isFile reports a regular file.
