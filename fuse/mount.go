@@ -176,11 +176,13 @@ func Serve(client Client, o Options) (*Mount, error) {
 		return nil, err
 	}
 	mo := gofuse.MountOptions{
-		FsName:        o.FsName,
-		Name:          "alluxio",
-		DirectMount:   true,
-		Debug:         o.Debug,
-		DisableXAttrs: true,
+		FsName:      o.FsName,
+		Name:        "alluxio",
+		DirectMount: true,
+		Debug:       o.Debug,
+		// Extended attributes are kept by the master (xattr.go); the
+		// kernel's per-write security.capability probe is answered here.
+		DisableXAttrs: false,
 	}
 	for _, opt := range o.MountOptions {
 		if err := applyOption(&mo, &o, strings.TrimSpace(opt)); err != nil {
