@@ -53,3 +53,12 @@ if [ ! -x "$helm_bin/helm" ]; then
   # Built outside the repository so that its go.mod takes no part.
   (cd / && GOBIN="$helm_bin" go install "helm.sh/helm/v3/cmd/helm@$helm_version")
 fi
+
+# --- Web UI browser test (tests/webui_browser_test.go) ---
+# Debian's Chromium loads the master's pages headless; fonts-liberation
+# gives its screenshots legible text.
+if ! command -v chromium >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium fonts-liberation
+fi
