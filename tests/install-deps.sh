@@ -33,13 +33,10 @@ go mod download
 
 # --- Packaging tests (tests/packaging_test.go) ---
 # helm lints and renders the chart in packaging/helm (built through the Go
-# module proxy into <repo>/.cache/bin, as versitygw is), shellcheck checks
-# the image's entrypoint, and PyYAML turns rendered YAML into JSON.
+# module proxy into <repo>/.cache/bin, as versitygw is), and shellcheck
+# checks the image's entrypoint.
 pkg_apt=()
 command -v shellcheck >/dev/null || pkg_apt+=(shellcheck)
-if ! python3 -c 'import yaml' 2>/dev/null && ! /usr/bin/python3 -c 'import yaml' 2>/dev/null; then
-  pkg_apt+=(python3-yaml)
-fi
 if [ ${#pkg_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

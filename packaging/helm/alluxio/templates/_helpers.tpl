@@ -255,6 +255,10 @@ alluxio-site.properties: what the chart derives from the values, then
 {{- end -}}
 {{- $_ := set $p "alluxio.fuse.mount.point" .Values.fuse.mountPath -}}
 {{- $_ := set $p "alluxio.fuse.mount.alluxio.path" .Values.fuse.alluxioPath -}}
+{{- /* fuse.mountOptions: Alluxio's chart key, e.g. allow_other or ro,max_read=131072. */}}
+{{- with .Values.fuse.mountOptions -}}
+{{- $_ := set $p "alluxio.fuse.mount.options" (include "alluxio.propertyValue" .) -}}
+{{- end -}}
 {{- range $k, $v := (.Values.properties | default dict) -}}
 {{- $_ := set $p $k (include "alluxio.propertyValue" $v) -}}
 {{- end -}}
@@ -303,9 +307,14 @@ nothing for an empty list.
 - name: prepare-dirs
   image: {{ include "alluxio.image" .root }}
   imagePullPolicy: {{ .root.Values.imagePullPolicy }}
+  # Shared world-writable directories (mode 1777, such as the node's own
+  # /dev/shm) are left as they are: they are writable already, and their
+  # owner is not ours to change.
   command:
-    - chown
-    - {{ printf "%v:%v" .root.Values.user .root.Values.group | quote }}
+    - sh
+    - -c
+    - 'for d in "$@"; do [ "$(stat -c %a "$d")" = 1777 ] || chown {{ printf "%v:%v" .root.Values.user .root.Values.group }} "$d"; done'
+    - prepare-dirs
     {{- range .mounts }}
     - {{ .path }}
     {{- end }}
