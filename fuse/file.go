@@ -222,6 +222,12 @@ func (fh *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
 	ctx = uninterrupted(ctx)
 	n := fh.node
+	// The kernel sends the release after close() returned, so it may
+	// overlap the caller's next unlink or rename of the file. Those wait
+	// for openMu: a writer that leaves the inode here commits before the
+	// name changes, never after the master removed or moved it.
+	n.openMu.Lock()
+	defer n.openMu.Unlock()
 	last := true
 	n.mu.Lock()
 	h := fh.h

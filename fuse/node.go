@@ -32,7 +32,11 @@ type node struct {
 	// writes, and a truncate that arrives without a handle (open with
 	// O_TRUNC) reaches it too.
 	writer *sharedHandle
-	// openMu serialises opens, so two writers never make two handles.
+	// openMu serialises the opens and releases of the inode's handles
+	// and the removal or move of its name through this mount: two
+	// writers never make two handles, and a name change never runs while
+	// a writer that just left the inode still commits (its commit would
+	// write the file back to the under-store at the old name).
 	openMu sync.Mutex
 	// readers are the open handles with their own view of the bytes;
 	// a truncate by path tells them their view is stale.
@@ -329,42 +333,47 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 	ctx = uninterrupted(ctx)
 	p := n.child(name)
 	n.forgetListing()
-	w := n.prepareUnlink(ctx, name)
-	err := n.fsys.client.Remove(ctx, p, false)
-	if err == nil && w != nil {
-		w.Unlinked()
+	remove := func(ctx context.Context) error { return n.fsys.client.Remove(ctx, p, false) }
+	if cn := n.childNode(name); cn != nil {
+		cn.openMu.Lock()
+		defer cn.openMu.Unlock()
+		if u, ok := cn.writerHandle().(Unlinkable); ok {
+			return n.errno("unlink", p, u.Unlink(ctx, remove))
+		}
 	}
-	return n.errno("unlink", p, err)
+	return n.errno("unlink", p, remove(ctx))
 }
 
 // Unlinkable is implemented by write handles that can outlive their file's
-// name, as POSIX lets an open file do: Stage moves the bytes written so far
-// somewhere private before the name goes, Unlinked says it went.
+// name, as POSIX lets an open file do.
 type Unlinkable interface {
-	Stage(ctx context.Context) error
-	Unlinked()
+	// Unlink calls remove, which takes the file's name away, with the
+	// handle's commits held off. It first moves the bytes written so
+	// far somewhere private, so that the handle goes on reading and
+	// writing them; once remove succeeded the handle never commits
+	// again. A commit in between (the close of another open of the file)
+	// would put the file back in the under-store after the master
+	// deleted it, and the next lookup would find it there again.
+	Unlink(ctx context.Context, remove func(context.Context) error) error
 }
 
-// prepareUnlink stages the open writer of the entry name, if any, so that
-// its handles keep reading and writing after the name is removed.
-func (n *node) prepareUnlink(ctx context.Context, name string) Unlinkable {
+// Movable is implemented by write handles whose commits must not overlap
+// a move of their file: a commit finds the file's name and then writes the
+// under-store at that name.
+type Movable interface {
+	// Move calls rename, which moves the file, with the handle's
+	// commits held off.
+	Move(ctx context.Context, rename func(context.Context) error) error
+}
+
+// childNode returns the node of the entry name if the kernel knows it.
+func (n *node) childNode(name string) *node {
 	ch := n.GetChild(name)
 	if ch == nil {
 		return nil
 	}
-	cn, ok := ch.Operations().(*node)
-	if !ok {
-		return nil
-	}
-	u, ok := cn.writerHandle().(Unlinkable)
-	if !ok {
-		return nil
-	}
-	if err := u.Stage(ctx); err != nil {
-		n.fsys.log.Warn("could not stage an open file before unlinking it", "path", n.child(name), "err", err)
-		return nil
-	}
-	return u
+	cn, _ := ch.Operations().(*node)
+	return cn
 }
 
 func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
@@ -392,15 +401,34 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	src, to := n.child(name), dst.child(newName)
 	n.forgetListing()
 	dst.forgetListing()
-	var replaced Unlinkable
-	if flags&renameNoReplace == 0 {
-		replaced = dst.prepareUnlink(ctx, newName)
+	noReplace := flags&renameNoReplace != 0
+	rename := func(ctx context.Context) error { return n.fsys.client.Rename(ctx, src, to, noReplace) }
+	// Hold off the commits of the writers of both files on this mount:
+	// the moved file's would land at the old name, the replaced file's
+	// would put it back. Two renames that could take the same two nodes
+	// in the opposite order never run at once (the kernel holds the
+	// directory's lock, or the file system's rename lock across
+	// directories), so taking two nodes' openMu cannot deadlock.
+	sn := n.childNode(name)
+	if sn != nil {
+		sn.openMu.Lock()
+		defer sn.openMu.Unlock()
 	}
-	err := n.fsys.client.Rename(ctx, src, to, flags&renameNoReplace != 0)
-	if err == nil && replaced != nil {
-		replaced.Unlinked()
+	if dn := dst.childNode(newName); !noReplace && dn != nil && dn != sn {
+		dn.openMu.Lock()
+		defer dn.openMu.Unlock()
+		if u, ok := dn.writerHandle().(Unlinkable); ok {
+			inner := rename
+			rename = func(ctx context.Context) error { return u.Unlink(ctx, inner) }
+		}
 	}
-	return n.errno("rename", src, err)
+	if sn != nil {
+		if m, ok := sn.writerHandle().(Movable); ok {
+			inner := rename
+			rename = func(ctx context.Context) error { return m.Move(ctx, inner) }
+		}
+	}
+	return n.errno("rename", src, rename(ctx))
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {

@@ -17,6 +17,15 @@ func (c *Client) FS() *FS { return &FS{c: c} }
 
 var _ fuse.Client = (*FS)(nil)
 
+// The FUSE layer finds these by type assertion; a changed signature would
+// silently turn the behaviour off, so check them here.
+var (
+	_ fuse.Unlinkable = (*FileWriter)(nil)
+	_ fuse.Movable    = (*FileWriter)(nil)
+	_ fuse.Attributer = (*FileWriter)(nil)
+	_ fuse.Refresher  = (*FileReader)(nil)
+)
+
 // AttrOf converts master metadata to FUSE attributes.
 func AttrOf(fi meta.FileInfo) fuse.Attr {
 	return fuse.Attr{

@@ -280,11 +280,29 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	return nil
 }
 
-// Stage moves what was written so far into a staged session, so the
-// handle can go on after its file loses its name (fuse.Unlinkable).
-func (w *FileWriter) Stage(ctx context.Context) error {
+// Unlink calls remove, which takes the file's name away at the master,
+// with the handle's commits held off (fuse.Unlinkable). What was written
+// so far moves to a staged session first, so the handle goes on reading
+// and writing it after the name is gone; once remove succeeded nothing is
+// committed any more, and the staged bytes live until the last handle
+// closes. Holding the lock throughout keeps out a commit from another
+// open of the file, which would otherwise write the file back into the
+// under-store after the master deleted it there.
+func (w *FileWriter) Unlink(ctx context.Context, remove func(context.Context) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.stage(ctx); err != nil {
+		// The name goes anyway; the handle keeps what it can.
+		w.c.log.Warn("could not stage an open file before unlinking it", "path", w.path, "err", err)
+	}
+	if err := remove(ctx); err != nil {
+		return err
+	}
+	return w.lose(ctx)
+}
+
+// stage moves what was written so far into a staged session.
+func (w *FileWriter) stage(ctx context.Context) error {
 	switch {
 	case w.gone || w.staged:
 		return nil
@@ -294,12 +312,14 @@ func (w *FileWriter) Stage(ctx context.Context) error {
 	return w.restage(ctx)
 }
 
-// Unlinked marks the file removed: nothing is committed any more, and the
-// staged bytes live until the last handle closes (fuse.Unlinkable).
-func (w *FileWriter) Unlinked() {
+// Move calls rename, which moves the file at the master, with the
+// handle's commits held off (fuse.Movable): a commit looks the file up by
+// inode id and then writes the under-store at the name it found, so a
+// move in between would leave the new bytes at the old name.
+func (w *FileWriter) Move(ctx context.Context, rename func(context.Context) error) error {
 	w.mu.Lock()
-	w.gone = true
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	return rename(ctx)
 }
 
 // lose handles a file removed while open: a staged session lives on for

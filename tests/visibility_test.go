@@ -1,0 +1,120 @@
+package tests
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestNameChangeRacingCommit removes or moves a file while another open of
+// it closes over and over, as sqlite3 does with its rollback journal (close,
+// then unlink, while the kernel's release of the descriptor is still on its
+// way). Each close commits the shared writer; a commit that overlapped the
+// master's removal wrote the file back into the under-store, where the next
+// lookup found it again: sqlite3 then took the dead journal for a hot one
+// and rolled back a committed transaction.
+func TestNameChangeRacingCommit(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	data := bytes.Repeat([]byte("journal!"), 32<<10) // 256 KiB
+	const rounds = 30
+
+	cases := []struct {
+		name string
+		// change removes or moves name in dir and returns the name the
+		// file should have afterwards ("" for none).
+		change func(dir, name string) (string, error)
+	}{
+		{"unlink", func(dir, name string) (string, error) {
+			return "", os.Remove(filepath.Join(dir, name))
+		}},
+		{"rename", func(dir, name string) (string, error) {
+			return name + ".moved", os.Rename(filepath.Join(dir, name), filepath.Join(dir, name+".moved"))
+		}},
+		{"rename over", func(dir, name string) (string, error) {
+			// The file racing its closes is the one replaced.
+			src := filepath.Join(dir, name+".new")
+			if err := os.WriteFile(src, []byte("replacement"), 0o644); err != nil {
+				return "", err
+			}
+			return name, os.Rename(src, filepath.Join(dir, name))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range rounds {
+				name := fmt.Sprintf("%s-%d", filepath.Base(t.Name()), i)
+				p := filepath.Join(c.mnt, name)
+				f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.WriteAt(data, 0); err != nil {
+					t.Fatal(err)
+				}
+				if err := f.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				stop, done := make(chan struct{}), make(chan struct{})
+				go func() {
+					defer close(done)
+					for k := 0; ; k++ {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						g, err := os.OpenFile(p, os.O_RDWR, 0)
+						if err != nil {
+							continue // gone already: wait for stop
+						}
+						g.WriteAt([]byte{byte('a' + k%26)}, int64(k%len(data)))
+						g.Close() // flush: commits the shared writer
+					}
+				}()
+				now, err := tc.change(c.mnt, name)
+				close(stop)
+				<-done
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					t.Fatalf("round %d: %v", i, err)
+				}
+				checkOnlyName(t, c, i, name, now)
+			}
+		})
+	}
+}
+
+// checkOnlyName fails the test when the file's old name is still seen,
+// through the mount or in the under-store, or when its new name does not
+// show the same bytes in both.
+func checkOnlyName(t *testing.T, c *cluster, round int, old, now string) {
+	t.Helper()
+	if old != now {
+		for _, p := range []string{filepath.Join(c.mnt, old), filepath.Join(c.ufs, old)} {
+			if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("round %d: %s is still there after its name was changed (stat: %v)", round, p, err)
+			}
+		}
+	}
+	if now == "" {
+		return
+	}
+	mnt, err := os.ReadFile(filepath.Join(c.mnt, now))
+	if err != nil {
+		t.Fatalf("round %d: %v", round, err)
+	}
+	ufs, err := os.ReadFile(filepath.Join(c.ufs, now))
+	if err != nil {
+		t.Fatalf("round %d: %v", round, err)
+	}
+	if !bytes.Equal(mnt, ufs) {
+		t.Fatalf("round %d: %s: the mount shows %d bytes, the under-store holds %d other bytes", round, now, len(mnt), len(ufs))
+	}
+}
