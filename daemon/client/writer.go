@@ -43,6 +43,29 @@ type FileWriter struct {
 	// gone is set once the file was removed while open: writes go on in
 	// the staging file, and nothing is ever committed.
 	gone bool
+	// pend holds small in-order writes of a streaming session not sent to
+	// the worker yet: the bytes [size-len(pend), size). They go in one
+	// call when the buffer fills, and before anything else the worker
+	// must see them (drain).
+	pend []byte
+}
+
+// writeBehind bounds pend: the kernel hands a FUSE daemon each write(2)
+// as it comes (4 KiB for many programs), and one worker call per 4 KiB
+// costs far more than the bytes.
+const writeBehind = 1 << 20
+
+// drain sends the pending in-order writes to the worker.
+func (w *FileWriter) drain(ctx context.Context) error {
+	if len(w.pend) == 0 {
+		return nil
+	}
+	off := w.size - int64(len(w.pend))
+	if _, err := w.c.worker.Call(ctx, wire.WorkerWrite, wire.WriteRequest{Session: w.session, Offset: off}, w.pend, nil, nil); err != nil {
+		return fmt.Errorf("write %s at %d: %w", w.path, off, err)
+	}
+	w.pend = w.pend[:0]
+	return nil
 }
 
 // CreateOptions tune a new file.
@@ -168,6 +191,23 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 			return 0, err
 		}
 	}
+	if !w.staged && off == w.size && len(p) < writeBehind {
+		if len(w.pend)+len(p) > writeBehind {
+			if err := w.drain(ctx); err != nil {
+				return 0, err
+			}
+		}
+		if w.pend == nil {
+			w.pend = make([]byte, 0, writeBehind)
+		}
+		w.pend = append(w.pend, p...)
+		w.size += int64(len(p))
+		w.dirty = true
+		return len(p), nil
+	}
+	if err := w.drain(ctx); err != nil {
+		return 0, err
+	}
 	if !w.staged {
 		for w.size < off { // a gap past the end reads as zeros
 			gap := zeros[:min(int64(len(zeros)), off-w.size)]
@@ -265,6 +305,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		req.Target = now.UfsPath
 	}
 	var resp wire.WriteCommitResponse
+	if err := w.drain(ctx); err != nil {
+		return err
+	}
 	_, err = w.c.worker.Call(ctx, wire.WorkerWriteCommit, req, nil, &resp, nil)
 	w.session, w.staged = 0, false
 	if err != nil {
@@ -326,6 +369,7 @@ func (w *FileWriter) Move(ctx context.Context, rename func(context.Context) erro
 // this handle's reads and writes; a streaming one is dropped.
 func (w *FileWriter) lose(ctx context.Context) error {
 	w.gone = true
+	w.pend = w.pend[:0] // the streaming session goes, with what it had
 	if w.session != 0 && !w.staged {
 		w.c.worker.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
 		w.session = 0
@@ -395,6 +439,7 @@ func (w *FileWriter) Truncate(ctx context.Context, size int64) error {
 // truncateToZero drops what a streaming session wrote and empties the file
 // at the master (and in the under-store).
 func (w *FileWriter) truncateToZero(ctx context.Context) error {
+	w.pend = w.pend[:0] // the bytes are cut off anyway
 	if w.session != 0 {
 		_, err := w.c.worker.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
 		w.session = 0
