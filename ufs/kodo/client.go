@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/qiniu/go-sdk/v7/storage"
 
 	"github.com/alluxio-go/alluxio/ufs"
+	"github.com/alluxio-go/alluxio/ufs/objstore"
 )
 
 // Scheme is the URI scheme the store registers under.
@@ -33,13 +31,35 @@ const (
 	codeRateLimited  = 573
 )
 
+const (
+	// listPage is how many entries one rsf listing asks for (Kodo's
+	// maximum).
+	listPage = 1000
+	// maxKeyLen is Kodo's limit on the length of a key in bytes.
+	maxKeyLen = 750
+	// moveParallel bounds the concurrent moves of a directory rename.
+	moveParallel = 16
+	// partSize is the size of a multipart upload's parts, and the size
+	// up to which a file is sent in one form upload.
+	partSize = 4 << 20
+	// maxPartSize is Kodo's largest part (v2 multipart upload).
+	maxPartSize = 1 << 30
+	// maxParts is Kodo's limit on the parts of a multipart upload.
+	maxParts = 10000
+	// maxBackoff caps the wait between two attempts of a request.
+	maxBackoff = 5 * time.Second
+)
+
 func init() {
 	ufs.Register(Scheme, open)
 }
 
 // Store is an under-store over a Kodo bucket, or over the keys under a
-// prefix of one. It is safe for concurrent use.
+// prefix of one: the file system of objstore over the Kodo requests of
+// objects. It is safe for concurrent use.
 type Store struct {
+	*objstore.Store // Stat, List, OpenRange, Create, ..., Copy, Close
+
 	cfg       *config
 	mac       *auth.Credentials
 	transport *http.Transport
@@ -47,13 +67,9 @@ type Store struct {
 	client    client.Client
 	form      *storage.FormUploader
 	resumable *storage.ResumeUploaderV2
-	closed    atomic.Bool
 }
 
-var (
-	_ ufs.UFS        = (*Store)(nil)
-	_ ufs.Retargeter = (*writer)(nil)
-)
+var _ ufs.UFS = (*Store)(nil)
 
 // open is the registry factory for kodo:// URIs. It does no network I/O.
 func open(u *url.URL, options map[string]string) (ufs.UFS, error) {
@@ -83,7 +99,7 @@ func newStore(c *config) *Store {
 		RsHost:   c.rsHost, RsfHost: c.rsfHost, ApiHost: c.apiHost, UpHost: c.upHost,
 		CentralRsHost: c.rsHost,
 	}
-	return &Store{
+	s := &Store{
 		cfg:       c,
 		mac:       auth.New(c.accessKey, c.secretKey),
 		transport: tr,
@@ -92,27 +108,29 @@ func newStore(c *config) *Store {
 		form:      storage.NewFormUploaderEx(sdkCfg, &clt),
 		resumable: storage.NewResumeUploaderV2Ex(sdkCfg, &clt),
 	}
+	s.Store = objstore.New(objects{s}, c.layout())
+	return s
 }
 
-// Close releases idle connections. Operations after Close fail with
-// EBADF.
-func (s *Store) Close() error {
-	s.closed.Store(true)
-	s.transport.CloseIdleConnections()
-	return nil
-}
-
-// uri names the object key for errors and logs.
-func (s *Store) uri(key string) string {
-	if key == "" {
-		return "kodo://" + s.cfg.bucket
+// layout is how objstore lays the mount out and tunes it.
+func (c *config) layout() objstore.Config {
+	return objstore.Config{
+		BucketURI:    "kodo://" + c.bucket,
+		Prefix:       c.prefix,
+		FileMode:     c.fileMode,
+		DirMode:      c.dirMode,
+		MaxKeyLen:    maxKeyLen,
+		ListPage:     listPage,
+		Parallel:     moveParallel,
+		PartSize:     partSize,
+		MaxPartSize:  maxPartSize,
+		MaxParts:     maxParts,
+		ReadStall:    c.timeout,
+		ReadStallKey: keyTimeout,
+		ReadResumes:  c.maxRetry,
+		Scrub:        c.scrub,
+		Component:    "ufs/kodo",
 	}
-	return "kodo://" + s.cfg.bucket + "/" + key
-}
-
-// pathErr builds the error of op on the object key.
-func (s *Store) pathErr(op, key string, err error) error {
-	return &fs.PathError{Op: op, Path: s.uri(key), Err: err}
 }
 
 // retry runs one request, again after a backoff while it fails in a way
@@ -120,36 +138,26 @@ func (s *Store) pathErr(op, key string, err error) error {
 // attempt), up to maxRetry more times. Each attempt is bounded by the
 // request timeout. The error is classified (see classify).
 func (s *Store) retry(ctx context.Context, what string, fn func(ctx context.Context) error) error {
-	for attempt := 0; ; attempt++ {
-		actx, cancel := ctx, context.CancelFunc(func() {})
-		if s.cfg.timeout > 0 {
-			actx, cancel = context.WithTimeout(ctx, s.cfg.timeout)
-		}
-		err := fn(actx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil || !retryable(err) || attempt >= s.cfg.maxRetry {
-			cerr := s.classify(ctx, err)
-			if attempt > 0 {
-				cerr = fmt.Errorf("after %d attempts: %w", attempt+1, cerr)
-			}
-			return cerr
-		}
-		d := s.cfg.backoff << min(attempt, 6)
-		d = min(d, 5*time.Second)
-		d = d/2 + rand.N(d/2+1)
-		slog.Debug("retrying a Kodo request", "component", "ufs/kodo", "request", what,
-			"attempt", attempt+1, "backoff", d, "err", s.scrub(err.Error()))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctxErr(ctx)
-		case <-t.C:
-		}
+	r := objstore.Retry{
+		Retries:    s.cfg.maxRetry,
+		Timeout:    s.cfg.timeout,
+		Backoff:    s.cfg.backoff,
+		MaxBackoff: maxBackoff,
+		Retryable:  retryable,
+		OnRetry: func(attempt int, d time.Duration, err error) {
+			slog.Debug("retrying a Kodo request", "component", "ufs/kodo", "request", what,
+				"attempt", attempt, "backoff", d, "err", s.cfg.scrub(err.Error()))
+		},
 	}
+	n, err := r.Do(ctx, fn)
+	if err == nil {
+		return nil
+	}
+	err = s.classify(ctx, err)
+	if n > 1 {
+		err = fmt.Errorf("after %d attempts: %w", n, err)
+	}
+	return err
 }
 
 // status returns the HTTP status of an SDK error, 0 when no answer came.
@@ -187,11 +195,11 @@ func retryable(err error) bool {
 // project's convention, wrapping the errno the FUSE layer reports.
 // Credentials never appear in it.
 func (s *Store) classify(ctx context.Context, err error) error {
-	if cerr := ctxErr(ctx); cerr != nil {
+	if cerr := objstore.ContextError(ctx); cerr != nil {
 		return cerr
 	}
 	code, msg := status(err)
-	msg = s.scrub(msg)
+	msg = s.cfg.scrub(msg)
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return fmt.Errorf("access denied (check %s/%s): HTTP %d %s: %w", keyAccessKey, keySecretKey, code, msg, syscall.EACCES)
@@ -201,6 +209,8 @@ func (s *Store) classify(ctx context.Context, err error) error {
 		return syscall.EEXIST
 	case code == codeNoSuchBucket:
 		return fmt.Errorf("bucket %s does not exist: %w", s.cfg.bucket, syscall.ENOENT)
+	case code == http.StatusPreconditionFailed: // the If-Match of a resumed download
+		return syscall.ESTALE
 	case code == codeRateLimited:
 		return fmt.Errorf("rate limited by Kodo (HTTP 573): %s: %w", msg, syscall.EAGAIN)
 	case code != 0:
@@ -208,38 +218,23 @@ func (s *Store) classify(ctx context.Context, err error) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("no answer within %s=%v: %s: %w", keyTimeout, s.cfg.timeout, s.scrub(err.Error()), syscall.ETIMEDOUT)
+		return fmt.Errorf("no answer within %s=%v: %s: %w", keyTimeout, s.cfg.timeout, s.cfg.scrub(err.Error()), syscall.ETIMEDOUT)
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
-		return fmt.Errorf("Kodo unreachable: %s: %w", s.scrub(oe.Error()), syscall.EHOSTUNREACH)
+		return fmt.Errorf("Kodo unreachable: %s: %w", s.cfg.scrub(oe.Error()), syscall.EHOSTUNREACH)
 	}
-	return fmt.Errorf("%s: %w", s.scrub(err.Error()), syscall.EIO)
-}
-
-// ctxErr returns nil while ctx is live, and afterwards its error together
-// with the errno the FUSE layer should report (EINTR, or ETIMEDOUT for a
-// deadline).
-func ctxErr(ctx context.Context) error {
-	err := ctx.Err()
-	if err == nil {
-		return nil
-	}
-	errno := syscall.EINTR
-	if errors.Is(err, context.DeadlineExceeded) {
-		errno = syscall.ETIMEDOUT
-	}
-	return fmt.Errorf("%w (%w)", err, errno)
+	return fmt.Errorf("%s: %w", s.cfg.scrub(err.Error()), syscall.EIO)
 }
 
 // scrub removes the credentials from text that came from elsewhere (a
 // server's error message, a URL with a download token), should it carry
 // them.
-func (s *Store) scrub(text string) string {
+func (c *config) scrub(text string) string {
 	if i := strings.Index(text, "token="); i >= 0 {
 		text = text[:i] + "token=xxxxx"
 	}
-	for _, secret := range []string{s.cfg.secretKey} {
+	for _, secret := range []string{c.secretKey} {
 		if secret != "" {
 			text = strings.ReplaceAll(text, secret, "xxxxx")
 		}

@@ -4,32 +4,27 @@
 // through the qiniu go-sdk v7 (request signing, upload tokens, form and
 // v2 multipart uploads, private download URLs).
 //
-// # Layout
+// # Layout, reading and writing
 //
-// The bucket is laid out as Alluxio's object stores lay it out (as
-// ufs/s3 does): a file "a/b" is the key prefix+"a/b"; a directory "a" is
-// the zero-byte key prefix+"a/" (a marker) or is implied by any key under
-// it. Files are reported with mode 0644 and directories with 0755, or
-// alluxio.underfs.kodo.default.mode; times are the objects' putTime, and
-// a file's ETag (fingerprint) is Kodo's hash.
+// The bucket is laid out as Alluxio's object stores lay it out, by package
+// objstore, which gives this store and ufs/s3 one file system over their
+// requests: a file "a/b" is the key prefix+"a/b"; a directory "a" is the
+// zero-byte key prefix+"a/" (a marker) or is implied by any key under it
+// (see objstore for Stat, List, Delete, Rename and what is and is not
+// atomic). Files are reported with mode 0644 and directories with 0755,
+// or alluxio.underfs.kodo.default.mode; times are the objects' putTime,
+// and a file's ETag (fingerprint) is Kodo's hash.
 //
-// List reads rsf /list pages of 1000 with the delimiter "/" and follows
-// the marker. Stat of "a/b" asks rs /stat for "a/b", then for "a/b/",
-// then lists one key under "a/b/". Delete removes a file, or the marker
-// of an empty directory (ENOTEMPTY while anything is under it). Mkdir
-// writes the marker (its parent must exist). Rename of a file is one
-// server-side /move with force; renaming a directory moves the keys
-// under it one listing page at a time, 16 moves in parallel, so it is NOT
-// atomic: a failure part way leaves some keys moved and the others in
-// place, every object whole in one of the two trees. Store.Copy is a
-// server-side /copy of one file.
-//
-// # Reading and writing
-//
+// The requests are Kodo's: rsf /list pages of 1000 following the marker,
+// rs /stat, /delete, /move with force (a file's rename is one move, a
+// directory's one move per key, 16 in parallel) and /copy (Store.Copy).
 // OpenRange sends a GET with a Range header to a private download URL of
 // the download host (e=<deadline>&token=<ak>:<sign>, valid for an hour).
-// Answers are retried until the body starts; a connection broken during
-// the body fails the read with EIO (no resume, unlike ufs/s3).
+// Answers are retried until the body starts; a body that breaks, or gets
+// no data for request.timeout, is resumed where it stopped with If-Match
+// on the first answer's ETag, up to max.error.retry times (ESTALE if the
+// object changed meanwhile: an answer whose ETag differs, or, without
+// one, whose key rs reports with another hash).
 //
 // Create buffers one part (4 MiB, more when SizeHint asks for it, doubled
 // every 1000 parts). A file closed before its first part fills is sent in
@@ -57,7 +52,8 @@
 //	alluxio.underfs.kodo.connect.timeout  dial and TLS handshake, default 50sec
 //	alluxio.underfs.kodo.requests.max     connections per host, default 64
 //	alluxio.underfs.kodo.request.timeout  one attempt of one request (this project's
-//	                                      key), default 60s; 0: none
+//	                                      key), default 60s; 0: none. A download
+//	                                      that stalls that long is resumed.
 //	alluxio.underfs.kodo.max.error.retry  retries after the first attempt (this
 //	                                      project's key), default 5
 //	alluxio.underfs.kodo.default.mode     permission bits reported for entries
@@ -78,8 +74,9 @@
 // (612) or bucket (631, "bucket does not exist"), EEXIST (614), EACCES for
 // refused credentials ("access denied (check
 // fs.kodo.accesskey/fs.kodo.secretkey)"), EAGAIN when the rate limit
-// outlasts the retries, ETIMEDOUT, EHOSTUNREACH, EINTR or ETIMEDOUT when
-// a context ends, EIO with the HTTP status for anything else. Open does
+// outlasts the retries, ESTALE when a file changes under a resumed read,
+// ETIMEDOUT, EHOSTUNREACH, EINTR or ETIMEDOUT when a context ends, EIO
+// with the HTTP status for anything else. Open does
 // no network I/O; the master Stats the root on mount, which lists one key
 // and so checks the endpoint, the credentials and the bucket.
 //

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/alluxio-go/alluxio/ufs/objstore"
 )
 
 // envCABundle names the environment variable of a PEM file with extra
@@ -178,7 +179,7 @@ func newStore(c *config) (*Store, error) {
 			endpoint = "https://s3." + c.region + ".amazonaws.com"
 		}
 	}
-	return &Store{
+	s := &Store{
 		cfg:       c,
 		client:    client,
 		transport: tr,
@@ -188,12 +189,9 @@ func newStore(c *config) (*Store, error) {
 		// caught by the reader instead.
 		streaming: func(o *s3.Options) { o.HTTPClient = stream },
 		copyLimit: maxCopySize,
-	}, nil
-}
-
-// pathErr builds the error of op on the object key.
-func (s *Store) pathErr(op, key string, err error) error {
-	return &fs.PathError{Op: op, Path: s.uri(key), Err: err}
+	}
+	s.Store = objstore.New(objects{s}, c.layout())
+	return s, nil
 }
 
 // sdkLogger sends the SDK's few log lines (such as a response body it

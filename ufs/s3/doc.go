@@ -3,53 +3,33 @@
 // "s3a" URI schemes: s3://bucket/ mounts a whole bucket, s3://bucket/dir/
 // the keys under "dir/".
 //
-// # Layout
+// # Layout, reading and writing
 //
-// The bucket is laid out as Alluxio's object stores lay it out, so a bucket
-// written by Alluxio reads the same here and the other way round:
+// The bucket is laid out as Alluxio's object stores lay it out, by package
+// objstore, which gives this store and ufs/kodo one file system over
+// their requests: a file "a/b" is the object prefix+"a/b", a directory
+// "a" is the zero-byte marker prefix+"a/" or is implied by the keys under
+// it (see objstore for Stat, List, Delete, Rename and what is and is not
+// atomic). Files are reported with mode 0644 and directories with 0755,
+// or alluxio.underfs.s3.default.mode when it is set; times are the
+// objects' LastModified, and a file's ETag is S3's.
 //
-//   - a file "a/b" is the object with key prefix+"a/b";
-//   - a directory "a" is the zero-byte object prefix+"a/" (a "marker"), or is
-//     implied by any key that starts with prefix+"a/";
-//   - nothing else is stored: no owner, mode or times besides the objects'
-//     LastModified. Files are reported with mode 0644 and directories with
-//     0755, or alluxio.underfs.s3.default.mode when it is set.
+// The requests are S3's: ListObjectsV2 pages of 1000 keys, HeadObject,
+// ranged GetObject (resumed after a broken or stalled body with If-Match
+// on the ETag, up to max.error.retry times), PutObject (a marker with the
+// content type application/x-directory), server-side CopyObject, or
+// UploadPartCopy above 5 GiB, for a rename, DeleteObjects for the keys of
+// a moved directory, a page at a time. Store.Copy offers the server-side
+// copy of a file by itself.
 //
-// Mkdir writes the marker. Parents are not written: a file or a directory
-// created under a directory that is only implied keeps it implied until
-// its last key goes away, after which it is gone. List reads
-// ListObjectsV2 pages (1000 keys each) with the delimiter "/" and reports
-// common prefixes as directories and objects as files; the marker of the
-// listed directory, empty names ("a//b") and the names "." and ".." are
-// hidden. When a key "a" and keys under "a/" both exist, "a" is a file.
-//
-// Stat of "a/b" tries HEAD "a/b", then HEAD "a/b/", then a one-key listing
-// under "a/b/". Delete removes a file, or the marker of an empty
-// directory (ENOTEMPTY while anything is under it). Rename copies on the
-// server (CopyObject, or UploadPartCopy above 5 GiB) and then deletes the
-// source. Renaming a directory moves the keys under it one listing page
-// (1000 keys) at a time, copying the page and then deleting it, so it is
-// NOT atomic: a failure part way leaves some keys moved and the others in
-// place, every object whole in at least one of the two trees. Store.Copy
-// offers the server-side copy of a file by itself. Create does not check
-// that the parent exists or that the path is not a directory, and Rename
-// does not check the destination's parent: an object store has no such
-// constraints, and the master has already checked them.
-//
-// # Writing
-//
-// Create streams: it buffers one part (alluxio.underfs.s3.multipart.part.size,
-// 64MB by default). If Close comes before the first part is full the file
-// is written with one PutObject; otherwise a multipart upload starts and
-// each part is uploaded as it fills, CompleteMultipartUpload runs on Close
-// and AbortMultipartUpload on Abort or on any error, so an unfinished file
-// is never visible and never leaves parts behind that the store bills for.
-// The part size doubles every 1000 parts, so that a stream of unknown length
-// stays within S3's 10000-part limit (at the cost of larger buffers for very
-// large files); a SizeHint picks the right size from the start. Parts
-// uploaded from Write run under the Create context's values but not its
-// cancellation (Create is typically called from a request whose context ends
-// before the writes do); Abort cancels them.
+// Create streams through a buffer of one part
+// (alluxio.underfs.s3.multipart.part.size, 64MB by default): PutObject
+// for a file smaller than a part, else a multipart upload, completed on
+// Close and aborted on Abort or any error, so an unfinished file is never
+// visible and never leaves parts behind that the store bills for. The
+// part size doubles every 1000 parts, so that a stream of unknown length
+// stays within S3's 10000-part limit; a SizeHint picks the right size from
+// the start.
 //
 // # Options
 //

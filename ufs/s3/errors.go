@@ -12,6 +12,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
+
+	"github.com/alluxio-go/alluxio/ufs/objstore"
 )
 
 // S3 error codes the store tells apart.
@@ -89,13 +91,13 @@ func (s *Store) classify(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctxErr(ctx); cerr != nil {
+	if cerr := objstore.ContextError(ctx); cerr != nil {
 		return cerr
 	}
 	var ce *credentialsError
 	if errors.As(err, &ce) {
 		return fmt.Errorf("no usable credentials (set %s/%s, or configure the AWS default chain): %s: %w",
-			keyAccessKeyID, keySecretKey, s.scrub(ce.err.Error()), syscall.EACCES)
+			keyAccessKeyID, keySecretKey, s.cfg.scrub(ce.err.Error()), syscall.EACCES)
 	}
 	attempts := ""
 	var mae *retry.MaxAttemptsError
@@ -115,14 +117,14 @@ func (s *Store) classify(ctx context.Context, err error) error {
 	case isNotFound(err):
 		return syscall.ENOENT
 	case ei.status == 404:
-		return fmt.Errorf("HTTP 404 %s: %s: %w", ei.code, s.scrub(ei.message), syscall.ENOENT)
+		return fmt.Errorf("HTTP 404 %s: %s: %w", ei.code, s.cfg.scrub(ei.message), syscall.ENOENT)
 	case regionCodes[ei.code] || ei.status == 301:
 		return fmt.Errorf("the bucket is not in region %s (check %s): %s: %w",
-			s.cfg.region, keyRegion, s.scrub(ei.message), syscall.EINVAL)
+			s.cfg.region, keyRegion, s.cfg.scrub(ei.message), syscall.EINVAL)
 	case ei.code == codeNoSuchUpload:
-		return fmt.Errorf("multipart upload vanished: %s: %w", s.scrub(ei.message), syscall.EIO)
+		return fmt.Errorf("multipart upload vanished: %s: %w", s.cfg.scrub(ei.message), syscall.EIO)
 	case ei.status != 0:
-		return fmt.Errorf("HTTP %d %s%s: %s: %w", ei.status, ei.code, attempts, s.scrub(ei.message), syscall.EIO)
+		return fmt.Errorf("HTTP %d %s%s: %s: %w", ei.status, ei.code, attempts, s.cfg.scrub(ei.message), syscall.EIO)
 	}
 	var cve *tls.CertificateVerificationError
 	var uae x509.UnknownAuthorityError
@@ -144,22 +146,7 @@ func (s *Store) classify(ctx context.Context, err error) error {
 	if ne != nil || (errors.As(err, &sendErr) && sendErr.ConnectionError()) {
 		return fmt.Errorf("endpoint %s unreachable%s: %v: %w", s.endpoint, attempts, rootCause(err), syscall.EHOSTUNREACH)
 	}
-	return fmt.Errorf("%s: %w", s.scrub(err.Error()), syscall.EIO)
-}
-
-// ctxErr returns nil while ctx is live, and afterwards its error together
-// with the errno the FUSE layer should report (EINTR, or ETIMEDOUT for a
-// deadline).
-func ctxErr(ctx context.Context) error {
-	err := ctx.Err()
-	if err == nil {
-		return nil
-	}
-	errno := syscall.EINTR
-	if errors.Is(err, context.DeadlineExceeded) {
-		errno = syscall.ETIMEDOUT
-	}
-	return fmt.Errorf("%w (%w)", err, errno)
+	return fmt.Errorf("%s: %w", s.cfg.scrub(err.Error()), syscall.EIO)
 }
 
 // rootCause returns the innermost network error of err, which says what
@@ -181,8 +168,8 @@ func rootCause(err error) error {
 
 // scrub removes the mount's credentials from text that came from
 // elsewhere (a server's error message), should it echo them.
-func (s *Store) scrub(text string) string {
-	for _, secret := range []string{s.cfg.secretKey, s.cfg.accessKey} {
+func (c *config) scrub(text string) string {
+	for _, secret := range []string{c.secretKey, c.accessKey} {
 		if secret != "" {
 			text = strings.ReplaceAll(text, secret, "xxxxx")
 		}

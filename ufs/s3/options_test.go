@@ -2,15 +2,11 @@ package s3
 
 import (
 	"errors"
-	"io/fs"
 	"net/url"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/alluxio-go/alluxio/ufs"
 )
@@ -224,63 +220,5 @@ func TestCopySource(t *testing.T) {
 		if got := copySource(tt.bucket, tt.key); got != tt.want {
 			t.Errorf("copySource(%q, %q) = %q, want %q", tt.bucket, tt.key, got, tt.want)
 		}
-	}
-}
-
-// TestPageEntries checks how a listing page becomes directory entries:
-// markers and unaddressable names hidden, a file shadowing the directory
-// of the same name even across pages.
-func TestPageEntries(t *testing.T) {
-	s := &Store{cfg: &config{fileMode: 0o644, dirMode: 0o755}}
-	obj := func(k string, size int64) types.Object {
-		return types.Object{Key: aws.String(k), Size: aws.Int64(size)}
-	}
-	dir := func(k string) types.CommonPrefix { return types.CommonPrefix{Prefix: aws.String(k)} }
-	type page struct {
-		objs []types.Object
-		dirs []types.CommonPrefix
-	}
-	tests := []struct {
-		name  string
-		pages []page
-		want  []string // "name" for files, "name/" for directories
-	}{
-		{"marker hidden", []page{{objs: []types.Object{obj("p/", 0), obj("p/a", 1)}, dirs: []types.CommonPrefix{dir("p/d/")}}},
-			[]string{"a", "d/"}},
-		{"odd names hidden", []page{{objs: []types.Object{obj("p/.", 1), obj("p/..", 1)}, dirs: []types.CommonPrefix{dir("p//"), dir("p/./"), dir("p/ok/")}}},
-			[]string{"ok/"}},
-		{"file shadows directory", []page{{objs: []types.Object{obj("p/a", 1), obj("p/a-1", 1), obj("p/a.b", 1)}, dirs: []types.CommonPrefix{dir("p/a/"), dir("p/b/")}}},
-			[]string{"a", "a-1", "a.b", "b/"}},
-		{"shadowing across pages", []page{
-			{objs: []types.Object{obj("p/a", 1), obj("p/a-1", 1)}},
-			{objs: []types.Object{obj("p/a.b", 1)}, dirs: []types.CommonPrefix{dir("p/a/")}},
-		}, []string{"a", "a-1", "a.b"}},
-		{"no shadow once passed", []page{
-			{objs: []types.Object{obj("p/a", 1), obj("p/b", 1)}},
-			{dirs: []types.CommonPrefix{dir("p/c/")}},
-		}, []string{"a", "b", "c/"}},
-		{"merged in key order", []page{{objs: []types.Object{obj("p/z", 1), obj("p/b", 1)}, dirs: []types.CommonPrefix{dir("p/m/"), dir("p/a/")}}},
-			[]string{"a/", "b", "m/", "z"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var files []string
-			var got []string
-			for _, pg := range tt.pages {
-				for _, fi := range s.pageEntries("p/", pg.objs, pg.dirs, &files) {
-					n := fi.Name
-					if fi.IsDir() {
-						n += "/"
-						if fi.Mode != fs.ModeDir|0o755 {
-							t.Errorf("directory %s has mode %v", fi.Name, fi.Mode)
-						}
-					}
-					got = append(got, n)
-				}
-			}
-			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
-				t.Errorf("entries %q, want %q", got, tt.want)
-			}
-		})
 	}
 }

@@ -1,4 +1,4 @@
-package s3
+package objstore
 
 import (
 	"context"
@@ -6,20 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"syscall"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // OpenRange returns a reader of n bytes of the file p from off (n < 0: to
 // the end) through one ranged GetObject. An off at or past the end gives an
-// empty reader. When the connection breaks or stalls for longer than the
-// request timeout, the reader asks again for the rest, on condition that
-// the object is still the one it started reading (If-Match on the ETag),
-// up to max.error.retry times.
+// empty reader. When the body breaks, or stalls for longer than
+// Config.ReadStall, the reader asks again for the rest, on condition that
+// the object is still the one it started reading, up to
+// Config.ReadResumes times.
 func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
 	const op = "open"
 	c, err := s.begin(ctx, op, p)
@@ -41,9 +37,9 @@ func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadC
 		if fi.IsDir() {
 			return nil, s.pathErr(op, key, syscall.EISDIR)
 		}
-		return io.NopCloser(eofReader{}), nil
+		return EmptyBody(), nil
 	}
-	r := &objectReader{s: s, ctx: ctx, key: key, off: off, left: n}
+	r := &reader{s: s, ctx: ctx, key: key, off: off, left: n}
 	if err := r.open(); err != nil {
 		if errors.Is(err, syscall.ENOENT) {
 			if fi, serr := s.stat(ctx, op, c); serr == nil && fi.IsDir() {
@@ -55,14 +51,9 @@ func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadC
 	return r, nil
 }
 
-// eofReader is an empty reader.
-type eofReader struct{}
-
-func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
-
-// objectReader reads a range of an object, resuming after broken or
-// stalled connections. Like any io.Reader it is for one goroutine.
-type objectReader struct {
+// reader reads a range of an object, resuming after broken or stalled
+// bodies. Like any io.Reader it is for one goroutine.
+type reader struct {
 	s    *Store
 	ctx  context.Context
 	key  string
@@ -80,37 +71,23 @@ type objectReader struct {
 }
 
 // open requests the rest of the range.
-func (r *objectReader) open() error {
+func (r *reader) open() error {
 	s := r.s
-	in := &s3.GetObjectInput{Bucket: &s.cfg.bucket, Key: &r.key}
-	switch {
-	case r.left > 0:
-		in.Range = aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-" + strconv.FormatInt(r.off+r.left-1, 10))
-	case r.off > 0:
-		in.Range = aws.String("bytes=" + strconv.FormatInt(r.off, 10) + "-")
-	}
-	if r.etag != "" {
-		in.IfMatch = aws.String(r.etag)
-	}
 	ctx, cancel := context.WithCancel(r.ctx)
-	out, err := s.client.GetObject(ctx, in, s.streaming)
+	body, etag, err := s.client.GetObject(ctx, r.key, r.off, r.left, r.etag)
 	if err != nil {
 		cancel()
-		if isInvalidRange(err) { // off is at or past the end
-			r.eof = true
-			return nil
+		if errors.Is(err, syscall.ESTALE) {
+			return s.pathErr("read", r.key, fmt.Errorf("the object changed while it was read: %w", err))
 		}
-		if ei := inspect(err); ei.status == 412 || ei.code == "PreconditionFailed" {
-			return s.pathErr("read", r.key, fmt.Errorf("the object changed while it was read: %w", syscall.ESTALE))
-		}
-		return s.pathErr("open", r.key, s.classify(r.ctx, err))
+		return s.pathErr("open", r.key, err)
 	}
 	if r.etag == "" {
-		r.etag = aws.ToString(out.ETag)
+		r.etag = etag
 	}
-	r.body, r.cancel = out.Body, cancel
-	if s.cfg.timeout > 0 {
-		r.stall = time.AfterFunc(s.cfg.timeout, cancel)
+	r.body, r.cancel = body, cancel
+	if s.cfg.ReadStall > 0 {
+		r.stall = time.AfterFunc(s.cfg.ReadStall, cancel)
 		r.stall.Stop()
 	}
 	return nil
@@ -118,11 +95,12 @@ func (r *objectReader) open() error {
 
 // Read reads from the current answer, and asks again for the rest when the
 // answer breaks off.
-func (r *objectReader) Read(p []byte) (int, error) {
+func (r *reader) Read(p []byte) (int, error) {
+	s := r.s
 	for {
 		switch {
 		case r.closed:
-			return 0, r.s.pathErr("read", r.key, syscall.EBADF)
+			return 0, s.pathErr("read", r.key, syscall.EBADF)
 		case r.eof || r.left == 0:
 			return 0, io.EOF
 		case len(p) == 0:
@@ -138,7 +116,7 @@ func (r *objectReader) Read(p []byte) (int, error) {
 			p = p[:r.left]
 		}
 		if r.stall != nil {
-			r.stall.Reset(r.s.cfg.timeout)
+			r.stall.Reset(s.cfg.ReadStall)
 		}
 		n, err := r.body.Read(p)
 		stalled := r.stall != nil && !r.stall.Stop()
@@ -149,26 +127,26 @@ func (r *objectReader) Read(p []byte) (int, error) {
 		switch {
 		case err == nil:
 			return n, nil
-		case err == io.EOF: // net/http checks the length: this is the end
+		case err == io.EOF: // the body is checked against its length: this is the end
 			r.eof = true
 			r.dropBody()
 			return n, io.EOF
 		}
 		r.dropBody()
-		if cerr := ctxErr(r.ctx); cerr != nil {
-			return n, r.s.pathErr("read", r.key, cerr)
+		if cerr := ContextError(r.ctx); cerr != nil {
+			return n, s.pathErr("read", r.key, cerr)
 		}
-		if r.resumes >= r.s.cfg.maxRetry {
-			what := err.Error()
+		if r.resumes >= s.cfg.ReadResumes {
+			what := s.cfg.Scrub(err.Error())
 			if stalled {
-				what = fmt.Sprintf("no data for %v (%s)", r.s.cfg.timeout, keyTimeout)
+				what = fmt.Sprintf("no data for %v (%s)", s.cfg.ReadStall, s.cfg.ReadStallKey)
 			}
-			return n, r.s.pathErr("read", r.key, fmt.Errorf("at offset %d after %d resumes: %s: %w",
+			return n, s.pathErr("read", r.key, fmt.Errorf("at offset %d after %d resumes: %s: %w",
 				r.off, r.resumes, what, syscall.EIO))
 		}
 		r.resumes++
-		slog.Debug("resuming an interrupted object read", "component", "ufs/s3",
-			"object", r.s.uri(r.key), "offset", r.off, "stalled", stalled, "err", err.Error())
+		slog.Debug("resuming an interrupted object read", "component", s.cfg.Component,
+			"object", s.uri(r.key), "offset", r.off, "stalled", stalled, "err", s.cfg.Scrub(err.Error()))
 		if n > 0 {
 			return n, nil
 		}
@@ -176,7 +154,7 @@ func (r *objectReader) Read(p []byte) (int, error) {
 }
 
 // dropBody ends the current answer.
-func (r *objectReader) dropBody() {
+func (r *reader) dropBody() {
 	if r.body == nil {
 		return
 	}
@@ -189,7 +167,7 @@ func (r *objectReader) dropBody() {
 }
 
 // Close ends the read.
-func (r *objectReader) Close() error {
+func (r *reader) Close() error {
 	r.dropBody()
 	r.closed = true
 	return nil

@@ -1,7 +1,6 @@
-package s3
+package objstore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,15 +9,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
 	"github.com/alluxio-go/alluxio/ufs"
 )
 
 // partGrowth is how many parts are uploaded at one part size before the
-// size doubles, keeping a stream of unknown length under maxParts.
+// size doubles, keeping a stream of unknown length under MaxParts.
 const partGrowth = 1000
 
 // abortTimeout bounds the clean-up of a failed upload, which runs after
@@ -29,7 +24,17 @@ const abortTimeout = time.Minute
 // parent is not checked, nor that p is not a directory: an object store has
 // neither constraint, and the master has checked both. opts.Mode is not
 // kept; opts.SizeHint, when known, picks a part size that fits the file in
-// 10000 parts.
+// MaxParts parts.
+//
+// The writer buffers one part. If Close comes before the first part is
+// full the file is written with one PutObject; otherwise a multipart
+// upload starts and each part is uploaded as it fills, the upload is
+// completed on Close and aborted on Abort or on any error, so an
+// unfinished file is never visible and leaves no parts behind. The part
+// size doubles every 1000 parts. Parts uploaded from Write run under the
+// Create context's values but not its cancellation (Create is typically
+// called from a request whose context ends before the writes do); Abort
+// cancels them.
 func (s *Store) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
 	const op = "create"
 	c, err := s.begin(ctx, op, p)
@@ -39,31 +44,33 @@ func (s *Store) Create(ctx context.Context, p string, opts ufs.CreateOptions) (u
 	if c == "" {
 		return nil, s.pathErr(op, "", syscall.EISDIR)
 	}
-	partSize := s.cfg.partSize
+	partSize := s.cfg.PartSize
 	if opts.SizeHint > 0 {
 		const mb = 1 << 20
-		need := (opts.SizeHint + maxParts - 1) / maxParts
+		need := (opts.SizeHint + int64(s.cfg.MaxParts) - 1) / int64(s.cfg.MaxParts)
 		need = (need + mb - 1) / mb * mb
-		partSize = min(max(partSize, need), maxPartSize)
+		partSize = min(max(partSize, need), s.cfg.MaxPartSize)
 	}
+	mp, _ := s.client.(Multipart)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &writer{s: s, key: s.key(c), name: path.Base(c), ctx: wctx, cancel: cancel, partSize: partSize}, nil
+	return &writer{s: s, mp: mp, key: s.key(c), name: path.Base(c), ctx: wctx, cancel: cancel, partSize: partSize}, nil
 }
 
 // writer is the ufs.Writer of Create: one buffered part, then a multipart
 // upload once a part is full.
 type writer struct {
 	s      *Store
-	key    string // guarded by mu once Retarget may run
-	name   string
+	mp     Multipart       // nil: the whole file goes in one PutObject
 	ctx    context.Context // for parts uploaded from Write
 	cancel context.CancelFunc
 
 	mu       sync.Mutex // guards everything below
+	key      string
+	name     string
 	buf      []byte
 	partSize int64
-	upload   *string // multipart upload id, nil before the first part
-	parts    []types.CompletedPart
+	upload   string // multipart upload id, "" before the first part
+	parts    []Part
 	size     int64
 	err      error // the first failure; the upload is then aborted
 	done     bool  // Close or Abort has run
@@ -78,6 +85,11 @@ func (w *writer) Write(b []byte) (int, error) {
 	}
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.mp == nil {
+		w.buf = append(w.buf, b...)
+		w.size += int64(len(b))
+		return len(b), nil
 	}
 	written := 0
 	for len(b) > 0 {
@@ -106,27 +118,24 @@ func (w *writer) Write(b []byte) (int, error) {
 // upload first if needed.
 func (w *writer) flushPart(ctx context.Context) error {
 	s := w.s
-	if w.upload == nil {
-		id, err := s.startUpload(ctx, w.key)
+	if w.upload == "" {
+		id, err := w.mp.CreateUpload(ctx, w.key)
 		if err != nil {
 			return s.pathErr("write", w.key, err)
 		}
 		w.upload = id
 	}
-	n := int32(len(w.parts) + 1)
-	if n > maxParts {
-		return s.pathErr("write", w.key, fmt.Errorf("more than %d parts: %w", maxParts, syscall.EFBIG))
+	n := len(w.parts) + 1
+	if n > s.cfg.MaxParts {
+		return s.pathErr("write", w.key, fmt.Errorf("more than %d parts: %w", s.cfg.MaxParts, syscall.EFBIG))
 	}
-	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
-		Bucket: &s.cfg.bucket, Key: &w.key, UploadId: w.upload, PartNumber: aws.Int32(n),
-		Body: bytes.NewReader(w.buf), ContentLength: aws.Int64(int64(len(w.buf))),
-	})
+	part, err := w.mp.UploadPart(ctx, w.key, w.upload, n, w.buf)
 	if err != nil {
-		return s.pathErr("write", w.key, fmt.Errorf("part %d: %w", n, s.classify(ctx, err)))
+		return s.pathErr("write", w.key, fmt.Errorf("part %d: %w", n, err))
 	}
-	w.parts = append(w.parts, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(n)})
+	w.parts = append(w.parts, part)
 	w.buf = w.buf[:0]
-	if n%partGrowth == 0 && 2*w.partSize <= maxPartSize {
+	if n%partGrowth == 0 && 2*w.partSize <= s.cfg.MaxPartSize {
 		w.partSize *= 2
 	}
 	return nil
@@ -138,17 +147,17 @@ func (w *writer) fail(err error) error {
 		w.err = err
 	}
 	w.buf = nil
-	if w.upload != nil {
-		w.s.abortUpload(w.ctx, w.key, w.upload)
-		w.upload = nil
+	if w.upload != "" {
+		w.s.abortUpload(w.ctx, w.mp, w.key, w.upload)
+		w.upload = ""
 	}
 	return w.err
 }
 
 // Close uploads what is buffered (PutObject when no part was uploaded yet,
-// else the last part and CompleteMultipartUpload) and describes the new
-// object. On failure nothing is left behind and the old file, if any, is
-// intact.
+// else the last part and the completion of the upload) and describes the
+// new object. On failure nothing is left behind and the old file, if any,
+// is intact.
 func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 	const op = "close"
 	w.mu.Lock()
@@ -162,49 +171,38 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 	if w.err != nil {
 		return ufs.FileInfo{}, w.err
 	}
-	if err := ctxErr(ctx); err != nil {
+	if err := ContextError(ctx); err != nil {
 		return ufs.FileInfo{}, w.fail(s.pathErr(op, w.key, err))
 	}
-	var etag *string
-	if w.upload == nil {
-		in := &s3.PutObjectInput{
-			Bucket: &s.cfg.bucket, Key: &w.key,
-			Body: bytes.NewReader(w.buf), ContentLength: aws.Int64(int64(len(w.buf))),
-		}
-		if s.cfg.sse {
-			in.ServerSideEncryption = types.ServerSideEncryptionAes256
-		}
-		out, err := s.client.PutObject(ctx, in)
+	var etag string
+	if w.upload == "" {
+		e, err := s.client.PutObject(ctx, w.key, w.buf)
 		if err != nil {
-			return ufs.FileInfo{}, w.fail(s.pathErr(op, w.key, s.classify(ctx, err)))
+			return ufs.FileInfo{}, w.fail(s.pathErr(op, w.key, err))
 		}
-		etag = out.ETag
+		etag = e
 	} else {
 		if len(w.buf) > 0 {
 			if err := w.flushPart(ctx); err != nil {
 				return ufs.FileInfo{}, w.fail(err)
 			}
 		}
-		out, err := s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
-			Bucket: &s.cfg.bucket, Key: &w.key, UploadId: w.upload,
-			MultipartUpload: &types.CompletedMultipartUpload{Parts: w.parts},
-		})
+		e, err := w.mp.CompleteUpload(ctx, w.key, w.upload, w.parts)
 		if err != nil {
-			return ufs.FileInfo{}, w.fail(s.pathErr(op, w.key, s.classify(ctx, err)))
+			return ufs.FileInfo{}, w.fail(s.pathErr(op, w.key, err))
 		}
-		etag = out.ETag
-		w.upload = nil
+		etag = e
+		w.upload = ""
 	}
 	w.buf = nil
-	h, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.cfg.bucket, Key: &w.key})
+	o, err := s.client.HeadObject(ctx, w.key)
 	if err != nil {
 		// The object is written; describe it from what is known.
-		slog.Warn("cannot describe a newly written object", "component", "ufs/s3",
-			"object", s.uri(w.key), "err", s.classify(ctx, err).Error())
-		now := time.Now()
-		return s.fileInfo(w.name, w.size, &now, etag), nil
+		slog.Warn("cannot describe a newly written object", "component", s.cfg.Component,
+			"object", s.uri(w.key), "err", err.Error())
+		return s.fileInfo(w.name, Object{Size: w.size, ModTime: time.Now(), ETag: etag}), nil
 	}
-	return s.fileInfo(w.name, aws.ToInt64(h.ContentLength), h.LastModified, h.ETag), nil
+	return s.fileInfo(w.name, o), nil
 }
 
 // Retarget makes Close land the file at p instead (ufs.Retargeter), as
@@ -213,7 +211,8 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 // there now. Past the first part it fails with EXDEV.
 func (w *writer) Retarget(ctx context.Context, p string) error {
 	const op = "retarget"
-	c, err := w.s.begin(ctx, op, p)
+	s := w.s
+	c, err := s.begin(ctx, op, p)
 	if err != nil {
 		return err
 	}
@@ -221,14 +220,14 @@ func (w *writer) Retarget(ctx context.Context, p string) error {
 	defer w.mu.Unlock()
 	switch {
 	case w.done:
-		return w.s.pathErr(op, w.key, syscall.EBADF)
+		return s.pathErr(op, w.key, syscall.EBADF)
 	case c == "":
-		return w.s.pathErr(op, "", syscall.EISDIR)
-	case w.upload != nil || len(w.parts) > 0:
-		return w.s.pathErr(op, w.key, fmt.Errorf("cannot move to %s: %d bytes already uploaded under this key: %w",
-			w.s.uri(w.s.key(c)), w.size-int64(len(w.buf)), syscall.EXDEV))
+		return s.pathErr(op, "", syscall.EISDIR)
+	case w.upload != "" || len(w.parts) > 0:
+		return s.pathErr(op, w.key, fmt.Errorf("cannot move to %s: %d bytes already uploaded under this key: %w",
+			s.uri(s.key(c)), w.size-int64(len(w.buf)), syscall.EXDEV))
 	}
-	w.key, w.name = w.s.key(c), path.Base(c)
+	w.key, w.name = s.key(c), path.Base(c)
 	return nil
 }
 
@@ -243,41 +242,26 @@ func (w *writer) Abort() error {
 	}
 	w.done = true
 	w.buf = nil
-	if w.upload != nil {
-		err := w.s.abortUpload(w.ctx, w.key, w.upload)
-		w.upload = nil
+	if w.upload != "" {
+		err := w.s.abortUpload(w.ctx, w.mp, w.key, w.upload)
+		w.upload = ""
 		return err
 	}
 	return nil
 }
 
-// startUpload starts a multipart upload of key and returns its id.
-func (s *Store) startUpload(ctx context.Context, key string) (*string, error) {
-	in := &s3.CreateMultipartUploadInput{Bucket: &s.cfg.bucket, Key: &key}
-	if s.cfg.sse {
-		in.ServerSideEncryption = types.ServerSideEncryptionAes256
-	}
-	out, err := s.client.CreateMultipartUpload(ctx, in)
-	if err != nil {
-		return nil, s.classify(ctx, err)
-	}
-	return out.UploadId, nil
-}
-
 // abortUpload aborts a multipart upload, even when ctx has ended. A
-// failure is logged (the parts stay until a lifecycle rule removes them)
-// and returned.
-func (s *Store) abortUpload(ctx context.Context, key string, id *string) error {
+// failure is logged (the parts stay until the store expires them) and
+// returned.
+func (s *Store) abortUpload(ctx context.Context, mp Multipart, key, id string) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
-	_, err := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-		Bucket: &s.cfg.bucket, Key: &key, UploadId: id,
-	})
-	if err == nil || inspect(err).code == codeNoSuchUpload {
+	err := mp.AbortUpload(actx, key, id)
+	if err == nil {
 		return nil
 	}
-	err = s.pathErr("abort", key, s.classify(actx, err))
-	slog.Warn("cannot abort a multipart upload; its parts stay until a lifecycle rule removes them",
-		"component", "ufs/s3", "object", s.uri(key), "err", err.Error())
+	err = s.pathErr("abort", key, err)
+	slog.Warn("cannot abort a multipart upload; its parts stay until the store expires them",
+		"component", s.cfg.Component, "object", s.uri(key), "err", err.Error())
 	return err
 }

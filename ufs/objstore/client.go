@@ -1,0 +1,153 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Object describes one stored object.
+type Object struct {
+	// Key is the object's full key (HeadObject may leave it empty).
+	Key string
+	// Size is the length in bytes.
+	Size int64
+	// ModTime is the last modification time, zero when unknown.
+	ModTime time.Time
+	// ETag is the store's content identity, without quotes.
+	ETag string
+}
+
+// Page is one answer of a listing.
+type Page struct {
+	// Objects are the keys of the page, in key order.
+	Objects []Object
+	// Prefixes are the common prefixes of the page, each ending in the
+	// delimiter (none without a delimiter).
+	Prefixes []string
+	// Next continues the listing; "" on the last page.
+	Next string
+}
+
+// Part is one uploaded part of a multipart upload.
+type Part struct {
+	// Number is the part's place in the object, from 1.
+	Number int
+	// ETag is what the store answered for the part.
+	ETag string
+}
+
+// Client is the handful of requests every object store answers, the
+// primitives Store builds a file system from. Errors wrap a syscall.Errno
+// (ENOENT for a missing key or bucket, EACCES for refused credentials,
+// ...) with a message that says what to check, but no path: Store names
+// the object. A Client never puts a credential in an error.
+type Client interface {
+	// HeadObject describes the object key.
+	HeadObject(ctx context.Context, key string) (Object, error)
+	// GetObject returns the bytes of key from off, n of them (n < 0: to
+	// the end); an off at or past the end gives an empty body. ctx bounds
+	// the body's life, not only the request's. The body comes with the
+	// object's version as the store names it, which a later GetObject
+	// takes as ifMatch: then it fails with ESTALE unless the object is
+	// still that version. A store that cannot tell returns etag "".
+	GetObject(ctx context.Context, key string, off, n int64, ifMatch string) (body io.ReadCloser, etag string, err error)
+	// ListObjects returns one page of at most limit keys and common
+	// prefixes under prefix, grouped by delimiter ("" for none), from
+	// token ("" for the first page).
+	ListObjects(ctx context.Context, prefix, delimiter, token string, limit int) (Page, error)
+	// PutObject stores data as key in one request, replacing what is
+	// there, and returns the new object's ETag.
+	PutObject(ctx context.Context, key string, data []byte) (etag string, err error)
+	// CopyObject copies the object src of size bytes to dst on the
+	// server, replacing what is at dst.
+	CopyObject(ctx context.Context, src, dst string, size int64) error
+	// DeleteObject removes key.
+	DeleteObject(ctx context.Context, key string) error
+}
+
+// Multipart is implemented by stores that upload an object in parts.
+// Without it, Store sends every file in one PutObject at Close.
+type Multipart interface {
+	// CreateUpload starts a multipart upload of key and returns its id.
+	CreateUpload(ctx context.Context, key string) (uploadID string, err error)
+	// UploadPart uploads data as part number of the upload.
+	UploadPart(ctx context.Context, key, uploadID string, number int, data []byte) (Part, error)
+	// CompleteUpload makes the object of the parts visible and returns
+	// its ETag.
+	CompleteUpload(ctx context.Context, key, uploadID string, parts []Part) (etag string, err error)
+	// AbortUpload discards the upload and its parts; an upload that is
+	// already gone is not an error.
+	AbortUpload(ctx context.Context, key, uploadID string) error
+}
+
+// Mover is implemented by stores that move an object on the server in
+// one request. Without it, Store copies and then deletes.
+type Mover interface {
+	// MoveObject moves src to dst, replacing what is at dst.
+	MoveObject(ctx context.Context, src, dst string) error
+}
+
+// BatchDeleter is implemented by stores that delete many objects in one
+// request. Without it, Store deletes them one by one.
+type BatchDeleter interface {
+	// DeleteObjects removes keys, at most Config.ListPage of them.
+	DeleteObjects(ctx context.Context, keys []string) error
+}
+
+// KeyError is an error of a request about another key than the one it
+// was asked for (the destination of a copy, one key of a batch): Store
+// names that key in the error it returns.
+type KeyError struct {
+	// Key is the full key the error is about.
+	Key string
+	// Err is what went wrong with it.
+	Err error
+}
+
+// Error names the key and says what went wrong with it.
+func (e *KeyError) Error() string { return e.Key + ": " + e.Err.Error() }
+
+// Unwrap returns the error about the key.
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// ContextError returns nil while ctx is live, and afterwards its error
+// together with the errno the FUSE layer should report (EINTR, or
+// ETIMEDOUT for a deadline).
+func ContextError(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	errno := syscall.EINTR
+	if errors.Is(err, context.DeadlineExceeded) {
+		errno = syscall.ETIMEDOUT
+	}
+	return fmt.Errorf("%w (%w)", err, errno)
+}
+
+// HTTPRange is the value of the HTTP Range header that asks for n bytes
+// from off (n < 0: to the end), "" for the whole object.
+func HTTPRange(off, n int64) string {
+	switch {
+	case n > 0:
+		return "bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(off+n-1, 10)
+	case off > 0:
+		return "bytes=" + strconv.FormatInt(off, 10) + "-"
+	}
+	return ""
+}
+
+// emptyBody is the body of a range at or past the end.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
+
+// EmptyBody returns a body with no bytes, for GetObject of a range at or
+// past the end.
+func EmptyBody() io.ReadCloser { return emptyBody{} }

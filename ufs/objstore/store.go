@@ -1,0 +1,592 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/alluxio-go/alluxio/ufs"
+)
+
+// Config describes the bucket a Store serves and tunes it. The zero
+// values of the numbers pick the defaults noted.
+type Config struct {
+	// BucketURI names the bucket in errors and logs ("s3://bucket"); an
+	// object is named BucketURI+"/"+key.
+	BucketURI string
+	// Prefix is the key prefix of the store's root: "" or "dir/".
+	Prefix string
+	// FileMode and DirMode are the permission bits reported for files
+	// and directories, as they are.
+	FileMode, DirMode fs.FileMode
+	// MaxKeyLen is the store's limit on a key's length in bytes (0: none).
+	MaxKeyLen int
+	// ListPage is how many keys one listing asks for (default 1000).
+	ListPage int
+	// Parallel bounds the concurrent requests of a directory rename
+	// (default 16).
+	Parallel int
+	// PartSize is the size of an upload's parts (default 8 MiB), and
+	// the size up to which a file is sent in one PutObject.
+	PartSize int64
+	// MaxPartSize is the store's largest part (default 5 GiB).
+	MaxPartSize int64
+	// MaxParts is the store's limit on the parts of an upload (default
+	// 10000).
+	MaxParts int
+	// ReadStall is how long a read may get no data before the request is
+	// dropped and resumed (0: no limit).
+	ReadStall time.Duration
+	// ReadStallKey is the option that sets ReadStall, named in errors.
+	ReadStallKey string
+	// ReadResumes is how many times one reader resumes a broken or
+	// stalled body before it fails.
+	ReadResumes int
+	// Scrub removes credentials from text that came from elsewhere
+	// before it goes into an error or a log line (nil: none to remove).
+	Scrub func(string) string
+	// Component is the component attribute of log lines (default
+	// "ufs/objstore").
+	Component string
+}
+
+// Defaults of the Config numbers.
+const (
+	defaultListPage    = 1000
+	defaultParallel    = 16
+	defaultPartSize    = 8 << 20
+	defaultMaxPartSize = 5 << 30
+	defaultMaxParts    = 10000
+)
+
+// Store is the under-store of a bucket, or of the keys under a prefix of
+// one, built on a Client. It is safe for concurrent use.
+type Store struct {
+	cfg    Config
+	client Client
+	closed atomic.Bool
+}
+
+var (
+	_ ufs.UFS        = (*Store)(nil)
+	_ ufs.Retargeter = (*writer)(nil)
+)
+
+// New returns the store of the objects c reaches, laid out as cfg says.
+func New(c Client, cfg Config) *Store {
+	if cfg.ListPage <= 0 {
+		cfg.ListPage = defaultListPage
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = defaultParallel
+	}
+	if cfg.PartSize <= 0 {
+		cfg.PartSize = defaultPartSize
+	}
+	if cfg.MaxPartSize <= 0 {
+		cfg.MaxPartSize = defaultMaxPartSize
+	}
+	if cfg.MaxParts <= 0 {
+		cfg.MaxParts = defaultMaxParts
+	}
+	if cfg.Scrub == nil {
+		cfg.Scrub = func(s string) string { return s }
+	}
+	if cfg.Component == "" {
+		cfg.Component = "ufs/objstore"
+	}
+	return &Store{cfg: cfg, client: c}
+}
+
+// Close marks the store closed and closes the client when it is an
+// io.Closer (to drop idle connections). Operations after Close fail with
+// EBADF.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	if c, ok := s.client.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// uri names the object key for errors and logs.
+func (s *Store) uri(key string) string {
+	if key == "" {
+		return s.cfg.BucketURI
+	}
+	return s.cfg.BucketURI + "/" + key
+}
+
+// pathErr builds the error of op on the object key, or on the key a
+// KeyError names.
+func (s *Store) pathErr(op, key string, err error) error {
+	var ke *KeyError
+	if errors.As(err, &ke) {
+		key, err = ke.Key, ke.Err
+	}
+	return &fs.PathError{Op: op, Path: s.uri(key), Err: err}
+}
+
+// key returns the object key of the clean path c ("" for the root is the
+// prefix itself, which is either "" or ends in "/").
+func (s *Store) key(c string) string {
+	if c == "" {
+		return s.cfg.Prefix
+	}
+	return s.cfg.Prefix + c
+}
+
+// dirKey returns the key prefix of the directory c: its marker's key.
+func (s *Store) dirKey(c string) string {
+	if c == "" {
+		return s.cfg.Prefix
+	}
+	return s.cfg.Prefix + c + "/"
+}
+
+// begin checks the store and the context and cleans p.
+func (s *Store) begin(ctx context.Context, op, p string) (string, error) {
+	if s.closed.Load() {
+		return "", &fs.PathError{Op: op, Path: s.uri(s.cfg.Prefix + strings.TrimPrefix(p, "/")),
+			Err: fmt.Errorf("store is closed: %w", syscall.EBADF)}
+	}
+	c, err := ufs.Clean(p)
+	if err != nil {
+		return "", &fs.PathError{Op: op, Path: s.uri(s.cfg.Prefix + p),
+			Err: fmt.Errorf("path climbs above the store root: %w", syscall.EINVAL)}
+	}
+	if err := ContextError(ctx); err != nil {
+		return "", s.pathErr(op, s.key(c), err)
+	}
+	if s.cfg.MaxKeyLen > 0 && len(s.dirKey(c)) > s.cfg.MaxKeyLen {
+		return "", s.pathErr(op, s.key(c), syscall.ENAMETOOLONG)
+	}
+	return c, nil
+}
+
+// fileInfo describes an object as the file name.
+func (s *Store) fileInfo(name string, o Object) ufs.FileInfo {
+	return ufs.FileInfo{Name: name, Size: o.Size, Mode: s.cfg.FileMode, ModTime: o.ModTime, ETag: o.ETag}
+}
+
+// dirInfo describes a directory; mtime is its marker's, when it has one.
+func (s *Store) dirInfo(name string, mtime time.Time) ufs.FileInfo {
+	return ufs.FileInfo{Name: name, Mode: fs.ModeDir | s.cfg.DirMode, ModTime: mtime}
+}
+
+// Stat describes the entry at p: the object p, else the directory p
+// (marker or implied). The root is always a directory; its Stat lists one
+// key, which checks the endpoint, the credentials and the bucket.
+func (s *Store) Stat(ctx context.Context, p string) (ufs.FileInfo, error) {
+	const op = "stat"
+	c, err := s.begin(ctx, op, p)
+	if err != nil {
+		return ufs.FileInfo{}, err
+	}
+	if c == "" {
+		if _, err := s.client.ListObjects(ctx, s.cfg.Prefix, "", "", 1); err != nil {
+			return ufs.FileInfo{}, s.pathErr(op, "", err)
+		}
+		return s.dirInfo("", time.Time{}), nil
+	}
+	return s.stat(ctx, op, c)
+}
+
+// stat is Stat of the clean non-root path c, with errors reported as op:
+// HEAD of the key, HEAD of the marker, then a one-key listing under it.
+func (s *Store) stat(ctx context.Context, op, c string) (ufs.FileInfo, error) {
+	name := path.Base(c)
+	key := s.key(c)
+	o, err := s.client.HeadObject(ctx, key)
+	if err == nil {
+		return s.fileInfo(name, o), nil
+	}
+	if !errors.Is(err, syscall.ENOENT) {
+		return ufs.FileInfo{}, s.pathErr(op, key, err)
+	}
+	dk := s.dirKey(c)
+	o, err = s.client.HeadObject(ctx, dk)
+	if err == nil {
+		return s.dirInfo(name, o.ModTime), nil
+	}
+	if !errors.Is(err, syscall.ENOENT) {
+		return ufs.FileInfo{}, s.pathErr(op, dk, err)
+	}
+	pg, err := s.client.ListObjects(ctx, dk, "", "", 1)
+	if err != nil {
+		return ufs.FileInfo{}, s.pathErr(op, dk, err)
+	}
+	if len(pg.Objects) > 0 || len(pg.Prefixes) > 0 {
+		return s.dirInfo(name, time.Time{}), nil
+	}
+	return ufs.FileInfo{}, s.pathErr(op, key, syscall.ENOENT)
+}
+
+// List calls fn for each entry of the directory dir, one listing page
+// with the delimiter "/" at a time, in key order.
+func (s *Store) List(ctx context.Context, dir string, fn func(ufs.FileInfo) error) error {
+	const op = "list"
+	c, err := s.begin(ctx, op, dir)
+	if err != nil {
+		return err
+	}
+	prefix := s.dirKey(c)
+	found := c == ""
+	var files []string // see pageEntries
+	token := ""
+	for {
+		pg, err := s.client.ListObjects(ctx, prefix, "/", token, s.cfg.ListPage)
+		if err != nil {
+			return s.pathErr(op, prefix, err)
+		}
+		if len(pg.Objects) > 0 || len(pg.Prefixes) > 0 {
+			found = true
+		}
+		for _, fi := range s.pageEntries(prefix, pg.Objects, pg.Prefixes, &files) {
+			if err := fn(fi); err != nil {
+				return err
+			}
+		}
+		if pg.Next == "" || pg.Next == token {
+			break
+		}
+		token = pg.Next
+	}
+	if found {
+		return nil
+	}
+	// Nothing under the prefix: dir is a file or is missing.
+	key := s.key(c)
+	if _, err := s.client.HeadObject(ctx, key); err != nil {
+		return s.pathErr(op, key, err)
+	}
+	return s.pathErr(op, key, syscall.ENOTDIR)
+}
+
+// listEntry is one name of a listing page: an object or a common prefix,
+// by its key relative to the directory.
+type listEntry struct {
+	rel string  // "name" for an object, "name/" for a common prefix
+	obj *Object // nil for a common prefix
+}
+
+// pageEntries turns one listing page of the directory with key prefix
+// prefix into entries, in key order. files carries, from page to page, the
+// names of files that a common prefix of the same name may still follow:
+// keys sort "a", "a-1", "a.b", "a/", so the file "a" shadows the directory
+// "a" (as Stat has it) without a lookup.
+func (s *Store) pageEntries(prefix string, objs []Object, dirs []string, files *[]string) []ufs.FileInfo {
+	ents := make([]listEntry, 0, len(objs)+len(dirs))
+	for i := range objs {
+		ents = append(ents, listEntry{rel: strings.TrimPrefix(objs[i].Key, prefix), obj: &objs[i]})
+	}
+	for _, d := range dirs {
+		ents = append(ents, listEntry{rel: strings.TrimPrefix(d, prefix)})
+	}
+	slices.SortFunc(ents, func(a, b listEntry) int { return strings.Compare(a.rel, b.rel) })
+	out := make([]ufs.FileInfo, 0, len(ents))
+	for _, e := range ents {
+		*files = slices.DeleteFunc(*files, func(f string) bool { return !strings.HasPrefix(e.rel, f) })
+		if e.obj != nil {
+			if !validName(e.rel) { // the marker itself, or a key with an odd element
+				continue
+			}
+			out = append(out, s.fileInfo(e.rel, *e.obj))
+			*files = append(*files, e.rel)
+			continue
+		}
+		name := strings.TrimSuffix(e.rel, "/")
+		if !validName(name) || slices.Contains(*files, name) {
+			continue
+		}
+		out = append(out, s.dirInfo(name, time.Time{}))
+	}
+	return out
+}
+
+// validName reports whether a listed name can be addressed as one path
+// element.
+func validName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+}
+
+// Delete removes the file p, or the marker of the empty directory p
+// (ENOTEMPTY while anything is under it). The key is looked up first: a
+// store may answer the delete of a missing key with success.
+func (s *Store) Delete(ctx context.Context, p string) error {
+	const op = "delete"
+	c, err := s.begin(ctx, op, p)
+	if err != nil {
+		return err
+	}
+	if c == "" {
+		return s.pathErr(op, "", fmt.Errorf("the store root cannot be removed: %w", syscall.EBUSY))
+	}
+	key := s.key(c)
+	_, err = s.client.HeadObject(ctx, key)
+	if err == nil {
+		return s.deleteKey(ctx, op, key)
+	}
+	if !errors.Is(err, syscall.ENOENT) {
+		return s.pathErr(op, key, err)
+	}
+	dk := s.dirKey(c)
+	marker, others, err := s.dirContents(ctx, dk)
+	if err != nil {
+		return s.pathErr(op, dk, err)
+	}
+	switch {
+	case others:
+		return s.pathErr(op, dk, syscall.ENOTEMPTY)
+	case !marker:
+		return s.pathErr(op, key, syscall.ENOENT)
+	}
+	return s.deleteKey(ctx, op, dk)
+}
+
+// dirContents reports whether the directory with key prefix dk has a
+// marker and whether any other key is under it.
+func (s *Store) dirContents(ctx context.Context, dk string) (marker, others bool, err error) {
+	pg, err := s.client.ListObjects(ctx, dk, "", "", 2)
+	if err != nil {
+		return false, false, err
+	}
+	for _, o := range pg.Objects {
+		if o.Key == dk {
+			marker = true
+		} else {
+			others = true
+		}
+	}
+	return marker, others || len(pg.Prefixes) > 0, nil
+}
+
+// deleteKey deletes one object.
+func (s *Store) deleteKey(ctx context.Context, op, key string) error {
+	if err := s.client.DeleteObject(ctx, key); err != nil {
+		return s.pathErr(op, key, err)
+	}
+	return nil
+}
+
+// Mkdir writes the marker of the directory p. The permission is not kept;
+// the parent must exist.
+func (s *Store) Mkdir(ctx context.Context, p string, _ fs.FileMode) error {
+	const op = "mkdir"
+	c, err := s.begin(ctx, op, p)
+	if err != nil {
+		return err
+	}
+	if c == "" {
+		return s.pathErr(op, "", syscall.EEXIST)
+	}
+	if _, err := s.stat(ctx, op, c); err == nil {
+		return s.pathErr(op, s.key(c), syscall.EEXIST)
+	} else if !errors.Is(err, syscall.ENOENT) {
+		return err
+	}
+	if parent := path.Dir(c); parent != "." {
+		fi, err := s.stat(ctx, op, parent)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return s.pathErr(op, s.key(parent), syscall.ENOTDIR)
+		}
+	}
+	return s.putMarker(ctx, op, s.dirKey(c))
+}
+
+// putMarker writes the zero-byte object that marks a directory.
+func (s *Store) putMarker(ctx context.Context, op, dk string) error {
+	if _, err := s.client.PutObject(ctx, dk, nil); err != nil {
+		return s.pathErr(op, dk, err)
+	}
+	return nil
+}
+
+// Rename moves a file or a directory. A file moves by one server-side
+// move, or a copy and a delete, replacing a file at dst. A directory moves
+// key by key, one listing page at a time (the page is moved, or copied and
+// then deleted), so the move is NOT atomic: a failure part way leaves some
+// keys moved and the others in place, every object whole in at least one
+// of the two trees. dst may be an empty directory, which the moved one
+// replaces. The parent of dst is not checked: an object store has no such
+// constraint, and the master has already checked it.
+func (s *Store) Rename(ctx context.Context, src, dst string) error {
+	const op = "rename"
+	cs, cd, si, err := s.beginPair(ctx, op, src, dst, fmt.Errorf("the store root cannot be moved: %w", syscall.EBUSY))
+	if err != nil {
+		return err
+	}
+	if cs == cd {
+		return nil
+	}
+	if strings.HasPrefix(cd, cs+"/") {
+		return s.pathErr(op, s.key(cs)+" -> "+s.key(cd), fmt.Errorf("cannot move a directory into itself: %w", syscall.EINVAL))
+	}
+	di, err := s.stat(ctx, op, cd)
+	exists := err == nil
+	if err != nil && !errors.Is(err, syscall.ENOENT) {
+		return err
+	}
+	if !si.IsDir() {
+		if exists && di.IsDir() {
+			return s.pathErr(op, s.dirKey(cd), syscall.EISDIR)
+		}
+		return s.moveKey(ctx, op, s.key(cs), s.key(cd), si.Size)
+	}
+	if exists {
+		if !di.IsDir() {
+			return s.pathErr(op, s.key(cd), syscall.ENOTDIR)
+		}
+		_, others, err := s.dirContents(ctx, s.dirKey(cd))
+		if err != nil {
+			return s.pathErr(op, s.dirKey(cd), err)
+		}
+		if others {
+			return s.pathErr(op, s.dirKey(cd), syscall.ENOTEMPTY)
+		}
+	}
+	return s.renameDir(ctx, op, s.dirKey(cs), s.dirKey(cd))
+}
+
+// beginPair starts an operation from src to dst: both paths checked and
+// cleaned, the store root refused with rootErr, and src described.
+func (s *Store) beginPair(ctx context.Context, op, src, dst string, rootErr error) (cs, cd string, si ufs.FileInfo, err error) {
+	if cs, err = s.begin(ctx, op, src); err != nil {
+		return "", "", si, err
+	}
+	if cd, err = s.begin(ctx, op, dst); err != nil {
+		return "", "", si, err
+	}
+	if cs == "" || cd == "" {
+		return "", "", si, s.pathErr(op, s.key(cs)+" -> "+s.key(cd), rootErr)
+	}
+	si, err = s.stat(ctx, op, cs)
+	return cs, cd, si, err
+}
+
+// moveKey moves one object of the given size: a server-side move where
+// the store has one, else a copy and a delete.
+func (s *Store) moveKey(ctx context.Context, op, src, dst string, size int64) error {
+	if m, ok := s.client.(Mover); ok {
+		if err := m.MoveObject(ctx, src, dst); err != nil {
+			return s.pathErr(op, src, err)
+		}
+		return nil
+	}
+	if err := s.client.CopyObject(ctx, src, dst, size); err != nil {
+		return s.pathErr(op, src, err)
+	}
+	return s.deleteKey(ctx, op, src)
+}
+
+// renameDir moves every key under the prefix from to the prefix to.
+func (s *Store) renameDir(ctx context.Context, op, from, to string) error {
+	mover, canMove := s.client.(Mover)
+	var first string
+	for {
+		// Each round lists from the start: the keys of the previous
+		// round are gone.
+		pg, err := s.client.ListObjects(ctx, from, "", "", s.cfg.ListPage)
+		if err != nil {
+			return s.pathErr(op, from, err)
+		}
+		if len(pg.Objects) == 0 {
+			return nil
+		}
+		if pg.Objects[0].Key == first {
+			return s.pathErr(op, first, fmt.Errorf("the server keeps listing a moved key: %w", syscall.EIO))
+		}
+		first = pg.Objects[0].Key
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(s.cfg.Parallel)
+		for _, o := range pg.Objects {
+			src, dst := o.Key, to+strings.TrimPrefix(o.Key, from)
+			switch {
+			case canMove:
+				g.Go(func() error {
+					if err := mover.MoveObject(gctx, src, dst); err != nil {
+						return s.pathErr(op, src, err)
+					}
+					return nil
+				})
+			case o.Size == 0 && strings.HasSuffix(src, "/"):
+				// A marker is written anew: copying it gains nothing, and
+				// some servers keep markers as directories they cannot copy.
+				g.Go(func() error { return s.putMarker(gctx, op, dst) })
+			default:
+				g.Go(func() error {
+					if err := s.client.CopyObject(gctx, src, dst, o.Size); err != nil {
+						return s.pathErr(op, src, err)
+					}
+					return nil
+				})
+			}
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if !canMove {
+			if err := s.deleteKeys(ctx, op, pg.Objects); err != nil {
+				return err
+			}
+		}
+		if pg.Next == "" {
+			return nil
+		}
+	}
+}
+
+// deleteKeys deletes the objects of one listing page: in one request
+// where the store can, else one request each.
+func (s *Store) deleteKeys(ctx context.Context, op string, objs []Object) error {
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	if b, ok := s.client.(BatchDeleter); ok {
+		if err := b.DeleteObjects(ctx, keys); err != nil {
+			return s.pathErr(op, keys[0], err)
+		}
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Parallel)
+	for _, k := range keys {
+		g.Go(func() error { return s.deleteKey(gctx, op, k) })
+	}
+	return g.Wait()
+}
+
+// Copy copies the file src to dst on the server, replacing a file at dst;
+// the data does not pass through this process. Directories are refused
+// (EISDIR).
+func (s *Store) Copy(ctx context.Context, src, dst string) error {
+	const op = "copy"
+	cs, cd, si, err := s.beginPair(ctx, op, src, dst, syscall.EISDIR)
+	if err != nil {
+		return err
+	}
+	if si.IsDir() {
+		return s.pathErr(op, s.key(cs), syscall.EISDIR)
+	}
+	if cs == cd {
+		return nil
+	}
+	if err := s.client.CopyObject(ctx, s.key(cs), s.key(cd), si.Size); err != nil {
+		return s.pathErr(op, s.key(cs), err)
+	}
+	return nil
+}

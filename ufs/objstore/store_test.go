@@ -1,0 +1,368 @@
+package objstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/alluxio-go/alluxio/ufs"
+)
+
+// putFile writes a whole file through the store.
+func putFile(t *testing.T, u ufs.UFS, p string, data []byte) ufs.FileInfo {
+	t.Helper()
+	w, err := u.Create(t.Context(), p, ufs.CreateOptions{SizeHint: -1})
+	if err != nil {
+		t.Fatalf("Create %s: %v", p, err)
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Abort()
+		t.Fatalf("Write %s: %v", p, err)
+	}
+	fi, err := w.Close(t.Context())
+	if err != nil {
+		t.Fatalf("Close %s: %v", p, err)
+	}
+	return fi
+}
+
+// readFile reads a whole file through the store.
+func readFile(t *testing.T, u ufs.UFS, p string) []byte {
+	t.Helper()
+	r, err := u.OpenRange(t.Context(), p, 0, -1)
+	if err != nil {
+		t.Fatalf("OpenRange %s: %v", p, err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read %s: %v", p, err)
+	}
+	return b
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// errContains fails unless err's text has every one of parts.
+func errContains(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one saying %q", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("error %q does not say %q", err, p)
+		}
+	}
+}
+
+// TestPageEntries checks how a listing page becomes directory entries:
+// markers and unaddressable names hidden, a file shadowing the directory
+// of the same name even across pages.
+func TestPageEntries(t *testing.T) {
+	s := New(newMem(), Config{FileMode: 0o644, DirMode: 0o755})
+	obj := func(k string, size int64) Object { return Object{Key: k, Size: size} }
+	type page struct {
+		objs []Object
+		dirs []string
+	}
+	tests := []struct {
+		name  string
+		pages []page
+		want  []string // "name" for files, "name/" for directories
+	}{
+		{"marker hidden", []page{{objs: []Object{obj("p/", 0), obj("p/a", 1)}, dirs: []string{"p/d/"}}},
+			[]string{"a", "d/"}},
+		{"odd names hidden", []page{{objs: []Object{obj("p/.", 1), obj("p/..", 1)}, dirs: []string{"p//", "p/./", "p/ok/"}}},
+			[]string{"ok/"}},
+		{"file shadows directory", []page{{objs: []Object{obj("p/a", 1), obj("p/a-1", 1), obj("p/a.b", 1)}, dirs: []string{"p/a/", "p/b/"}}},
+			[]string{"a", "a-1", "a.b", "b/"}},
+		{"shadowing across pages", []page{
+			{objs: []Object{obj("p/a", 1), obj("p/a-1", 1)}},
+			{objs: []Object{obj("p/a.b", 1)}, dirs: []string{"p/a/"}},
+		}, []string{"a", "a-1", "a.b"}},
+		{"no shadow once passed", []page{
+			{objs: []Object{obj("p/a", 1), obj("p/b", 1)}},
+			{dirs: []string{"p/c/"}},
+		}, []string{"a", "b", "c/"}},
+		{"merged in key order", []page{{objs: []Object{obj("p/z", 1), obj("p/b", 1)}, dirs: []string{"p/m/", "p/a/"}}},
+			[]string{"a/", "b", "m/", "z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var files []string
+			var got []string
+			for _, pg := range tt.pages {
+				for _, fi := range s.pageEntries("p/", pg.objs, pg.dirs, &files) {
+					n := fi.Name
+					if fi.IsDir() {
+						n += "/"
+						if fi.Mode != fs.ModeDir|0o755 {
+							t.Errorf("directory %s has mode %v", fi.Name, fi.Mode)
+						}
+					} else if fi.Mode != 0o644 {
+						t.Errorf("file %s has mode %v", fi.Name, fi.Mode)
+					}
+					got = append(got, n)
+				}
+			}
+			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("entries %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLayout checks that the bucket is laid out as Alluxio lays it out:
+// files are objects, directories are "dir/" markers or implied by keys
+// under them, and the prefix is a plain key prefix.
+func TestLayout(t *testing.T) {
+	m := newMem()
+	m.put("mnt/x/y/z", []byte("zzz"))
+	m.put("mnt/top", []byte("t"))
+	m.put("elsewhere", []byte("not under the mount"))
+	u := open(t, m, Config{Prefix: "mnt/"})
+	ctx := t.Context()
+
+	for _, p := range []string{"x", "x/y"} {
+		fi, err := u.Stat(ctx, p)
+		if err != nil || !fi.IsDir() {
+			t.Errorf("Stat(%s) = %+v, %v; want an implied directory", p, fi, err)
+		}
+	}
+	var names []string
+	must(t, u.List(ctx, "", func(fi ufs.FileInfo) error {
+		names = append(names, fmt.Sprintf("%s:%v", fi.Name, fi.IsDir()))
+		return nil
+	}))
+	if strings.Join(names, " ") != "top:false x:true" {
+		t.Errorf("root lists %v, want [top:false x:true]", names)
+	}
+	if err := u.Delete(ctx, "x"); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Errorf("Delete of an implied non-empty directory: %v, want ENOTEMPTY", err)
+	}
+
+	must(t, u.Mkdir(ctx, "newdir", 0o755))
+	putFile(t, u, "newdir/f", []byte("hello"))
+	if got, want := m.keys(), []string{"elsewhere", "mnt/newdir/", "mnt/newdir/f", "mnt/top", "mnt/x/y/z"}; !slices.Equal(got, want) {
+		t.Errorf("keys %q, want %q", got, want)
+	}
+	fi, err := u.Stat(ctx, "newdir/f")
+	must(t, err)
+	h, err := m.HeadObject(ctx, "mnt/newdir/f")
+	must(t, err)
+	if fi.ETag == "" || fi.ETag != h.ETag || !fi.ModTime.Equal(h.ModTime) {
+		t.Errorf("Stat = %+v, the object is %+v", fi, h)
+	}
+	if _, err := u.Stat(ctx, "elsewhere"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a key outside the mount is visible: %v", err)
+	}
+	// An implied directory stays implied: its last key gone, it is gone.
+	must(t, u.Delete(ctx, "x/y/z"))
+	if _, err := u.Stat(ctx, "x"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Stat of a directory implied by nothing: %v", err)
+	}
+
+	must(t, u.Copy(ctx, "newdir/f", "copied"))
+	if got := readFile(t, u, "copied"); string(got) != "hello" {
+		t.Errorf("copied = %q", got)
+	}
+	if err := u.Copy(ctx, "newdir", "d2"); !errors.Is(err, syscall.EISDIR) {
+		t.Errorf("Copy of a directory: %v, want EISDIR", err)
+	}
+	if err := u.Copy(ctx, "nope", "d2"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Copy of a missing file: %v, want ENOENT", err)
+	}
+}
+
+// TestRequests checks which requests each operation sends: a missing
+// path costs HEAD, HEAD and a listing; a failing HEAD ends Stat at once.
+func TestRequests(t *testing.T) {
+	m := newMem()
+	u := open(t, m, Config{})
+	ctx := t.Context()
+	m.put("f", []byte("x"))
+	m.requests()
+
+	tests := []struct {
+		name string
+		op   func() error
+		want []string
+	}{
+		{"stat file", func() error { _, err := u.Stat(ctx, "f"); return err }, []string{"HEAD f"}},
+		{"stat missing", func() error { _, err := u.Stat(ctx, "g"); return err }, []string{"HEAD g", "HEAD g/", "LIST g/"}},
+		{"stat root", func() error { _, err := u.Stat(ctx, ""); return err }, []string{"LIST "}},
+		{"mkdir", func() error { return u.Mkdir(ctx, "d", 0o755) }, []string{"HEAD d", "HEAD d/", "LIST d/", "PUT d/"}},
+		{"delete file", func() error { return u.Delete(ctx, "f") }, []string{"HEAD f", "DELETE f"}},
+		{"delete dir", func() error { return u.Delete(ctx, "d") }, []string{"HEAD d", "LIST d/", "DELETE d/"}},
+	}
+	for _, tt := range tests {
+		err := tt.op()
+		if tt.name == "stat missing" {
+			if !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("%s: %v, want ENOENT", tt.name, err)
+			}
+		} else if err != nil {
+			t.Errorf("%s: %v", tt.name, err)
+		}
+		if got := m.requests(); !slices.Equal(got, tt.want) {
+			t.Errorf("%s sent %q, want %q", tt.name, got, tt.want)
+		}
+	}
+
+	m.fail = func(op, key string) error { return fmt.Errorf("HTTP 500: %w", syscall.EIO) }
+	_, err := u.Stat(ctx, "some/key")
+	errContains(t, err, "stat mem://bkt/some/key", "HTTP 500")
+	if !errors.Is(err, syscall.EIO) {
+		t.Errorf("Stat against a failing store: %v, want EIO", err)
+	}
+	if got := m.requests(); len(got) != 1 {
+		t.Errorf("Stat against a failing store sent %q, want one HEAD", got)
+	}
+}
+
+// TestRenameDir moves a tree of more than one listing page with each
+// way the store offers: server-side moves, copies with a batch delete,
+// and copies with single deletes. Markers are written anew, not copied.
+func TestRenameDir(t *testing.T) {
+	tests := []struct {
+		name   string
+		client func(m *mem) Client
+		want   map[string]int // requests per operation
+	}{
+		{"move", func(m *mem) Client { return m }, map[string]int{"MOVE": 9, "COPY": 0, "PUT": 0, "DELETES": 0, "DELETE": 0}},
+		{"copy and batch delete", func(m *mem) Client {
+			return struct {
+				Client
+				BatchDeleter
+			}{m, m}
+		}, map[string]int{"MOVE": 0, "COPY": 7, "PUT": 2, "DELETES": 3, "DELETE": 0}},
+		{"copy and delete", func(m *mem) Client { return basic{m} }, map[string]int{"MOVE": 0, "COPY": 7, "PUT": 2, "DELETES": 0, "DELETE": 9}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMem()
+			u := open(t, tt.client(m), Config{ListPage: 4})
+			ctx := t.Context()
+			must(t, u.Mkdir(ctx, "src", 0o755))
+			must(t, u.Mkdir(ctx, "src/sub", 0o755))
+			for i := range 7 {
+				putFile(t, u, fmt.Sprintf("src/sub/f%d", i), []byte{byte(i)})
+			}
+			m.put("srcx", []byte("a neighbour"))
+			m.requests()
+			must(t, u.Rename(ctx, "src", "dst"))
+			reqs := m.requests()
+			for op, n := range tt.want {
+				if got := count(reqs, op); got != n {
+					t.Errorf("%d %s requests, want %d: %q", got, op, n, reqs)
+				}
+			}
+			want := []string{"dst/", "dst/sub/"}
+			for i := range 7 {
+				want = append(want, fmt.Sprintf("dst/sub/f%d", i))
+			}
+			want = append(want, "srcx")
+			if got := m.keys(); !slices.Equal(got, want) {
+				t.Errorf("keys after the rename %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestRenameFailure: a rename that fails part way reports the key that
+// failed, and every object is whole in one of the two trees.
+func TestRenameFailure(t *testing.T) {
+	m := newMem()
+	u := open(t, basic{m}, Config{ListPage: 2, Parallel: 1})
+	ctx := t.Context()
+	for i := range 5 {
+		putFile(t, u, fmt.Sprintf("d/f%d", i), []byte{byte(i)})
+	}
+	m.fail = func(op, key string) error {
+		if op == "COPY" && key == "d/f3" {
+			return fmt.Errorf("HTTP 503: %w", syscall.EIO)
+		}
+		return nil
+	}
+	err := u.Rename(ctx, "d", "e")
+	errContains(t, err, "rename mem://bkt/d/f3", "HTTP 503")
+	for i := range 5 {
+		a, b := fmt.Sprintf("d/f%d", i), fmt.Sprintf("e/f%d", i)
+		_, errA := u.Stat(ctx, a)
+		_, errB := u.Stat(ctx, b)
+		if errA != nil && errB != nil {
+			t.Errorf("f%d is in neither tree: %v; %v", i, errA, errB)
+		}
+	}
+}
+
+// TestKeyError: an error a client reports about another key is reported
+// on that key.
+func TestKeyError(t *testing.T) {
+	m := newMem()
+	u := open(t, m, Config{ListPage: 10})
+	ctx := t.Context()
+	putFile(t, u, "d/a", []byte("a"))
+	putFile(t, u, "d/b", []byte("b"))
+	u.client = struct {
+		Client
+		BatchDeleter
+	}{m, batchFailing{}}
+	err := u.Rename(ctx, "d", "e")
+	errContains(t, err, "rename mem://bkt/d/b: delete failed: AccessDenied")
+	if !errors.Is(err, syscall.EACCES) {
+		t.Errorf("error %v, want EACCES", err)
+	}
+	var ke *KeyError
+	if errors.As(err, &ke) {
+		t.Errorf("the KeyError %v is left in the error", ke)
+	}
+}
+
+// batchFailing fails the delete of the last key of a batch.
+type batchFailing struct{}
+
+func (batchFailing) DeleteObjects(_ context.Context, keys []string) error {
+	return &KeyError{Key: keys[len(keys)-1], Err: fmt.Errorf("delete failed: AccessDenied: %w", syscall.EACCES)}
+}
+
+// TestErrors checks the errors of broken rules and of a closed store.
+func TestErrors(t *testing.T) {
+	m := newMem()
+	u := open(t, m, Config{Prefix: "p/", MaxKeyLen: 12})
+	ctx := t.Context()
+	putFile(t, u, "f", []byte("x"))
+	tests := []struct {
+		name string
+		err  error
+		want error
+		path string
+	}{
+		{"long name", u.Mkdir(ctx, "0123456789", 0o755), syscall.ENAMETOOLONG, "mem://bkt/p/0123456789"},
+		{"delete root", u.Delete(ctx, ""), syscall.EBUSY, "mem://bkt"},
+		{"rename root", u.Rename(ctx, "", "x"), syscall.EBUSY, "mem://bkt/p/ -> p/x"},
+		{"rename into itself", func() error { u.Mkdir(ctx, "d", 0o755); return u.Rename(ctx, "d", "d/e") }(), syscall.EINVAL, "mem://bkt/p/d -> p/d/e"},
+		{"mkdir under a file", u.Mkdir(ctx, "f/g", 0o755), syscall.ENOTDIR, "mem://bkt/p/f"},
+		{"above the root", u.Delete(ctx, "../x"), syscall.EINVAL, "mem://bkt/p/../x"},
+		{"create root", func() error { _, err := u.Create(ctx, "/", ufs.CreateOptions{}); return err }(), syscall.EISDIR, "mem://bkt"},
+		{"closed", func() error { u.Close(); _, err := u.Stat(ctx, "f"); return err }(), syscall.EBADF, "mem://bkt/p/f"},
+	}
+	for _, tt := range tests {
+		var pe *fs.PathError
+		if !errors.Is(tt.err, tt.want) || !errors.As(tt.err, &pe) || pe.Path != tt.path {
+			t.Errorf("%s: %v, want %v on %s", tt.name, tt.err, tt.want, tt.path)
+		}
+	}
+}
