@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 	"time"
 )
 
@@ -47,11 +49,13 @@ const (
 	opChmod
 	opStat
 	opReaddir
+	opSetxattr
+	opGetxattr
 	numOpKinds
 )
 
 var opNames = [...]string{"open", "close", "pwrite", "append", "pread", "ftruncate", "truncate",
-	"fsync", "rename", "unlink", "mkdir", "rmdir", "chmod", "stat", "readdir"}
+	"fsync", "rename", "unlink", "mkdir", "rmdir", "chmod", "stat", "readdir", "setxattr", "getxattr"}
 
 // op is one generated call; its fields are interpreted against the state
 // at run time, so dropping ops while shrinking keeps the rest meaningful.
@@ -85,6 +89,10 @@ func (o op) String() string {
 		return fmt.Sprintf("chmod(%s, %04o)", o.path, o.mode)
 	case opMkdir:
 		return fmt.Sprintf("mkdir(%s, %04o)", o.path, o.mode)
+	case opSetxattr:
+		return fmt.Sprintf("setxattr(%s, %s, len=%d, flags=%d)", o.path, o.to, o.size, o.flags)
+	case opGetxattr:
+		return fmt.Sprintf("getxattr(%s, %s)", o.path, o.to)
 	}
 	return fmt.Sprintf("%s(%s)", opNames[o.kind], o.path)
 }
@@ -149,6 +157,10 @@ func generate(seed int64, n int) []op {
 			o.mode = []uint32{0o644, 0o600, 0o755, 0o444}[r.Intn(4)]
 		case opMkdir:
 			o.mode = 0o755
+		case opSetxattr, opGetxattr:
+			o.to = []string{"user.a", "user.b"}[r.Intn(2)]
+			o.flags = []int{0, 0, unix.XATTR_CREATE, unix.XATTR_REPLACE}[r.Intn(4)]
+			o.size = int64(r.Intn(100))
 		}
 		ops[i] = o
 	}
@@ -272,6 +284,15 @@ func (w *world) apply(o op) (result, bool) {
 			size = 0 // directory sizes are the file system's own business
 		}
 		return result{extra: fmt.Sprintf("mode=%o size=%d", st.Mode, size)}, true
+	case opSetxattr:
+		return result{errno: errnoOf(unix.Setxattr(p, o.to, payload(o.seed, o.size), o.flags))}, true
+	case opGetxattr:
+		buf := make([]byte, 128)
+		n, err := unix.Getxattr(p, o.to, buf)
+		if err != nil {
+			return result{errno: errnoOf(err)}, true
+		}
+		return result{n: n, data: buf[:n]}, true
 	case opReaddir:
 		entries, err := os.ReadDir(p)
 		if err != nil {
@@ -297,17 +318,40 @@ func snapshot(root string) (string, error) {
 		}
 		rel, _ := filepath.Rel(root, p)
 		if info.IsDir() {
-			lines = append(lines, fmt.Sprintf("%s dir %o", rel, info.Mode().Perm()))
+			lines = append(lines, fmt.Sprintf("%s dir %o%s", rel, info.Mode().Perm(), xattrsOf(p)))
 			return nil
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", rel, err)
 		}
-		lines = append(lines, fmt.Sprintf("%s file %o %d %x", rel, info.Mode().Perm(), len(data), hash(data)))
+		lines = append(lines, fmt.Sprintf("%s file %o %d %x%s", rel, info.Mode().Perm(), len(data), hash(data), xattrsOf(p)))
 		return nil
 	})
 	return strings.Join(lines, "\n"), err
+}
+
+// xattrsOf describes the user extended attributes of p: " name=digest"
+// each, sorted.
+func xattrsOf(p string) string {
+	buf := make([]byte, 4096)
+	n, err := unix.Listxattr(p, buf)
+	if err != nil || n == 0 {
+		return ""
+	}
+	names := strings.Split(strings.TrimSuffix(string(buf[:n]), "\x00"), "\x00")
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		v := make([]byte, 256)
+		m, err := unix.Getxattr(p, name, v)
+		if err != nil {
+			fmt.Fprintf(&b, " %s=?%v", name, err)
+			continue
+		}
+		fmt.Fprintf(&b, " %s=%x", name, hash(v[:m]))
+	}
+	return b.String()
 }
 
 func hash(b []byte) uint64 {
