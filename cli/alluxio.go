@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -127,7 +128,21 @@ func format(env *Env, args []string, journal, worker bool) error {
 		fmt.Fprintf(env.Stdout, "Formatted journal %s\n", dir)
 	}
 	if worker {
+		sock := env.Conf.String("alluxio.worker.data.server.domain.socket.address")
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return fmt.Errorf("format worker storage: a worker is running (it answers on %s); stop it first", sock)
+		}
 		folder := strings.Trim(env.Conf.String("alluxio.worker.data.folder"), "/")
+		if tiers := env.Conf.Tiers(); len(tiers) > 0 && len(tiers[0].Dirs) > 0 {
+			// ASYNC_THROUGH files whose upload is pending exist only
+			// here (the worker's persist queue, beside its data folder).
+			queue := filepath.Join(tiers[0].Dirs[0], folder+".persist")
+			if entries, _ := os.ReadDir(queue); len(entries) > 0 {
+				return fmt.Errorf("format worker storage: %d file(s) written ASYNC_THROUGH are not persisted yet "+
+					"(%s); start the worker to persist them, or remove that directory to drop them", len(entries), queue)
+			}
+		}
 		for _, t := range env.Conf.Tiers() {
 			for _, d := range t.Dirs {
 				p := filepath.Join(d, folder)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -419,4 +420,47 @@ func TestStartAllOverSSH(t *testing.T) {
 	if out, err := c.run("alluxio-start.sh", "worker", "Mountt"); err == nil || !strings.Contains(out, "Mountt") {
 		t.Fatalf("a bad ramdisk option: err %v\n%s", err, out)
 	}
+}
+
+// TestSmallVerbs runs the commands no other test needs: version,
+// validateConf, fs touch, fsadmin ping, completion, --help and
+// formatWorker.
+func TestSmallVerbs(t *testing.T) {
+	c := newCluster(t, nil)
+	if out := c.must("alluxio", "version"); !regexp.MustCompile(`^\d+\.\d+\.\d+`).MatchString(out) {
+		t.Errorf("version: %q", out)
+	}
+	if out := c.must("alluxio", "validateConf"); !strings.Contains(out, "Configuration is valid.") {
+		t.Errorf("validateConf: %s", out)
+	}
+	if out, err := c.run("alluxio", "-Dalluxio.worker.rpc.port=seventy", "validateConf"); err == nil || !strings.Contains(out, "alluxio.worker.rpc.port") {
+		t.Errorf("validateConf with a bad port: err %v\n%s", err, out)
+	}
+	if out := c.must("alluxio", "fs", "cat", "--help"); !strings.Contains(out, "Usage of alluxio fs cat:") || !strings.Contains(out, "Example:") {
+		t.Errorf("fs cat --help: %s", out)
+	}
+	if out := c.must("alluxio-fuse", "mount", "--help"); !strings.Contains(out, "Example:\n  alluxio-fuse mount") {
+		t.Errorf("alluxio-fuse mount --help: %s", out)
+	}
+	if out := c.must("alluxio", "completion", "bash"); !strings.Contains(out, "complete -F _alluxio alluxio") {
+		t.Errorf("completion bash: %s", out)
+	}
+	c.start()
+	if out := c.must("alluxio", "fs", "touch", "/empty"); !strings.Contains(out, "/empty has been created") {
+		t.Errorf("touch: %s", out)
+	}
+	if out, err := c.run("alluxio", "fs", "touch", "/empty"); err == nil {
+		t.Errorf("touch of an existing file succeeded: %s", out)
+	}
+	if fi, err := os.Stat(filepath.Join(c.mnt, "empty")); err != nil || fi.Size() != 0 {
+		t.Errorf("the touched file through the mount: %v %v", fi, err)
+	}
+	if out := c.must("alluxio", "fsadmin", "ping"); !strings.Contains(out, "Leader") {
+		t.Errorf("fsadmin ping: %s", out)
+	}
+	if out, err := c.run("alluxio", "formatWorker"); err == nil {
+		t.Errorf("formatWorker while the worker runs succeeded: %s", out)
+	}
+	c.must("alluxio-stop.sh", "local")
+	c.must("alluxio", "formatWorker")
 }
