@@ -200,18 +200,8 @@ func printInUnit(env *Env, key, unit string) error {
 	return nil
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.2f%cB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes formats a byte count as the CLI shows sizes.
+func humanBytes(n int64) string { return conf.HumanBytes(n) }
 
 // runProcess runs a master, worker or FUSE daemon in the foreground until
 // SIGTERM/SIGINT.

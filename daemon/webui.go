@@ -273,19 +273,8 @@ func statusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// humanBytes formats a byte count with a binary unit, as the CLI does.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.2f%cB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes formats a byte count as the CLI shows sizes.
+func humanBytes(n int64) string { return conf.HumanBytes(n) }
 
 func percent(used, capacity int64) string {
 	if capacity <= 0 {

@@ -165,3 +165,18 @@ func scale(num string, mult int64) (int64, bool) {
 	}
 	return q.Int64(), true
 }
+
+// HumanBytes writes a byte count with a binary unit and two decimals, as
+// the CLI and the web UI show sizes: 512B, 1.50KB, 64.00MB.
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.2f%cB", float64(n)/float64(div), "KMGTPE"[exp])
+}
