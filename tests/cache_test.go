@@ -336,3 +336,32 @@ func TestFullCacheDisk(t *testing.T) {
 		t.Fatalf("the report does not show the full tier directory as failed:\n%s", report)
 	}
 }
+
+// TestWriteWithoutLocalWorker: a client on a node with no worker of its
+// own writes through the cluster (the home worker of the file's first
+// block), with and without the under-store.
+func TestWriteWithoutLocalWorker(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	noWorker := "-Dalluxio.worker.data.server.domain.socket.address=" + filepath.Join(c.home, "none.sock")
+	data := make([]byte, 3<<20+17)
+	rand.Read(data)
+	local := filepath.Join(c.home, "src.bin")
+	if err := os.WriteFile(local, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c.must("alluxio", noWorker, "fs", "copyFromLocal", local, "/through")
+	c.must("alluxio", noWorker, "-Dalluxio.user.file.writetype.default=MUST_CACHE", "fs", "copyFromLocal", local, "/cached")
+	if got, err := os.ReadFile(filepath.Join(c.ufs, "through")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("CACHE_THROUGH from a node without a worker: under-store file err %v, %d bytes", err, len(got))
+	}
+	worker := "127.0.0.1:" + c.props["alluxio.worker.rpc.port"]
+	if st := c.must("alluxio", "fs", "stat", "/cached"); !strings.Contains(st, "location="+worker) {
+		t.Fatalf("MUST_CACHE from a node without a worker:\n%s", st)
+	}
+	for _, name := range []string{"through", "cached"} {
+		if got, err := os.ReadFile(filepath.Join(c.mnt, name)); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s read through the mount: err %v, %d bytes", name, err, len(got))
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/alluxio-go/alluxio/cluster"
+	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
 )
@@ -43,6 +45,9 @@ type FileWriter struct {
 	// gone is set once the file was removed while open: writes go on in
 	// the staging file, and nothing is ever committed.
 	gone bool
+	// wc is the worker of the open session: the node's own, or, when it
+	// has none that answers, the home worker of the file's first block.
+	wc *rpc.Client
 	// pend holds small in-order writes of a streaming session not sent to
 	// the worker yet: the bytes [size-len(pend), size). They go in one
 	// call when the buffer fills, and before anything else the worker
@@ -61,7 +66,7 @@ func (w *FileWriter) drain(ctx context.Context) error {
 		return nil
 	}
 	off := w.size - int64(len(w.pend))
-	if _, err := w.c.worker.Call(ctx, wire.WorkerWrite, wire.WriteRequest{Session: w.session, Offset: off}, w.pend, nil, nil); err != nil {
+	if _, err := w.wc.Call(ctx, wire.WorkerWrite, wire.WriteRequest{Session: w.session, Offset: off}, w.pend, nil, nil); err != nil {
 		return fmt.Errorf("write %s at %d: %w", w.path, off, err)
 	}
 	w.pend = w.pend[:0]
@@ -149,7 +154,7 @@ func (w *FileWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 	for done < len(p) {
 		chunk := p[done:min(len(p), done+maxReadCall)]
 		req := wire.SessionReadRequest{Session: w.session, Offset: off + int64(done), Length: len(chunk)}
-		res, err := w.c.worker.Call(ctx, wire.WorkerWriteRead, req, nil, nil, chunk)
+		res, err := w.wc.Call(ctx, wire.WorkerWriteRead, req, nil, nil, chunk)
 		if err != nil {
 			return done, err
 		}
@@ -227,7 +232,7 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 }
 
 func (w *FileWriter) send(ctx context.Context, b []byte, off int64) error {
-	_, err := w.c.worker.Call(ctx, wire.WorkerWrite, wire.WriteRequest{Session: w.session, Offset: off}, b, nil, nil)
+	_, err := w.wc.Call(ctx, wire.WorkerWrite, wire.WriteRequest{Session: w.session, Offset: off}, b, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -248,9 +253,6 @@ func (w *FileWriter) restage(ctx context.Context) error {
 // master when the current one is complete; the new version starts with
 // the bytes of the old one.
 func (w *FileWriter) open(ctx context.Context, staged bool) error {
-	if _, err := w.c.workerClient(); err != nil {
-		return err
-	}
 	var keep *wire.FileRef
 	if w.completed {
 		if w.size > 0 {
@@ -266,11 +268,46 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 	}
 	var resp wire.WriteOpenResponse
 	req := wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Keep: keep, Staged: staged}
-	if _, err := w.c.worker.Call(ctx, wire.WorkerWriteOpen, req, nil, &resp, nil); err != nil {
+	wc, err := w.c.openSession(ctx, req, &resp)
+	if err != nil {
 		return err
 	}
-	w.session, w.staged, w.size = resp.Session, staged, resp.Size
+	w.wc, w.session, w.staged, w.size = wc, resp.Session, staged, resp.Size
 	return nil
+}
+
+// openSession starts a write session on the node's own worker, or, when
+// there is none or it does not answer, on the home worker of the file's
+// first block (then its successors on the ring): a client on a node
+// without a worker writes through the cluster.
+func (c *Client) openSession(ctx context.Context, req wire.WriteOpenRequest, resp *wire.WriteOpenResponse) (*rpc.Client, error) {
+	var errs []error
+	if c.worker != nil {
+		_, err := c.worker.Call(ctx, wire.WorkerWriteOpen, req, nil, resp, nil)
+		if err == nil || !failover(ctx, err) {
+			return c.worker, err
+		}
+		errs = append(errs, err)
+	}
+	ring, self := c.workers.view(ctx)
+	if ring != nil {
+		for _, m := range ring.Successors(cluster.BlockKey(req.File.ID, 0), 3) {
+			if m.Name == self {
+				continue // the local worker, tried above
+			}
+			wc := c.workers.client(m, self)
+			_, err := wc.Call(ctx, wire.WorkerWriteOpen, req, nil, resp, nil)
+			if err == nil || !failover(ctx, err) {
+				return wc, err
+			}
+			c.workers.markDown(m.Name)
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return nil, fmt.Errorf("write %s: no worker to write through: %w", req.File.UfsPath, syscall.ENOTCONN)
+	}
+	return nil, fmt.Errorf("write %s: no worker answered: %w: %w", req.File.UfsPath, syscall.EIO, errors.Join(errs...))
 }
 
 // commit finishes the session at the worker and completes the file at the
@@ -308,7 +345,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if err := w.drain(ctx); err != nil {
 		return err
 	}
-	_, err = w.c.worker.Call(ctx, wire.WorkerWriteCommit, req, nil, &resp, nil)
+	_, err = w.wc.Call(ctx, wire.WorkerWriteCommit, req, nil, &resp, nil)
 	w.session, w.staged = 0, false
 	if err != nil {
 		return err
@@ -371,7 +408,7 @@ func (w *FileWriter) lose(ctx context.Context) error {
 	w.gone = true
 	w.pend = w.pend[:0] // the streaming session goes, with what it had
 	if w.session != 0 && !w.staged {
-		w.c.worker.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
+		w.wc.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
 		w.session = 0
 	}
 	return nil
@@ -396,7 +433,7 @@ func (w *FileWriter) Release(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.gone && w.session != 0 {
-		w.c.worker.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
+		w.wc.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
 		w.session = 0
 	}
 	return err
@@ -428,7 +465,7 @@ func (w *FileWriter) Truncate(ctx context.Context, size int64) error {
 			return err
 		}
 	}
-	_, err := w.c.worker.Call(ctx, wire.WorkerWriteTrunc, wire.TruncateRequest{Session: w.session, Size: size}, nil, nil, nil)
+	_, err := w.wc.Call(ctx, wire.WorkerWriteTrunc, wire.TruncateRequest{Session: w.session, Size: size}, nil, nil, nil)
 	if err != nil {
 		return fmt.Errorf("truncate %s to %d: %w", w.path, size, err)
 	}
@@ -441,7 +478,7 @@ func (w *FileWriter) Truncate(ctx context.Context, size int64) error {
 func (w *FileWriter) truncateToZero(ctx context.Context) error {
 	w.pend = w.pend[:0] // the bytes are cut off anyway
 	if w.session != 0 {
-		_, err := w.c.worker.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
+		_, err := w.wc.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
 		w.session = 0
 		if err != nil && !errors.Is(err, syscall.EBADF) {
 			return err
