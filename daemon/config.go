@@ -51,11 +51,12 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 		}
 	}
 	return MasterConfig{
-		RPCAddr:     c.MasterRPCAddr(),
-		WebAddr:     net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.master.web.port"))),
-		TTLInterval: c.Duration("alluxio.master.ttl.checker.interval"),
-		Logger:      log,
-		Conf:        c,
+		RPCAddr:       c.MasterRPCAddr(),
+		WebAddr:       net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.master.web.port"))),
+		TTLInterval:   c.Duration("alluxio.master.ttl.checker.interval"),
+		WorkerTimeout: c.Duration("alluxio.master.worker.timeout"),
+		Logger:        log,
+		Conf:          c,
 		Meta: meta.Config{
 			JournalDir:   c.String("alluxio.master.journal.folder"),
 			NodeID:       mc.NodeID,

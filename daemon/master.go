@@ -28,6 +28,10 @@ type MasterConfig struct {
 	Meta    meta.Config
 	RPCAddr string
 	WebAddr string
+	// WorkerTimeout is how long a worker that stopped heartbeating stays
+	// in reports (alluxio.master.worker.timeout; 0 means 30 s). Clients
+	// route around a dead worker at once, whatever this says.
+	WorkerTimeout time.Duration
 	// TTLInterval is how often the leader looks for expired TTLs
 	// (alluxio.master.ttl.checker.interval; 0 means a minute).
 	TTLInterval time.Duration
@@ -60,8 +64,9 @@ type workerEntry struct {
 	lastSeen time.Time
 }
 
-// workerExpiry is how long a silent worker stays in reports.
-const workerExpiry = 30 * time.Second
+// defaultWorkerTimeout is how long a silent worker stays in reports when
+// MasterConfig.WorkerTimeout is zero.
+const defaultWorkerTimeout = 30 * time.Second
 
 // StartMaster opens the metastore and journal and starts serving.
 func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
@@ -299,7 +304,7 @@ func (m *Master) Workers() []wire.WorkerInfo {
 	defer m.workersMu.Unlock()
 	var out []wire.WorkerInfo
 	for addr, e := range m.workers {
-		if time.Since(e.lastSeen) > workerExpiry {
+		if time.Since(e.lastSeen) > m.workerTimeout() {
 			delete(m.workers, addr)
 			continue
 		}
@@ -376,4 +381,11 @@ func (m *Master) webRoutes() *http.ServeMux {
 	})
 	m.uiRoutes(mux) // web UI pages and the rest of /api/v1/master (webui_master.go)
 	return mux
+}
+
+func (m *Master) workerTimeout() time.Duration {
+	if m.cfg.WorkerTimeout > 0 {
+		return m.cfg.WorkerTimeout
+	}
+	return defaultWorkerTimeout
 }

@@ -180,7 +180,7 @@ func (m *Master) workerViews() []workerView {
 	m.workersMu.Lock()
 	out := make([]workerView, 0, len(m.workers))
 	for _, e := range m.workers {
-		if time.Since(e.lastSeen) > workerExpiry {
+		if time.Since(e.lastSeen) > m.workerTimeout() {
 			continue
 		}
 		out = append(out, workerView{WorkerInfo: e.info, LastHeartbeat: e.lastSeen.UnixMilli(), WebURL: workerWebURL(e.info)})

@@ -145,6 +145,7 @@ func dropCaches(t *testing.T) {
 func TestWorkerCluster(t *testing.T) {
 	c := newCluster(t, map[string]string{
 		"alluxio.user.block.size.bytes.default": "1MB",
+		"alluxio.master.worker.timeout":         "5s",
 	})
 	c.start()
 	w2 := addWorker(c, 2)
@@ -272,7 +273,7 @@ func TestWorkerCluster(t *testing.T) {
 	}
 
 	// The master forgets the dead worker once its heartbeats stop for
-	// 30 s; reads go on meanwhile.
+	// alluxio.master.worker.timeout; reads went on meanwhile.
 	c.waitReport("Live Workers: 2", 60*time.Second)
 	dropCaches(t)
 	if b := readAll(); len(b) > 0 {

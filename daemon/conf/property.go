@@ -143,6 +143,8 @@ func buildTable() []Property {
 			"Metastore kind: ROCKS (on-disk, bbolt here) or HEAP (in memory).").oneOf("ROCKS", "HEAP"),
 		def("alluxio.master.metastore.dir", KindString, "${alluxio.work.dir}/metastore",
 			"Directory of the on-disk metastore."),
+		def("alluxio.master.worker.timeout", KindDuration, "30s",
+			"How long a worker that stopped heartbeating stays in the masters' reports."),
 		def("alluxio.master.ttl.checker.interval", KindDuration, "1min",
 			"How often the leading master deletes or frees entries whose TTL has passed."),
 		def("alluxio.master.mount.table.root.ufs", KindString, "${alluxio.work.dir}/underFSStorage",
