@@ -14,4 +14,7 @@ func (m *Master) writeRoutes() {
 	handle(m.server, wire.MasterStatusByID, func(ctx context.Context, r wire.IDRequest) (any, error) {
 		return m.meta.StatusByID(ctx, r.ID)
 	})
+	handle(m.server, wire.MasterDropOrphan, func(ctx context.Context, r wire.OrphanRequest) (any, error) {
+		return nil, m.meta.DropOrphan(ctx, r.MountID, r.UfsPath, r.UfsFingerprint)
+	})
 }

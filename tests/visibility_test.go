@@ -118,3 +118,59 @@ func checkOnlyName(t *testing.T, c *cluster, round int, old, now string) {
 		t.Fatalf("round %d: %s: the mount shows %d bytes, the under-store holds %d other bytes", round, now, len(mnt), len(ufs))
 	}
 }
+
+// TestUnlinkRacingCommitAcrossMounts is the same race across two mounts
+// (two FUSE daemons stand in for two nodes): one keeps writing and closing
+// a file while the other unlinks it; once the unlink succeeded, the file
+// must stay gone from the namespace and the under-store.
+func TestUnlinkRacingCommitAcrossMounts(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	mnt2 := filepath.Join(c.home, "mnt2")
+	if err := os.MkdirAll(mnt2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.must("alluxio-fuse", "mount", mnt2)
+	t.Cleanup(func() { c.run("alluxio-fuse", "umount", mnt2) })
+	data := bytes.Repeat([]byte("payload!"), 16<<10) // 128 KiB
+	for i := range 30 {
+		name := fmt.Sprintf("race-%d", i)
+		if err := os.WriteFile(filepath.Join(c.mnt, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				g, err := os.OpenFile(filepath.Join(c.mnt, name), os.O_RDWR, 0)
+				if err != nil {
+					continue
+				}
+				g.WriteAt([]byte{byte('a' + k%26)}, int64(k%len(data)))
+				g.Close()
+			}
+		}()
+		var err error
+		for range 100 { // the other mount may not see the file yet
+			if err = os.Remove(filepath.Join(mnt2, name)); err == nil {
+				break
+			}
+		}
+		close(stop)
+		<-done
+		if err != nil {
+			t.Fatalf("round %d: unlink through the second mount: %v", i, err)
+		}
+		if _, err := os.Stat(filepath.Join(c.ufs, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("round %d: the unlinked file is back in the under-store (%v)", i, err)
+		}
+		if out, err := c.run("alluxio", "fs", "stat", "/"+name); err == nil {
+			t.Fatalf("round %d: the unlinked file is back in the namespace:\n%s", i, out)
+		}
+	}
+}

@@ -353,7 +353,23 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	var fi meta.FileInfo
 	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
 		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint, Location: resp.Location}}
-	if err := w.c.callMaster(ctx, wire.MasterCompleteFile, false, complete, &fi); err != nil {
+	err = w.c.callMaster(ctx, wire.MasterCompleteFile, false, complete, &fi)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Deleted (on another node) while this commit was under way:
+		// the file is gone, as a closed unlinked file is; take back
+		// what the commit wrote into the under-store.
+		if resp.Persisted {
+			orphan := wire.OrphanRequest{MountID: w.info.MountID, UfsPath: req.Target, UfsFingerprint: resp.UfsFingerprint}
+			if orphan.UfsPath == "" {
+				orphan.UfsPath = w.info.UfsPath
+			}
+			if err := w.c.callMaster(ctx, wire.MasterDropOrphan, true, orphan, nil); err != nil {
+				w.c.log.Warn("could not remove a file written back after its deletion", "path", w.path, "err", err)
+			}
+		}
+		return w.lose(ctx)
+	}
+	if err != nil {
 		return err
 	}
 	w.info, w.size, w.dirty, w.completed = fi, resp.Size, false, true

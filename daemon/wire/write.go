@@ -4,7 +4,16 @@ package wire
 const (
 	MasterNewVersion = "master.NewVersion"
 	MasterStatusByID = "master.StatusByID"
+	MasterDropOrphan = "master.DropOrphan"
 )
+
+// OrphanRequest names a file a commit wrote into an under-store after the
+// file was deleted from the namespace.
+type OrphanRequest struct {
+	MountID        uint64 `json:"mountId"`
+	UfsPath        string `json:"ufsPath"`
+	UfsFingerprint string `json:"ufsFingerprint"`
+}
 
 // IDRequest names a file by inode id.
 type IDRequest struct {
