@@ -59,26 +59,9 @@ func TestNameChangeRacingCommit(t *testing.T) {
 				if err := f.Sync(); err != nil {
 					t.Fatal(err)
 				}
-				stop, done := make(chan struct{}), make(chan struct{})
-				go func() {
-					defer close(done)
-					for k := 0; ; k++ {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						g, err := os.OpenFile(p, os.O_RDWR, 0)
-						if err != nil {
-							continue // gone already: wait for stop
-						}
-						g.WriteAt([]byte{byte('a' + k%26)}, int64(k%len(data)))
-						g.Close() // flush: commits the shared writer
-					}
-				}()
+				stopLoop := closeLoop(p, len(data))
 				now, err := tc.change(c.mnt, name)
-				close(stop)
-				<-done
+				stopLoop()
 				if cerr := f.Close(); err == nil {
 					err = cerr
 				}
@@ -138,31 +121,14 @@ func TestUnlinkRacingCommitAcrossMounts(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(c.mnt, name), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		stop, done := make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(done)
-			for k := 0; ; k++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				g, err := os.OpenFile(filepath.Join(c.mnt, name), os.O_RDWR, 0)
-				if err != nil {
-					continue
-				}
-				g.WriteAt([]byte{byte('a' + k%26)}, int64(k%len(data)))
-				g.Close()
-			}
-		}()
+		stopLoop := closeLoop(filepath.Join(c.mnt, name), len(data))
 		var err error
 		for range 100 { // the other mount may not see the file yet
 			if err = os.Remove(filepath.Join(mnt2, name)); err == nil {
 				break
 			}
 		}
-		close(stop)
-		<-done
+		stopLoop()
 		if err != nil {
 			t.Fatalf("round %d: unlink through the second mount: %v", i, err)
 		}
@@ -172,5 +138,33 @@ func TestUnlinkRacingCommitAcrossMounts(t *testing.T) {
 		if out, err := c.run("alluxio", "fs", "stat", "/"+name); err == nil {
 			t.Fatalf("round %d: the unlinked file is back in the namespace:\n%s", i, out)
 		}
+	}
+}
+
+// closeLoop opens p, writes a byte and closes it, over and over (each close
+// commits the file's writer), until the returned stop is called; stop
+// returns once the loop has ended. Opens that fail (the file is gone) are
+// retried until then.
+func closeLoop(p string, size int) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for k := 0; ; k++ {
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			g, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err != nil {
+				continue
+			}
+			g.WriteAt([]byte{byte('a' + k%26)}, int64(k%size))
+			g.Close()
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
 	}
 }
