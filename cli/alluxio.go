@@ -133,16 +133,14 @@ func format(env *Env, args []string, journal, worker bool) error {
 			c.Close()
 			return fmt.Errorf("format worker storage: a worker is running (it answers on %s); stop it first", sock)
 		}
-		folder := strings.Trim(env.Conf.String("alluxio.worker.data.folder"), "/")
-		if tiers := env.Conf.Tiers(); len(tiers) > 0 && len(tiers[0].Dirs) > 0 {
-			// ASYNC_THROUGH files whose upload is pending exist only
-			// here (the worker's persist queue, beside its data folder).
-			queue := filepath.Join(tiers[0].Dirs[0], folder+".persist")
-			if entries, _ := os.ReadDir(queue); len(entries) > 0 {
-				return fmt.Errorf("format worker storage: %d file(s) written ASYNC_THROUGH are not persisted yet "+
-					"(%s); start the worker to persist them, or remove that directory to drop them", len(entries), queue)
-			}
+		// ASYNC_THROUGH files whose upload is pending exist only in the
+		// worker's cache.
+		queue := daemon.PersistQueueDir(daemon.WorkerConfigFrom(env.Conf, env.Log).Store)
+		if entries, _ := os.ReadDir(queue); len(entries) > 0 {
+			return fmt.Errorf("format worker storage: %d file(s) written ASYNC_THROUGH are not persisted yet "+
+				"(%s); start the worker to persist them, or remove that directory to drop them", len(entries), queue)
 		}
+		folder := strings.Trim(env.Conf.String("alluxio.worker.data.folder"), "/")
 		for _, t := range env.Conf.Tiers() {
 			for _, d := range t.Dirs {
 				p := filepath.Join(d, folder)

@@ -385,25 +385,17 @@ func (f *fsCmd) du(args []string) error {
 		return fmt.Sprint(n)
 	}
 	var total int64
-	var walk func(p string) error
-	walk = func(p string) error {
-		entries, err := f.c.ListStatus(f.ctx, p)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if e.IsDir && e.Path != p {
-				if err := walk(e.Path); err != nil {
-					return err
-				}
-				continue
+	walk := func(p string) error {
+		return f.walkTree(p, func(e meta.FileInfo) error {
+			if e.IsDir {
+				return nil
 			}
 			total += e.Size
 			if !summary {
 				fmt.Fprintf(f.env.Stdout, "%-16s %s\n", size(e.Size), e.Path)
 			}
-		}
-		return nil
+			return nil
+		})
 	}
 	if err := walk(paths[0]); err != nil {
 		return fmt.Errorf("du %s: %w", paths[0], err)

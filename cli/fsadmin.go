@@ -393,15 +393,11 @@ func reportCapacity(ctx context.Context, env *Env, c *client.Client) error {
 // reportMetrics prints the cluster counters from the leading master's web
 // port.
 func reportMetrics(ctx context.Context, env *Env, c *client.Client) error {
-	leader, err := c.Leader(ctx)
+	web, err := leaderWeb(ctx, env, c)
 	if err != nil {
 		return err
 	}
-	host, _, err := net.SplitHostPort(leader)
-	if err != nil {
-		return fmt.Errorf("leader address %q: %w", leader, err)
-	}
-	url := "http://" + net.JoinHostPort(host, strconv.Itoa(env.Conf.Int("alluxio.master.web.port"))) + "/api/v1/master/metrics"
+	url := "http://" + web + "/api/v1/master/metrics"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -451,4 +447,18 @@ func reportUfs(ctx context.Context, env *Env, c *client.Client) error {
 			strings.Join(opts, ", "))
 	}
 	return nil
+}
+
+// leaderWeb is the leading master's web address: its RPC host and
+// alluxio.master.web.port.
+func leaderWeb(ctx context.Context, env *Env, c *client.Client) (string, error) {
+	leader, err := c.Leader(ctx)
+	if err != nil {
+		return "", err
+	}
+	host, _, err := net.SplitHostPort(leader)
+	if err != nil {
+		return "", fmt.Errorf("leader address %q: %w", leader, err)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(env.Conf.Int("alluxio.master.web.port"))), nil
 }

@@ -25,7 +25,8 @@ const fsCacheUsage = `  pin PATH                       keep a file's (or a tree'
   location PATH                  which worker each block of a file lives on
 `
 
-// walkFiles calls fn for the file at p, or for every file under directory p.
+// walkFiles calls fn for the file at p, or for every file under directory p
+// (symbolic links left out).
 func (f *fsCmd) walkFiles(p string, fn func(meta.FileInfo) error) error {
 	fi, err := f.c.GetStatus(f.ctx, p)
 	if err != nil {
@@ -34,16 +35,29 @@ func (f *fsCmd) walkFiles(p string, fn func(meta.FileInfo) error) error {
 	if !fi.IsDir {
 		return fn(fi)
 	}
+	return f.walkTree(fi.Path, func(e meta.FileInfo) error {
+		if e.IsDir || e.IsSymlink {
+			return nil
+		}
+		return fn(e)
+	})
+}
+
+// walkTree calls fn for every entry listed under p, a directory's entries
+// before those below them; a file lists as itself.
+func (f *fsCmd) walkTree(p string, fn func(meta.FileInfo) error) error {
 	entries, err := f.c.ListStatus(f.ctx, p)
 	if err != nil {
 		return err
 	}
 	for _, e := range entries {
-		if e.IsSymlink {
-			continue
-		}
-		if err := f.walkFiles(e.Path, fn); err != nil {
+		if err := fn(e); err != nil {
 			return err
+		}
+		if e.IsDir && e.Path != p {
+			if err := f.walkTree(e.Path, fn); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -33,36 +33,22 @@ func (f *fsCmd) count(args []string) error {
 	if err != nil {
 		return err
 	}
-	var files, dirs, bytes int64
-	var walk func(p string) error
-	walk = func(p string) error {
-		entries, err := f.c.ListStatus(f.ctx, p)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			switch {
-			case e.IsDir && e.Path != p:
-				dirs++
-				if err := walk(e.Path); err != nil {
-					return err
-				}
-			case !e.IsDir:
-				files++
-				bytes += e.Size
-			}
-		}
-		return nil
-	}
 	fi, err := f.c.GetStatus(f.ctx, paths[0])
 	if err != nil {
 		return fmt.Errorf("count %s: %w", paths[0], err)
 	}
+	files, dirs, bytes := int64(1), int64(0), fi.Size
 	if fi.IsDir {
-		dirs++
-		err = walk(fi.Path)
-	} else {
-		files, bytes = 1, fi.Size
+		files, dirs, bytes = 0, 1, 0
+		err = f.walkTree(fi.Path, func(e meta.FileInfo) error {
+			if e.IsDir {
+				dirs++
+			} else {
+				files++
+				bytes += e.Size
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("count %s: %w", paths[0], err)
@@ -72,7 +58,8 @@ func (f *fsCmd) count(args []string) error {
 	return nil
 }
 
-// setAttrTree applies o to path, and with recursive to everything below.
+// setAttrTree applies o to path, and with recursive to everything below
+// (symbolic links left alone).
 func (f *fsCmd) setAttrTree(op, path string, recursive bool, o meta.SetAttrOptions) error {
 	fi, err := f.c.SetAttr(f.ctx, path, o)
 	if err != nil {
@@ -81,19 +68,15 @@ func (f *fsCmd) setAttrTree(op, path string, recursive bool, o meta.SetAttrOptio
 	if !recursive || !fi.IsDir {
 		return nil
 	}
-	entries, err := f.c.ListStatus(f.ctx, fi.Path)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", op, fi.Path, err)
-	}
-	for _, e := range entries {
-		if e.Path == fi.Path || e.IsSymlink {
-			continue
+	return f.walkTree(fi.Path, func(e meta.FileInfo) error {
+		if e.IsSymlink {
+			return nil
 		}
-		if err := f.setAttrTree(op, e.Path, true, o); err != nil {
-			return err
+		if _, err := f.c.SetAttr(f.ctx, e.Path, o); err != nil {
+			return fmt.Errorf("%s %s: %w", op, e.Path, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func recursiveFlag(recursive *bool) func(*flag.FlagSet) {

@@ -44,12 +44,10 @@ func logLevel(ctx context.Context, env *Env, args []string) error {
 		switch t {
 		case "":
 		case "master":
-			leader, err := c.Leader(ctx)
+			web, err := leaderWeb(ctx, env, c)
 			if err != nil {
 				return err
 			}
-			host, _, _ := net.SplitHostPort(leader)
-			web := net.JoinHostPort(host, strconv.Itoa(env.Conf.Int("alluxio.master.web.port")))
 			list = append(list, logTarget{name: "master " + web, api: "http://" + web + "/api/v1/master"})
 		case "workers":
 			ws, err := workerWebs(ctx, c)

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alluxio-go/alluxio/cluster"
+	"github.com/alluxio-go/alluxio/daemon/client"
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
 	"github.com/alluxio-go/alluxio/ufs"
@@ -33,10 +33,7 @@ var masterAPI = []string{
 	"/api/v1/master/browse?path=/", "/api/v1/master/raft", "/api/v1/master/loglevel",
 }
 
-// Defaults for placing blocks when the master has no configuration.
 const (
-	defaultBlockSize    = 64 << 20
-	defaultVirtualNodes = 160
 	// browseLimit caps the entries a directory page shows.
 	browseLimit = 1000
 	// uiCallTimeout bounds the work of one page.
@@ -243,12 +240,7 @@ type crumb struct {
 }
 
 // blockView is one block of a file and the worker it is read from.
-type blockView struct {
-	Block  int64  `json:"block"`
-	Offset int64  `json:"offset"`
-	Length int64  `json:"length"`
-	Worker string `json:"worker"`
-}
+type blockView = client.BlockHome
 
 // cachedView is how many pages of a file one worker holds.
 type cachedView struct {
@@ -330,30 +322,14 @@ func (m *Master) fileDetails(ctx context.Context, v *browseView) {
 		return
 	}
 	workers := m.Workers()
-	bs, vnodes := int64(defaultBlockSize), defaultVirtualNodes
+	bs, vnodes := int64(0), 0
 	if c := m.cfg.Conf; c != nil {
 		bs, vnodes = c.Bytes("alluxio.user.block.size.bytes.default"), c.Int("alluxio.worker.membership.virtual.nodes")
 	}
 	if bs <= 0 {
-		bs = defaultBlockSize
+		bs = client.DefaultBlockSize
 	}
-	members := make([]cluster.Member, 0, len(workers))
-	for _, w := range workers {
-		members = append(members, cluster.Member{Name: w.Address, RPCAddr: w.Address, Gossip: w.Gossip})
-	}
-	ring := cluster.NewRing(members, vnodes)
-	for b := int64(0); b*bs < fi.Size; b++ {
-		bv := blockView{Block: b, Offset: b * bs, Length: min(bs, fi.Size-b*bs)}
-		switch {
-		case !fi.Persisted && fi.Location != "":
-			bv.Worker = fi.Location
-		default:
-			if h, ok := ring.Home(cluster.BlockKey(fi.ID, b)); ok {
-				bv.Worker = h.RPCAddr
-			}
-		}
-		v.Blocks = append(v.Blocks, bv)
-	}
+	v.Blocks = client.BlockHomes(fi, client.RingOf(workers, vnodes), bs)
 	v.Cached = cachedOnWorkers(ctx, workers, fi)
 }
 

@@ -137,7 +137,7 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 	}
 	w.stagingDir = stagingDir(cfg.Store)
 	os.RemoveAll(w.stagingDir) // leftovers of a killed worker
-	w.persistDir = persistQueueDir(cfg.Store)
+	w.persistDir = PersistQueueDir(cfg.Store)
 	w.bgCtx, w.stop = context.WithCancel(context.Background())
 	w.routes()
 	if err := w.listen(); err != nil {

@@ -23,8 +23,10 @@ import (
 // what its cache still holds. One small JSON file per file version, in a
 // directory beside the staging directory.
 
-// persistQueueDir is where the queue lives.
-func persistQueueDir(c blockstore.Config) string {
+// PersistQueueDir is where a worker keeps the records of the
+// ASYNC_THROUGH files it has yet to upload; `alluxio formatWorker` refuses
+// while it holds any.
+func PersistQueueDir(c blockstore.Config) string {
 	return strings.TrimSuffix(stagingDir(c), ".staging") + ".persist"
 }
 

@@ -25,21 +25,28 @@ func (c *Client) Workers(ctx context.Context) []cluster.Member {
 // BlockHome is where one block of a file is cached.
 type BlockHome struct {
 	// Block is the block index; it covers [Offset, Offset+Length).
-	Block          int64
-	Offset, Length int64
+	Block  int64 `json:"block"`
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
 	// Worker is the RPC address of the block's home worker (or of the
 	// only worker holding a file that is not persisted).
-	Worker string
+	Worker string `json:"worker"`
 }
 
 // Locations lists the home worker of each block of a file
 // (alluxio fs location).
 func (c *Client) Locations(ctx context.Context, fi meta.FileInfo) []BlockHome {
 	ring, _ := c.workers.view(ctx)
-	bs := c.blockSize()
+	return BlockHomes(fi, ring, c.blockSize())
+}
+
+// BlockHomes lists the home worker of each block of fi on ring, blocks
+// being blockSize bytes; a file that is not persisted has all its blocks
+// on the worker that holds it.
+func BlockHomes(fi meta.FileInfo, ring *cluster.Ring, blockSize int64) []BlockHome {
 	var out []BlockHome
-	for b := int64(0); b*bs < fi.Size; b++ {
-		h := BlockHome{Block: b, Offset: b * bs, Length: min(bs, fi.Size-b*bs)}
+	for b := int64(0); b*blockSize < fi.Size; b++ {
+		h := BlockHome{Block: b, Offset: b * blockSize, Length: min(blockSize, fi.Size-b*blockSize)}
 		switch {
 		case !fi.Persisted && fi.Location != "":
 			h.Worker = fi.Location
@@ -51,6 +58,17 @@ func (c *Client) Locations(ctx context.Context, fi meta.FileInfo) []BlockHome {
 		out = append(out, h)
 	}
 	return out
+}
+
+// RingOf is the ring of the workers the masters know (from heartbeats),
+// named by RPC address as they name themselves: the view of a client with
+// no worker of its own to ask.
+func RingOf(workers []wire.WorkerInfo, vnodes int) *cluster.Ring {
+	members := make([]cluster.Member, 0, len(workers))
+	for _, w := range workers {
+		members = append(members, cluster.Member{Name: w.Address, RPCAddr: w.Address, Gossip: w.Gossip})
+	}
+	return cluster.NewRing(members, vnodes)
 }
 
 // Load reads a file into the cache of its blocks' home workers

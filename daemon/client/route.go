@@ -88,11 +88,7 @@ func (ws *workerSet) fetch(ctx context.Context) (*cluster.Ring, string, error) {
 	if err := ws.c.callMaster(ctx, wire.MasterInfo, true, struct{}{}, &info); err != nil {
 		return nil, "", errors.Join(localErr, err)
 	}
-	members := make([]cluster.Member, 0, len(info.Workers))
-	for _, w := range info.Workers {
-		members = append(members, cluster.Member{Name: w.Address, RPCAddr: w.Address, Gossip: w.Gossip})
-	}
-	return cluster.NewRing(members, ws.c.cfg.VirtualNodes), "", nil
+	return RingOf(info.Workers, ws.c.cfg.VirtualNodes), "", nil
 }
 
 // client returns the connection to a member: the UNIX socket for the local
@@ -148,10 +144,10 @@ func (ws *workerSet) targets(ctx context.Context, ref wire.FileRef, off int64) (
 		return []target{{name: m.Name, rpc: ws.client(m, self)}}, false
 	}
 	var out, later []target
-	seen := map[string]bool{}
+	selfListed := false
 	if ring != nil && ring.Len() > 0 {
 		for _, m := range ring.Successors(cluster.BlockKey(ref.ID, off/ws.c.blockSize()), 3) {
-			seen[m.Name] = true
+			selfListed = selfListed || m.Name == self
 			t := target{name: m.Name, rpc: ws.client(m, self)}
 			if ws.isDown(m.Name) {
 				later = append(later, t)
@@ -161,7 +157,7 @@ func (ws *workerSet) targets(ctx context.Context, ref wire.FileRef, off int64) (
 		}
 	}
 	out = append(out, later...)
-	if ws.c.worker != nil && (self == "" || !seen[self]) {
+	if ws.c.worker != nil && (self == "" || !selfListed) {
 		out = append(out, target{name: self, rpc: ws.c.worker})
 	}
 	return out, ring != nil && ring.Len() > 1
