@@ -9,11 +9,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/alluxio-go/alluxio/daemon"
 	"github.com/alluxio-go/alluxio/daemon/client"
 	"github.com/alluxio-go/alluxio/daemon/conf"
 	"github.com/alluxio-go/alluxio/meta"
+	"github.com/alluxio-go/alluxio/ufs"
 )
 
 const alluxioUsage = `Usage: alluxio [-Dkey=value ...] COMMAND [ARGS]
@@ -121,11 +123,16 @@ func newClient(env *Env) *client.Client {
 // format resets the journal and/or the worker's cached pages.
 func format(env *Env, args []string, journal, worker bool) error {
 	if journal {
-		dir := env.Conf.String("alluxio.master.journal.folder")
-		if err := meta.Format(dir); err != nil {
+		cfg := meta.Config{JournalDir: env.Conf.String("alluxio.master.journal.folder")}
+		if mc, err := daemon.MasterConfigFrom(env.Conf, env.Log); err == nil {
+			cfg = mc.Meta
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := meta.FormatJournal(ctx, cfg); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "Formatted journal %s\n", dir)
+		fmt.Fprintf(env.Stdout, "Formatted journal %s\n", ufs.Redact(cfg.JournalDir))
 	}
 	if worker {
 		sock := env.Conf.String("alluxio.worker.data.server.domain.socket.address")

@@ -223,19 +223,27 @@ func (f *fsCmd) ls(args []string) error {
 	return nil
 }
 
+// lsOne prints the entries of p (or p itself, a file) in name order, each
+// page as it arrives from the master, and with recursive each directory's
+// tree after its entry.
 func (f *fsCmd) lsOne(p string, recursive, human bool) error {
-	entries, err := f.c.ListStatus(f.ctx, p)
-	if err != nil {
-		return fmt.Errorf("ls %s: %w", p, err)
-	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	for _, e := range entries {
-		f.printEntry(e, human)
-		if recursive && e.IsDir && e.Path != p {
-			if err := f.lsOne(e.Path, recursive, human); err != nil {
-				return err
+	var below error // from a directory below p, already naming its path
+	err := f.c.ListStatusPages(f.ctx, p, func(page []meta.FileInfo) error {
+		for _, e := range page {
+			f.printEntry(e, human)
+			if recursive && e.IsDir && e.Path != p {
+				if below = f.lsOne(e.Path, recursive, human); below != nil {
+					return below
+				}
 			}
 		}
+		return nil
+	})
+	if below != nil {
+		return below
+	}
+	if err != nil {
+		return fmt.Errorf("ls %s: %w", p, err)
 	}
 	return nil
 }
@@ -504,16 +512,14 @@ func (f *fsCmd) getTree(fi meta.FileInfo, dst string) error {
 	if err := os.MkdirAll(dst, fs.FileMode(fi.Mode&0o777)|0o700); err != nil {
 		return err
 	}
-	entries, err := f.c.ListStatus(f.ctx, fi.Path)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if err := f.getTree(e, filepath.Join(dst, e.Name)); err != nil {
-			return err
+	return f.c.ListStatusPages(f.ctx, fi.Path, func(page []meta.FileInfo) error {
+		for _, e := range page {
+			if err := f.getTree(e, filepath.Join(dst, e.Name)); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (f *fsCmd) getFile(src, dst string, perm fs.FileMode) error {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -36,6 +37,10 @@ COMMAND is one of:
                                   the group
   journal quorum elect -address HOST:PORT
                                   hand leadership to a master
+  journal digest                  every master's last applied journal index
+                                  and SHA-256 of its namespace, asked of each
+                                  master directly: replicas at the same index
+                                  must print the same digest
   ping [-address HOST:PORT]       ask one master (default: this host's, by
                                   alluxio.master.hostname and
                                   alluxio.master.rpc.port) for its Raft state
@@ -71,6 +76,8 @@ func fsadmin(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintln(env.Stdout, "Metrics of every worker cleared.")
 		return nil
+	case len(args) == 2 && args[0] == "journal" && args[1] == "digest":
+		return journalDigest(ctx, env, c)
 	case len(args) >= 3 && args[0] == "journal" && args[1] == "quorum":
 		switch args[2] {
 		case "info":
@@ -359,6 +366,44 @@ func quorumElect(ctx context.Context, env *Env, c *client.Client, args []string)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// digestTimeout bounds the digest asked of one master: it walks the whole
+// namespace, about a second per million entries.
+const digestTimeout = 2 * time.Minute
+
+// journalDigest prints, for every master in alluxio.master.rpc.addresses,
+// its RPC address, last applied journal index and namespace digest, asking
+// each one itself (no leader redirect). It fails when a master does not
+// answer, after printing what the others said.
+func journalDigest(ctx context.Context, env *Env, c *client.Client) error {
+	addrs := c.Masters()
+	ms := client.NewMasters(addrs, 0, env.Log)
+	defer ms.Close()
+	digests := make([]meta.NamespaceDigest, len(addrs))
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, digestTimeout)
+			defer cancel()
+			errs[i] = ms.CallAt(ctx, a, wire.MasterJournalDigest, nil, &digests[i])
+		})
+	}
+	wg.Wait()
+	var failed []string
+	for i, a := range addrs {
+		if errs[i] != nil {
+			fmt.Fprintf(env.Stdout, "%s UNAVAILABLE (%v)\n", a, errs[i])
+			failed = append(failed, a)
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "%s %d %s\n", a, digests[i].LastApplied, digests[i].SHA256)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("journal digest: no answer from %s: %w", strings.Join(failed, ", "), errors.Join(errs...))
+	}
+	return nil
 }
 
 // reportCapacity prints each worker's capacity and use, tier by tier.

@@ -43,24 +43,24 @@ func (f *fsCmd) walkFiles(p string, fn func(meta.FileInfo) error) error {
 	})
 }
 
-// walkTree calls fn for every entry listed under p, a directory's entries
-// before those below them; a file lists as itself.
+// walkTree calls fn for every entry listed under p, depth first in name
+// order, each directory before what is below it; a file lists as itself.
+// Directories are listed page by page, so a walk holds one page per level
+// whatever the size of a directory.
 func (f *fsCmd) walkTree(p string, fn func(meta.FileInfo) error) error {
-	entries, err := f.c.ListStatus(f.ctx, p)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if err := fn(e); err != nil {
-			return err
-		}
-		if e.IsDir && e.Path != p {
-			if err := f.walkTree(e.Path, fn); err != nil {
+	return f.c.ListStatusPages(f.ctx, p, func(page []meta.FileInfo) error {
+		for _, e := range page {
+			if err := fn(e); err != nil {
 				return err
 			}
+			if e.IsDir && e.Path != p {
+				if err := f.walkTree(e.Path, fn); err != nil {
+					return err
+				}
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (f *fsCmd) pin(args []string, pinned bool) error {

@@ -206,7 +206,7 @@ func (f *fsCmd) test(args []string) error {
 		ok = !fi.IsDir
 	case s:
 		if fi.IsDir {
-			entries, err := f.c.ListStatus(f.ctx, fi.Path)
+			entries, _, err := f.c.ListStatusPage(f.ctx, fi.Path, "", 1)
 			if err != nil {
 				return fmt.Errorf("test %s: %w", paths[0], err)
 			}

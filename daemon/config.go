@@ -11,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/alluxio-go/alluxio/blockstore"
 	"github.com/alluxio-go/alluxio/daemon/conf"
 	"github.com/alluxio-go/alluxio/meta"
+	"github.com/alluxio-go/alluxio/meta/zkelect"
 	"github.com/alluxio-go/alluxio/ufs"
 )
 
@@ -50,6 +52,9 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 			}
 		}
 	}
+	if err := journalConfig(c, &mc); err != nil {
+		return MasterConfig{}, err
+	}
 	return MasterConfig{
 		RPCAddr:       c.MasterRPCAddr(),
 		WebAddr:       net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.master.web.port"))),
@@ -58,20 +63,91 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 		Logger:        log,
 		Conf:          c,
 		Meta: meta.Config{
-			JournalDir:   c.String("alluxio.master.journal.folder"),
-			NodeID:       mc.NodeID,
-			RaftAddr:     mc.RaftAddr,
-			Peers:        mc.Peers,
-			RPCAddr:      c.MasterRPCAddr(),
-			PeerRPC:      mc.PeerRPC,
-			RootUFS:      c.String("alluxio.master.mount.table.root.ufs"),
-			RootOptions:  rootOptions(c),
-			RootReadOnly: c.Bool("alluxio.master.mount.table.root.readonly"),
-			SyncInterval: c.Duration("alluxio.user.file.metadata.sync.interval"),
-			OpenUFS:      ufs.Open,
-			Logger:       log,
+			JournalDir:            c.String("alluxio.master.journal.folder"),
+			JournalType:           mc.JournalType,
+			MetastoreDir:          mc.MetastoreDir,
+			Metastore:             c.String("alluxio.master.metastore"),
+			FollowerReadStaleness: c.Duration("alluxio.master.follower.reads.max.staleness"),
+			ZooKeeper:             mc.ZooKeeper,
+			JournalOptions:        mc.JournalOptions,
+			NodeID:                mc.NodeID,
+			RaftAddr:              mc.RaftAddr,
+			Peers:                 mc.Peers,
+			RPCAddr:               c.MasterRPCAddr(),
+			PeerRPC:               mc.PeerRPC,
+			RootUFS:               c.String("alluxio.master.mount.table.root.ufs"),
+			RootOptions:           rootOptions(c),
+			RootReadOnly:          c.Bool("alluxio.master.mount.table.root.readonly"),
+			SyncInterval:          c.Duration("alluxio.user.file.metadata.sync.interval"),
+			OpenUFS:               ufs.Open,
+			Logger:                log,
+			Checkpoint: meta.CheckpointConfig{
+				PeriodEntries: uint64(c.Int("alluxio.master.journal.checkpoint.period.entries")),
+				Interval:      c.Duration("alluxio.master.journal.checkpoint.check.interval"),
+			},
 		},
 	}, nil
+}
+
+// journalConfig fills in the journal type, the metastore directory and,
+// for the UFS journal, the ZooKeeper election and the folder's options.
+//
+// With the embedded journal the metastore stays beside the Raft log in
+// the journal folder unless alluxio.master.metastore.dir is set; the UFS
+// journal's folder is shared, so its metastore is always in
+// alluxio.master.metastore.dir.
+func journalConfig(c *conf.Config, mc *meta.Config) error {
+	mc.JournalType = c.String("alluxio.master.journal.type")
+	zkOn := c.Bool("alluxio.zookeeper.enabled")
+	if src, _ := c.Source("alluxio.master.metastore.dir"); src != conf.Default || mc.JournalType == meta.JournalUFS {
+		mc.MetastoreDir = c.String("alluxio.master.metastore.dir")
+	}
+	if mc.JournalType != meta.JournalUFS {
+		if zkOn {
+			return fmt.Errorf("alluxio.zookeeper.enabled=true needs alluxio.master.journal.type=%s (it is %s): "+
+				"ZooKeeper elects the leader of the UFS journal; the embedded journal elects its own: %w",
+				meta.JournalUFS, mc.JournalType, syscall.EINVAL)
+		}
+		return nil
+	}
+	mc.JournalOptions = rootOptions(c)
+	for k, v := range c.WithPrefix("alluxio.master.journal.ufs.option.") {
+		mc.JournalOptions[k] = v
+	}
+	if zkOn {
+		addrs := c.Strings("alluxio.zookeeper.address")
+		if len(addrs) == 0 {
+			return fmt.Errorf("alluxio.zookeeper.enabled=true but alluxio.zookeeper.address is empty: %w", syscall.EINVAL)
+		}
+		mc.ZooKeeper = zkelect.Config{Servers: addrs, Path: c.String("alluxio.zookeeper.election.path"),
+			SessionTimeout: c.Duration("alluxio.zookeeper.session.timeout")}
+	}
+	return nil
+}
+
+// mastersFrom says how clients find the masters: with
+// alluxio.zookeeper.enabled, ZooKeeper names the leader and the masters
+// (alluxio.master.rpc.addresses is then optional, and
+// alluxio.master.hostname is not needed); otherwise the RPC addresses.
+func mastersFrom(c *conf.Config) (zkelect.Config, []string) {
+	if !c.Bool("alluxio.zookeeper.enabled") {
+		return zkelect.Config{}, c.MasterRPCAddrs()
+	}
+	return zkelect.Config{
+		Servers:        c.Strings("alluxio.zookeeper.address"),
+		Path:           c.String("alluxio.zookeeper.election.path"),
+		SessionTimeout: c.Duration("alluxio.zookeeper.session.timeout"),
+	}, c.Strings("alluxio.master.rpc.addresses")
+}
+
+// followerReads is how stale a follower's answer to this client's reads
+// may be: alluxio.master.follower.reads.max.staleness when
+// alluxio.user.master.follower.reads.enabled, else 0 (leader only).
+func followerReads(c *conf.Config) time.Duration {
+	if !c.Bool("alluxio.user.master.follower.reads.enabled") {
+		return 0
+	}
+	return c.Duration("alluxio.master.follower.reads.max.staleness")
 }
 
 // indexOfAddr finds addr (host:port) in list: the same string, or the same
@@ -119,8 +195,10 @@ func WorkerConfigFrom(c *conf.Config, log *slog.Logger) WorkerConfig {
 		tiers = append(tiers, blockstore.TierConfig{Alias: t.Alias, Dirs: t.Dirs, Quotas: t.Quotas,
 			MediumTypes: t.MediumTypes, High: t.High, Low: t.Low})
 	}
+	zk, addrs := mastersFrom(c)
 	return WorkerConfig{
-		MasterAddrs:  c.MasterRPCAddrs(),
+		MasterAddrs:  addrs,
+		ZooKeeper:    zk,
 		RPCAddr:      net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.rpc.port"))),
 		SocketPath:   c.String("alluxio.worker.data.server.domain.socket.address"),
 		WebAddr:      net.JoinHostPort(host, strconv.Itoa(c.Int("alluxio.worker.web.port"))),

@@ -59,9 +59,12 @@ func FuseConfigFrom(c *conf.Config, mountPoint, alluxioPath string, extraOpts []
 // ClientConfigFrom builds a cluster client's configuration from the
 // properties: the master by TCP, the local worker by its UNIX socket.
 func ClientConfigFrom(c *conf.Config, log *slog.Logger) client.Config {
+	zk, addrs := mastersFrom(c)
 	return client.Config{
 		MasterAddr:    c.MasterRPCAddr(),
-		MasterAddrs:   c.MasterRPCAddrs(),
+		MasterAddrs:   addrs,
+		ZooKeeper:     zk,
+		FollowerReads: followerReads(c),
 		WorkerNetwork: "unix",
 		WorkerAddr:    c.String("alluxio.worker.data.server.domain.socket.address"),
 		ReadType:      c.String("alluxio.user.file.readtype.default"),

@@ -84,6 +84,7 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 	if err != nil {
 		return nil, fmt.Errorf("master rpc address %s (alluxio.master.rpc.port): %w", cfg.RPCAddr, err)
 	}
+	decideJoin(ctx, &cfg.Meta, log)
 	mm, err := meta.Open(ctx, cfg.Meta)
 	if err != nil {
 		l.Close()
@@ -99,6 +100,9 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 	var bg context.Context
 	bg, m.stop = context.WithCancel(context.Background())
 	go m.ttlLoop(bg)
+	if cfg.Meta.Join {
+		go m.joinGroup(bg)
+	}
 	if cfg.WebAddr != "" {
 		m.web, err = startWeb(cfg.WebAddr, log, m.webRoutes())
 		if err != nil {
@@ -136,6 +140,9 @@ func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, 
 		if err != nil {
 			return nil, err
 		}
+		if bytes.Contains(req.Body, []byte(`"`+wire.FollowerReadField+`":true`)) {
+			ctx = meta.WithFollowerRead(ctx)
+		}
 		body, err := fn(ctx, r)
 		if err != nil {
 			return nil, err
@@ -169,6 +176,17 @@ func (m *Master) routes() {
 	handle(m.server, wire.MasterListStatus, func(ctx context.Context, r wire.PathRequest) (any, error) {
 		entries, err := mm.ListStatus(ctx, r.Path)
 		return wire.ListResponse{Entries: entries}, err
+	})
+	handle(m.server, wire.MasterListStatusPage, func(ctx context.Context, r wire.ListPageRequest) (any, error) {
+		limit := meta.DefaultListPageSize
+		if m.cfg.Conf != nil {
+			limit = m.cfg.Conf.Int(wire.ListPageSizeKey)
+		}
+		if r.Limit > 0 && r.Limit < limit {
+			limit = r.Limit
+		}
+		entries, more, err := mm.ListStatusPage(ctx, r.Path, r.StartAfter, limit)
+		return wire.FitPage(wire.ListPageResponse{Entries: entries, More: more}), err
 	})
 	handle(m.server, wire.MasterCreateFile, func(ctx context.Context, r wire.CreateFileRequest) (any, error) {
 		return mm.CreateFile(ctx, r.Path, r.Options)
@@ -260,8 +278,15 @@ func (m *Master) haRoutes() {
 	handle(m.server, wire.MasterQuorumRemove, func(ctx context.Context, r wire.QuorumAddressRequest) (any, error) {
 		return nil, mm.RemoveServer(ctx, r.Address)
 	})
+	handle(m.server, wire.MasterQuorumAdd, func(ctx context.Context, r wire.QuorumAddRequest) (any, error) {
+		return nil, mm.AddServer(ctx, r.Address, r.RPCAddr)
+	})
 	handle(m.server, wire.MasterQuorumElect, func(ctx context.Context, r wire.QuorumAddressRequest) (any, error) {
 		return nil, mm.TransferLeadership(ctx, r.Address)
+	})
+	// Answered by every master from its own state: no leadership check.
+	handle(m.server, wire.MasterJournalDigest, func(ctx context.Context, _ struct{}) (any, error) {
+		return mm.Digest(ctx)
 	})
 }
 
@@ -280,6 +305,7 @@ func (m *Master) RaftStatus() wire.RaftStatus {
 		Term: st.Term, LastApplied: st.LastApplied, CommitIndex: st.CommitIndex,
 		Leader: st.Leader, LeaderRPC: st.LeaderRPC, LastContactMillis: contact,
 		LogWrites: st.LogWrites, LogEntries: st.LogEntries, ApplyBatches: st.ApplyBatches, AppliedEntries: st.AppliedEntries,
+		FollowerReads: st.FollowerReads,
 	}
 }
 
@@ -362,6 +388,7 @@ func (m *Master) clusterMetrics() []metric {
 		{"Cluster.BytesReadPassthrough", float64(sum.BytesPassedThrough)},
 		{"Master.LastAppliedIndex", float64(info.LastApplied)},
 		{"Master.UptimeSeconds", time.Since(m.start).Seconds()},
+		{"Master.HeapInuseBytes", float64(heapInuse())},
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
+	"github.com/alluxio-go/alluxio/meta/zkelect"
 	"github.com/alluxio-go/alluxio/ufs"
 )
 
@@ -29,6 +30,8 @@ import (
 type WorkerConfig struct {
 	// MasterAddrs are the masters' RPC addresses; calls follow the leader.
 	MasterAddrs []string
+	// ZooKeeper, when it names servers, is asked for the leading master.
+	ZooKeeper zkelect.Config
 	// RPCAddr is the TCP address for remote clients (host:port).
 	RPCAddr string
 	// SocketPath is the UNIX domain socket for the node's FUSE daemons.
@@ -128,7 +131,7 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 	}
 	w := &Worker{
 		cfg: cfg, log: log, store: store, start: time.Now(),
-		master:     client.NewMasters(cfg.MasterAddrs, 30*time.Second, log),
+		master:     client.MastersFor(cfg.MasterAddrs, cfg.ZooKeeper, 30*time.Second, log),
 		server:     rpc.NewServer(log),
 		ufsByMount: map[uint64]ufs.UFS{},
 		sessions:   map[uint64]*writeSession{},

@@ -41,8 +41,13 @@ type node struct {
 	// readers are the open handles with their own view of the bytes;
 	// a truncate by path tells them their view is stale.
 	readers map[*fileHandle]struct{}
-	// listing caches the last readdir so that readdirplus's per-entry
-	// lookups do not each cost a master round trip.
+	// listing caches the entries readdir fetched last, so that
+	// readdirplus's lookups of the entries it just returned (and ls -l's
+	// right after a readdir) do not each cost a master round trip. It
+	// gathers a listing's pages up to maxListing entries, then starts
+	// again from the page at hand, so it stays bounded whatever the size
+	// of the directory; it is trusted for attrTimeout from its oldest
+	// page.
 	listing     map[string]Attr
 	listingTime time.Time
 }
@@ -299,23 +304,33 @@ func (n *node) handleOf(f fs.FileHandle) *fileHandle {
 	return nil
 }
 
+// Readdir streams the directory a page at a time (see dirStream): the
+// next page is fetched when the kernel has read the last one.
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	p := n.path()
-	entries, err := n.fsys.client.List(ctx, p)
-	if err != nil {
-		return nil, n.errno("readdir", p, err)
+	lister, ok := n.fsys.client.(Lister)
+	if !ok {
+		lister = wholeLister{n.fsys.client}
 	}
-	listing := make(map[string]Attr, len(entries))
-	out := make([]gofuse.DirEntry, 0, len(entries))
-	for _, e := range entries {
-		listing[e.Name] = e.Attr
-		out = append(out, gofuse.DirEntry{Name: e.Name, Ino: e.Attr.Ino, Mode: typeBits(e.Attr)})
-	}
+	return newDirStream(ctx, n, lister, n.path())
+}
+
+// maxListing bounds the entries of a node's listing cache.
+const maxListing = 10000
+
+// rememberPage adds a page just listed to the node's listing cache; first
+// marks the first page of a listing, which starts the cache afresh.
+func (n *node) rememberPage(entries []Entry, first bool) {
+	now := time.Now()
 	n.mu.Lock()
-	n.listing, n.listingTime = listing, time.Now()
-	n.mu.Unlock()
-	return fs.NewListDirStream(out), 0
+	defer n.mu.Unlock()
+	if first || n.listing == nil || len(n.listing)+len(entries) > maxListing ||
+		now.Sub(n.listingTime) > n.fsys.attrTimeout {
+		n.listing, n.listingTime = make(map[string]Attr, len(entries)), now
+	}
+	for _, e := range entries {
+		n.listing[e.Name] = e.Attr
+	}
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {

@@ -34,6 +34,7 @@ const (
 	cmdSetAttrBatch
 	cmdClearTTL
 	cmdSetXattr
+	cmdSyncDirRange
 )
 
 // command is a typed record that changes the state. Every field that must
@@ -70,6 +71,7 @@ var applyTable = map[commandType]applyFunc{
 	cmdSetAttrBatch:    decodeApply((*setAttrBatchCmd).apply),
 	cmdClearTTL:        decodeApply((*clearTTLCmd).apply),
 	cmdSetXattr:        decodeApply((*setXattrCmd).apply),
+	cmdSyncDirRange:    decodeApply((*syncDirRangeCmd).apply),
 }
 
 // decodeApply turns a typed apply method into an applyFunc.
@@ -527,22 +529,7 @@ func (c *syncDirCmd) apply(t *txn) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := sp.dir
-	for _, n := range sp.drop {
-		t.removeTree(dir, n)
-	}
-	for _, r := range sp.replace {
-		t.removeTree(dir, r.old)
-		t.linkNew(dir, newInodeFromEntry(t.allocInodeID(), dir.ID, r.old.Name, r.entry))
-	}
-	for _, n := range sp.refresh {
-		t.putInode(n)
-	}
-	for _, e := range sp.add {
-		t.linkNew(dir, newInodeFromEntry(t.allocInodeID(), dir.ID, e.Name, e))
-	}
-	dir.Loaded = true
-	t.putInode(dir)
+	applySyncPlan(t, sp, true)
 	return nil, t.err
 }
 
@@ -570,61 +557,7 @@ func (sp *syncPlan) changes() bool {
 // without writing, so that the leader can skip a command that would change
 // nothing.
 func planSyncDir(t *txn, p string, entries []ufsEntry) (*syncPlan, error) {
-	dir, err := t.lookup("sync", p)
-	if err != nil {
-		return nil, err
-	}
-	if !dir.IsDir {
-		return nil, &fs.PathError{Op: "sync", Path: p, Err: syscall.ENOTDIR}
-	}
-	sp := &syncPlan{dir: dir}
-	mt := t.mountTable()
-	listed := make(map[string]int, len(entries))
-	for i, e := range entries {
-		if validName(e.Name) {
-			listed[e.Name] = i
-		}
-	}
-	type child struct {
-		name string
-		id   uint64
-	}
-	var kids []child
-	t.fail(t.children(dir.ID, func(name string, id uint64) error {
-		kids = append(kids, child{name, id})
-		return nil
-	}))
-	for _, k := range kids {
-		cp := joinPath(p, k.name)
-		n, ok := t.inode(k.id)
-		if !ok {
-			continue
-		}
-		i, inUFS := listed[k.name]
-		delete(listed, k.name) // handled here, whatever the outcome
-		if _, isMount := mt.mountAt(cp); isMount || !n.Persisted || !n.Completed {
-			continue // shadows the under-store's entry, or not ours to drop
-		}
-		switch {
-		case !inUFS:
-			if removable(t, mt, n, cp) {
-				sp.drop = append(sp.drop, n)
-			}
-		case !n.sameKind(entries[i]):
-			if removable(t, mt, n, cp) {
-				sp.replace = append(sp.replace, replacement{old: n, entry: entries[i]})
-			}
-		case refresh(n, entries[i]):
-			sp.refresh = append(sp.refresh, n)
-		}
-	}
-	for _, e := range entries {
-		if _, todo := listed[e.Name]; todo {
-			delete(listed, e.Name) // a name listed twice is added once
-			sp.add = append(sp.add, e)
-		}
-	}
-	return sp, t.err
+	return planSyncRange(t, p, entries, "", "")
 }
 
 // refresh updates a persisted entry from its under-store entry of the same

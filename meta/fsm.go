@@ -40,6 +40,10 @@ type fsm struct {
 	// batches and entries count ApplyBatch calls (one metastore
 	// transaction each) and the entries they applied.
 	batches, entries atomic.Uint64
+
+	// removeDir, when set, is a private directory of a HEAP metastore,
+	// removed on close.
+	removeDir string
 }
 
 // applyResult is what Apply hands back to the caller of raft.Apply.
@@ -61,7 +65,11 @@ func openFSM(path string, log *slog.Logger) (*fsm, error) {
 func (f *fsm) close() error {
 	f.stMu.Lock()
 	defer f.stMu.Unlock()
-	return f.st.close()
+	err := f.st.close()
+	if f.removeDir != "" {
+		os.RemoveAll(f.removeDir)
+	}
+	return err
 }
 
 // view runs fn in a read transaction of the current metastore.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -107,16 +109,16 @@ func (m *Master) confirmLeader(ctx context.Context) error {
 // verifyLeader runs one quorum round and extends the read lease on success.
 func (m *Master) verifyLeader() error {
 	start := time.Now()
-	err := m.node.raft.VerifyLeader().Error()
+	err := m.jr.verify()
 	if err != nil {
 		m.leaseUntil.Store(0)
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrRaftShutdown) {
+		if errors.Is(err, errNotLeading) {
 			return m.notLeader()
 		}
 		return fmt.Errorf("meta: confirm leadership: %w: %w", err, syscall.EIO)
 	}
 	if !m.transferring.Load() {
-		m.leaseUntil.Store(start.Add(m.node.leaseTimeout).UnixNano())
+		m.leaseUntil.Store(start.Add(m.jr.lease()).UnixNano())
 	}
 	return nil
 }
@@ -192,6 +194,9 @@ type QuorumServer struct {
 // Quorum returns the members of the group, as of the latest configuration
 // this master knows.
 func (m *Master) Quorum() ([]QuorumServer, error) {
+	if err := m.embedded("info"); err != nil {
+		return nil, err
+	}
 	f := m.node.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return nil, fmt.Errorf("meta: quorum: %w: %w", err, syscall.EIO)
@@ -205,6 +210,17 @@ func (m *Master) Quorum() ([]QuorumServer, error) {
 		})
 	}
 	return out, nil
+}
+
+// embedded fails unless this master runs the embedded journal, the only
+// one with a quorum to show or change.
+func (m *Master) embedded(op string) error {
+	if m.node == nil {
+		return fmt.Errorf("quorum %s: the masters run the %s journal, which ZooKeeper elects for; "+
+			"quorum commands apply to the %s journal (alluxio.master.journal.type): %w",
+			op, JournalUFS, JournalEmbedded, syscall.ENOTSUP)
+	}
+	return nil
 }
 
 // findServer returns the member named by addr: its Raft address, its id or
@@ -223,6 +239,42 @@ func (m *Master) findServer(op, addr string) (QuorumServer, error) {
 	}
 	return QuorumServer{}, fmt.Errorf("quorum %s %s: not a member (members: %s): %w",
 		op, addr, strings.Join(names, ", "), syscall.ENOENT)
+}
+
+// HasJournal reports whether journalDir holds an embedded journal (a
+// master that ran there before and rejoins with its stored membership).
+func HasJournal(journalDir string) bool {
+	_, err := os.Stat(filepath.Join(journalDir, raftDBName))
+	return err == nil
+}
+
+// AddServer adds the master at Raft address addr, whose clients reach it
+// at rpcAddr, to the group as a voter; it catches up from the leader. Only
+// the leader can; adding a member again is a no-op.
+func (m *Master) AddServer(ctx context.Context, addr, rpcAddr string) error {
+	if err := m.embedded("add"); err != nil {
+		return err
+	}
+	if err := m.checkLeader(); err != nil {
+		return err
+	}
+	if _, err := parsePeer(addr); err != nil {
+		return fmt.Errorf("quorum add: %w: %w", err, syscall.EINVAL)
+	}
+	if rpcAddr != "" {
+		if _, err := m.propose(ctx, &setMasterAddrCmd{RaftAddr: addr, RPCAddr: rpcAddr}); err != nil {
+			return err
+		}
+	}
+	err := m.node.raft.AddVoter(raft.ServerID(NodeIDFor(addr)), raft.ServerAddress(addr), 0, timeoutOf(ctx)).Error()
+	if err != nil {
+		if errors.Is(notLeaderErr(err), errNotLeading) {
+			return m.notLeader()
+		}
+		return fmt.Errorf("quorum add %s: %w: %w", addr, err, syscall.EIO)
+	}
+	m.log.Info("added master to the quorum", "address", addr, "rpc", rpcAddr)
+	return nil
 }
 
 // RemoveServer removes the member at addr (Raft, id or RPC address) from

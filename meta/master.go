@@ -8,14 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/alluxio-go/alluxio/meta/zkelect"
 	"github.com/alluxio-go/alluxio/ufs"
-	"github.com/hashicorp/raft"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -57,8 +56,35 @@ func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
 
 // Config configures a master.
 type Config struct {
-	// JournalDir holds raft.db, snapshots/ and metastore.db.
+	// JournalDir holds raft.db, snapshots/ and metastore.db; with the UFS
+	// journal it is the URI (or local path) of the shared journal folder.
 	JournalDir string
+	// JournalType is JournalEmbedded (the default) or JournalUFS.
+	JournalType string
+	// JournalOptions configure the under-store of a UFS journal folder.
+	JournalOptions map[string]string
+	// MetastoreDir holds metastore.db; default JournalDir (required with
+	// the UFS journal, whose folder is shared).
+	MetastoreDir string
+	// Metastore is MetastoreROCKS (on disk, the default) or MetastoreHEAP
+	// (rebuilt from the journal at every start).
+	Metastore string
+	// ZooKeeper configures the election of the UFS journal's leader.
+	ZooKeeper zkelect.Config
+	// CheckpointEntries is how many entries the UFS journal's leader
+	// writes between checkpoints; 0 means 100,000.
+	CheckpointEntries uint64
+	// TailInterval is how often a UFS journal standby looks for new
+	// entries; 0 means one second.
+	TailInterval time.Duration
+	// Join makes a master with an empty journal wait to be added to a
+	// running group (AddServer on its leader) instead of bootstrapping
+	// one from Peers.
+	Join bool
+	// FollowerReadStaleness bounds how far behind the leader a follower
+	// may be to serve reads marked WithFollowerRead; 0 means
+	// DefaultFollowerReadStaleness.
+	FollowerReadStaleness time.Duration
 	// NodeID is this master's Raft id; default "master-0". In a group,
 	// use NodeIDFor(RaftAddr) so that ids are stable and agree with the
 	// ids of Peers given as plain addresses.
@@ -87,6 +113,9 @@ type Config struct {
 	// SyncInterval is how long under-store metadata is trusted: < 0 never
 	// sync again after the first load, 0 sync on every call.
 	SyncInterval time.Duration
+	// Checkpoint says when the embedded journal snapshots the metastore
+	// and compacts its log; the zero value takes the defaults.
+	Checkpoint CheckpointConfig
 	// OpenUFS opens an under-store; default ufs.Open.
 	OpenUFS func(uri string, opts map[string]string) (ufs.UFS, error)
 	// Logger receives the master's and Raft's logs; default slog.Default().
@@ -100,7 +129,8 @@ type Master struct {
 	cfg  Config
 	log  *slog.Logger
 	fsm  *fsm
-	node *raftNode
+	jr   journal   // the replication layer
+	node *raftNode // the embedded journal; nil with the UFS journal
 	sync *syncer
 
 	ufsGroup singleflight.Group
@@ -122,6 +152,8 @@ type Master struct {
 	// the last quorum round stops being trusted for reads.
 	leaseUntil atomic.Int64
 	verify     verifier
+	// followerReads counts the reads served as a follower.
+	followerReads atomic.Uint64
 
 	// leaderCh carries Raft's leadership changes to watchLeadership, which
 	// stops when stop is closed; watching tracks it.
@@ -154,19 +186,34 @@ func Open(ctx context.Context, cfg Config) (*Master, error) {
 	if cfg.OpenUFS == nil {
 		cfg.OpenUFS = ufs.Open
 	}
+	if cfg.JournalType == "" {
+		cfg.JournalType = JournalEmbedded
+	}
+	ufsJournal := cfg.JournalType == JournalUFS
 	switch {
+	case cfg.JournalType != JournalEmbedded && !ufsJournal:
+		return nil, fmt.Errorf("meta: journal type %q: want %s or %s: %w", cfg.JournalType, JournalEmbedded, JournalUFS, syscall.EINVAL)
 	case cfg.JournalDir == "":
 		return nil, fmt.Errorf("meta: Config.JournalDir is empty: %w", syscall.EINVAL)
-	case cfg.RaftAddr == "":
+	case cfg.RaftAddr == "" && !ufsJournal:
 		return nil, fmt.Errorf("meta: Config.RaftAddr is empty: %w", syscall.EINVAL)
 	case cfg.RootUFS == "":
 		return nil, fmt.Errorf("meta: Config.RootUFS is empty: %w", syscall.EINVAL)
+	case ufsJournal && cfg.MetastoreDir == "":
+		return nil, fmt.Errorf("meta: the %s journal needs a local metastore directory (Config.MetastoreDir): %w", JournalUFS, syscall.EINVAL)
+	case ufsJournal && cfg.RPCAddr == "":
+		return nil, fmt.Errorf("meta: the %s journal needs this master's RPC address (Config.RPCAddr): %w", JournalUFS, syscall.EINVAL)
 	}
-	if err := os.MkdirAll(cfg.JournalDir, 0o700); err != nil {
-		return nil, fmt.Errorf("meta: journal folder: %w", err)
+	if cfg.MetastoreDir == "" {
+		cfg.MetastoreDir = cfg.JournalDir
+	}
+	if !ufsJournal {
+		if err := os.MkdirAll(cfg.JournalDir, 0o700); err != nil {
+			return nil, fmt.Errorf("meta: journal folder: %w", err)
+		}
 	}
 	log := cfg.Logger.With("component", "meta")
-	f, err := openFSM(filepath.Join(cfg.JournalDir, metastoreName), log)
+	f, err := openMetastore(cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("meta: %w", err)
 	}
@@ -175,9 +222,17 @@ func Open(ctx context.Context, cfg Config) (*Master, error) {
 		leaderCh: make(chan bool, 16), stop: make(chan struct{}),
 	}
 	f.onRestore = m.dropCaches
-	m.node, err = startRaft(raftConfig{
-		NodeID: cfg.NodeID, BindAddr: cfg.RaftAddr, Peers: cfg.Peers, Dir: cfg.JournalDir, Notify: m.leaderCh,
-	}, f, cfg.Logger)
+	if ufsJournal {
+		m.jr, err = m.openUFSJournal()
+	} else {
+		m.node, err = startRaft(raftConfig{
+			NodeID: cfg.NodeID, BindAddr: cfg.RaftAddr, Peers: cfg.Peers, Dir: cfg.JournalDir, Notify: m.leaderCh,
+			Applied: f.lastApplied(), NoBootstrap: cfg.Join, Checkpoint: cfg.Checkpoint,
+		}, f, cfg.Logger)
+		if err == nil {
+			m.jr = m.node
+		}
+	}
 	if err != nil {
 		f.close()
 		return nil, err
@@ -199,8 +254,13 @@ func Open(ctx context.Context, cfg Config) (*Master, error) {
 	return m, nil
 }
 
-// group reports whether this master is configured as one of several.
+// group reports whether this master is configured as one of several
+// (always with the UFS journal: how many candidates there are is
+// ZooKeeper's to know).
 func (m *Master) group() bool {
+	if m.node == nil {
+		return true
+	}
 	for _, p := range m.cfg.Peers {
 		if s, err := parsePeer(p); err == nil && string(s.ID) != m.cfg.NodeID && string(s.Address) != m.cfg.RaftAddr {
 			return true
@@ -243,21 +303,24 @@ func (m *Master) watchLeadership() {
 				continue
 			}
 			m.sync.reset()
-			term := m.node.raft.CurrentTerm()
-			err := m.node.raft.Barrier(defaultApplyTimeout).Error()
-			if err == nil && m.IsLeader() && m.node.raft.CurrentTerm() == term {
+			term := m.jr.term()
+			err := m.jr.barrier(defaultApplyTimeout)
+			if err == nil && m.IsLeader() && m.jr.term() == term {
 				m.caughtUpTerm.Store(term)
 				ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
-				err = errors.Join(m.registerSelf(ctx), m.ensureRootMount(ctx))
+				if m.node != nil {
+					err = m.registerSelf(ctx)
+				}
+				err = errors.Join(err, m.ensureRootMount(ctx))
 				cancel()
 				// Serve even when a task failed (an under-store that is
 				// down must not keep the namespace down); the root mount
 				// is checked again on the next election.
 				m.readyTerm.Store(term)
 				m.log.Info("elected leader", "node", m.cfg.NodeID, "term", term,
-					"lastApplied", m.node.raft.AppliedIndex())
+					"lastApplied", m.fsm.lastApplied())
 			}
-			if err != nil && !errors.Is(err, raft.ErrRaftShutdown) && !errors.Is(err, ErrNotLeader) {
+			if err != nil && !errors.Is(err, errNotLeading) && !errors.Is(err, ErrNotLeader) {
 				m.log.Warn("leader start-up tasks failed", "err", err)
 			}
 		}
@@ -270,7 +333,7 @@ func (m *Master) Close() error {
 		m.handOff()
 		m.readyTerm.Store(0)
 		m.caughtUpTerm.Store(0)
-		errs := []error{m.node.close()}
+		errs := []error{m.jr.close()}
 		close(m.stop)
 		m.watching.Wait()
 		errs = append(errs, m.fsm.close())
@@ -293,7 +356,7 @@ func (m *Master) handOff() {
 	}
 	m.transferring.Store(true)
 	m.leaseUntil.Store(0)
-	if err := m.node.raft.LeadershipTransfer().Error(); err != nil {
+	if err := m.jr.handOff(); err != nil {
 		m.log.Warn("could not hand leadership over before stopping", "err", err)
 		return
 	}
@@ -302,7 +365,7 @@ func (m *Master) handOff() {
 
 // IsLeader reports whether this master leads the Raft group (it may not be
 // ready to serve yet; see Ready).
-func (m *Master) IsLeader() bool { return m.node.raft.State() == raft.Leader }
+func (m *Master) IsLeader() bool { return m.jr.leading() }
 
 // Ready reports whether this master leads and serves calls.
 func (m *Master) Ready() bool {
@@ -312,18 +375,24 @@ func (m *Master) Ready() bool {
 // inTerm reports whether this master leads in the term stored in t.
 func (m *Master) inTerm(t *atomic.Uint64) bool {
 	term := t.Load()
-	return term != 0 && m.IsLeader() && m.node.raft.CurrentTerm() == term
+	return term != 0 && m.IsLeader() && m.jr.term() == term
 }
 
 // Leader returns the leader's Raft address, "" when none is known.
 func (m *Master) Leader() string {
-	addr, _ := m.node.raft.LeaderWithID()
-	return string(addr)
+	addr, _ := m.jr.leader()
+	return addr
 }
 
 // LeaderRPC returns the leader's client RPC address, "" when no leader is
 // known or its RPC address is not.
-func (m *Master) LeaderRPC() string { return m.RPCAddrOf(m.Leader()) }
+func (m *Master) LeaderRPC() string {
+	addr, rpc := m.jr.leader()
+	if rpc != "" {
+		return rpc
+	}
+	return m.RPCAddrOf(addr)
+}
 
 // RaftStats is a summary of this master's Raft state.
 type RaftStats struct {
@@ -355,28 +424,21 @@ type RaftStats struct {
 	// metastore transactions that applied entries and the entries. Their
 	// ratios show how well concurrent commands are batched.
 	LogWrites, LogEntries, ApplyBatches, AppliedEntries uint64
+	// FollowerReads counts the reads this master answered as a follower.
+	FollowerReads uint64
 }
 
 // Stats returns this master's Raft state.
 func (m *Master) Stats() RaftStats {
-	r := m.node.raft
 	st := RaftStats{
 		NodeID: m.cfg.NodeID, RaftAddr: m.cfg.RaftAddr, RPCAddr: m.cfg.RPCAddr,
-		State:       r.State().String(),
-		Ready:       m.Ready(),
-		Term:        r.CurrentTerm(),
-		LastApplied: r.AppliedIndex(),
-		CommitIndex: r.CommitIndex(),
-		LastIndex:   r.LastIndex(),
-		Leader:      m.Leader(),
-		LastContact: r.LastContact(),
-		LogWrites:   m.node.logCount.writes.Load(), LogEntries: m.node.logCount.entries.Load(),
+		Ready:        m.Ready(),
+		Leader:       m.Leader(),
+		LeaderRPC:    m.LeaderRPC(),
 		ApplyBatches: m.fsm.batches.Load(), AppliedEntries: m.fsm.entries.Load(),
+		FollowerReads: m.followerReads.Load(),
 	}
-	if r.State() == raft.Leader {
-		st.LastContact = time.Time{}
-	}
-	st.LeaderRPC = m.RPCAddrOf(st.Leader)
+	m.jr.fill(&st)
 	return st
 }
 
@@ -391,8 +453,7 @@ func (m *Master) checkLeader() error {
 
 // notLeader describes why this master cannot serve as the leader now.
 func (m *Master) notLeader() error {
-	addr := m.Leader()
-	return &NotLeaderError{Leader: addr, LeaderRPC: m.RPCAddrOf(addr), Pending: m.IsLeader()}
+	return &NotLeaderError{Leader: m.Leader(), LeaderRPC: m.LeaderRPC(), Pending: m.IsLeader()}
 }
 
 // propose replicates a command and returns its apply result. The wait
@@ -431,31 +492,38 @@ func (m *Master) proposeData(ctx context.Context, c command, data []byte) (any, 
 			return nil, ctx.Err()
 		}
 	}
-	f := m.node.raft.Apply(data, timeout)
+	var resp any
 	var err error
 	if ctx.Done() == nil {
-		err = f.Error()
+		resp, err = m.jr.propose(data, timeout)
 	} else {
-		done := make(chan error, 1)
-		go func() { done <- f.Error() }()
+		type outcome struct {
+			resp any
+			err  error
+		}
+		done := make(chan outcome, 1)
+		go func() {
+			r, err := m.jr.propose(data, timeout)
+			done <- outcome{r, err}
+		}()
 		select {
-		case err = <-done:
+		case o := <-done:
+			resp, err = o.resp, o.err
 		case <-ctx.Done():
 			return nil, fmt.Errorf("meta: replicate %T: %w", c, ctx.Err())
 		}
 	}
 	switch {
-	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost),
-		errors.Is(err, raft.ErrLeadershipTransferInProgress), errors.Is(err, raft.ErrRaftShutdown):
+	case errors.Is(err, errNotLeading):
 		return nil, m.notLeader()
-	case errors.Is(err, raft.ErrEnqueueTimeout):
-		return nil, fmt.Errorf("meta: replicate %T: %w: %w", c, err, syscall.ETIMEDOUT)
+	case errors.Is(err, syscall.ETIMEDOUT):
+		return nil, fmt.Errorf("meta: replicate %T: %w", c, err)
 	case err != nil:
 		return nil, fmt.Errorf("meta: replicate %T: %w: %w", c, err, syscall.EIO)
 	}
-	r, ok := f.Response().(*applyResult)
+	r, ok := resp.(*applyResult)
 	if !ok {
-		return nil, fmt.Errorf("meta: replicate %T: unexpected apply response %T: %w", c, f.Response(), syscall.EIO)
+		return nil, fmt.Errorf("meta: replicate %T: unexpected apply response %T: %w", c, resp, syscall.EIO)
 	}
 	return r.value, r.err
 }
@@ -491,6 +559,10 @@ func (m *Master) beginRead(ctx context.Context, op, p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if followerReadOK(ctx) && m.servesFollowerRead() {
+		m.followerReads.Add(1)
+		return p, nil
+	}
 	return p, m.confirmLeader(ctx)
 }
 
@@ -518,65 +590,6 @@ func (m *Master) GetStatus(ctx context.Context, path string) (FileInfo, error) {
 		return FileInfo{}, err
 	}
 	return m.stat("stat", p)
-}
-
-// ListStatus lists a directory (listing it from the under-store on first
-// use and when its sync is due); for a file it returns the file itself.
-func (m *Master) ListStatus(ctx context.Context, path string) ([]FileInfo, error) {
-	const op = "list"
-	p, err := m.beginRead(ctx, op, path)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.syncPath(ctx, p); err != nil {
-		return nil, err
-	}
-	var loaded bool
-	fi, err := m.statLoaded(op, p, &loaded)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.IsDir {
-		return []FileInfo{fi}, nil
-	}
-	if err := m.syncDir(ctx, p, loaded); err != nil {
-		if !loaded {
-			return nil, err
-		}
-		m.log.Warn("directory sync failed; serving the namespace", "path", p, "err", err)
-	}
-	var out []FileInfo
-	err = m.fsm.view(func(t *txn) error {
-		dir, err := t.lookup(op, p)
-		if err != nil {
-			return err
-		}
-		if !dir.IsDir {
-			out = []FileInfo{t.mountTable().toInfo(dir, p)}
-			return nil
-		}
-		mt := t.mountTable()
-		return t.children(dir.ID, func(name string, id uint64) error {
-			if n, ok := t.inode(id); ok {
-				out = append(out, mt.toInfo(n, joinPath(p, name)))
-			}
-			return t.err
-		})
-	})
-	return out, err
-}
-
-// statLoaded is stat that also reports whether a directory was listed.
-func (m *Master) statLoaded(op, p string, loaded *bool) (fi FileInfo, err error) {
-	err = m.fsm.view(func(t *txn) error {
-		n, err := t.lookup(op, p)
-		if err != nil {
-			return err
-		}
-		fi, *loaded = t.mountTable().toInfo(n, p), n.Loaded
-		return nil
-	})
-	return fi, err
 }
 
 // CreateOptions tune CreateFile.

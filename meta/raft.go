@@ -38,6 +38,15 @@ type raftConfig struct {
 	// Notify receives true when this node becomes leader and false when
 	// it stops being one; Raft blocks on it, so it must be consumed.
 	Notify chan<- bool
+	// NoBootstrap starts a node with no state without bootstrapping: it
+	// waits for a running group's leader to add it.
+	NoBootstrap bool
+	// Applied is the metastore's last applied index: when the newest
+	// snapshot is past it (a new or HEAP metastore), Raft restores that
+	// snapshot at start instead of replaying from the metastore.
+	Applied uint64
+	// Checkpoint says when snapshots are taken and the log compacted.
+	Checkpoint CheckpointConfig
 }
 
 // raftNode is a running Raft server with the stores it owns.
@@ -117,6 +126,7 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 	rlog := log.With("component", "raft")
 	rc := newRaftConfig(cfg.NodeID, rlog)
 	rc.NotifyCh = cfg.Notify
+	cfg.Checkpoint.apply(rc)
 	hl := rc.Logger
 
 	var peers []raft.Server
@@ -141,13 +151,23 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 		}
 	}()
 	dbPath := filepath.Join(cfg.Dir, raftDBName)
-	n.logs, err = raftboltdb.New(raftboltdb.Options{
-		Path:        dbPath,
-		BoltOptions: &bbolt.Options{Timeout: storeOpenTimeout},
+	// Refuse damaged journal files before anything opens them read-write.
+	if err := checkRaftFiles(cfg.Dir, cfg.Applied, storeOpenTimeout); err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	err = openBolt("raft log", dbPath, storeOpenTimeout, func() (err error) {
+		n.logs, err = raftboltdb.New(raftboltdb.Options{
+			Path:        dbPath,
+			BoltOptions: &bbolt.Options{Timeout: storeOpenTimeout},
+		})
+		return err
 	})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("meta: raft store %s: %w (is a master running?): %w", dbPath, errLocked, syscall.EBUSY)
+		}
+		if errors.Is(err, errDamaged) {
+			return nil, fmt.Errorf("meta: %w", err)
 		}
 		return nil, fmt.Errorf("meta: raft store %s: %w", dbPath, err)
 	}
@@ -160,11 +180,15 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 		return nil, fmt.Errorf("meta: raft transport on %s: %w", cfg.BindAddr, err)
 	}
 
+	if metas, err := snaps.List(); err == nil && len(metas) > 0 && metas[0].Index > cfg.Applied {
+		rc.NoSnapshotRestoreOnStart = false
+		rlog.Info("metastore is behind the newest snapshot; restoring it", "applied", cfg.Applied, "snapshot", metas[0].ID)
+	}
 	existing, err := raft.HasExistingState(n.logs, n.logs, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("meta: raft state in %s: %w", cfg.Dir, err)
 	}
-	if !existing {
+	if !existing && !cfg.NoBootstrap {
 		servers := append([]raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: n.trans.LocalAddr()}}, peers...)
 		if err := raft.BootstrapCluster(rc, n.logs, n.logs, snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
 			return nil, fmt.Errorf("meta: raft bootstrap: %w", err)
@@ -172,7 +196,13 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 		rlog.Info("bootstrapped raft group", "node", cfg.NodeID, "members", len(servers))
 	}
 	n.logCount = &countingLogStore{LogStore: n.logs}
-	n.raft, err = raft.NewRaft(rc, f, n.logCount, n.logs, snaps, n.trans)
+	err = guarded(func() (err error) {
+		n.raft, err = raft.NewRaft(rc, f, n.logCount, n.logs, snaps, n.trans)
+		return err
+	})
+	if err != nil && errors.Is(err, errPanicked) {
+		return nil, fmt.Errorf("meta: %w", damagedFile("raft log", dbPath, err.Error()))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("meta: start raft: %w", err)
 	}

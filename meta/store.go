@@ -40,21 +40,34 @@ type store struct {
 }
 
 // openStore opens (creating if needed) the metastore at path. A file locked
-// by another process is reported after timeout with errLocked.
+// by another process is reported after timeout with errLocked; a damaged
+// one (checkBoltFile) with errDamaged, and it is left untouched.
 func openStore(path string, timeout time.Duration) (*store, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+	if err := checkBoltFile("metastore", path, timeout); err != nil {
+		return nil, err
+	}
+	var db *bbolt.DB
+	err := openBolt("metastore", path, timeout, func() (err error) {
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+		if err != nil {
+			return err
+		}
+		if err := db.Update(initStore); err != nil {
+			db.Close()
+			return fmt.Errorf("initialise: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
 			return nil, fmt.Errorf("metastore %s: %w (is a master running?): %w", path, errLocked, syscall.EBUSY)
 		}
+		if errors.Is(err, errDamaged) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("metastore %s: open: %w", path, err)
 	}
-	s := &store{path: path, db: db}
-	if err := db.Update(initStore); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("metastore %s: initialise: %w", path, err)
-	}
-	return s, nil
+	return &store{path: path, db: db}, nil
 }
 
 // initStore creates the buckets, the counters and the root inode of a new

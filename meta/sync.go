@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/alluxio-go/alluxio/ufs"
@@ -287,20 +289,192 @@ func (m *Master) listUFS(ctx context.Context, p string, now time.Time) error {
 			synced = append(synced, joinPath(p, fi.Name))
 		}
 	}
-	var changes bool
-	err = m.fsm.view(func(t *txn) error {
-		sp, err := planSyncDir(t, p, entries)
-		changes = err != nil || sp.changes() // an error is for apply to report
-		return nil
-	})
-	if err != nil {
+	if err := m.proposeSyncDir(ctx, p, entries); err != nil {
 		return err
-	}
-	if changes {
-		if _, err := m.propose(ctx, &syncDirCmd{Path: p, Entries: entries}); err != nil {
-			return err
-		}
 	}
 	m.sync.mark(now, synced...)
 	return nil
+}
+
+// syncBatchSize bounds the entries of one command that reconciles a
+// directory with its under-store: a directory of a million objects is
+// reconciled in bounded Raft entries rather than one huge one. A variable
+// for tests.
+var syncBatchSize = 4096
+
+// proposeSyncDir reconciles directory p with the whole under-store listing
+// entries. A listing that fits one batch is one SyncDir command, as
+// always. A bigger one is sorted by name and cut into batches, each a
+// SyncDirRange command that owns a range of names: it adds, refreshes and
+// removes entries in that range only. The ranges together cover every
+// name, so every entry is reconciled once, and removals are still decided
+// on the complete listing, known before the first batch is proposed. The
+// directory is marked listed by the last batch, so a failure half way
+// leaves it to be listed again. Batches that would change nothing are not
+// proposed.
+func (m *Master) proposeSyncDir(ctx context.Context, p string, entries []ufsEntry) error {
+	if len(entries) <= syncBatchSize {
+		var changes bool
+		err := m.fsm.view(func(t *txn) error {
+			sp, err := planSyncDir(t, p, entries)
+			changes = err != nil || sp.changes() // an error is for apply to report
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if changes {
+			_, err = m.propose(ctx, &syncDirCmd{Path: p, Entries: entries})
+		}
+		return err
+	}
+	slices.SortStableFunc(entries, func(a, b ufsEntry) int { return strings.Compare(a.Name, b.Name) })
+	for start := 0; start < len(entries); {
+		end := min(start+syncBatchSize, len(entries))
+		for end < len(entries) && entries[end].Name == entries[end-1].Name {
+			end++ // a name listed twice stays in one batch
+		}
+		cmd := &syncDirRangeCmd{Path: p, Entries: entries[start:end]}
+		if start > 0 {
+			cmd.After = entries[start-1].Name
+		}
+		if end < len(entries) {
+			cmd.Through = entries[end-1].Name
+		}
+		start = end
+		var changes bool
+		err := m.fsm.view(func(t *txn) error {
+			sp, err := planSyncRange(t, p, cmd.Entries, cmd.After, cmd.Through)
+			changes = err != nil || sp.rangeChanges(cmd.Through == "")
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !changes {
+			continue
+		}
+		if _, err := m.propose(ctx, cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncDirRangeCmd reconciles the entries of one directory whose names lie
+// in (After, Through] with the part of an under-store listing in that
+// range, as syncDirCmd does for the whole directory. After "" starts at
+// the first name, Through "" ends at the last; the command whose range
+// reaches the last name marks the directory listed.
+type syncDirRangeCmd struct {
+	Path    string     `json:"path"`
+	After   string     `json:"after,omitempty"`
+	Through string     `json:"through,omitempty"`
+	Entries []ufsEntry `json:"entries"` // Name is the base name
+}
+
+func (*syncDirRangeCmd) commandType() commandType { return cmdSyncDirRange }
+
+func (c *syncDirRangeCmd) apply(t *txn) (any, error) {
+	sp, err := planSyncRange(t, c.Path, c.Entries, c.After, c.Through)
+	if err != nil {
+		return nil, err
+	}
+	applySyncPlan(t, sp, c.Through == "")
+	return nil, t.err
+}
+
+// rangeChanges reports whether applying a plan for a range of names would
+// change anything; final is set for the range that reaches the last name,
+// which marks the directory listed.
+func (sp *syncPlan) rangeChanges(final bool) bool {
+	return (final && !sp.dir.Loaded) || len(sp.drop)+len(sp.replace)+len(sp.refresh)+len(sp.add) > 0
+}
+
+// applySyncPlan writes a reconciliation; final marks the directory as
+// listed from its under-store.
+func applySyncPlan(t *txn, sp *syncPlan, final bool) {
+	dir := sp.dir
+	for _, n := range sp.drop {
+		t.removeTree(dir, n)
+	}
+	for _, r := range sp.replace {
+		t.removeTree(dir, r.old)
+		t.linkNew(dir, newInodeFromEntry(t.allocInodeID(), dir.ID, r.old.Name, r.entry))
+	}
+	for _, n := range sp.refresh {
+		t.putInode(n)
+	}
+	for _, e := range sp.add {
+		t.linkNew(dir, newInodeFromEntry(t.allocInodeID(), dir.ID, e.Name, e))
+	}
+	if final {
+		dir.Loaded = true
+	}
+	t.putInode(dir)
+}
+
+// planSyncRange computes the reconciliation of the entries of directory p
+// whose names lie in (after, through] ("" for no bound) with the listing
+// entries, without writing. Listed names outside the range are ignored.
+func planSyncRange(t *txn, p string, entries []ufsEntry, after, through string) (*syncPlan, error) {
+	dir, err := t.lookup("sync", p)
+	if err != nil {
+		return nil, err
+	}
+	if !dir.IsDir {
+		return nil, &fs.PathError{Op: "sync", Path: p, Err: syscall.ENOTDIR}
+	}
+	inRange := func(name string) bool { return name > after && (through == "" || name <= through) }
+	sp := &syncPlan{dir: dir}
+	mt := t.mountTable()
+	listed := make(map[string]int, len(entries))
+	for i, e := range entries {
+		if validName(e.Name) && inRange(e.Name) {
+			listed[e.Name] = i
+		}
+	}
+	type child struct {
+		name string
+		id   uint64
+	}
+	var kids []child
+	t.childrenAfter(dir.ID, after, func(name string, id uint64) bool {
+		if through != "" && name > through {
+			return false
+		}
+		kids = append(kids, child{name, id})
+		return true
+	})
+	for _, k := range kids {
+		cp := joinPath(p, k.name)
+		n, ok := t.inode(k.id)
+		if !ok {
+			continue
+		}
+		i, inUFS := listed[k.name]
+		delete(listed, k.name) // handled here, whatever the outcome
+		if _, isMount := mt.mountAt(cp); isMount || !n.Persisted || !n.Completed {
+			continue // shadows the under-store's entry, or not ours to drop
+		}
+		switch {
+		case !inUFS:
+			if removable(t, mt, n, cp) {
+				sp.drop = append(sp.drop, n)
+			}
+		case !n.sameKind(entries[i]):
+			if removable(t, mt, n, cp) {
+				sp.replace = append(sp.replace, replacement{old: n, entry: entries[i]})
+			}
+		case refresh(n, entries[i]):
+			sp.refresh = append(sp.refresh, n)
+		}
+	}
+	for _, e := range entries {
+		if _, todo := listed[e.Name]; todo {
+			delete(listed, e.Name) // a name listed twice is added once
+			sp.add = append(sp.add, e)
+		}
+	}
+	return sp, t.err
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alluxio-go/alluxio/daemon/client"
 )
 
 // haCluster is a highly available installation on 127.0.0.1: three
@@ -26,36 +28,14 @@ type haCluster struct {
 	ufs     string
 	rpc     []string // RPC address of master i
 	journal []string // embedded journal address of master i
+
+	directOnce    sync.Once
+	directMasters *client.Masters // see direct
 }
 
-func newHACluster(t *testing.T) *haCluster {
-	t.Helper()
-	h := &haCluster{t: t, ufs: t.TempDir()}
-	var rpcPorts, journalPorts []int
-	for i := 0; i < 3; i++ {
-		rpcPorts = append(rpcPorts, freePort(t))
-		journalPorts = append(journalPorts, freePort(t))
-		h.rpc = append(h.rpc, fmt.Sprintf("127.0.0.1:%d", rpcPorts[i]))
-		h.journal = append(h.journal, fmt.Sprintf("127.0.0.1:%d", journalPorts[i]))
-	}
-	props := func(i int) map[string]string {
-		return map[string]string{
-			"alluxio.master.embedded.journal.addresses": strings.Join(h.journal, ","),
-			"alluxio.master.rpc.addresses":              strings.Join(h.rpc, ","),
-			"alluxio.master.rpc.port":                   fmt.Sprint(rpcPorts[i]),
-			"alluxio.master.embedded.journal.port":      fmt.Sprint(journalPorts[i]),
-			"alluxio.master.mount.table.root.ufs":       h.ufs,
-			"alluxio.user.rpc.retry.max.duration":       "60s",
-		}
-	}
-	for i := 0; i < 3; i++ {
-		h.masters = append(h.masters, newCluster(t, props(i)))
-	}
-	// The worker reports to master 0; the FUSE daemon and the CLI follow
-	// the leader.
-	h.client = newCluster(t, props(0))
-	return h
-}
+// newHACluster lays out the three masters and the client host (see
+// newHAClusterWith).
+func newHACluster(t *testing.T) *haCluster { return newHAClusterWith(t, nil) }
 
 // start starts the masters one by one with alluxio-start.sh master (each
 // waits only until its master answers), then the worker and the mount.

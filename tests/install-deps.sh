@@ -59,3 +59,11 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends chromium fonts-liberation
 fi
+
+# --- UFS journal with ZooKeeper election (meta and tests/zk*_test.go) ---
+# Debian's ZooKeeper server, started by the tests on 127.0.0.1.
+if [ ! -e /usr/share/zookeeper/bin/zkServer.sh ] && ! ls /usr/share/java/zookeeper*.jar >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends zookeeper
+fi

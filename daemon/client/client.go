@@ -14,6 +14,7 @@ import (
 	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
+	"github.com/alluxio-go/alluxio/meta/zkelect"
 )
 
 // Config says where the cluster is and how files are read and written.
@@ -25,6 +26,13 @@ type Config struct {
 	// available group (alluxio.master.rpc.addresses). Calls go to the
 	// leader, following followers' redirects and failing over.
 	MasterAddrs []string
+	// ZooKeeper, when it names servers, is asked for the leading master
+	// (masters on the UFS journal); MasterAddrs may then be empty.
+	ZooKeeper zkelect.Config
+	// FollowerReads, when positive, lets any master answer reads with a
+	// state at most this old (Masters.WithFollowerReads); 0 sends every
+	// call to the leader.
+	FollowerReads time.Duration
 	// WorkerNetwork and WorkerAddr reach the data worker: "unix" and the
 	// domain socket path for the local worker, or "tcp" and host:port.
 	WorkerNetwork, WorkerAddr string
@@ -78,12 +86,27 @@ func New(cfg Config) *Client {
 		addrs = []string{cfg.MasterAddr}
 	}
 	log := cfg.Logger.With("component", "client")
-	c := &Client{cfg: cfg, log: log, masters: NewMasters(addrs, cfg.RetryFor, log)}
+	c := &Client{cfg: cfg, log: log, masters: MastersFor(addrs, cfg.ZooKeeper, cfg.RetryFor, log).WithFollowerReads(cfg.FollowerReads)}
 	c.workers = &workerSet{c: c}
 	if cfg.WorkerAddr != "" {
 		c.worker = rpc.NewClient(cfg.WorkerNetwork, cfg.WorkerAddr)
 	}
 	return c
+}
+
+// MastersFor returns a caller of the masters at addrs that, when zk names
+// servers, asks ZooKeeper for the leader first.
+func MastersFor(addrs []string, zk zkelect.Config, retryFor time.Duration, log *slog.Logger) *Masters {
+	m := NewMasters(addrs, retryFor, log)
+	if len(zk.Servers) > 0 {
+		zk.Logger = log
+		if w, err := zkelect.NewWatcher(zk); err == nil {
+			m.WithDiscovery(w)
+		} else {
+			log.Warn("cannot ask ZooKeeper for the leading master", "err", err)
+		}
+	}
+	return m
 }
 
 // Close closes the connections.

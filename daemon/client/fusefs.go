@@ -43,15 +43,16 @@ func (f *FS) Stat(ctx context.Context, path string) (fuse.Attr, error) {
 	return AttrOf(fi), err
 }
 
-// List implements fuse.Client.
+// List implements fuse.Client. It gathers every page; readdir streams
+// pages through ListPage instead.
 func (f *FS) List(ctx context.Context, path string) ([]fuse.Entry, error) {
-	infos, err := f.c.ListStatus(ctx, path)
+	var out []fuse.Entry
+	err := f.c.ListStatusPages(ctx, path, func(page []meta.FileInfo) error {
+		out = append(out, entriesOf(page)...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := make([]fuse.Entry, len(infos))
-	for i, fi := range infos {
-		out[i] = fuse.Entry{Name: fi.Name, Attr: AttrOf(fi)}
 	}
 	return out, nil
 }

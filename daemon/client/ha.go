@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,12 +36,95 @@ type Masters struct {
 	addrs    []string
 	retryFor time.Duration
 	log      *slog.Logger
+	// discovery, when set, names the leader and the candidates (the
+	// ZooKeeper election of a UFS journal).
+	discovery Discovery
+	// followerStaleness, when positive, sends reads to any master (see
+	// WithFollowerReads); lastWrite (unix nanos) is this caller's last
+	// change, after which it reads from the leader for followerStaleness;
+	// spread picks the master of the next follower read.
+	followerStaleness time.Duration
+	lastWrite         atomic.Int64
+	spread            atomic.Uint32
 
 	// mu guards clients, order and current.
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
 	order   []string // addrs, then addresses learned from redirects
 	current string   // where calls go first
+}
+
+// readMethods are the calls a fresh follower may answer.
+var readMethods = map[string]bool{
+	wire.MasterGetStatus: true, wire.MasterListStatus: true, wire.MasterListStatusPage: true,
+	wire.MasterGetXattr: true, wire.MasterListXattr: true,
+}
+
+// WithFollowerReads spreads reads over every master: a follower that heard
+// from the leader less than staleness ago answers from its own state
+// (others send the read on to the leader). For staleness after each of
+// its own changes, this caller reads from the leader, so it always sees
+// what it wrote.
+func (m *Masters) WithFollowerReads(staleness time.Duration) *Masters {
+	m.followerStaleness = staleness
+	return m
+}
+
+// callFollower tries a read at the next master in turn; done is false when
+// that master would not serve it (then the leader is asked).
+func (m *Masters) callFollower(ctx context.Context, method string, req, resp any) (done bool, err error) {
+	m.mu.Lock()
+	order := slices.Clone(m.order)
+	m.mu.Unlock()
+	if len(order) == 0 {
+		return false, nil
+	}
+	addr := order[int(m.spread.Add(1))%len(order)]
+	_, err = m.client(addr).Call(ctx, method, withField(req, `"`+wire.FollowerReadField+`":true`), nil, resp, nil)
+	if err != nil && (notLeader(err) || unreachable(err)) && ctx.Err() == nil {
+		return false, nil
+	}
+	return true, err
+}
+
+// Discovery names the leading master and every master, as ZooKeeper does
+// for masters on the UFS journal (*zkelect.Watcher).
+type Discovery interface {
+	Leader(ctx context.Context) (leader string, all []string, err error)
+	Close() error
+}
+
+// WithDiscovery makes calls ask d for the leader before trying the
+// configured addresses (which may then be empty).
+func (m *Masters) WithDiscovery(d Discovery) *Masters {
+	m.discovery = d
+	return m
+}
+
+// discover asks the discovery for the leader and adds the candidates to
+// the addresses tried; it reports whether it learnt a leader.
+func (m *Masters) discover(ctx context.Context) bool {
+	if m.discovery == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	leader, all, err := m.discovery.Leader(ctx)
+	if err != nil {
+		m.log.Debug("could not ask for the leading master", "err", err)
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range all {
+		if !slices.Contains(m.order, a) {
+			m.order = append(m.order, a)
+		}
+	}
+	if leader != "" {
+		m.current = leader
+	}
+	return leader != ""
 }
 
 // NewMasters returns a caller of the masters at addrs (RPC host:port),
@@ -57,8 +141,18 @@ func NewMasters(addrs []string, retryFor time.Duration, log *slog.Logger) *Maste
 	return m
 }
 
-// Addrs returns the configured master addresses.
-func (m *Masters) Addrs() []string { return slices.Clone(m.addrs) }
+// Addrs returns the configured master addresses, or with a discovery, the
+// masters it names.
+func (m *Masters) Addrs() []string {
+	if m.discovery != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+		defer cancel()
+		if _, all, err := m.discovery.Leader(ctx); err == nil && len(all) > 0 {
+			return all
+		}
+	}
+	return slices.Clone(m.addrs)
+}
 
 // Current returns the master calls go to first: the last known leader.
 func (m *Masters) Current() string {
@@ -76,6 +170,9 @@ func (m *Masters) Close() error {
 	var errs []error
 	for _, c := range clients {
 		errs = append(errs, c.Close())
+	}
+	if m.discovery != nil {
+		errs = append(errs, m.discovery.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -125,12 +222,23 @@ func (m *Masters) setCurrent(addr string) {
 // so that the master group applies it once even when a reply was lost and
 // the call is retried, at the same master or after an election.
 func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req, resp any) error {
-	if len(m.addrs) == 0 {
+	if len(m.addrs) == 0 && m.discovery == nil {
 		return fmt.Errorf("%s: no master address configured (alluxio.master.rpc.addresses): %w", method, syscall.EINVAL)
+	}
+	if m.Current() == "" {
+		m.discover(ctx)
+	}
+	if !idempotent {
+		defer m.lastWrite.Store(time.Now().UnixNano())
+	} else if m.followerStaleness > 0 && readMethods[method] &&
+		time.Since(time.Unix(0, m.lastWrite.Load())) > m.followerStaleness {
+		if done, err := m.callFollower(ctx, method, req, resp); done {
+			return err
+		}
 	}
 	body := req
 	if !idempotent {
-		body = withRequestID(req, meta.NewRequestID())
+		body = withField(req, `"`+wire.RequestIDField+`":"`+meta.NewRequestID().String()+`"`)
 	}
 	deadline := time.Now().Add(m.retryFor)
 	backoff := 50 * time.Millisecond
@@ -167,6 +275,9 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 			}
 		}
 		if time.Now().After(deadline) {
+			if last == nil {
+				last = fmt.Errorf("%s: no master to call: ZooKeeper names no leader and no address is configured: %w", method, syscall.EAGAIN)
+			}
 			return last
 		}
 		select {
@@ -177,6 +288,7 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 		backoff = min(backoff*2, maxBackoff)
 		clear(failed)
 		redirects = 0
+		m.discover(ctx)
 	}
 }
 
@@ -206,10 +318,9 @@ func notLeader(err error) bool {
 	return errors.As(err, &rerr) && rerr.Errno == syscall.EAGAIN
 }
 
-// withRequestID returns the JSON of req with a "requestId" field added
+// withField returns the JSON of req with a field ("name":value) added
 // (req must encode as a JSON object or null; anything else is sent as is).
-func withRequestID(req any, id meta.RequestID) any {
-	field := `"` + wire.RequestIDField + `":"` + id.String() + `"`
+func withField(req any, field string) any {
 	b, err := json.Marshal(req)
 	if err != nil {
 		return req // the RPC layer reports the encoding error

@@ -180,7 +180,8 @@ type fakeErr struct{ errno syscall.Errno }
 func (e *fakeErr) Error() string { return "fake: " + e.errno.Error() }
 func (e *fakeErr) Unwrap() error { return e.errno }
 
-// TestWithRequestID checks the request id field added to JSON bodies.
+// TestWithRequestID checks the request id field added to JSON bodies by
+// withField.
 func TestWithRequestID(t *testing.T) {
 	id := meta.NewRequestID()
 	cases := []struct {
@@ -194,7 +195,7 @@ func TestWithRequestID(t *testing.T) {
 		{"not an object", "text", ""},
 	}
 	for _, tc := range cases {
-		got := withRequestID(tc.req, id)
+		got := withField(tc.req, `"`+wire.RequestIDField+`":"`+id.String()+`"`)
 		if tc.want == "" {
 			if got != tc.req {
 				t.Errorf("%s: changed to %v", tc.name, got)

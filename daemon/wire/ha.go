@@ -23,6 +23,10 @@ type RequestID struct {
 // RequestIDField is the JSON name of RequestID's field.
 const RequestIDField = "requestId"
 
+// FollowerReadField is the JSON field (true) by which a client says that a
+// fresh follower may answer its read (alluxio.user.master.follower.reads.enabled).
+const FollowerReadField = "followerRead"
+
 // RaftStatus is one master's view of itself and of the group.
 type RaftStatus struct {
 	// NodeID is the master's Raft server id.
@@ -47,6 +51,8 @@ type RaftStatus struct {
 	// LastContactMillis is how long ago a follower last heard from the
 	// leader (-1: never; 0 on the leader).
 	LastContactMillis int64 `json:"lastContactMillis"`
+	// FollowerReads counts the reads this master answered as a follower.
+	FollowerReads uint64 `json:"followerReads,omitempty"`
 	// Journal write and apply counters: entries per write show batching.
 	LogWrites      uint64 `json:"logWrites"`
 	LogEntries     uint64 `json:"logEntries"`
@@ -57,6 +63,16 @@ type RaftStatus struct {
 // QuorumResponse lists the members of the master group.
 type QuorumResponse struct {
 	Servers []meta.QuorumServer `json:"servers"`
+}
+
+// MasterQuorumAdd asks the leader to add a master to the group.
+const MasterQuorumAdd = "master.QuorumAdd"
+
+// QuorumAddRequest is a new master asking the leader to add it: its
+// journal address and its client RPC address.
+type QuorumAddRequest struct {
+	Address string `json:"address"`
+	RPCAddr string `json:"rpcAddr"`
 }
 
 // QuorumAddressRequest names a member of the group by its journal address

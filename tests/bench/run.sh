@@ -13,8 +13,20 @@
 #   random 4 KiB reads (fio, 4 jobs) of a cached file through the mount vs.
 #        the same on the tmpfs file
 # Appends a table to docs/benchmarks.md. Needs root and /dev/fuse.
+#
+# Then the master group (tests/bench/habench): creates per second through
+# the RPC path with 1 and 3 masters and 16 clients, the time from kill -9
+# of the leader to the first successful write, and the leader's heap with
+# 1,000,000 files (BENCH_HA_FILES=10000000 for the long manual run).
+#
+# run.sh [all|read|ha]: both (the default), or one of the two.
 set -euo pipefail
 
+suite=${1:-all}
+case $suite in
+  all | read | ha) ;;
+  *) echo "usage: run.sh [all|read|ha]" >&2; exit 2 ;;
+esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 size_mib=${BENCH_SIZE_MIB:-1024}
 runs=${BENCH_RUNS:-3}
@@ -29,6 +41,16 @@ cleanup() {
   rm -rf "$work" "$shm"
 }
 trap cleanup EXIT
+
+ha_bench() {
+  (cd "$root" && go build -o "$work/habench" ./tests/bench/habench)
+  "$work/habench" -bin "$root/bin" -work "$work/ha" ${BENCH_HA_FILES:+-files "$BENCH_HA_FILES"} |
+    tee -a "$root/docs/benchmarks.md"
+}
+if [ "$suite" = ha ]; then
+  ha_bench
+  exit 0
+fi
 
 mkdir -p "$home/bin" "$home/conf" "$home/ufs" "$home/mnt" "$shm/tier" "$work/loop"
 cp "$root"/bin/* "$home/bin/"
@@ -168,3 +190,7 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo
   echo "Worker Go heap in use: ${heap_before} MiB with $((size_mib * (runs + 1))) MiB cached, ${heap_after} MiB after ${rand_mib} MiB more."
 } | tee -a "$root/docs/benchmarks.md"
+
+if [ "$suite" = all ]; then
+  ha_bench
+fi

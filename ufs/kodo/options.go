@@ -3,7 +3,6 @@ package kodo
 import (
 	"fmt"
 	"io/fs"
-	"math/big"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,7 +28,7 @@ const (
 
 	// rootOptionPrefix starts the root mount's options in
 	// alluxio-site.properties; it is stripped when present.
-	rootOptionPrefix = "alluxio.master.mount.table.root.option."
+	rootOptionPrefix = ufs.RootOptionPrefix
 	// kodoNamespace starts every Alluxio Kodo property; an unknown key in
 	// it is an error, since it is most likely a misspelt one.
 	kodoNamespace = "alluxio.underfs.kodo."
@@ -96,26 +95,17 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 		c.name += "/" + p
 	}
 
-	opts := map[string]string{}  // lower-cased key -> value
-	given := map[string]string{} // lower-cased key -> key as given
-	for k, v := range options {
-		lk := strings.ToLower(strings.TrimSpace(k))
-		lk = strings.TrimPrefix(lk, rootOptionPrefix)
-		opts[lk] = strings.TrimSpace(v)
-		given[lk] = k
+	o := ufs.NewOptions(options)
+	if err := o.CheckNamespace(kodoNamespace, keyDownloadHost, keyEndpoint, keyConnectTimeout, keyRequestsMax,
+		keyTimeout, keyMaxRetry, keyDefaultMode); err != nil {
+		return nil, err
 	}
-	known := map[string]bool{}
-	for _, k := range []string{keyDownloadHost, keyEndpoint, keyConnectTimeout, keyRequestsMax,
-		keyTimeout, keyMaxRetry, keyDefaultMode} {
-		known[k] = true
-	}
-	for lk := range opts {
-		if strings.HasPrefix(lk, kodoNamespace) && !known[lk] {
-			return nil, fmt.Errorf("unknown option %q: %w", given[lk], syscall.EINVAL)
-		}
+	opts := func(key string) (string, bool) {
+		_, v, ok := o.Lookup(key)
+		return v, ok
 	}
 	required := func(key string) (string, error) {
-		v := opts[key]
+		v := o.Get(key)
 		if v == "" {
 			return "", fmt.Errorf("option %s is not set: %w", key, syscall.EINVAL)
 		}
@@ -140,31 +130,31 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 	if c.downloadHost, err = parseHost(keyDownloadHost, v, "http://", true); err != nil {
 		return nil, err
 	}
-	if v, ok := opts[keyConnectTimeout]; ok {
-		if c.connectTimeout, err = parseDuration(keyConnectTimeout, v); err != nil {
+	if v, ok := opts(keyConnectTimeout); ok {
+		if c.connectTimeout, err = ufs.ParseDuration(keyConnectTimeout, v); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := opts[keyTimeout]; ok {
-		if c.timeout, err = parseDuration(keyTimeout, v); err != nil {
+	if v, ok := opts(keyTimeout); ok {
+		if c.timeout, err = ufs.ParseDuration(keyTimeout, v); err != nil {
 			return nil, err
 		}
 	}
-	if v, ok := opts[keyMaxRetry]; ok {
+	if v, ok := opts(keyMaxRetry); ok {
 		n, perr := strconv.Atoi(v)
 		if perr != nil || n < 0 || n > 100 {
 			return nil, fmt.Errorf("option %s=%q: want a whole number from 0 to 100: %w", keyMaxRetry, v, syscall.EINVAL)
 		}
 		c.maxRetry = n
 	}
-	if v, ok := opts[keyRequestsMax]; ok {
+	if v, ok := opts(keyRequestsMax); ok {
 		n, perr := strconv.Atoi(v)
 		if perr != nil || n < 1 {
 			return nil, fmt.Errorf("option %s=%q: want a positive whole number: %w", keyRequestsMax, v, syscall.EINVAL)
 		}
 		c.requestsMax = n
 	}
-	if v, ok := opts[keyDefaultMode]; ok {
+	if v, ok := opts(keyDefaultMode); ok {
 		m, perr := strconv.ParseUint(v, 8, 32)
 		if perr != nil || m > 0o777 {
 			return nil, fmt.Errorf("option %s=%q: want octal permission bits such as 0700: %w", keyDefaultMode, v, syscall.EINVAL)
@@ -223,36 +213,4 @@ func parseHost(key, v, scheme string, withPath bool) (string, error) {
 		return "", fmt.Errorf("option %s=%q: want [http(s)://]host[:port]: %w", key, v, syscall.EINVAL)
 	}
 	return strings.TrimSuffix(v, "/"), nil
-}
-
-// parseDuration reads a Go duration ("1m30s") or Alluxio's syntax: a
-// number with an optional unit ms, s/sec, m/min, h/hour, d/day; a plain
-// number is milliseconds.
-func parseDuration(key, v string) (time.Duration, error) {
-	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return d, nil
-	}
-	s := strings.TrimSpace(v)
-	i := 0
-	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
-		i++
-	}
-	num, unit := s[:i], strings.ToLower(strings.TrimSpace(s[i:]))
-	mult, ok := map[string]time.Duration{
-		"": time.Millisecond, "ms": time.Millisecond, "millis": time.Millisecond,
-		"s": time.Second, "sec": time.Second, "secs": time.Second, "second": time.Second, "seconds": time.Second,
-		"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
-		"h": time.Hour, "hr": time.Hour, "hour": time.Hour, "hours": time.Hour,
-		"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
-	}[unit]
-	r, okNum := new(big.Rat).SetString(strings.TrimSuffix(num, "."))
-	if num == "" || !ok || !okNum {
-		return 0, fmt.Errorf("option %s=%q: want a duration such as 60s or 60000: %w", key, v, syscall.EINVAL)
-	}
-	r.Mul(r, new(big.Rat).SetInt64(int64(mult)))
-	q := new(big.Int).Quo(r.Num(), r.Denom())
-	if !q.IsInt64() {
-		return 0, fmt.Errorf("option %s=%q: too long: %w", key, v, syscall.EINVAL)
-	}
-	return time.Duration(q.Int64()), nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math/big"
 	"net/url"
 	"strconv"
 	"strings"
@@ -125,36 +124,17 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 		c.secretKey, _ = u.User.Password()
 	}
 
-	opts := map[string]string{}  // lower-cased key -> value
-	given := map[string]string{} // lower-cased key -> key as given
-	for k, v := range options {
-		lk := strings.ToLower(strings.TrimSpace(k))
-		opts[lk] = strings.TrimSpace(v)
-		given[lk] = k
-	}
-	get := func(keys ...string) (string, string, bool) {
-		for _, k := range keys {
-			if v, ok := opts[strings.ToLower(k)]; ok {
-				return k, v, true
-			}
-		}
-		return "", "", false
-	}
-	known := map[string]bool{}
-	for _, k := range []string{keyEndpoint, keyRegion, keyRegionOld, keyPathStyle, keyTimeout, keyMaxRetry,
-		keyPartSize, keyPartSizeAlias, keySecureHTTP, keySSE, keyDefaultMode, keyDirSuffix} {
-		known[strings.ToLower(k)] = true
-	}
+	o := ufs.NewOptions(options)
+	get := o.Lookup
 	for _, k := range ignoredKeys {
-		known[k] = true
-		if _, ok := opts[k]; ok {
-			slog.Warn("S3 under-store option has no effect here", "component", "ufs/s3", "uri", c.name, "key", given[k])
+		if k, _, ok := get(k); ok {
+			slog.Warn("S3 under-store option has no effect here", "component", "ufs/s3", "uri", c.name, "key", k)
 		}
 	}
-	for lk := range opts {
-		if strings.HasPrefix(lk, s3Namespace) && !known[lk] {
-			return nil, fmt.Errorf("unknown option %q: %w", given[lk], syscall.EINVAL)
-		}
+	known := append([]string{keyEndpoint, keyRegion, keyRegionOld, keyPathStyle, keyTimeout, keyMaxRetry,
+		keyPartSize, keyPartSizeAlias, keySecureHTTP, keySSE, keyDefaultMode, keyDirSuffix}, ignoredKeys...)
+	if err := o.CheckNamespace(s3Namespace, known...); err != nil {
+		return nil, err
 	}
 
 	// Credentials: the options win over the URI, and come in pairs.
@@ -177,7 +157,7 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 	}
 
 	if k, v, ok := get(keySecureHTTP); ok {
-		if c.secureHTTP, err = parseBool(k, v); err != nil {
+		if c.secureHTTP, err = ufs.ParseBool(k, v); err != nil {
 			return nil, err
 		}
 	}
@@ -190,12 +170,12 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 		c.region = v
 	}
 	if k, v, ok := get(keyPathStyle); ok {
-		if c.pathStyle, err = parseBool(k, v); err != nil {
+		if c.pathStyle, err = ufs.ParseBool(k, v); err != nil {
 			return nil, err
 		}
 	}
 	if k, v, ok := get(keyTimeout); ok {
-		if c.timeout, err = parseDuration(k, v); err != nil {
+		if c.timeout, err = ufs.ParseDuration(k, v); err != nil {
 			return nil, err
 		}
 	}
@@ -207,7 +187,7 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 		c.maxRetry = n
 	}
 	if k, v, ok := get(keyPartSize, keyPartSizeAlias); ok {
-		n, perr := parseBytes(v)
+		n, perr := ufs.ParseBytes(v)
 		if perr != nil {
 			return nil, fmt.Errorf("option %s=%q: %w", k, v, perr)
 		}
@@ -217,7 +197,7 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 		c.partSize = n
 	}
 	if k, v, ok := get(keySSE); ok {
-		if c.sse, err = parseBool(k, v); err != nil {
+		if c.sse, err = ufs.ParseBool(k, v); err != nil {
 			return nil, err
 		}
 	}
@@ -250,87 +230,4 @@ func parseEndpoint(key, v string, secure bool) (string, error) {
 		return "", fmt.Errorf("option %s=%q: want http(s)://host[:port]: %w", key, ufs.Redact(v), syscall.EINVAL)
 	}
 	return strings.TrimSuffix(v, "/"), nil
-}
-
-// parseBool accepts true/false in any case, as Alluxio does.
-func parseBool(key, v string) (bool, error) {
-	switch strings.ToLower(v) {
-	case "true":
-		return true, nil
-	case "false":
-		return false, nil
-	}
-	return false, fmt.Errorf("option %s=%q: want true or false: %w", key, v, syscall.EINVAL)
-}
-
-// parseDuration reads a Go duration ("1m30s") or Alluxio's syntax: a
-// number with an optional unit ms, s/sec, m/min, h/hour, d/day; a plain
-// number is milliseconds.
-func parseDuration(key, v string) (time.Duration, error) {
-	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
-		return d, nil
-	}
-	num, unit := splitNumber(v)
-	mult, ok := map[string]time.Duration{
-		"": time.Millisecond, "ms": time.Millisecond, "millis": time.Millisecond,
-		"millisecond": time.Millisecond, "milliseconds": time.Millisecond,
-		"s": time.Second, "sec": time.Second, "secs": time.Second, "second": time.Second, "seconds": time.Second,
-		"m": time.Minute, "min": time.Minute, "mins": time.Minute, "minute": time.Minute, "minutes": time.Minute,
-		"h": time.Hour, "hr": time.Hour, "hrs": time.Hour, "hour": time.Hour, "hours": time.Hour,
-		"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
-	}[strings.ToLower(unit)]
-	n, fits := scale(num, int64(mult))
-	if num == "" || !ok || !fits {
-		return 0, fmt.Errorf("option %s=%q: want a duration such as 60s or 60000: %w", key, v, syscall.EINVAL)
-	}
-	return time.Duration(n), nil
-}
-
-// parseBytes reads a size in Alluxio's syntax: a number with an optional
-// unit B, KB, MB, GB, TB (or K, M, G, T) in multiples of 1024.
-func parseBytes(v string) (int64, error) {
-	num, unit := splitNumber(v)
-	mult, ok := map[string]int64{
-		"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
-		"g": 1 << 30, "gb": 1 << 30, "t": 1 << 40, "tb": 1 << 40,
-	}[strings.ToLower(unit)]
-	n, fits := scale(num, mult)
-	if num == "" || !ok || !fits {
-		return 0, fmt.Errorf("want a size such as 64MB: %w", syscall.EINVAL)
-	}
-	return n, nil
-}
-
-// splitNumber splits " 1.5 GB" into "1.5" and "GB"; num is "" when s does
-// not start with a number.
-func splitNumber(s string) (num, unit string) {
-	s = strings.TrimSpace(s)
-	i, digits, dot := 0, 0, false
-	for ; i < len(s) && i < 64; i++ {
-		c := s[i]
-		if c >= '0' && c <= '9' {
-			digits++
-			continue
-		}
-		if c == '.' && !dot {
-			dot = true
-			continue
-		}
-		break
-	}
-	if digits == 0 {
-		return "", s
-	}
-	return s[:i], strings.TrimSpace(s[i:])
-}
-
-// scale returns floor(num * mult) if it fits an int64.
-func scale(num string, mult int64) (int64, bool) {
-	r, ok := new(big.Rat).SetString(strings.TrimSuffix(num, "."))
-	if !ok {
-		return 0, false
-	}
-	r.Mul(r, new(big.Rat).SetInt64(mult))
-	q := new(big.Int).Quo(r.Num(), r.Denom())
-	return q.Int64(), q.IsInt64()
 }

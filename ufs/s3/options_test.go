@@ -177,39 +177,6 @@ func TestOpenErrors(t *testing.T) {
 	u.Close()
 }
 
-func TestParseBytesAndDuration(t *testing.T) {
-	sizes := []struct {
-		in   string
-		want int64
-		bad  bool
-	}{
-		{"64MB", 64 << 20, false}, {"5m", 5 << 20, false}, {"1.5GB", 3 << 29, false}, {"1024", 1024, false},
-		{"2 kb", 2048, false}, {"1TB", 1 << 40, false}, {"", 0, true}, {"MB", 0, true}, {"1XB", 0, true},
-		{"99999999999999999999TB", 0, true},
-	}
-	for _, tt := range sizes {
-		got, err := parseBytes(tt.in)
-		if (err != nil) != tt.bad || got != tt.want {
-			t.Errorf("parseBytes(%q) = %d, %v; want %d (bad %v)", tt.in, got, err, tt.want, tt.bad)
-		}
-	}
-	durations := []struct {
-		in   string
-		want time.Duration
-		bad  bool
-	}{
-		{"60s", time.Minute, false}, {"60sec", time.Minute, false}, {"1min", time.Minute, false},
-		{"250", 250 * time.Millisecond, false}, {"2h", 2 * time.Hour, false}, {"1day", 24 * time.Hour, false},
-		{"-5s", 0, true}, {"x", 0, true}, {"5 fortnights", 0, true},
-	}
-	for _, tt := range durations {
-		got, err := parseDuration("k", tt.in)
-		if (err != nil) != tt.bad || got != tt.want {
-			t.Errorf("parseDuration(%q) = %v, %v; want %v (bad %v)", tt.in, got, err, tt.want, tt.bad)
-		}
-	}
-}
-
 func TestCopySource(t *testing.T) {
 	tests := []struct{ bucket, key, want string }{
 		{"b", "a/b.txt", "b/a/b.txt"},

@@ -1,0 +1,898 @@
+package meta
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/alluxio-go/alluxio/meta/zkelect"
+	"github.com/alluxio-go/alluxio/ufs"
+)
+
+// The UFS journal: the master that ZooKeeper elects writes the commands to
+// immutable log files in a folder of a shared under-store and checkpoints
+// the metastore there; the others replay them. Its layout:
+//
+//	logs/<first>-<last>-<epoch>.log   entries first..last, written by epoch
+//	epochs/<epoch>                    written by a leader before it replays
+//	checkpoints/<seq>.ckpt            the metastore as of entry seq
+//
+// Numbers are zero-padded decimals, so names sort in order.
+//
+// Fencing: a new leader takes an epoch above every earlier one, writes its
+// epochs/ marker, and only then lists the log and replays it. A leader
+// acknowledges (and applies) a log file only after checking, once the file
+// is written, that no higher epoch marker exists. So a file that passed
+// that check is seen by every later leader, which appends after it. A file
+// that an old leader wrote after a new leader's marker is never
+// acknowledged; it is dropped once the new leader writes a file that starts
+// at or before its end (a higher epoch overlapping it wins), and a new
+// leader writes a no-op file as soon as it has replayed, to settle such
+// files quickly. A standby applies a file only when it is settled: no
+// higher epoch exists, or a higher epoch's file starts after it.
+const (
+	ujLogs        = "logs"
+	ujEpochs      = "epochs"
+	ujCheckpoints = "checkpoints"
+	ujMagic       = "AXJLOG1\n"
+	// ujMaxBatch bounds the commands written in one log file.
+	ujMaxBatch = 256
+	// ujKeepCheckpoints is how many checkpoints are kept.
+	ujKeepCheckpoints = 2
+)
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// ufsJournalConfig is what a UFS journal needs.
+type ufsJournalConfig struct {
+	// Store is the journal folder (alluxio.master.journal.folder).
+	Store ufs.UFS
+	// Where names the folder in messages (a redacted URI).
+	Where string
+	// Elect is this master's candidacy.
+	Elect elector
+	// RPCAddr is this master's client address (its id in the election).
+	RPCAddr string
+	// CheckpointEntries is how many entries the leader writes between
+	// checkpoints.
+	CheckpointEntries uint64
+	// TailInterval is how often a standby looks for new log files.
+	TailInterval time.Duration
+	// Notify receives true when this master starts leading (after it has
+	// replayed the journal) and false when it stops.
+	Notify chan<- bool
+}
+
+// elector decides which master leads the UFS journal: a ZooKeeper
+// election (*zkelect.Candidate) or, for a single master, soloElector.
+type elector interface {
+	// Changes delivers this master's leadership changes.
+	Changes() <-chan zkelect.Leadership
+	// Resign gives leadership up and stands again.
+	Resign()
+	// Leader returns the leader's RPC address and every candidate's.
+	Leader() (string, []string, error)
+	// Close withdraws.
+	Close() error
+}
+
+// soloElector is the election of a master that is alone (no ZooKeeper):
+// it leads at once, and again after each resignation.
+type soloElector struct {
+	rpc     string
+	changes chan zkelect.Leadership
+	mu      sync.Mutex // guards leading
+	leading bool
+}
+
+func newSoloElector(rpc string) *soloElector {
+	e := &soloElector{rpc: rpc, changes: make(chan zkelect.Leadership, 4), leading: true}
+	e.changes <- zkelect.Leadership{Leading: true}
+	return e
+}
+
+func (e *soloElector) Changes() <-chan zkelect.Leadership { return e.changes }
+
+func (e *soloElector) Resign() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case e.changes <- zkelect.Leadership{Leading: false}:
+	default:
+	}
+	select {
+	case e.changes <- zkelect.Leadership{Leading: true}:
+	default:
+	}
+}
+
+func (e *soloElector) Leader() (string, []string, error) { return e.rpc, []string{e.rpc}, nil }
+
+func (e *soloElector) Close() error { return nil }
+
+// segment is one log file.
+type segment struct {
+	name               string
+	first, last, epoch uint64
+}
+
+func (s segment) String() string { return s.name }
+
+func segmentName(first, last, epoch uint64) string {
+	return fmt.Sprintf("%s/%020d-%020d-%020d.log", ujLogs, first, last, epoch)
+}
+
+// parseSegment parses a log file name; ok is false for anything else (a
+// store's temporary files, say).
+func parseSegment(name string) (segment, bool) {
+	base, ok := strings.CutSuffix(name, ".log")
+	if !ok {
+		return segment{}, false
+	}
+	parts := strings.Split(base, "-")
+	if len(parts) != 3 {
+		return segment{}, false
+	}
+	var n [3]uint64
+	for i, p := range parts {
+		v, err := strconv.ParseUint(p, 10, 64)
+		if err != nil || len(p) != 20 {
+			return segment{}, false
+		}
+		n[i] = v
+	}
+	if n[0] == 0 || n[1] < n[0] {
+		return segment{}, false
+	}
+	return segment{name: ujLogs + "/" + name, first: n[0], last: n[1], epoch: n[2]}, true
+}
+
+// proposal is a command waiting to be written by the leader.
+type proposal struct {
+	data []byte
+	done chan proposalResult
+}
+
+type proposalResult struct {
+	resp any
+	err  error
+}
+
+// ufsJournal is the journal on a shared under-store.
+type ufsJournal struct {
+	cfg ufsJournalConfig
+	fsm *fsm
+	log *slog.Logger
+
+	queue chan *proposal
+	stop  chan struct{}
+	done  chan struct{}
+
+	// mu guards the leadership fields; writeMu serialises log writes and
+	// replays, so the metastore is only advanced by one of them at once.
+	mu        sync.Mutex
+	leadingOn bool
+	epoch     uint64
+	stepDown  chan struct{} // closed to end the current leadership
+	writeMu   sync.Mutex
+
+	lastSeen   atomic.Uint64 // last entry seen in the journal
+	sinceCkpt  atomic.Uint64 // entries written since the last checkpoint
+	ckptMu     sync.Mutex    // one checkpoint at a time
+	writes     atomic.Uint64
+	entries    atomic.Uint64
+	lastReplay atomic.Int64 // unix nanos of the last successful tail
+}
+
+// openUFSJournal checks the folder, replays it up to what is settled (a
+// corrupt or truncated file stops here, named in the error) and starts
+// following the election.
+func openUFSJournal(cfg ufsJournalConfig, f *fsm, log *slog.Logger) (*ufsJournal, error) {
+	if cfg.CheckpointEntries == 0 {
+		cfg.CheckpointEntries = 100_000
+	}
+	if cfg.TailInterval <= 0 {
+		cfg.TailInterval = time.Second
+	}
+	j := &ufsJournal{
+		cfg: cfg, fsm: f, log: log.With("component", "journal", "folder", cfg.Where),
+		queue: make(chan *proposal, 4*ujMaxBatch), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
+	defer cancel()
+	for _, d := range []string{ujLogs, ujEpochs, ujCheckpoints} {
+		if err := mkdirIfMissing(ctx, cfg.Store, d); err != nil {
+			return nil, fmt.Errorf("meta: journal folder %s: %w", cfg.Where, err)
+		}
+	}
+	if err := j.catchUp(ctx, false); err != nil {
+		return nil, err
+	}
+	go j.run()
+	return j, nil
+}
+
+func mkdirIfMissing(ctx context.Context, u ufs.UFS, d string) error {
+	if _, err := u.Stat(ctx, d); err == nil {
+		return nil
+	}
+	if err := u.Mkdir(ctx, d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// run follows the election: a standby tails the journal; on winning, the
+// master leads until it loses the election, is fenced or fails to write.
+func (j *ufsJournal) run() {
+	defer close(j.done)
+	tick := time.NewTicker(j.cfg.TailInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-j.stop:
+			return
+		case ch := <-j.cfg.Elect.Changes():
+			if ch.Leading {
+				j.lead(ch.Seq)
+			}
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
+			if err := j.catchUp(ctx, false); err != nil {
+				j.log.Error("replaying the journal failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// lead serves as leader from the epoch after seq until leadership ends.
+func (j *ufsJournal) lead(seq uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
+	epoch, err := j.fence(ctx, seq)
+	if err == nil {
+		err = j.catchUp(ctx, true)
+	}
+	cancel()
+	if err != nil {
+		j.log.Error("could not take over the journal; standing again", "err", err)
+		j.cfg.Elect.Resign()
+		return
+	}
+	stop := make(chan struct{})
+	j.mu.Lock()
+	j.leadingOn, j.epoch, j.stepDown = true, epoch, stop
+	j.mu.Unlock()
+	// A no-op entry settles what an earlier leader wrote after this
+	// one's marker.
+	if _, err := j.propose(nil, defaultApplyTimeout); err != nil {
+		j.log.Warn("first entry of the new epoch failed", "epoch", epoch, "err", err)
+		j.resign("first write failed")
+	} else {
+		j.log.Info("leading the journal", "epoch", epoch, "lastApplied", j.fsm.lastApplied())
+		j.notify(true)
+	}
+	j.serve(stop)
+}
+
+// serve writes proposals until stop closes or leadership ends.
+func (j *ufsJournal) serve(stop chan struct{}) {
+	for {
+		select {
+		case <-j.stop:
+			j.endLeadership(stop)
+			return
+		case <-stop:
+			j.endLeadership(stop)
+			return
+		case ch := <-j.cfg.Elect.Changes():
+			if !ch.Leading {
+				j.resign("lost the ZooKeeper election")
+			}
+		}
+	}
+}
+
+// notify tells the master about a leadership change without blocking on
+// a master that stopped listening.
+func (j *ufsJournal) notify(leading bool) {
+	select {
+	case j.cfg.Notify <- leading:
+	case <-j.stop:
+	}
+}
+
+// resign ends this leadership (idempotent).
+func (j *ufsJournal) resign(why string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.leadingOn {
+		j.log.Warn("stepping down", "epoch", j.epoch, "why", why)
+		j.leadingOn = false
+		close(j.stepDown)
+	}
+}
+
+// endLeadership fails the waiting proposals and stands again.
+func (j *ufsJournal) endLeadership(stop chan struct{}) {
+	j.mu.Lock()
+	was := j.stepDown == stop
+	if j.leadingOn && was {
+		j.leadingOn = false
+		close(j.stepDown)
+	}
+	j.mu.Unlock()
+	for {
+		select {
+		case p := <-j.queue:
+			p.done <- proposalResult{err: errNotLeading}
+		default:
+			j.notify(false)
+			select {
+			case <-j.stop:
+			default:
+				j.cfg.Elect.Resign()
+			}
+			return
+		}
+	}
+}
+
+// fence picks an epoch above every earlier one and writes its marker.
+func (j *ufsJournal) fence(ctx context.Context, seq uint64) (uint64, error) {
+	top, err := j.maxEpoch(ctx)
+	if err != nil {
+		return 0, err
+	}
+	epoch := max(seq, top+1)
+	if err := j.writeFile(ctx, fmt.Sprintf("%s/%020d", ujEpochs, epoch), []byte(j.cfg.RPCAddr+"\n")); err != nil {
+		return 0, fmt.Errorf("meta: journal %s: write epoch marker %d: %w", j.cfg.Where, epoch, err)
+	}
+	return epoch, nil
+}
+
+// maxEpoch returns the highest epoch marker.
+func (j *ufsJournal) maxEpoch(ctx context.Context) (uint64, error) {
+	var top uint64
+	err := j.cfg.Store.List(ctx, ujEpochs, func(fi ufs.FileInfo) error {
+		if v, err := strconv.ParseUint(fi.Name, 10, 64); err == nil && len(fi.Name) == 20 {
+			top = max(top, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("meta: journal %s: list %s: %w", j.cfg.Where, ujEpochs, err)
+	}
+	return top, nil
+}
+
+// writeFile stores data at p in one piece.
+func (j *ufsJournal) writeFile(ctx context.Context, p string, data []byte) error {
+	w, err := j.cfg.Store.Create(ctx, p, ufs.CreateOptions{Mode: 0o600, SizeHint: int64(len(data))})
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Abort()
+		return err
+	}
+	_, err = w.Close(ctx)
+	return err
+}
+
+// scan lists the valid log files in order: a file is dropped when a file
+// of a higher epoch starts at or before its end.
+func (j *ufsJournal) scan(ctx context.Context) ([]segment, error) {
+	var all []segment
+	err := j.cfg.Store.List(ctx, ujLogs, func(fi ufs.FileInfo) error {
+		if s, ok := parseSegment(fi.Name); ok {
+			all = append(all, s)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("meta: journal %s: list %s: %w", j.cfg.Where, ujLogs, err)
+	}
+	var valid []segment
+	for _, s := range all {
+		if !invalid(s, all) {
+			valid = append(valid, s)
+		}
+	}
+	slices.SortFunc(valid, func(a, b segment) int { return cmpU64(a.first, b.first) })
+	return valid, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// catchUp applies the journal's entries after the metastore's last one.
+// A standby stops at the first file not yet settled; a new leader
+// (leader set, its marker written) applies every valid file.
+func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
+	j.writeMu.Lock()
+	defer j.writeMu.Unlock()
+	segs, err := j.scan(ctx)
+	if err != nil {
+		return err
+	}
+	var top uint64
+	if !leader {
+		// Listed after the files: a marker written later belongs to a
+		// leader that sees every file listed here.
+		if top, err = j.maxEpoch(ctx); err != nil {
+			return err
+		}
+	}
+	if n := len(segs); n > 0 {
+		j.lastSeen.Store(max(j.lastSeen.Load(), segs[n-1].last))
+	}
+	applied := j.fsm.lastApplied()
+	i := slices.IndexFunc(segs, func(s segment) bool { return s.last > applied })
+	if i < 0 {
+		err := j.restoreNewer(ctx, applied, 0)
+		if err == nil {
+			j.lastReplay.Store(time.Now().UnixNano())
+		}
+		return err
+	}
+	if segs[i].first > applied+1 {
+		// Compacted past this master: start from a checkpoint.
+		if err := j.restoreNewer(ctx, applied, segs[i].first-1); err != nil {
+			return err
+		}
+		return nil // the next round goes on from the checkpoint
+	}
+	for k, s := range segs[i:] {
+		if !leader && s.epoch < top && !settled(s, segs[i+k+1:]) {
+			break
+		}
+		if err := j.replay(ctx, s); err != nil {
+			return err
+		}
+	}
+	j.lastReplay.Store(time.Now().UnixNano())
+	return nil
+}
+
+// invalid reports whether s was written by a deposed leader after its
+// successor began: a file of a higher epoch starts at or before its end.
+func invalid(s segment, all []segment) bool {
+	return slices.ContainsFunc(all, func(t segment) bool { return t.epoch > s.epoch && t.first <= s.last })
+}
+
+// settled reports whether s, from an epoch below the highest marker, is
+// final: a later file of a higher epoch starts after it.
+func settled(s segment, later []segment) bool {
+	return slices.ContainsFunc(later, func(t segment) bool { return t.epoch > s.epoch && t.first > s.last })
+}
+
+// replay applies one log file.
+func (j *ufsJournal) replay(ctx context.Context, s segment) error {
+	data, err := j.readSegment(ctx, s)
+	if err != nil {
+		return err
+	}
+	logs := make([]*raft.Log, len(data))
+	for i, d := range data {
+		logs[i] = entryLog(s.first+uint64(i), s.epoch, d)
+	}
+	j.fsm.ApplyBatch(logs)
+	return nil
+}
+
+// entryLog wraps a journal entry as the Raft log entry the state machine
+// applies; an empty entry is a no-op.
+func entryLog(index, epoch uint64, data []byte) *raft.Log {
+	if len(data) == 0 {
+		return &raft.Log{Index: index, Term: epoch, Type: raft.LogNoop}
+	}
+	return &raft.Log{Index: index, Term: epoch, Type: raft.LogCommand, Data: data}
+}
+
+// readSegment reads and checks every entry of a log file.
+func (j *ufsJournal) readSegment(ctx context.Context, s segment) ([][]byte, error) {
+	bad := func(what string, args ...any) error {
+		return fmt.Errorf("meta: journal file %s in %s is corrupt or truncated: %s: %w",
+			s.name, j.cfg.Where, fmt.Sprintf(what, args...), syscall.EIO)
+	}
+	rc, err := j.cfg.Store.OpenRange(ctx, s.name, 0, -1)
+	if err != nil {
+		return nil, fmt.Errorf("meta: journal file %s in %s: %w", s.name, j.cfg.Where, err)
+	}
+	defer rc.Close()
+	r := bufio.NewReader(rc)
+	magic := make([]byte, len(ujMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != ujMagic {
+		return nil, bad("no journal header")
+	}
+	want := s.last - s.first + 1
+	out := make([][]byte, 0, want)
+	var hdr [8]byte
+	for uint64(len(out)) < want {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return nil, bad("%d of %d entries", len(out), want)
+		}
+		n, sum := binary.BigEndian.Uint32(hdr[:4]), binary.BigEndian.Uint32(hdr[4:])
+		if n > maxEntryBytes {
+			return nil, bad("entry %d claims %d bytes", s.first+uint64(len(out)), n)
+		}
+		d := make([]byte, n)
+		if _, err := io.ReadFull(r, d); err != nil {
+			return nil, bad("entry %d cut short", s.first+uint64(len(out)))
+		}
+		if crc32.Checksum(d, crc32c) != sum {
+			return nil, bad("entry %d fails its checksum", s.first+uint64(len(out)))
+		}
+		out = append(out, d)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		return nil, bad("bytes after entry %d", s.last)
+	}
+	return out, nil
+}
+
+// maxEntryBytes bounds one journal entry.
+const maxEntryBytes = 256 << 20
+
+// encodeSegment lays out entries as a log file.
+func encodeSegment(entries [][]byte) []byte {
+	size := len(ujMagic)
+	for _, e := range entries {
+		size += 8 + len(e)
+	}
+	out := make([]byte, 0, size)
+	out = append(out, ujMagic...)
+	for _, e := range entries {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(e)))
+		out = binary.BigEndian.AppendUint32(out, crc32.Checksum(e, crc32c))
+		out = append(out, e...)
+	}
+	return out
+}
+
+// checkpoint is one stored metastore image.
+type checkpoint struct {
+	name string
+	seq  uint64
+}
+
+func (j *ufsJournal) checkpoints(ctx context.Context) ([]checkpoint, error) {
+	var out []checkpoint
+	err := j.cfg.Store.List(ctx, ujCheckpoints, func(fi ufs.FileInfo) error {
+		base, ok := strings.CutSuffix(fi.Name, ".ckpt")
+		if v, err := strconv.ParseUint(base, 10, 64); ok && err == nil && len(base) == 20 {
+			out = append(out, checkpoint{name: ujCheckpoints + "/" + fi.Name, seq: v})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("meta: journal %s: list %s: %w", j.cfg.Where, ujCheckpoints, err)
+	}
+	slices.SortFunc(out, func(a, b checkpoint) int { return cmpU64(a.seq, b.seq) })
+	return out, nil
+}
+
+// restoreNewer loads the newest checkpoint when it is past applied; need
+// > 0 demands one at or past need.
+func (j *ufsJournal) restoreNewer(ctx context.Context, applied, need uint64) error {
+	cks, err := j.checkpoints(ctx)
+	if err != nil {
+		return err
+	}
+	if len(cks) == 0 || cks[len(cks)-1].seq <= applied {
+		if need > 0 {
+			return fmt.Errorf("meta: journal %s: the metastore is at entry %d but the log starts after %d and no checkpoint covers the gap: %w",
+				j.cfg.Where, applied, need, syscall.EIO)
+		}
+		return nil
+	}
+	ck := cks[len(cks)-1]
+	rc, err := j.cfg.Store.OpenRange(ctx, ck.name, 0, -1)
+	if err != nil {
+		return fmt.Errorf("meta: journal checkpoint %s in %s: %w", ck.name, j.cfg.Where, err)
+	}
+	if err := j.fsm.Restore(rc); err != nil {
+		return fmt.Errorf("meta: journal checkpoint %s in %s: %w", ck.name, j.cfg.Where, err)
+	}
+	if got := j.fsm.lastApplied(); got != ck.seq {
+		return fmt.Errorf("meta: journal checkpoint %s in %s holds entry %d, its name says %d: %w",
+			ck.name, j.cfg.Where, got, ck.seq, syscall.EIO)
+	}
+	j.log.Info("loaded journal checkpoint", "checkpoint", ck.name)
+	return nil
+}
+
+// propose implements journal: the command joins the next log file.
+func (j *ufsJournal) propose(data []byte, timeout time.Duration) (any, error) {
+	if !j.leading() {
+		return nil, errNotLeading
+	}
+	p := &proposal{data: data, done: make(chan proposalResult, 1)}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case j.queue <- p:
+	case <-t.C:
+		return nil, fmt.Errorf("meta: journal queue full for %v: %w", timeout, syscall.ETIMEDOUT)
+	}
+	j.kick()
+	select {
+	case r := <-p.done:
+		return r.resp, r.err
+	case <-t.C:
+		return nil, fmt.Errorf("meta: journal write not done within %v: %w", timeout, syscall.ETIMEDOUT)
+	}
+}
+
+// kick writes what is queued unless a writer is at it already: the first
+// proposer writes, and everyone who arrived meanwhile joins its next file.
+func (j *ufsJournal) kick() {
+	if !j.writeMu.TryLock() {
+		return
+	}
+	go func() {
+		defer j.writeMu.Unlock()
+		for j.writeQueued() {
+		}
+	}()
+}
+
+// writeQueued writes one log file of the queued proposals; false when the
+// queue was empty.
+func (j *ufsJournal) writeQueued() bool {
+	var batch []*proposal
+	for len(batch) < ujMaxBatch {
+		select {
+		case p := <-j.queue:
+			batch = append(batch, p)
+			continue
+		default:
+		}
+		break
+	}
+	if len(batch) == 0 {
+		return false
+	}
+	fail := func(err error) bool {
+		for _, p := range batch {
+			p.done <- proposalResult{err: err}
+		}
+		return true
+	}
+	j.mu.Lock()
+	leading, epoch := j.leadingOn, j.epoch
+	j.mu.Unlock()
+	if !leading {
+		return fail(errNotLeading)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
+	defer cancel()
+	first := j.fsm.lastApplied() + 1
+	last := first + uint64(len(batch)) - 1
+	entries := make([][]byte, len(batch))
+	for i, p := range batch {
+		entries[i] = p.data
+	}
+	name := segmentName(first, last, epoch)
+	if err := j.writeFile(ctx, name, encodeSegment(entries)); err != nil {
+		// Whether the file landed is unknown: another leader replays
+		// what is there.
+		j.resign("log write failed")
+		return fail(fmt.Errorf("%w: journal file %s in %s: %w", errNotLeading, name, j.cfg.Where, err))
+	}
+	top, err := j.maxEpoch(ctx)
+	if err != nil || top > epoch {
+		j.resign(fmt.Sprintf("fenced by epoch %d (err %v)", top, err))
+		return fail(errNotLeading)
+	}
+	j.writes.Add(1)
+	j.entries.Add(uint64(len(batch)))
+	logs := make([]*raft.Log, len(batch))
+	for i, e := range entries {
+		logs[i] = entryLog(first+uint64(i), epoch, e)
+	}
+	results := j.fsm.ApplyBatch(logs)
+	j.lastSeen.Store(max(j.lastSeen.Load(), last))
+	for i, p := range batch {
+		p.done <- proposalResult{resp: results[i]}
+	}
+	if j.sinceCkpt.Add(uint64(len(batch))) >= j.cfg.CheckpointEntries {
+		j.sinceCkpt.Store(0)
+		go j.checkpoint(epoch)
+	}
+	return true
+}
+
+// checkpoint stores the metastore in the journal folder and deletes the
+// log files and older checkpoints it makes unnecessary.
+func (j *ufsJournal) checkpoint(epoch uint64) {
+	if !j.ckptMu.TryLock() {
+		return
+	}
+	defer j.ckptMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*defaultApplyTimeout)
+	defer cancel()
+	if err := j.writeCheckpoint(ctx, epoch); err != nil {
+		j.log.Warn("journal checkpoint failed", "err", err)
+	}
+}
+
+func (j *ufsJournal) writeCheckpoint(ctx context.Context, epoch uint64) error {
+	snap, err := j.fsm.Snapshot()
+	if err != nil {
+		return err
+	}
+	s := snap.(*fsmSnapshot)
+	defer s.Release()
+	seq := (&txn{tx: s.tx}).lastApplied()
+	name := fmt.Sprintf("%s/%020d.ckpt", ujCheckpoints, seq)
+	w, err := j.cfg.Store.Create(ctx, name, ufs.CreateOptions{Mode: 0o600, SizeHint: s.tx.Size()})
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	if _, err := s.tx.WriteTo(w); err != nil {
+		w.Abort()
+		return fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	if _, err := w.Close(ctx); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	// Only a leader that is still current compacts.
+	if top, err := j.maxEpoch(ctx); err != nil || top > epoch {
+		return err
+	}
+	segs, err := j.scanAll(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sg := range segs {
+		if sg.last <= seq {
+			if err := j.cfg.Store.Delete(ctx, sg.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("compact %s: %w", sg.name, err)
+			}
+		}
+	}
+	cks, err := j.checkpoints(ctx)
+	if err != nil {
+		return err
+	}
+	for len(cks) > ujKeepCheckpoints {
+		if err := j.cfg.Store.Delete(ctx, cks[0].name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("drop old checkpoint %s: %w", cks[0].name, err)
+		}
+		cks = cks[1:]
+	}
+	j.log.Info("journal checkpoint written", "checkpoint", name)
+	return nil
+}
+
+// scanAll lists every log file, valid or not.
+func (j *ufsJournal) scanAll(ctx context.Context) ([]segment, error) {
+	var all []segment
+	err := j.cfg.Store.List(ctx, ujLogs, func(fi ufs.FileInfo) error {
+		if s, ok := parseSegment(fi.Name); ok {
+			all = append(all, s)
+		}
+		return nil
+	})
+	return all, err
+}
+
+// leading implements journal.
+func (j *ufsJournal) leading() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.leadingOn
+}
+
+// term implements journal: the epoch while leading.
+func (j *ufsJournal) term() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.epoch
+}
+
+// leader implements journal: ZooKeeper's answer (ids are RPC addresses).
+func (j *ufsJournal) leader() (string, string) {
+	if j.leading() {
+		return j.cfg.RPCAddr, j.cfg.RPCAddr
+	}
+	l, _, err := j.cfg.Elect.Leader()
+	if err != nil {
+		return "", ""
+	}
+	return l, l
+}
+
+// barrier implements journal: a leader replayed the journal before it
+// said it leads.
+func (j *ufsJournal) barrier(time.Duration) error {
+	if !j.leading() {
+		return errNotLeading
+	}
+	return nil
+}
+
+// verify implements journal: no later epoch has begun.
+func (j *ufsJournal) verify() error {
+	j.mu.Lock()
+	leading, epoch := j.leadingOn, j.epoch
+	j.mu.Unlock()
+	if !leading {
+		return errNotLeading
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
+	defer cancel()
+	top, err := j.maxEpoch(ctx)
+	if err != nil {
+		return err
+	}
+	if top > epoch {
+		j.resign(fmt.Sprintf("fenced by epoch %d", top))
+		return errNotLeading
+	}
+	return nil
+}
+
+// lease implements journal: none; every read is confirmed (rounds are
+// shared by concurrent reads).
+func (j *ufsJournal) lease() time.Duration { return 0 }
+
+// handOff implements journal: the stopping leader withdraws from the
+// election in close, which lets the next candidate lead at once.
+func (j *ufsJournal) handOff() error { return nil }
+
+// fill implements journal.
+func (j *ufsJournal) fill(st *RaftStats) {
+	j.mu.Lock()
+	leading, epoch := j.leadingOn, j.epoch
+	j.mu.Unlock()
+	st.State = "Follower"
+	if leading {
+		st.State = "Leader"
+	}
+	st.Term = epoch
+	st.LastApplied = j.fsm.lastApplied()
+	st.CommitIndex = max(j.lastSeen.Load(), st.LastApplied)
+	st.LastIndex = st.CommitIndex
+	if t := j.lastReplay.Load(); t != 0 && !leading {
+		st.LastContact = time.Unix(0, t)
+	}
+	st.LogWrites = j.writes.Load()
+	st.LogEntries = j.entries.Load()
+}
+
+// close implements journal: it leaves the election and stops.
+func (j *ufsJournal) close() error {
+	j.resign("stopping")
+	close(j.stop)
+	<-j.done
+	j.writeMu.Lock() // wait for a write in progress
+	j.writeMu.Unlock()
+	j.ckptMu.Lock()
+	j.ckptMu.Unlock()
+	return errors.Join(j.cfg.Elect.Close(), j.cfg.Store.Close())
+}
