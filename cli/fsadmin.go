@@ -33,14 +33,10 @@ COMMAND is one of:
                                   members of the master group: id, journal
                                   address, RPC address, voter, leader, state
   journal quorum remove [-domain MASTER] -address HOST:PORT
-                                  remove a master (its journal address) from
-                                  the group
+                                  remove a master (by its journal address)
   journal quorum elect -address HOST:PORT
                                   hand leadership to a master
-  journal digest                  every master's last applied journal index
-                                  and SHA-256 of its namespace, asked of each
-                                  master directly: replicas at the same index
-                                  must print the same digest
+  journal digest                  each master's applied index and namespace hash
   ping [-address HOST:PORT]       ask one master (default: this host's, by
                                   alluxio.master.hostname and
                                   alluxio.master.rpc.port) for its Raft state

@@ -68,6 +68,7 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 			MetastoreDir:          mc.MetastoreDir,
 			Metastore:             c.String("alluxio.master.metastore"),
 			FollowerReadStaleness: c.Duration("alluxio.master.follower.reads.max.staleness"),
+			TailInterval:          c.Duration("alluxio.master.journal.tailer.sleep.time"),
 			ZooKeeper:             mc.ZooKeeper,
 			JournalOptions:        mc.JournalOptions,
 			NodeID:                mc.NodeID,

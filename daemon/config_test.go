@@ -69,3 +69,62 @@ func TestMasterConfigGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestMasterConfigJournal checks the journal type, the ZooKeeper election
+// and where the metastore goes, and that clients find the leader through
+// ZooKeeper without a master address.
+func TestMasterConfigJournal(t *testing.T) {
+	load := func(t *testing.T, flags map[string]string) *conf.Config {
+		c, err := conf.Load(conf.LoadOptions{Home: "/opt/alluxio", Flags: flags, Env: func(string) (string, bool) { return "", false }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	t.Run("embedded keeps the metastore in the journal folder", func(t *testing.T) {
+		mc, err := MasterConfigFrom(load(t, nil), nil)
+		if err != nil || mc.Meta.MetastoreDir != "" || mc.Meta.JournalType != "EMBEDDED" {
+			t.Fatalf("%+v, %v", mc.Meta, err)
+		}
+	})
+	t.Run("metastore dir set", func(t *testing.T) {
+		mc, err := MasterConfigFrom(load(t, map[string]string{"alluxio.master.metastore.dir": "/data/ms", "alluxio.master.metastore": "HEAP"}), nil)
+		if err != nil || mc.Meta.MetastoreDir != "/data/ms" || mc.Meta.Metastore != "HEAP" {
+			t.Fatalf("%+v, %v", mc.Meta, err)
+		}
+	})
+	t.Run("UFS journal with ZooKeeper", func(t *testing.T) {
+		c := load(t, map[string]string{
+			"alluxio.master.journal.type":                       "UFS",
+			"alluxio.master.journal.folder":                     "s3://b/journal",
+			"alluxio.zookeeper.enabled":                         "true",
+			"alluxio.zookeeper.address":                         "zk1:2181,zk2:2181",
+			"alluxio.master.journal.ufs.option.s3a.accessKeyId": "id",
+		})
+		mc, err := MasterConfigFrom(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := mc.Meta
+		if m.JournalType != "UFS" || m.MetastoreDir != "/opt/alluxio/metastore" || len(m.ZooKeeper.Servers) != 2 ||
+			m.ZooKeeper.Path != "/alluxio/election" || m.JournalOptions["s3a.accessKeyId"] != "id" {
+			t.Fatalf("%+v", m)
+		}
+		cc := ClientConfigFrom(c, nil)
+		if len(cc.ZooKeeper.Servers) != 2 || len(cc.MasterAddrs) != 0 {
+			t.Fatalf("client: zookeeper %v, master addresses %v", cc.ZooKeeper.Servers, cc.MasterAddrs)
+		}
+	})
+	t.Run("ZooKeeper with the embedded journal", func(t *testing.T) {
+		_, err := MasterConfigFrom(load(t, map[string]string{"alluxio.zookeeper.enabled": "true", "alluxio.zookeeper.address": "zk:2181"}), nil)
+		if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "alluxio.master.journal.type") {
+			t.Fatalf("%v: want EINVAL naming alluxio.master.journal.type", err)
+		}
+	})
+	t.Run("ZooKeeper without an address", func(t *testing.T) {
+		_, err := MasterConfigFrom(load(t, map[string]string{"alluxio.master.journal.type": "UFS", "alluxio.zookeeper.enabled": "true"}), nil)
+		if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "alluxio.zookeeper.address") {
+			t.Fatalf("%v: want EINVAL naming alluxio.zookeeper.address", err)
+		}
+	})
+}

@@ -79,17 +79,24 @@ type testEnv struct {
 // newEnv starts a single-node master with the given sync interval.
 func newEnv(t testing.TB, interval time.Duration) *testEnv {
 	t.Helper()
+	return newEnvWith(t, func(c *Config) { c.SyncInterval = interval })
+}
+
+// newEnvWith starts a single-node master whose configuration edit
+// changes.
+func newEnvWith(t testing.TB, edit func(*Config)) *testEnv {
+	t.Helper()
 	logs := &lockedBuffer{}
 	e := &testEnv{ufs: t.TempDir(), logs: logs}
 	e.cfg = Config{
-		JournalDir:   t.TempDir(),
-		RaftAddr:     freeAddr(t),
-		RootUFS:      "",
-		SyncInterval: interval,
-		OpenUFS:      testOpenUFS,
-		Logger:       slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		JournalDir: t.TempDir(),
+		RaftAddr:   freeAddr(t),
+		RootUFS:    "",
+		OpenUFS:    testOpenUFS,
+		Logger:     slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	e.cfg.RootUFS = e.ufs
+	edit(&e.cfg)
 	e.m = e.open(t)
 	return e
 }

@@ -48,7 +48,7 @@ const fullCheckBelow = 32 << 20
 
 // damagedFile reports a damaged journal file; what says which file it is.
 func damagedFile(what, path, detail string) error {
-	return fmt.Errorf("%s %s is damaged: %s; the master refuses to start and leaves the file as it is "+
+	return fmt.Errorf("%s %s is damaged: %s; it is not opened and left as it is "+
 		"(restore it from a backup, or, in a group of masters, run `alluxio formatJournal` on this master "+
 		"so that it catches up from the others): %w", what, path, detail, errDamaged)
 }

@@ -217,7 +217,8 @@ func TestCheckpointConfig(t *testing.T) {
 		threshold, trailing uint64
 		interval            time.Duration
 	}{
-		{CheckpointConfig{}, DefaultCheckpointPeriodEntries, 10_000, defaultCheckpointInterval},
+		{CheckpointConfig{}, DefaultCheckpointPeriodEntries, maxTrailingEntries, defaultCheckpointInterval},
+		{CheckpointConfig{PeriodEntries: 50_000}, 50_000, 5_000, defaultCheckpointInterval},
 		{CheckpointConfig{PeriodEntries: 2_000_000}, 2_000_000, maxTrailingEntries, defaultCheckpointInterval},
 		{CheckpointConfig{PeriodEntries: 5, Interval: time.Second}, 5, 1, time.Second},
 		{CheckpointConfig{PeriodEntries: 500, TrailingEntries: 7}, 500, 7, defaultCheckpointInterval},

@@ -71,9 +71,6 @@ type Config struct {
 	Metastore string
 	// ZooKeeper configures the election of the UFS journal's leader.
 	ZooKeeper zkelect.Config
-	// CheckpointEntries is how many entries the UFS journal's leader
-	// writes between checkpoints; 0 means 100,000.
-	CheckpointEntries uint64
 	// TailInterval is how often a UFS journal standby looks for new
 	// entries; 0 means one second.
 	TailInterval time.Duration
@@ -113,8 +110,9 @@ type Config struct {
 	// SyncInterval is how long under-store metadata is trusted: < 0 never
 	// sync again after the first load, 0 sync on every call.
 	SyncInterval time.Duration
-	// Checkpoint says when the embedded journal snapshots the metastore
-	// and compacts its log; the zero value takes the defaults.
+	// Checkpoint says when the journal snapshots the metastore and
+	// compacts its log (the UFS journal writes a checkpoint every
+	// PeriodEntries entries); the zero value takes the defaults.
 	Checkpoint CheckpointConfig
 	// OpenUFS opens an under-store; default ufs.Open.
 	OpenUFS func(uri string, opts map[string]string) (ufs.UFS, error)

@@ -84,7 +84,7 @@ func (m *Master) openUFSJournal() (*ufsJournal, error) {
 	}
 	j, err := openUFSJournal(ufsJournalConfig{
 		Store: store, Where: ufs.Redact(cfg.JournalDir), Elect: elect, RPCAddr: cfg.RPCAddr,
-		CheckpointEntries: cfg.CheckpointEntries, TailInterval: cfg.TailInterval, Notify: m.leaderCh,
+		CheckpointEntries: cfg.Checkpoint.PeriodEntries, TailInterval: cfg.TailInterval, Notify: m.leaderCh,
 	}, m.fsm, m.log)
 	if err != nil {
 		elect.Close()

@@ -204,7 +204,7 @@ type ufsJournal struct {
 // following the election.
 func openUFSJournal(cfg ufsJournalConfig, f *fsm, log *slog.Logger) (*ufsJournal, error) {
 	if cfg.CheckpointEntries == 0 {
-		cfg.CheckpointEntries = 100_000
+		cfg.CheckpointEntries = DefaultCheckpointPeriodEntries
 	}
 	if cfg.TailInterval <= 0 {
 		cfg.TailInterval = time.Second

@@ -105,7 +105,7 @@ func (g *ufsGroup) config(i int, metastore string) Config {
 	return Config{
 		JournalType: JournalUFS, JournalDir: g.journal, MetastoreDir: filepath.Join(g.root, fmt.Sprint("ms-", i)),
 		Metastore: metastore, RPCAddr: fmt.Sprintf("127.0.0.1:%d", 40000+i), RootUFS: filepath.Join(g.root, "ufs"),
-		SyncInterval: -1, CheckpointEntries: g.ckpt, TailInterval: 50 * time.Millisecond,
+		SyncInterval: -1, Checkpoint: CheckpointConfig{PeriodEntries: g.ckpt}, TailInterval: 50 * time.Millisecond,
 		ZooKeeper: zkelect.Config{Servers: []string{g.zk.Addr}, Path: "/alluxio/election", SessionTimeout: 2 * time.Second},
 		OpenUFS: func(uri string, opts map[string]string) (ufs.UFS, error) {
 			if uri == g.journal {

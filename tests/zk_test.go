@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/alluxio-go/alluxio/internal/zktest"
 )
 
@@ -16,10 +20,9 @@ import (
 // electing their leader through a real ZooKeeper, and a client host (a
 // worker and the FUSE mount) that finds the leader through ZooKeeper with
 // no master host name or address configured.
-func newZKCluster(t *testing.T) (*haCluster, string) {
+func newZKCluster(t *testing.T, journal string, extra map[string]string) *haCluster {
 	t.Helper()
 	zk := zktest.Start(t)
-	journal := t.TempDir()
 	h := &haCluster{t: t, ufs: t.TempDir()}
 	zkProps := map[string]string{
 		"alluxio.master.journal.type":         "UFS",
@@ -29,6 +32,9 @@ func newZKCluster(t *testing.T) (*haCluster, string) {
 		"alluxio.zookeeper.session.timeout":   "3s",
 		"alluxio.master.mount.table.root.ufs": h.ufs,
 		"alluxio.user.rpc.retry.max.duration": "60s",
+	}
+	for k, v := range extra {
+		zkProps[k] = v
 	}
 	for i := 0; i < 3; i++ {
 		port := freePort(t)
@@ -44,7 +50,7 @@ func newZKCluster(t *testing.T) (*haCluster, string) {
 	delete(h.client.props, "alluxio.master.hostname")
 	delete(h.client.props, "alluxio.master.rpc.port")
 	h.client.writeConf()
-	return h, journal
+	return h
 }
 
 // TestZooKeeperMasters runs the UFS journal's high availability as
@@ -53,7 +59,8 @@ func newZKCluster(t *testing.T) (*haCluster, string) {
 // killed master comes back as a standby and replays; at the end every
 // master holds the same namespace at the same journal entry.
 func TestZooKeeperMasters(t *testing.T) {
-	h, journal := newZKCluster(t)
+	journal := t.TempDir()
+	h := newZKCluster(t, journal, nil)
 	h.start()
 	loop := startLoop(h.client.mnt)
 	stopped := false
@@ -87,7 +94,76 @@ func TestZooKeeperMasters(t *testing.T) {
 		}
 	}
 
-	// Every master replays to the same entry with the same namespace.
+	out := waitSameDigests(t, h)
+	t.Logf("digests:\n%s", out)
+
+	// One epoch marker per leadership.
+	epochs, _ := os.ReadDir(filepath.Join(journal, "epochs"))
+	if len(epochs) < 3 {
+		t.Errorf("%d epoch markers after two failovers, want at least 3", len(epochs))
+	}
+	// The Raft quorum commands say why they do not apply.
+	if out, err := h.client.run("alluxio", "fsadmin", "journal", "quorum", "info"); err == nil ||
+		!strings.Contains(out, "alluxio.master.journal.type") {
+		t.Errorf("quorum info on the UFS journal: %v\n%s", err, out)
+	}
+}
+
+// TestZooKeeperMastersS3Journal keeps the UFS journal in a bucket of a
+// real S3 server: the leader is killed with -9 and the new one carries on
+// from the log and checkpoints in the bucket.
+func TestZooKeeperMastersS3Journal(t *testing.T) {
+	endpoint, bucketDir := startVersitygw(t)
+	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
+	if _, err := admin.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("journal")}); err != nil {
+		t.Fatal(err)
+	}
+	h := newZKCluster(t, "s3://journal/alluxio/", map[string]string{
+		"alluxio.master.journal.ufs.option.s3a.accessKeyId":                        s3Key,
+		"alluxio.master.journal.ufs.option.s3a.secretKey":                          s3Secret,
+		"alluxio.master.journal.ufs.option.alluxio.underfs.s3.endpoint":            endpoint,
+		"alluxio.master.journal.ufs.option.alluxio.underfs.s3.disable.dns.buckets": "true",
+		"alluxio.master.journal.checkpoint.period.entries":                         "50",
+	})
+	h.start()
+	for i := range 40 {
+		if err := os.WriteFile(filepath.Join(h.client.mnt, fmt.Sprintf("f%02d", i)), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := h.waitLeader("")
+	h.kill(l)
+	h.waitLeader(h.rpc[l])
+	for i := range 40 {
+		got, err := os.ReadFile(filepath.Join(h.client.mnt, fmt.Sprintf("f%02d", i)))
+		if err != nil || string(got) != fmt.Sprint(i) {
+			t.Fatalf("f%02d after the failover: %q, %v", i, got, err)
+		}
+	}
+	h.masters[l].must("alluxio-start.sh", "master")
+	t.Logf("digests:\n%s", waitSameDigests(t, h))
+	// More entries than the checkpoint period: the bucket holds a
+	// checkpoint, and the log files it covers are gone.
+	cks, _ := os.ReadDir(filepath.Join(bucketDir, "journal", "alluxio", "checkpoints"))
+	logs, _ := os.ReadDir(filepath.Join(bucketDir, "journal", "alluxio", "logs"))
+	if len(cks) == 0 || len(logs) == 0 || strings.HasPrefix(logs[0].Name(), "00000000000000000001-") {
+		t.Errorf("journal in the bucket: %d checkpoints, logs from %v: want a checkpoint and a compacted log", len(cks), logs[:min(1, len(logs))])
+	}
+	for _, m := range h.masters {
+		logs, _ := filepath.Glob(filepath.Join(m.home, "logs", "*.log"))
+		for _, lf := range logs {
+			if b, _ := os.ReadFile(lf); bytes.Contains(b, []byte(s3Secret)) {
+				t.Fatalf("%s contains the S3 secret", lf)
+			}
+		}
+	}
+}
+
+// waitSameDigests waits until every master reports the same journal entry
+// and namespace digest, and returns the digests.
+func waitSameDigests(t *testing.T, h *haCluster) string {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var out string
 	for {
@@ -103,16 +179,5 @@ func TestZooKeeperMasters(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Logf("digests:\n%s", out)
-
-	// One epoch marker per leadership.
-	epochs, _ := os.ReadDir(filepath.Join(journal, "epochs"))
-	if len(epochs) < 3 {
-		t.Errorf("%d epoch markers after two failovers, want at least 3", len(epochs))
-	}
-	// The Raft quorum commands say why they do not apply.
-	if out, err := h.client.run("alluxio", "fsadmin", "journal", "quorum", "info"); err == nil ||
-		!strings.Contains(out, "alluxio.master.journal.type") {
-		t.Errorf("quorum info on the UFS journal: %v\n%s", err, out)
-	}
+	return out
 }

@@ -139,8 +139,8 @@ func buildTable() []Property {
 			"Directory (or UFS URI for the UFS journal) where the journal is kept."),
 		def("alluxio.master.journal.type", KindEnum, "EMBEDDED",
 			"Journal kind: EMBEDDED (Raft among masters) or UFS (ZooKeeper election, log on a shared UFS).").oneOf("EMBEDDED", "UFS"),
-		def("alluxio.master.journal.checkpoint.period.entries", KindInt, "100000",
-			"Journal entries after which the embedded journal snapshots the metastore and compacts its log (Alluxio's default is 2000000; a smaller log here, since raft.db never shrinks).").between(1, 0),
+		def("alluxio.master.journal.checkpoint.period.entries", KindInt, "500000",
+			"Journal entries after which the embedded journal snapshots the metastore and compacts its log (Alluxio's is 2000000; lower here because raft.db never gives space back).").between(1, 0),
 		def("alluxio.master.journal.checkpoint.check.interval", KindDuration, "30s",
 			"How often the embedded journal looks whether a snapshot is due (at a random time between this and twice it)."),
 		def("alluxio.master.metastore", KindEnum, "ROCKS",
@@ -232,6 +232,8 @@ func buildTable() []Property {
 			"Whether this client may read metadata from any master: a follower whose state is at most alluxio.master.follower.reads.max.staleness behind answers (the client's own changes are always seen)."),
 		def("alluxio.master.follower.reads.max.staleness", KindDuration, "1s",
 			"How far behind the leader a follower's state may be for it to answer follower reads."),
+		def("alluxio.master.journal.tailer.sleep.time", KindDuration, "1s",
+			"How often a standby master on the UFS journal looks for new journal entries."),
 		def("alluxio.zookeeper.election.path", KindString, "/alluxio/election",
 			"ZooKeeper path under which the masters of a UFS journal run for leader; clients read the leader there."),
 		def("alluxio.zookeeper.session.timeout", KindDuration, "10s",
@@ -308,6 +310,7 @@ func canonicalKey(key string) string {
 // as they are; any key under them is known.
 var passThroughPrefixes = []string{
 	"alluxio.master.mount.table.root.option.",
+	"alluxio.master.journal.ufs.option.",
 	"alluxio.underfs.",
 	"fs.kodo.",
 	"s3a.",

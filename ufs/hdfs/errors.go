@@ -103,8 +103,9 @@ var ioMessages = []struct {
 	{"rename destination cannot be the root", syscall.EBUSY},
 }
 
-// errNoNamenode is colinmarc/hdfs's error when no namenode can be
-// reached (it does not wrap the cause).
+// errNoNamenode starts colinmarc/hdfs's error when no namenode can be
+// reached or every one failed in the last 5 seconds (it does not wrap
+// the cause).
 const errNoNamenode = "no available namenodes"
 
 // classify turns an error of colinmarc/hdfs into an errno, a message
@@ -135,17 +136,17 @@ func (s *Store) classify(err error) (syscall.Errno, string, retryKind) {
 		return syscall.EIO, short + ": " + text, noRetry
 	case errors.Is(err, hdfs.ErrReplicating):
 		return syscall.EAGAIN, "the namenode has not heard from the datanodes of every block yet", retrySafe
+	case errors.Is(err, syscall.ENOTEMPTY): // before ErrExist, which ENOTEMPTY also is
+		return syscall.ENOTEMPTY, "directory not empty", noRetry
 	case errors.Is(err, os.ErrNotExist):
 		return syscall.ENOENT, "no such file or directory", noRetry
 	case errors.Is(err, os.ErrExist):
 		return syscall.EEXIST, "file exists", noRetry
 	case errors.Is(err, os.ErrPermission):
-		return syscall.EACCES, fmt.Sprintf("permission denied by the namenode for HDFS user %s (from %s)", s.cfg.user, s.cfg.userFrom), noRetry
-	case errors.Is(err, syscall.ENOTEMPTY):
-		return syscall.ENOTEMPTY, "directory not empty", noRetry
+		return syscall.EACCES, fmt.Sprintf("permission denied by the namenode to HDFS user %s (from %s)", s.cfg.user, s.cfg.userFrom), noRetry
 	case errors.Is(err, os.ErrInvalid):
 		return syscall.EINVAL, "invalid argument", noRetry
-	case strings.HasPrefix(err.Error(), errNoNamenode):
+	case strings.Contains(err.Error(), errNoNamenode+": "):
 		return syscall.EHOSTUNREACH, fmt.Sprintf("no namenode of %s answers: %s", strings.Join(s.cfg.addrs, ", "), err), retrySafe
 	}
 	var ne net.Error
@@ -211,7 +212,9 @@ type attempt struct {
 // in a way no retry cures, or the retry time (retry.max.duration) is
 // spent; waits back off exponentially with jitter. fn runs in its own
 // goroutine so that ctx ends the wait at once (the call itself ends by
-// its own timeout). The error is a *fs.PathError for op on p.
+// its own timeout): what fn writes to variables it shares with its
+// caller may land after do returns with ctx's error, so the caller reads
+// them only when do succeeds. The error is a *fs.PathError for op on p.
 func (s *Store) do(ctx context.Context, op, p string, fn func(cl *hdfs.Client, a attempt) error) error {
 	if err := contextErr(ctx); err != nil {
 		return s.pathErr(op, p, err)

@@ -33,6 +33,9 @@ const (
 	// listPage is how many entries the store asks colinmarc/hdfs for at a
 	// time; the namenode pages by dfs.ls.limit.
 	listPage = 1000
+	// addrRepeats is how often the namenode list is given to
+	// colinmarc/hdfs (see client).
+	addrRepeats = 3
 	// maxPiece caps one read from colinmarc/hdfs below a checksum chunk
 	// (512 bytes by default), see reader.
 	maxPiece = 511
@@ -84,7 +87,12 @@ func (s *Store) client() (*hdfs.Client, error) {
 		return s.cl, nil
 	}
 	opts := hdfs.ClientOptionsFromConf(s.cfg.hadoop)
-	opts.Addresses = s.cfg.addrs
+	// colinmarc/hdfs skips an address for 5 seconds after a failure on
+	// it; listed more than once, a namenode is tried again at once after
+	// a dropped connection, and a failover round goes on to the next.
+	for range addrRepeats {
+		opts.Addresses = append(opts.Addresses, s.cfg.addrs...)
+	}
 	opts.User = s.cfg.user
 	opts.KerberosClient = nil
 	opts.UseDatanodeHostname = s.cfg.useHostname
@@ -246,10 +254,13 @@ func (s *Store) Stat(ctx context.Context, p string) (ufs.FileInfo, error) {
 		out = s.info(path.Base("/"+c), fi)
 		return nil
 	})
+	if err != nil {
+		return ufs.FileInfo{}, err
+	}
 	if c == "" {
 		out.Name = ""
 	}
-	return out, err
+	return out, nil
 }
 
 // List calls fn for each entry of the directory, a page (dfs.ls.limit
@@ -263,8 +274,9 @@ func (s *Store) List(ctx context.Context, dir string, fn func(ufs.FileInfo) erro
 	}
 	abs := s.abs(c)
 	var fr *hdfs.FileReader
+	abandoned := false // a call still running after ctx ended owns fr
 	defer func() {
-		if fr != nil {
+		if !abandoned && fr != nil {
 			fr.Close()
 		}
 	}()
@@ -292,14 +304,14 @@ func (s *Store) List(ctx context.Context, dir string, fn func(ufs.FileInfo) erro
 			if err != nil {
 				return err
 			}
-			batch = b
+			// Readdir asks for pages until it has listPage entries or the
+			// namenode has no more: fewer means the end.
+			batch, done = b, len(b) < listPage
 			return nil
 		})
 		if err != nil {
+			abandoned = ctx.Err() != nil
 			return err
-		}
-		if done {
-			return nil
 		}
 		for _, fi := range batch {
 			name := fi.Name()
@@ -310,6 +322,9 @@ func (s *Store) List(ctx context.Context, dir string, fn func(ufs.FileInfo) erro
 			if err := fn(s.info(name, fi)); err != nil {
 				return err
 			}
+		}
+		if done {
+			return nil
 		}
 		if err := contextErr(ctx); err != nil {
 			return s.pathErr(op, c, err)

@@ -1,0 +1,205 @@
+package hdfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"sync"
+	"syscall"
+	"time"
+
+	hdfs "github.com/colinmarc/hdfs/v2"
+
+	"github.com/alluxio-go/alluxio/ufs"
+)
+
+// writer is the ufs.Writer of Create: it streams to a temporary file in
+// the target's directory (namenode create and addBlock, the datanode
+// pipeline with CRC32C checksums), and Close completes that file and
+// renames it over the target with HDFS's atomic rename2 OVERWRITE.
+type writer struct {
+	s      *Store
+	cl     *hdfs.Client
+	fw     *hdfs.FileWriter
+	tmp    string // absolute HDFS path of the temporary file
+	target string // store-relative clean path
+
+	mu    sync.Mutex // guards everything below; held through each call
+	n     int64      // bytes written
+	state writerState
+	err   error // the failure that ended the writer
+}
+
+type writerState int
+
+const (
+	writing writerState = iota
+	closed
+	aborted
+	failed
+)
+
+var _ ufs.Retargeter = (*writer)(nil)
+
+// Write sends b down the datanode pipeline. A failure ends the writer:
+// colinmarc/hdfs does not recover a pipeline.
+func (w *writer) Write(b []byte) (int, error) {
+	const op = "write"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writing {
+		return 0, w.s.pathErr(op, w.target, w.stateErr())
+	}
+	if len(b) == 0 {
+		// colinmarc/hdfs allocates a block for an empty write, which no
+		// datanode ever receives and the namenode never completes.
+		return 0, nil
+	}
+	w.fw.SetDeadline(time.Now().Add(w.s.cfg.timeout))
+	n, err := w.fw.Write(b)
+	w.n += int64(n)
+	if err != nil {
+		w.state, w.err = failed, w.s.wrap(op, w.target, err)
+		w.discard()
+		return n, w.err
+	}
+	return n, nil
+}
+
+// stateErr says why the writer takes no more calls.
+func (w *writer) stateErr() error {
+	switch w.state {
+	case closed:
+		return fmt.Errorf("the file is already closed: %w", syscall.EBADF)
+	case aborted:
+		return fmt.Errorf("the file was aborted: %w", syscall.EBADF)
+	}
+	return fmt.Errorf("an earlier write failed (%v): %w", w.err, syscall.EIO)
+}
+
+// Close flushes the last packets, waits for the datanodes' acks,
+// completes the file at the namenode (again, with backoff, while the
+// namenode answers that blocks are not yet reported), renames it over
+// the target and describes it. On failure the temporary file is removed
+// and the target left as it was.
+func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
+	const op = "close"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writing {
+		if w.state == failed {
+			return ufs.FileInfo{}, w.err
+		}
+		return ufs.FileInfo{}, w.s.pathErr(op, w.target, w.stateErr())
+	}
+	s := w.s
+	fail := func(err error) (ufs.FileInfo, error) {
+		w.state, w.err = failed, err
+		w.discard()
+		return ufs.FileInfo{}, err
+	}
+	err := s.do(ctx, op, w.target, func(cl *hdfs.Client, a attempt) error {
+		w.fw.SetDeadline(time.Now().Add(s.cfg.timeout))
+		err := w.fw.Close()
+		var he hdfs.Error
+		if err != nil && a.ambiguous && errors.As(err, &he) && he.Exception() == exLeaseExpired {
+			// An earlier complete was carried out but its answer lost.
+			if fi, serr := cl.Stat(w.tmp); serr == nil && fi.Size() == w.n {
+				err = nil
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	var out ufs.FileInfo
+	dst := w.s.abs(w.target)
+	err = s.do(ctx, op, w.target, func(cl *hdfs.Client, a attempt) error {
+		if a.ambiguous {
+			if _, err := cl.Stat(w.tmp); errors.Is(err, os.ErrNotExist) {
+				fi, err := cl.Stat(dst)
+				if err != nil {
+					return err
+				}
+				out = s.info(path.Base(dst), fi)
+				return nil // the lost answer of an earlier rename
+			}
+		}
+		fi, err := cl.Stat(w.tmp)
+		if err != nil {
+			return err
+		}
+		if fi.Size() != w.n {
+			return s.pathErr(op, w.target, fmt.Errorf("the namenode has %d bytes of the %d written: %w", fi.Size(), w.n, syscall.EIO))
+		}
+		if err := cl.Rename(w.tmp, dst); err != nil {
+			var he hdfs.Error
+			if errors.As(err, &he) && he.Exception() == exIO {
+				if di, serr := cl.Stat(dst); serr == nil && di.IsDir() {
+					return s.pathErr(op, w.target, fmt.Errorf("%s is a directory: %w", w.target, syscall.EISDIR))
+				}
+			}
+			return err
+		}
+		out = s.info(path.Base(dst), fi)
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	w.state = closed
+	return out, nil
+}
+
+// Abort discards what was written: the block stream is cut and the
+// temporary file deleted, which ends its lease. It does nothing after
+// Close, Abort or a failure that already cleaned up.
+func (w *writer) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writing {
+		return nil
+	}
+	w.state = aborted
+	w.discard()
+	return nil
+}
+
+// discard cuts the block stream and deletes the temporary file, bounded
+// by the request timeout.
+func (w *writer) discard() {
+	w.fw.SetDeadline(time.Unix(1, 0))
+	w.fw.Close() // closes the datanode connection; fails at once
+	ctx, cancel := context.WithTimeout(context.Background(), w.s.cfg.timeout)
+	defer cancel()
+	w.s.do(ctx, "abort", w.target, func(cl *hdfs.Client, _ attempt) error {
+		err := cl.Remove(w.tmp)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	})
+}
+
+// Retarget makes Close land the file at p instead (its directory must
+// exist then). The temporary file stays where it is until Close.
+func (w *writer) Retarget(ctx context.Context, p string) error {
+	const op = "retarget"
+	c, err := w.s.begin(ctx, op, p, create)
+	if err != nil {
+		return err
+	}
+	if c == "" {
+		return w.s.pathErr(op, c, fmt.Errorf("the store root is a directory: %w", syscall.EISDIR))
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writing {
+		return w.s.pathErr(op, c, w.stateErr())
+	}
+	w.target = c
+	return nil
+}
