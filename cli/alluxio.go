@@ -117,7 +117,9 @@ func flagArgs(flags map[string]string) []string {
 
 // newClient returns a client of the master group and the local worker.
 func newClient(env *Env) *client.Client {
-	return client.New(daemon.ClientConfigFrom(env.Conf, env.Log))
+	cfg := daemon.ClientConfigFrom(env.Conf, env.Log)
+	cfg.Caller = osCaller()
+	return client.New(cfg)
 }
 
 // format resets the journal and/or the worker's cached pages.
@@ -283,4 +285,16 @@ func serveFuse(ctx context.Context, env *Env, args []string) error {
 		env.Log.Info("mount point was unmounted")
 	}
 	return nil
+}
+
+// osCaller is the user running the command, whom the masters check
+// permissions for.
+func osCaller() *meta.Caller {
+	c := &meta.Caller{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	if groups, err := os.Getgroups(); err == nil {
+		for _, g := range groups {
+			c.Groups = append(c.Groups, uint32(g))
+		}
+	}
+	return c
 }

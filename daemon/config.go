@@ -69,6 +69,8 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 			Metastore:             c.String("alluxio.master.metastore"),
 			FollowerReadStaleness: c.Duration("alluxio.master.follower.reads.max.staleness"),
 			TailInterval:          c.Duration("alluxio.master.journal.tailer.sleep.time"),
+			Permissions:           c.Bool("alluxio.security.authorization.permission.enabled"),
+			RootSquash:            c.Bool("alluxio.security.authorization.root.squash"),
 			ZooKeeper:             mc.ZooKeeper,
 			JournalOptions:        mc.JournalOptions,
 			NodeID:                mc.NodeID,

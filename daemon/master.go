@@ -143,6 +143,14 @@ func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, 
 		if bytes.Contains(req.Body, []byte(`"`+wire.FollowerReadField+`":true`)) {
 			ctx = meta.WithFollowerRead(ctx)
 		}
+		if bytes.Contains(req.Body, []byte(`"`+wire.CallerField+`":{`)) {
+			var c struct {
+				Caller *meta.Caller `json:"caller"`
+			}
+			if json.Unmarshal(req.Body, &c) == nil && c.Caller != nil {
+				ctx = meta.WithCaller(ctx, *c.Caller)
+			}
+		}
 		body, err := fn(ctx, r)
 		if err != nil {
 			return nil, err

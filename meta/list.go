@@ -22,6 +22,9 @@ func (m *Master) ListStatus(ctx context.Context, path string) ([]FileInfo, error
 	if err != nil {
 		return nil, err
 	}
+	if err := m.authorize(ctx, op, p, accRead); err != nil {
+		return nil, err
+	}
 	fi, err := m.prepareList(ctx, op, p)
 	if err != nil {
 		return nil, err
@@ -54,6 +57,9 @@ func (m *Master) ListStatusPage(ctx context.Context, path, startAfter string, li
 	const op = "list"
 	p, err := m.beginRead(ctx, op, path)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := m.authorize(ctx, op, p, accRead); err != nil {
 		return nil, false, err
 	}
 	if limit <= 0 {

@@ -78,6 +78,11 @@ type Config struct {
 	// running group (AddServer on its leader) instead of bootstrapping
 	// one from Peers.
 	Join bool
+	// Permissions checks the calls that carry a caller (WithCaller)
+	// against modes and owners (alluxio.security.authorization.permission.enabled).
+	Permissions bool
+	// RootSquash checks a root caller as the nobody user.
+	RootSquash bool
 	// FollowerReadStaleness bounds how far behind the leader a follower
 	// may be to serve reads marked WithFollowerRead; 0 means
 	// DefaultFollowerReadStaleness.
@@ -584,6 +589,9 @@ func (m *Master) GetStatus(ctx context.Context, path string) (FileInfo, error) {
 	if err != nil {
 		return FileInfo{}, err
 	}
+	if err := m.authorize(ctx, "stat", p, accTraverse); err != nil {
+		return FileInfo{}, err
+	}
 	if err := m.syncPath(ctx, p); err != nil {
 		return FileInfo{}, err
 	}
@@ -624,6 +632,11 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 	if err := m.syncPath(ctx, p); err != nil {
 		return FileInfo{}, err
 	}
+	if err := m.authorizeCreateFile(ctx, op, p, o.Overwrite); err != nil {
+		return FileInfo{}, err
+	}
+	m.ownerFor(ctx, &o.UID, &o.GID)
+	m.inheritGroup(p, &o.GID, &o.Mode, false)
 	var (
 		dropUFS bool
 		mi      MountInfo
@@ -719,6 +732,11 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 	if err := m.syncPath(ctx, p); err != nil {
 		return FileInfo{}, err
 	}
+	if err := m.authorize(ctx, op, p, accCreate); err != nil {
+		return FileInfo{}, err
+	}
+	m.ownerFor(ctx, &o.UID, &o.GID)
+	m.inheritGroup(p, &o.GID, &o.Mode, true)
 	var (
 		w      walkResult
 		exists bool
@@ -780,6 +798,9 @@ func (m *Master) Delete(ctx context.Context, path string, recursive bool) error 
 		return r.err
 	}
 	if err := m.syncPath(ctx, p); err != nil {
+		return err
+	}
+	if err := m.authorize(ctx, op, p, accDelete); err != nil {
 		return err
 	}
 	var (
@@ -911,6 +932,9 @@ func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOption
 			return err
 		}
 	}
+	if err := m.authorizeRename(ctx, s, d); err != nil {
+		return err
+	}
 	var (
 		rp                renamePlan
 		mi                MountInfo
@@ -1022,6 +1046,9 @@ func (m *Master) SetAttr(ctx context.Context, path string, o SetAttrOptions) (Fi
 		return result[FileInfo](r.value, r.err)
 	}
 	if err := m.syncPath(ctx, p); err != nil {
+		return FileInfo{}, err
+	}
+	if err := m.authorizeSetAttr(ctx, p, o); err != nil {
 		return FileInfo{}, err
 	}
 	cmd := &setAttrCmd{
@@ -1154,6 +1181,10 @@ func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gi
 	if err := m.syncPath(ctx, p); err != nil {
 		return FileInfo{}, err
 	}
+	if err := m.authorize(ctx, op, p, accCreate); err != nil {
+		return FileInfo{}, err
+	}
+	m.ownerFor(ctx, &uid, &gid)
 	var (
 		mi  MountInfo
 		rel string

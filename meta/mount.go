@@ -86,6 +86,9 @@ func (m *Master) Mount(ctx context.Context, alluxioPath, ufsURI string, o MountO
 	if err != nil {
 		return err
 	}
+	if err := m.authorize(ctx, op, p, accRoot); err != nil {
+		return err
+	}
 	if p == "/" {
 		return fmt.Errorf("mount point / already exists: %w", syscall.EEXIST)
 	}
@@ -121,6 +124,9 @@ func (m *Master) Unmount(ctx context.Context, alluxioPath string) error {
 	const op = "unmount"
 	p, err := m.begin(op, alluxioPath)
 	if err != nil {
+		return err
+	}
+	if err := m.authorize(ctx, op, p, accRoot); err != nil {
 		return err
 	}
 	if r, ok := m.replayed(ctx); ok {

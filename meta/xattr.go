@@ -132,6 +132,9 @@ func (m *Master) changeXattr(ctx context.Context, c *setXattrCmd) error {
 	if err := m.syncPath(ctx, p); err != nil {
 		return err
 	}
+	if err := m.authorize(ctx, op, p, accWrite); err != nil {
+		return err
+	}
 	c.Path, c.Now = p, time.Now().UnixNano()
 	_, err = m.proposeRequest(ctx, c)
 	return err
@@ -168,6 +171,9 @@ func (m *Master) ListXattr(ctx context.Context, path string) ([]string, error) {
 func (m *Master) readXattrs(ctx context.Context, op, path string, fn func(p string, xs map[string][]byte) error) error {
 	p, err := m.beginRead(ctx, op, path)
 	if err != nil {
+		return err
+	}
+	if err := m.authorize(ctx, op, p, accRead); err != nil {
 		return err
 	}
 	if err := m.syncPath(ctx, p); err != nil {

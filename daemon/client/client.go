@@ -33,6 +33,9 @@ type Config struct {
 	// state at most this old (Masters.WithFollowerReads); 0 sends every
 	// call to the leader.
 	FollowerReads time.Duration
+	// Caller, when set, is who the calls are made for (the CLI's user);
+	// the masters check permissions against it.
+	Caller *meta.Caller
 	// WorkerNetwork and WorkerAddr reach the data worker: "unix" and the
 	// domain socket path for the local worker, or "tcp" and host:port.
 	WorkerNetwork, WorkerAddr string
@@ -86,7 +89,7 @@ func New(cfg Config) *Client {
 		addrs = []string{cfg.MasterAddr}
 	}
 	log := cfg.Logger.With("component", "client")
-	c := &Client{cfg: cfg, log: log, masters: MastersFor(addrs, cfg.ZooKeeper, cfg.RetryFor, log).WithFollowerReads(cfg.FollowerReads)}
+	c := &Client{cfg: cfg, log: log, masters: MastersFor(addrs, cfg.ZooKeeper, cfg.RetryFor, log).WithFollowerReads(cfg.FollowerReads).WithCaller(cfg.Caller)}
 	c.workers = &workerSet{c: c}
 	if cfg.WorkerAddr != "" {
 		c.worker = rpc.NewClient(cfg.WorkerNetwork, cfg.WorkerAddr)

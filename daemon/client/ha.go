@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	gofuse "github.com/hanwen/go-fuse/v2/fuse"
+
 	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
@@ -46,12 +48,50 @@ type Masters struct {
 	followerStaleness time.Duration
 	lastWrite         atomic.Int64
 	spread            atomic.Uint32
+	// caller, when set, is who calls are made for when their context
+	// names no one (meta.WithCaller): the masters check permissions
+	// against it.
+	caller *meta.Caller
 
 	// mu guards clients, order and current.
 	mu      sync.Mutex
 	clients map[string]*rpc.Client
 	order   []string // addrs, then addresses learned from redirects
 	current string   // where calls go first
+}
+
+// WithCaller makes calls whose context names no caller be made for c.
+func (m *Masters) WithCaller(c *meta.Caller) *Masters {
+	m.caller = c
+	return m
+}
+
+// callerOf returns who a call with ctx is made for: the context's caller,
+// else root when the call serves a FUSE request of root (so that the
+// masters can squash it), else the configured one.
+func (m *Masters) callerOf(ctx context.Context) (meta.Caller, bool) {
+	if c, ok := meta.CallerFrom(ctx); ok {
+		return c, true
+	}
+	if fc, ok := gofuse.FromContext(ctx); ok {
+		if fc.Uid == 0 {
+			return meta.Caller{}, true
+		}
+		return meta.Caller{}, false // the kernel checked (default_permissions)
+	}
+	if m.caller != nil {
+		return *m.caller, true
+	}
+	return meta.Caller{}, false
+}
+
+// withCaller adds the caller field to a request body.
+func withCaller(req any, c meta.Caller) any {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return req
+	}
+	return withField(req, `"`+wire.CallerField+`":`+string(b))
 }
 
 // readMethods are the calls a fresh follower may answer.
@@ -227,6 +267,9 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 	}
 	if m.Current() == "" {
 		m.discover(ctx)
+	}
+	if c, ok := m.callerOf(ctx); ok {
+		req = withCaller(req, c)
 	}
 	if !idempotent {
 		defer m.lastWrite.Store(time.Now().UnixNano())

@@ -221,6 +221,8 @@ func buildTable() []Property {
 
 		def("alluxio.security.authorization.permission.enabled", KindBool, "true",
 			"Whether POSIX permissions are checked."),
+		def("alluxio.security.authorization.root.squash", KindBool, "false",
+			"Check calls made by root (from the CLI, or root on a FUSE mount) as the nobody user, who also owns what they create."),
 		def("alluxio.security.authorization.permission.umask", KindOctal, "022",
 			"Octal umask applied to new files and directories."),
 

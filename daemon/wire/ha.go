@@ -23,6 +23,10 @@ type RequestID struct {
 // RequestIDField is the JSON name of RequestID's field.
 const RequestIDField = "requestId"
 
+// CallerField is the JSON field (a meta.Caller) naming who a call is made
+// for; masters check permissions against it.
+const CallerField = "caller"
+
 // FollowerReadField is the JSON field (true) by which a client says that a
 // fresh follower may answer its read (alluxio.user.master.follower.reads.enabled).
 const FollowerReadField = "followerRead"

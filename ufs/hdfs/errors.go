@@ -204,8 +204,9 @@ func contextErr(ctx context.Context) error {
 
 // attempt describes the try of a call that do passes to it.
 type attempt struct {
-	n         int  // 0 for the first
-	ambiguous bool // an earlier try may have been carried out
+	n         int       // 0 for the first
+	ambiguous bool      // an earlier try may have been carried out
+	nc        *nnClient // the client of this try
 }
 
 // do runs fn, a call or a few to the namenode, until it succeeds, fails
@@ -216,15 +217,29 @@ type attempt struct {
 // caller may land after do returns with ctx's error, so the caller reads
 // them only when do succeeds. The error is a *fs.PathError for op on p.
 func (s *Store) do(ctx context.Context, op, p string, fn func(cl *hdfs.Client, a attempt) error) error {
+	return s.doOn(ctx, op, p, nil, fn)
+}
+
+// doOn is do on the client fixed (a writer's, whose lease it holds), or
+// on the store's current one when fixed is nil; the store's is retired
+// when none of its namenodes answers.
+func (s *Store) doOn(ctx context.Context, op, p string, fixed *nnClient, fn func(cl *hdfs.Client, a attempt) error) error {
 	if err := contextErr(ctx); err != nil {
 		return s.pathErr(op, p, err)
 	}
 	start := time.Now()
 	a := attempt{}
 	for {
-		cl, err := s.client()
+		nc, err := fixed, error(nil)
+		if nc == nil {
+			nc, err = s.client()
+		}
 		if err == nil {
-			err = run(ctx, func() error { return fn(cl, a) })
+			a.nc = nc
+			err = run(ctx, func() error { return fn(nc.cl, a) })
+			if err != nil && fixed == nil && strings.Contains(err.Error(), errNoNamenode+": ") {
+				s.retire(nc)
+			}
 		}
 		if err == nil {
 			return nil

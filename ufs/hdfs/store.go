@@ -50,11 +50,12 @@ func init() {
 type Store struct {
 	cfg *config
 
-	mu     sync.Mutex // guards cl and closed
-	cl     *hdfs.Client
-	closed bool
+	mu      sync.Mutex // guards cur, clients, closed and the clients' fields
+	cur     *nnClient  // the client new calls use; nil until the first
+	clients map[*nnClient]struct{}
+	closed  bool
 
-	owners sync.Map // user or group name -> uint32 id (local lookup), or -1
+	owners sync.Map // "u:" or "g:" + name -> uint32 local id (0: unknown)
 }
 
 var (
@@ -75,16 +76,37 @@ func open(u *url.URL, options map[string]string) (ufs.UFS, error) {
 	return &Store{cfg: c}, nil
 }
 
-// client returns the connected client, connecting on first use (and
-// again after a failed attempt).
-func (s *Store) client() (*hdfs.Client, error) {
+// nnClient is one colinmarc/hdfs client: a connection to the active
+// namenode, and the lease holder name of the files it writes. A client
+// whose namenodes all failed is retired: new calls get a new client at
+// once (colinmarc/hdfs would wait 5 seconds before it tries a failed
+// address again), and the retired one closes when its last writer ends.
+type nnClient struct {
+	cl      *hdfs.Client
+	writers int // open writers (they must finish with their lease holder)
+	retired bool
+	closed  bool
+}
+
+// shut closes c once; s.mu is held.
+func (s *Store) shut(c *nnClient) {
+	if !c.closed {
+		c.closed = true
+		delete(s.clients, c)
+		c.cl.Close()
+	}
+}
+
+// client returns the current client, connecting a new one on first use
+// and after the last was retired or failed to connect.
+func (s *Store) client() (*nnClient, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, errClosed
 	}
-	if s.cl != nil {
-		return s.cl, nil
+	if s.cur != nil {
+		return s.cur, nil
 	}
 	opts := hdfs.ClientOptionsFromConf(s.cfg.hadoop)
 	// colinmarc/hdfs skips an address for 5 seconds after a failure on
@@ -102,24 +124,54 @@ func (s *Store) client() (*hdfs.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cl = cl
-	return cl, nil
+	s.cur = &nnClient{cl: cl}
+	if s.clients == nil {
+		s.clients = map[*nnClient]struct{}{}
+	}
+	s.clients[s.cur] = struct{}{}
+	return s.cur, nil
+}
+
+// retire takes c out of use after its namenodes all failed.
+func (s *Store) retire(c *nnClient) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cur == c {
+		s.cur = nil
+	}
+	c.retired = true
+	if c.writers == 0 {
+		s.shut(c)
+	}
+}
+
+// hold and release count the writers of a client.
+func (s *Store) hold(c *nnClient) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.writers++
+}
+
+func (s *Store) release(c *nnClient) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.writers--
+	if c.writers == 0 && c.retired {
+		s.shut(c)
+	}
 }
 
 // errClosed is the error of a call on a closed store.
 var errClosed = fmt.Errorf("the under-store is closed: %w", syscall.EBADF)
 
-// Close disconnects from the namenode. Later calls fail with EBADF.
+// Close disconnects from the namenodes; writers still open fail. Later
+// calls fail with EBADF.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	if s.cl != nil {
-		s.cl.Close()
-		s.cl = nil
+	s.closed, s.cur = true, nil
+	for c := range s.clients {
+		s.shut(c)
 	}
 	return nil
 }
@@ -488,12 +540,13 @@ func (s *Store) Create(ctx context.Context, p string, opts ufs.CreateOptions) (u
 		if err != nil {
 			return err
 		}
-		w.cl, w.fw = cl, fw
+		w.nc, w.fw = a.nc, fw
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.hold(w.nc)
 	return w, nil
 }
 

@@ -21,7 +21,7 @@ import (
 // renames it over the target with HDFS's atomic rename2 OVERWRITE.
 type writer struct {
 	s      *Store
-	cl     *hdfs.Client
+	nc     *nnClient // the client holding the file's lease
 	fw     *hdfs.FileWriter
 	tmp    string // absolute HDFS path of the temporary file
 	target string // store-relative clean path
@@ -100,7 +100,7 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 		w.discard()
 		return ufs.FileInfo{}, err
 	}
-	err := s.do(ctx, op, w.target, func(cl *hdfs.Client, a attempt) error {
+	err := s.doOn(ctx, op, w.target, w.nc, func(cl *hdfs.Client, a attempt) error {
 		w.fw.SetDeadline(time.Now().Add(s.cfg.timeout))
 		err := w.fw.Close()
 		var he hdfs.Error
@@ -151,6 +151,7 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 		return fail(err)
 	}
 	w.state = closed
+	s.release(w.nc)
 	return out, nil
 }
 
@@ -182,6 +183,7 @@ func (w *writer) discard() {
 		}
 		return err
 	})
+	w.s.release(w.nc)
 }
 
 // Retarget makes Close land the file at p instead (its directory must

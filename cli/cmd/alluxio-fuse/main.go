@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/alluxio-go/alluxio/cli"
+	_ "github.com/alluxio-go/alluxio/ufs/hdfs"
 	_ "github.com/alluxio-go/alluxio/ufs/kodo"
 	_ "github.com/alluxio-go/alluxio/ufs/local"
 	_ "github.com/alluxio-go/alluxio/ufs/s3"

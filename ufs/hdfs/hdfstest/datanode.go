@@ -167,7 +167,9 @@ func (dn *datanode) used() uint64 {
 	return n
 }
 
-func (dn *datanode) dataPath(id uint64) string { return filepath.Join(dn.dir, fmt.Sprintf("blk_%d", id)) }
+func (dn *datanode) dataPath(id uint64) string {
+	return filepath.Join(dn.dir, fmt.Sprintf("blk_%d", id))
+}
 func (dn *datanode) metaPath(id uint64) string {
 	return filepath.Join(dn.dir, fmt.Sprintf("blk_%d.meta", id))
 }

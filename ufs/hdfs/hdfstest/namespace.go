@@ -167,9 +167,9 @@ type namespace struct {
 	// completeFalse is how many complete calls still answer false (a
 	// fault the test asked for).
 	completeFalse int
-	leases    map[string]time.Time // client name -> last renewal
-	nextDN    int                  // round robin start for block targets
-	datanodes []*datanode
+	leases        map[string]time.Time // client name -> last renewal
+	nextDN        int                  // round robin start for block targets
+	datanodes     []*datanode
 }
 
 // newNamespace makes an empty namespace whose root belongs to the
