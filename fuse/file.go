@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -19,6 +20,8 @@ type fileHandle struct {
 	shared bool
 	// mode records which open counter of the node this handle holds.
 	mode openMode
+	// killPriv runs dropPrivileges once, before the handle's first write.
+	killPriv sync.Once
 }
 
 // handle returns the handle's current Handle: a reader opened before a
@@ -57,7 +60,34 @@ var (
 	_ fs.FileFsyncer         = (*fileHandle)(nil)
 	_ fs.FileReleaser        = (*fileHandle)(nil)
 	_ fs.FilePassthroughFder = passthroughHandle{}
+	_ fs.FileLseeker         = (*fileHandle)(nil)
 )
+
+// lseek(2) whences the kernel passes on (the others it answers itself).
+const (
+	seekData = 3
+	seekHole = 4
+)
+
+// Lseek answers SEEK_DATA and SEEK_HOLE from the handle's own length, which
+// it knows even after the file's name is gone (go-fuse's fallback asks for
+// the attributes of the name). The whole file counts as data.
+func (fh *fileHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	size := uint64(max(fh.handle().Size(), 0))
+	switch whence {
+	case seekData:
+		if off >= size {
+			return 0, syscall.ENXIO
+		}
+		return off, 0
+	case seekHole:
+		if off > size {
+			return 0, syscall.ENXIO
+		}
+		return size, 0
+	}
+	return 0, syscall.EINVAL
+}
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	ctx = uninterrupted(ctx)
@@ -202,11 +232,40 @@ func (fh *fileHandle) Read(ctx context.Context, dest []byte, off int64) (gofuse.
 
 func (fh *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	ctx = uninterrupted(ctx)
+	if c := caller(ctx); c.UID != 0 {
+		fh.killPriv.Do(func() { fh.dropPrivileges(ctx) })
+	}
 	n, err := fh.handle().WriteAt(ctx, data, off)
 	if err != nil {
 		return uint32(n), fh.node.errno("write", fh.node.path(), err)
 	}
 	return uint32(n), 0
+}
+
+// dropPrivileges clears S_ISUID, and S_ISGID with group execute, when a
+// user other than root writes the file, as a local file system does: a
+// user allowed to write a set-user-ID program must not keep its
+// privilege. The kernel leaves this to the FUSE server for direct I/O
+// writes (FUSE_WRITE_KILL_SUIDGID, which go-fuse does not pass on), so it
+// is done here, from the mode the handle knows.
+func (fh *fileHandle) dropPrivileges(ctx context.Context) {
+	ah, ok := fh.handle().(Attributer)
+	if !ok {
+		return
+	}
+	mode := ah.Attr().Perm
+	kill := mode & syscall.S_ISUID
+	if mode&(syscall.S_ISGID|syscall.S_IXGRP) == syscall.S_ISGID|syscall.S_IXGRP {
+		kill |= syscall.S_ISGID
+	}
+	if kill == 0 {
+		return
+	}
+	mode &^= kill
+	p := fh.node.path()
+	if _, err := fh.node.fsys.client.SetAttr(ctx, p, SetAttr{Mode: &mode}); err != nil {
+		fh.node.fsys.log.Warn("could not clear set-id bits on write", "path", p, "err", err)
+	}
 }
 
 func (fh *fileHandle) Flush(ctx context.Context) syscall.Errno {

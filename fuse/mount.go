@@ -196,6 +196,11 @@ func Serve(client Client, o Options) (*Mount, error) {
 	// O_TRUNC arrives with the open, so an open decides its I/O mode
 	// knowing the file is being emptied.
 	mo.ExtraCapabilities |= gofuse.CAP_ATOMIC_O_TRUNC
+	// Writers use direct I/O, where the kernel refuses shared writable
+	// mappings (ENODEV) unless told otherwise (Linux 6.6+): with this a
+	// MAP_SHARED mapping lives in the page cache and its dirty pages come
+	// back as writes on msync, fsync, munmap and close.
+	mo.ExtraCapabilities |= gofuse.CAP_DIRECT_IO_ALLOW_MMAP
 	if !hasOption(mo.Options, "default_permissions") {
 		// With allow_other the kernel must check permissions, or every
 		// user could read every file.
@@ -218,6 +223,10 @@ func Serve(client Client, o Options) (*Mount, error) {
 		EntryTimeout:   &entry,
 		AttrTimeout:    &attr,
 		RootStableAttr: &fs.StableAttr{Ino: 1},
+		// Mode 0000 means no permission: without this go-fuse shows
+		// it as 0644 (0755 for a directory), and a file chmod'ed 000
+		// would be readable by every user.
+		NullPermissions: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", o.MountPoint, err)

@@ -67,7 +67,46 @@ var (
 	_ fs.NodeReadlinker = (*node)(nil)
 	_ fs.NodeStatfser   = (*node)(nil)
 	_ fs.NodeFsyncer    = (*node)(nil)
+	_ fs.NodeLinker     = (*node)(nil)
+	_ fs.NodeMknoder    = (*node)(nil)
 )
+
+// nameMax is the longest name a directory entry may have (NAME_MAX). The
+// kernel passes FUSE names of up to 1024 bytes, so the check is ours.
+const nameMax = 255
+
+// Link refuses hard links, a documented limit: the namespace gives each
+// inode one name. EPERM is what link(2) returns on a file system that
+// does not support them (the kernel would answer ENOTSUP without this).
+func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if len(name) > nameMax {
+		return nil, syscall.ENAMETOOLONG
+	}
+	return nil, syscall.EPERM
+}
+
+// Mknod makes an empty regular file, and refuses special files (FIFOs,
+// sockets, devices) with EPERM, as mknod(2) does where the file system
+// does not support the type.
+func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	ctx = uninterrupted(ctx)
+	if len(name) > nameMax {
+		return nil, syscall.ENAMETOOLONG
+	}
+	if mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, syscall.EPERM
+	}
+	p := n.child(name)
+	n.forgetListing()
+	h, a, err := n.fsys.client.Create(ctx, p, syscall.O_WRONLY|syscall.O_EXCL, mode&07777, caller(ctx))
+	if err != nil {
+		return nil, n.errno("mknod", p, err)
+	}
+	if err := h.Release(ctx); err != nil {
+		return nil, n.errno("mknod", p, err)
+	}
+	return n.newChild(ctx, a, out), 0
+}
 
 // Fsync of a directory (or of a file through a handle) makes changes
 // durable; metadata is durable once the master answered, so a directory
@@ -147,6 +186,10 @@ func (f *fileSystem) setWriting(ino uint64, n *node) {
 
 func (n *node) Lookup(ctx context.Context, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	ctx = uninterrupted(ctx)
+	if len(name) > nameMax {
+		// Every call that names a new entry looks it up first.
+		return nil, syscall.ENAMETOOLONG
+	}
 	if a, ok := n.cachedEntry(name); ok {
 		return n.newChild(ctx, a, out), 0
 	}
@@ -408,6 +451,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	ctx = uninterrupted(ctx)
 	if flags&renameExchange != 0 {
 		return syscall.EINVAL
+	}
+	if len(newName) > nameMax {
+		return syscall.ENAMETOOLONG
 	}
 	dst, ok := newParent.(*node)
 	if !ok {

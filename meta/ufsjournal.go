@@ -220,7 +220,16 @@ func openUFSJournal(cfg ufsJournalConfig, f *fsm, log *slog.Logger) (*ufsJournal
 			return nil, fmt.Errorf("meta: journal folder %s: %w", cfg.Where, err)
 		}
 	}
-	if err := j.catchUp(ctx, false); err != nil {
+	// A gap may be a file the listing missed while the leader wrote it:
+	// list again before calling it one.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = j.catchUp(ctx, false); err == nil || !errors.Is(err, errJournalGap) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
 		return nil, err
 	}
 	go j.run()
@@ -459,19 +468,27 @@ func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
 		return err
 	}
 	if segs[i].first > applied+1 {
-		// Compacted past this master: start from a checkpoint.
+		// Compacted past this master: start from a checkpoint. (Or a
+		// listing that ran while files were added missed the next one:
+		// a directory listing need not return files made during it.
+		// Then there is no newer checkpoint, and the caller lists again.)
 		if err := j.restoreNewer(ctx, applied, segs[i].first-1); err != nil {
 			return err
 		}
 		return nil // the next round goes on from the checkpoint
 	}
+	next := applied + 1
 	for k, s := range segs[i:] {
+		if s.first > next {
+			break // not listed this time (see above): never skip entries
+		}
 		if !leader && s.epoch < top && !settled(s, segs[i+k+1:]) {
 			break
 		}
 		if err := j.replay(ctx, s); err != nil {
 			return err
 		}
+		next = s.last + 1
 	}
 	j.lastReplay.Store(time.Now().UnixNano())
 	return nil
@@ -554,6 +571,10 @@ func (j *ufsJournal) readSegment(ctx context.Context, s segment) ([][]byte, erro
 	return out, nil
 }
 
+// errJournalGap reports log files missing between the metastore's last
+// entry and the next file listed.
+var errJournalGap = errors.New("journal gap")
+
 // maxEntryBytes bounds one journal entry.
 const maxEntryBytes = 256 << 20
 
@@ -604,8 +625,8 @@ func (j *ufsJournal) restoreNewer(ctx context.Context, applied, need uint64) err
 	}
 	if len(cks) == 0 || cks[len(cks)-1].seq <= applied {
 		if need > 0 {
-			return fmt.Errorf("meta: journal %s: the metastore is at entry %d but the log starts after %d and no checkpoint covers the gap: %w",
-				j.cfg.Where, applied, need, syscall.EIO)
+			return fmt.Errorf("meta: journal %s: the metastore is at entry %d but the log starts after %d and no checkpoint covers the gap: %w: %w",
+				j.cfg.Where, applied, need, errJournalGap, syscall.EIO)
 		}
 		return nil
 	}

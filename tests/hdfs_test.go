@@ -47,8 +47,8 @@ func TestHDFSRootMount(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCluster(t, map[string]string{
-		"alluxio.master.mount.table.root.ufs":                                     "hdfs://" + srv.Addr() + "/alluxio",
-		"alluxio.underfs.hdfs.configuration":                                      conf,
+		"alluxio.master.mount.table.root.ufs":                                    "hdfs://" + srv.Addr() + "/alluxio",
+		"alluxio.underfs.hdfs.configuration":                                     conf,
 		"alluxio.master.mount.table.root.option.alluxio.security.login.username": user,
 	})
 	c.start()

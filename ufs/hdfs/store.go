@@ -124,6 +124,13 @@ func (s *Store) client() (*nnClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	// colinmarc/hdfs caches the server defaults in the client without a
+	// lock on first use; fetching them here, before the client is shared,
+	// makes every later use a read.
+	if _, err := cl.ServerDefaults(); err != nil {
+		cl.Close()
+		return nil, err
+	}
 	s.cur = &nnClient{cl: cl}
 	if s.clients == nil {
 		s.clients = map[*nnClient]struct{}{}

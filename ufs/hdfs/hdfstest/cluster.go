@@ -48,7 +48,7 @@ type Config struct {
 	// standby answering StandbyException.
 	HA bool
 	// Dir holds the datanodes' block files (default: a temporary
-	// directory removed by Close).
+	// directory, in /dev/shm where there is one, removed by Close).
 	Dir string
 	// Capacity is each datanode's reported capacity (default 64 GiB).
 	Capacity uint64
@@ -115,7 +115,14 @@ func Start(cfg Config) (*Cluster, error) {
 	c := &Cluster{cfg: cfg, ns: newNamespace(cfg), dir: cfg.Dir}
 	c.faults.init()
 	if c.dir == "" {
-		d, err := os.MkdirTemp("", "hdfstest-")
+		parent := "" // the default temporary directory, unless tmpfs is at hand
+		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+			parent = "/dev/shm"
+		}
+		d, err := os.MkdirTemp(parent, "hdfstest-")
+		if err != nil && parent != "" {
+			d, err = os.MkdirTemp("", "hdfstest-")
+		}
 		if err != nil {
 			return nil, err
 		}

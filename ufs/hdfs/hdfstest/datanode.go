@@ -95,7 +95,9 @@ func (dn *datanode) listen() error {
 	}
 	dn.mu.Lock()
 	dn.ln, dn.dead = ln, false
-	dn.port = ln.Addr().(*net.TCPAddr).Port
+	if dn.port == 0 { // set once, before anyone reads it
+		dn.port = ln.Addr().(*net.TCPAddr).Port
+	}
 	dn.wg.Add(1)
 	dn.mu.Unlock()
 	go dn.serve(ln)

@@ -13,7 +13,6 @@ import (
 const (
 	ipcVersion         = 9
 	authNone           = 0x00
-	authSASL           = 0xdf
 	connectionCallID   = -3
 	clientProtocol     = "org.apache.hadoop.hdfs.protocol.ClientProtocol"
 	maxFrame           = 64 << 20 // ipc.maximum.data.length

@@ -4,7 +4,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -298,7 +297,6 @@ func create(ns *namespace, c *caller, req fields) (msg, *rpcError) {
 	masked, _ := req.sub(2)
 	f := ns.newInode(parent, p.comps[len(p.comps)-1], false, uint32(masked.uint(1, 0o644))&0o777, c.user)
 	f.repl, f.blockSize, f.holder = uint32(repl), blockSize, client
-	ns.leases[client] = time.Now()
 	return msg{}.sub(1, ns.status(f, "")), nil
 }
 
@@ -753,7 +751,6 @@ func renewLease(ns *namespace, c *caller, req fields) (msg, *rpcError) {
 	if err := ns.checkSafeMode("renew lease for " + client); err != nil {
 		return nil, err
 	}
-	ns.leases[client] = time.Now()
 	return msg{}, nil
 }
 

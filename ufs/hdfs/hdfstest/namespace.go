@@ -167,8 +167,7 @@ type namespace struct {
 	// completeFalse is how many complete calls still answer false (a
 	// fault the test asked for).
 	completeFalse int
-	leases        map[string]time.Time // client name -> last renewal
-	nextDN        int                  // round robin start for block targets
+	nextDN        int // round robin start for block targets
 	datanodes     []*datanode
 }
 
@@ -184,7 +183,6 @@ func newNamespace(cfg Config) *namespace {
 		nextBlock: 1073741825,
 		genStamp:  1001,
 		poolID:    fmt.Sprintf("BP-%d-127.0.0.1-%d", 1000+time.Now().UnixNano()%9000, now),
-		leases:    map[string]time.Time{},
 	}
 	ns.root = &inode{id: 16385, dir: true, children: map[string]*inode{}, perm: cfg.RootMode,
 		owner: cfg.Superuser, group: cfg.Supergroup, mtime: now, atime: now}

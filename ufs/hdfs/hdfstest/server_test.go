@@ -79,8 +79,12 @@ func TestReadWriteWithTheRealClient(t *testing.T) {
 	if err != nil || st.Size != int64(len(data)) || st.Blocks != 4 || st.UnderConstruction || st.Owner != "alice" {
 		t.Fatalf("Stat = %+v, %v", st, err)
 	}
+	c.ns.mu.Lock()
+	ip, _ := c.ns.resolve("/user/alice/big")
+	first := ip.last().blocks[0].id
+	c.ns.mu.Unlock()
 	for i := range 3 {
-		if got, err := c.dns[i].readAll(c.ns.blocks[c.ns.byID[c.ns.root.children["user"].children["alice"].children["big"].id].blocks[0].id].id); err != nil || !bytes.Equal(got, data[:1<<20]) {
+		if got, err := c.dns[i].readAll(first); err != nil || !bytes.Equal(got, data[:1<<20]) {
 			t.Fatalf("datanode %d does not hold the first block: %v", i, err)
 		}
 	}
