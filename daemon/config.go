@@ -225,7 +225,7 @@ func WorkerConfigFrom(c *conf.Config, log *slog.Logger) WorkerConfig {
 // underStoreKeys are the property families that configure under-stores.
 // Alluxio's guides set them as plain properties for the root mount
 // (fs.kodo.accesskey=..., s3a.accessKeyId=...).
-var underStoreKeys = []string{"fs.", "s3a.", "aws.", "alluxio.underfs."}
+var underStoreKeys = []string{"fs.", "s3a.", "aws.", "alluxio.underfs.", "alluxio.security.login.username"}
 
 // rootOptions are the root mount's options: the under-store properties,
 // then alluxio.master.mount.table.root.option.<key>, which wins.

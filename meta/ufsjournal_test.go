@@ -366,3 +366,65 @@ func TestUFSJournalCorruptFile(t *testing.T) {
 		})
 	}
 }
+
+// hidingStore hides one name from its next listing, as a directory
+// listing may when the file is made while it runs.
+type hidingStore struct {
+	ufs.UFS
+	hide string
+}
+
+func (h *hidingStore) List(ctx context.Context, dir string, fn func(ufs.FileInfo) error) error {
+	return h.UFS.List(ctx, dir, func(fi ufs.FileInfo) error {
+		if fi.Name == h.hide {
+			h.hide = ""
+			return nil
+		}
+		return fn(fi)
+	})
+}
+
+// TestUFSJournalListingMiss: a standby whose listing misses a log file
+// (while later ones are listed) stops before the gap and applies it on the
+// next round, instead of skipping its entries.
+func TestUFSJournalListingMiss(t *testing.T) {
+	g := newUFSGroup(t)
+	g.start(0, "")
+	l := g.leader(-1)
+	e := &testEnv{m: g.masters[l]}
+	for i := range 6 {
+		e.mkdir(t, fmt.Sprintf("/m%d", i))
+	}
+	local, err := local.New(g.journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openFSM(filepath.Join(t.TempDir(), metastoreName), slog.New(slog.NewTextHandler(&lockedBuffer{}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.close()
+	logs, _ := os.ReadDir(filepath.Join(g.journal, ujLogs))
+	var names []string
+	for _, le := range logs {
+		if _, ok := parseSegment(le.Name()); ok {
+			names = append(names, le.Name())
+		}
+	}
+	store := &hidingStore{UFS: local, hide: names[len(names)/2]}
+	j := &ufsJournal{cfg: ufsJournalConfig{Store: store, Where: "test"}, fsm: f, log: slog.New(slog.NewTextHandler(&lockedBuffer{}, nil))}
+	ctx := context.Background()
+	if err := j.catchUp(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	missed, _ := parseSegment(names[len(names)/2])
+	if got := f.lastApplied(); got != missed.first-1 {
+		t.Fatalf("after a listing that missed %s: applied %d, want %d (stop before the gap)", missed.name, got, missed.first-1)
+	}
+	if err := j.catchUp(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.lastApplied(), g.masters[l].fsm.lastApplied(); got != want {
+		t.Fatalf("next round: applied %d, want %d", got, want)
+	}
+}

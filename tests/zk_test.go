@@ -2,11 +2,13 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/alluxio-go/alluxio/daemon/client"
 	"github.com/alluxio-go/alluxio/internal/zktest"
+	"github.com/alluxio-go/alluxio/ufs/hdfs/hdfstest"
 )
 
 // newZKCluster is three masters on a UFS journal in one shared folder,
@@ -127,6 +131,29 @@ func TestZooKeeperMastersS3Journal(t *testing.T) {
 		"alluxio.master.journal.ufs.option.alluxio.underfs.s3.disable.dns.buckets": "true",
 		"alluxio.master.journal.checkpoint.period.entries":                         "50",
 	})
+	writeKillRead(t, h)
+	// More entries than the checkpoint period: the bucket holds a
+	// checkpoint, and the log files it covers are gone.
+	cks, _ := os.ReadDir(filepath.Join(bucketDir, "journal", "alluxio", "checkpoints"))
+	logs, _ := os.ReadDir(filepath.Join(bucketDir, "journal", "alluxio", "logs"))
+	if len(cks) == 0 || len(logs) == 0 || strings.HasPrefix(logs[0].Name(), "00000000000000000001-") {
+		t.Errorf("journal in the bucket: %d checkpoints, logs from %v: want a checkpoint and a compacted log", len(cks), logs[:min(1, len(logs))])
+	}
+	for _, m := range h.masters {
+		logs, _ := filepath.Glob(filepath.Join(m.home, "logs", "*.log"))
+		for _, lf := range logs {
+			if b, _ := os.ReadFile(lf); bytes.Contains(b, []byte(s3Secret)) {
+				t.Fatalf("%s contains the S3 secret", lf)
+			}
+		}
+	}
+}
+
+// writeKillRead writes files through the mount, kills the leader with
+// -9, reads them back through the new one, restarts the killed master and
+// waits until every master holds the same namespace.
+func writeKillRead(t *testing.T, h *haCluster) {
+	t.Helper()
 	h.start()
 	for i := range 40 {
 		if err := os.WriteFile(filepath.Join(h.client.mnt, fmt.Sprintf("f%02d", i)), []byte(fmt.Sprint(i)), 0o644); err != nil {
@@ -144,20 +171,30 @@ func TestZooKeeperMastersS3Journal(t *testing.T) {
 	}
 	h.masters[l].must("alluxio-start.sh", "master")
 	t.Logf("digests:\n%s", waitSameDigests(t, h))
-	// More entries than the checkpoint period: the bucket holds a
-	// checkpoint, and the log files it covers are gone.
-	cks, _ := os.ReadDir(filepath.Join(bucketDir, "journal", "alluxio", "checkpoints"))
-	logs, _ := os.ReadDir(filepath.Join(bucketDir, "journal", "alluxio", "logs"))
-	if len(cks) == 0 || len(logs) == 0 || strings.HasPrefix(logs[0].Name(), "00000000000000000001-") {
-		t.Errorf("journal in the bucket: %d checkpoints, logs from %v: want a checkpoint and a compacted log", len(cks), logs[:min(1, len(logs))])
+}
+
+// TestZooKeeperMastersHDFSJournal keeps the UFS journal on HDFS, as
+// Alluxio's guide does (alluxio.master.journal.folder=hdfs://...), served
+// by the protocol-faithful test namenode and datanodes.
+func TestZooKeeperMastersHDFSJournal(t *testing.T) {
+	const user = "alluxio"
+	srv := startHDFS(t, hdfstest.Config{Datanodes: 1})
+	if err := srv.MkdirAll("/alluxio/journal", user, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	for _, m := range h.masters {
-		logs, _ := filepath.Glob(filepath.Join(m.home, "logs", "*.log"))
-		for _, lf := range logs {
-			if b, _ := os.ReadFile(lf); bytes.Contains(b, []byte(s3Secret)) {
-				t.Fatalf("%s contains the S3 secret", lf)
-			}
-		}
+	conf, err := srv.HadoopConf(t.TempDir(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newZKCluster(t, "hdfs://"+srv.Addr()+"/alluxio/journal", map[string]string{
+		"alluxio.underfs.hdfs.configuration":                                conf,
+		"alluxio.master.journal.ufs.option.alluxio.security.login.username": user,
+		"alluxio.master.journal.checkpoint.period.entries":                  "50",
+	})
+	writeKillRead(t, h)
+	names, err := srv.ReadDir("/alluxio/journal/checkpoints")
+	if err != nil || len(names) == 0 {
+		t.Errorf("no checkpoint in the HDFS journal folder: %v %v", names, err)
 	}
 }
 
@@ -233,4 +270,72 @@ func TestZooKeeperKillLeader20(t *testing.T) {
 	w.check(t, models)
 	d := h.sameDigest(0, 1, 2)
 	t.Logf("digest at entry %d: %s (%d entries)", d.LastApplied, d.SHA256, d.Inodes)
+}
+
+// TestZooKeeperStaleLeader stops the leader (SIGSTOP) until ZooKeeper
+// gives its place to another master, which takes writes; resumed, the old
+// leader, which still believes it leads, acknowledges no write that the
+// others do not have (its journal files are fenced by the new epoch).
+// Then the whole group is killed and restarted from disk: the namespace is
+// the same.
+func TestZooKeeperStaleLeader(t *testing.T) {
+	h := newZKCluster(t, t.TempDir(), map[string]string{"alluxio.zookeeper.session.timeout": "2s"})
+	old := h.startMasters()
+	all := h.newClient(30 * time.Second)
+	mkdirs(t, all, "/m")
+	h.signal(old, syscall.SIGSTOP)
+	resumed := false
+	t.Cleanup(func() {
+		if !resumed {
+			syscall.Kill(h.pid(old), syscall.SIGCONT)
+		}
+	})
+	var others []int
+	for i := range 3 {
+		if i != old {
+			others = append(others, i)
+		}
+	}
+	next := h.readyLeader(others...)
+	t.Logf("master %d stopped; master %d leads", old, next)
+	createMany(t, h.newClient(30*time.Second, others...), "/m/majority", 20)
+
+	onlyOld := h.newClient(2*time.Second, old)
+	results := make(chan error, 5)
+	for i := range 5 {
+		p := fmt.Sprintf("/m/to-old-%d", i)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err := onlyOld.CreateFile(ctx, p, client.CreateOptions{Mode: 0o644, Exclusive: true})
+			results <- err
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	h.signal(old, syscall.SIGCONT)
+	resumed = true
+	acked := 0
+	for range 5 {
+		if err := <-results; err == nil {
+			acked++
+		}
+	}
+	t.Logf("%d of 5 calls through the resumed old leader alone succeeded", acked)
+	d := h.sameDigest(0, 1, 2)
+	got := listIDs(t, all, "/m")
+	if _, ok := got["majority"]; !ok {
+		t.Fatalf("/m/majority missing: %v", got)
+	}
+
+	// The whole group killed and restarted from disk.
+	for i := range 3 {
+		h.kill(i)
+	}
+	for _, m := range h.masters {
+		m.must("alluxio-start.sh", "master")
+	}
+	h.readyLeader(0, 1, 2)
+	if after := h.sameDigest(0, 1, 2); after.SHA256 != d.SHA256 || after.LastApplied < d.LastApplied {
+		t.Fatalf("after a restart of every master: %d %s, before %d %s", after.LastApplied, after.SHA256, d.LastApplied, d.SHA256)
+	}
 }

@@ -221,6 +221,8 @@ func buildTable() []Property {
 
 		def("alluxio.security.authorization.permission.enabled", KindBool, "true",
 			"Whether POSIX permissions are checked."),
+		opt("alluxio.security.login.username", KindString,
+			"User name the masters and workers act as in under-stores that have users (HDFS); default the OS user, or HADOOP_USER_NAME."),
 		def("alluxio.security.authorization.root.squash", KindBool, "false",
 			"Check calls made by root (from the CLI, or root on a FUSE mount) as the nobody user, who also owns what they create."),
 		def("alluxio.security.authorization.permission.umask", KindOctal, "022",
