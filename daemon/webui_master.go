@@ -133,6 +133,8 @@ type overviewView struct {
 	Capacity    int64               `json:"capacity"`
 	Used        int64               `json:"used"`
 	Mounts      int                 `json:"mounts"`
+	// Inodes is the number of entries in the namespace.
+	Inodes uint64 `json:"inodes"`
 	// Cluster traffic, summed over the live workers.
 	BytesReadCache   int64 `json:"bytesReadCache"`
 	BytesReadUfs     int64 `json:"bytesReadUfs"`
@@ -146,7 +148,7 @@ func (m *Master) overview() overviewView {
 		Version: info.Version, StartTime: info.StartTime, Uptime: formatAge(time.Since(m.start)),
 		Leader: info.Leader, NotLeader: m.leaderNote(), Raft: m.RaftStatus(),
 		LiveWorkers: len(info.Workers), Capacity: info.Capacity, Used: info.Used,
-		Mounts: len(m.meta.Mounts()),
+		Mounts: len(m.meta.Mounts()), Inodes: m.meta.Inodes(),
 	}
 	if qs, err := m.meta.Quorum(); err == nil {
 		v.Masters = qs

@@ -275,6 +275,14 @@ func TestWebUIAPI(t *testing.T) {
 	if ov.LiveWorkers != 1 || ov.Capacity != 64<<20 || ov.Raft.State != "Leader" || len(ov.Masters) != 1 || ov.Mounts != 2 {
 		t.Errorf("overview = %+v", ov)
 	}
+	// As many entries as a walk of the namespace finds.
+	d, err := uc.master.meta.Digest(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ov.Inodes < 2 || ov.Inodes != d.Inodes {
+		t.Errorf("overview counts %d inodes, a walk of the namespace %d", ov.Inodes, d.Inodes)
+	}
 
 	var mounts []meta.MountInfo
 	getJSON(t, uc.masterWeb+"/api/v1/master/mounts", &mounts)

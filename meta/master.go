@@ -157,6 +157,8 @@ type Master struct {
 	verify     verifier
 	// followerReads counts the reads served as a follower.
 	followerReads atomic.Uint64
+	// inodes caches the size of the namespace for reports.
+	inodes inodeCounter
 
 	// leaderCh carries Raft's leadership changes to watchLeadership, which
 	// stops when stop is closed; watching tracks it.
