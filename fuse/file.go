@@ -61,7 +61,51 @@ var (
 	_ fs.FileReleaser        = (*fileHandle)(nil)
 	_ fs.FilePassthroughFder = passthroughHandle{}
 	_ fs.FileLseeker         = (*fileHandle)(nil)
+	_ fs.FileAllocater       = (*fileHandle)(nil)
 )
+
+// fallocate(2) modes.
+const (
+	fallocKeepSize  = 0x01
+	fallocPunchHole = 0x02
+	fallocZeroRange = 0x10
+)
+
+// Allocate implements fallocate(2) as far as a cache can keep its promise:
+// mode 0 grows the file to cover the range (the bytes read as zeros),
+// FALLOC_FL_KEEP_SIZE reserves nothing and succeeds, and punching a hole
+// or zeroing a range writes zeros there. Space is not reserved ahead:
+// a later write can still find the cache or the under-store full.
+func (fh *fileHandle) Allocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	ctx = uninterrupted(ctx)
+	h, p := fh.handle(), fh.node.path()
+	end := int64(off + size)
+	switch mode {
+	case 0:
+		if end > h.Size() {
+			return fh.node.errno("fallocate", p, h.Truncate(ctx, end))
+		}
+		return 0
+	case fallocKeepSize:
+		return 0
+	case fallocPunchHole | fallocKeepSize, fallocZeroRange, fallocZeroRange | fallocKeepSize:
+		stop := end
+		if mode&fallocKeepSize != 0 {
+			stop = min(end, h.Size())
+		}
+		zero := make([]byte, min(max(stop-int64(off), 0), 1<<20))
+		for at := int64(off); at < stop; at += int64(len(zero)) {
+			if _, err := h.WriteAt(ctx, zero[:min(int64(len(zero)), stop-at)], at); err != nil {
+				return fh.node.errno("fallocate", p, err)
+			}
+		}
+		if mode == fallocZeroRange && end > h.Size() {
+			return fh.node.errno("fallocate", p, h.Truncate(ctx, end))
+		}
+		return 0
+	}
+	return syscall.EOPNOTSUPP
+}
 
 // lseek(2) whences the kernel passes on (the others it answers itself).
 const (

@@ -19,8 +19,8 @@ import (
 // before deciding that a master holds it.
 const formatLockTimeout = 200 * time.Millisecond
 
-// Format erases the master's journal in journalDir: raft.db, snapshots/ and
-// metastore.db, and nothing else. It refuses (EBUSY) while a master has
+// Format erases the master's journal in journalDir: raft.db, snapshots/,
+// metastore.db and its state file, and nothing else. It refuses (EBUSY) while a master has
 // the files open.
 func Format(journalDir string) error {
 	if journalDir == "" {
@@ -32,7 +32,7 @@ func Format(journalDir string) error {
 			return err
 		}
 	}
-	for _, f := range files {
+	for _, f := range append(files, metastoreStatePath(files[0])) {
 		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("meta: format: %w", err)
 		}
@@ -82,8 +82,10 @@ func FormatJournal(ctx context.Context, cfg Config) error {
 		return err
 	}
 	for _, f := range files {
-		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("meta: format: %w", err)
+		for _, g := range []string{f, metastoreStatePath(f)} {
+			if err := os.Remove(g); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("meta: format: %w", err)
+			}
 		}
 	}
 	return nil

@@ -54,8 +54,15 @@ type applyResult struct {
 
 // openFSM opens the metastore at path.
 func openFSM(path string, log *slog.Logger) (*fsm, error) {
-	st, err := openStore(path, storeOpenTimeout)
+	if _, err := setAsideTorn(path, log); err != nil {
+		return nil, err
+	}
+	st, err := openStoreWith(path, storeOpenTimeout, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := writeMetastoreState(path, "open "+bootID()); err != nil {
+		st.close()
 		return nil, err
 	}
 	return &fsm{path: path, log: log, st: st, maxRequests: maxRecordedRequests}, nil
@@ -65,7 +72,13 @@ func openFSM(path string, log *slog.Logger) (*fsm, error) {
 func (f *fsm) close() error {
 	f.stMu.Lock()
 	defer f.stMu.Unlock()
-	err := f.st.close()
+	err := f.st.db.Sync()
+	if cerr := f.st.close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = writeMetastoreState(f.path, "clean")
+	}
 	if f.removeDir != "" {
 		os.RemoveAll(f.removeDir)
 	}
@@ -217,7 +230,7 @@ func (f *fsm) swap(tmp string) error {
 	}
 	if err := os.Rename(tmp, f.path); err != nil {
 		// Keep serving the old state rather than none.
-		st, rerr := openStore(f.path, storeOpenTimeout)
+		st, rerr := openStoreWith(f.path, storeOpenTimeout, true)
 		if rerr == nil {
 			f.st = st
 		}
@@ -226,7 +239,7 @@ func (f *fsm) swap(tmp string) error {
 	if err := syncDir(filepath.Dir(f.path)); err != nil {
 		f.log.Warn("fsync of journal directory failed", "dir", filepath.Dir(f.path), "err", err)
 	}
-	st, err := openStore(f.path, storeOpenTimeout)
+	st, err := openStoreWith(f.path, storeOpenTimeout, true)
 	if err != nil {
 		return fmt.Errorf("meta: restore: reopen: %w", err)
 	}

@@ -196,7 +196,7 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Error("restore hook not called")
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
+	if len(ents) != 2 { // metastore.db and its state file
 		t.Errorf("restore left files behind: %v", ents)
 	}
 }

@@ -43,12 +43,18 @@ type store struct {
 // by another process is reported after timeout with errLocked; a damaged
 // one (checkBoltFile) with errDamaged, and it is left untouched.
 func openStore(path string, timeout time.Duration) (*store, error) {
+	return openStoreWith(path, timeout, false)
+}
+
+// openStoreWith is openStore; noSync skips the fsync of each transaction
+// (the live metastore, see lazysync.go).
+func openStoreWith(path string, timeout time.Duration, noSync bool) (*store, error) {
 	if err := checkBoltFile("metastore", path, timeout); err != nil {
 		return nil, err
 	}
 	var db *bbolt.DB
 	err := openBolt("metastore", path, timeout, func() (err error) {
-		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, NoSync: noSync})
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@ command -v tar >/dev/null || need_apt+=(tar)
 command -v rsync >/dev/null || need_apt+=(rsync)
 command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 command -v fio >/dev/null || need_apt+=(fio)
+# stress-ng's file-system stressors (tests/stressng_test.go).
+command -v stress-ng >/dev/null || need_apt+=(stress-ng)
 # The install test checks the systemd units with systemd's own verifier.
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ]; then

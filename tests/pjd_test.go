@@ -685,6 +685,13 @@ func openCases() []pjdCase {
 			p.expect(0, "open", "g", "O_CREAT|O_WRONLY", "0151")
 			p.mode("g", 0o151)
 		}},
+		{"mknod makes an empty regular file", func(p *pjd) {
+			p.expect(0, "mknod", "f", "0640")
+			st := p.lstat("f")
+			p.check(st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Size == 0, "mode %o size %d", st.Mode, st.Size)
+			p.mode("f", 0o640)
+			p.expect(syscall.EEXIST, "mknod", "f", "0640")
+		}},
 		{"O_CREAT applies the umask", func(p *pjd) {
 			p.expect(0, "chmod", ".", "0777")
 			p.as(root, 0, "open-umask022", "f", "O_CREAT|O_WRONLY", "0777")
@@ -1279,6 +1286,8 @@ func pjdCall(args []string) syscall.Errno {
 		err = syscall.Mkdir(a[0], uint32(num(1)))
 	case "mkfifo":
 		err = syscall.Mkfifo(a[0], uint32(num(1)))
+	case "mknod":
+		err = syscall.Mknod(a[0], syscall.S_IFREG|uint32(num(1)), 0)
 	case "rmdir":
 		err = syscall.Rmdir(a[0])
 	case "unlink":

@@ -19,13 +19,24 @@
 # of the leader to the first successful write, and the leader's heap with
 # 1,000,000 files (BENCH_HA_FILES=10000000 for the long manual run).
 #
-# run.sh [all|read|ha]: both (the default), or one of the two.
+# Then metadata (tests/bench/metabench): create, stat, readdir+stat and
+# unlink of 10,000 files (BENCH_META_FILES) from one process, and an untar
+# of the Go source tree, through a mount of its own local-mode cluster vs.
+# the same on tmpfs and through the go-fuse loopback over tmpfs (with the
+# mount's 1s entry and attribute timeouts), all in the same run.
+#
+# Then S3 (tests/bench/s3/run.sh): a 1 GiB object on versitygw read cold and
+# again through the mount vs. a raw aws-sdk-go-v2 parallel ranged reader,
+# the first ls -l of 10,000 objects, and small-file operations, against s3fs
+# and rclone mount --vfs-cache-mode full over the same bucket in the same run.
+#
+# run.sh [all|read|ha|meta|s3]: all of them (the default), or one.
 set -euo pipefail
 
 suite=${1:-all}
 case $suite in
-  all | read | ha) ;;
-  *) echo "usage: run.sh [all|read|ha]" >&2; exit 2 ;;
+  all | read | ha | meta | s3) ;;
+  *) echo "usage: run.sh [all|read|ha|meta|s3]" >&2; exit 2 ;;
 esac
 root=$(cd "$(dirname "$0")/../.." && pwd)
 size_mib=${BENCH_SIZE_MIB:-1024}
@@ -36,6 +47,8 @@ home=$work/home
 
 cleanup() {
   "$home/bin/alluxio-stop.sh" local >/dev/null 2>&1 || true
+  ALLUXIO_HOME=$work/meta/home "$work/meta/home/bin/alluxio-stop.sh" local >/dev/null 2>&1 || true
+  grep -qs " $work/meta/loop " /proc/mounts && umount -l "$work/meta/loop" || true
   grep -qs " $work/loop " /proc/mounts && umount -l "$work/loop" || true
   grep -qs " $home/mnt " /proc/mounts && umount -l "$home/mnt" || true
   rm -rf "$work" "$shm"
@@ -47,8 +60,99 @@ ha_bench() {
   "$work/habench" -bin "$root/bin" -work "$work/ha" ${BENCH_HA_FILES:+-files "$BENCH_HA_FILES"} |
     tee -a "$root/docs/benchmarks.md"
 }
+# meta_bench: metadata rates and an untar through a mount of a cluster of
+# its own, against tmpfs and the go-fuse loopback over tmpfs.
+meta_bench() {
+  local mw=$work/meta mh=$work/meta/home n=${BENCH_META_FILES:-10000}
+  mkdir -p "$mh/bin" "$mh/conf" "$mh/ufs" "$mh/mnt" "$mw/loop" "$shm/meta-tier" "$shm/meta-tmpfs" "$shm/meta-loop"
+  cp "$root"/bin/* "$mh/bin/"
+  (cd "$root" && go build -o "$mw/metabench" ./tests/bench/metabench && go build -o "$mw/loopback" ./tests/bench/loopback)
+  mport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  # The mount writes THROUGH: a worker keeps two descriptors open per
+  # cached file (backing file and page log), so under CACHE_THROUGH the
+  # 10,000th file fails with EMFILE at this machine's limit of 20,000.
+  cat >"$mh/conf/alluxio-site.properties" <<PROPS
+alluxio.master.hostname=127.0.0.1
+alluxio.worker.hostname=127.0.0.1
+alluxio.master.rpc.port=$(mport)
+alluxio.master.web.port=$(mport)
+alluxio.master.embedded.journal.port=$(mport)
+alluxio.worker.rpc.port=$(mport)
+alluxio.worker.web.port=$(mport)
+alluxio.worker.membership.port=$(mport)
+alluxio.master.mount.table.root.ufs=$mh/ufs
+alluxio.worker.tieredstore.level0.dirs.path=$shm/meta-tier
+alluxio.worker.tieredstore.level0.dirs.quota=1GB
+alluxio.fuse.mount.point=$mh/mnt
+alluxio.worker.data.server.domain.socket.address=$mh/run/worker.sock
+alluxio.user.file.writetype.default=THROUGH
+PROPS
+  ALLUXIO_HOME=$mh "$mh/bin/alluxio-start.sh" local >/dev/null
+  "$mw/loopback" -timeout 1s "$shm/meta-loop" "$mw/loop" &
+  for _ in $(seq 100); do grep -qs " $mw/loop " /proc/mounts && break; sleep 0.1; done
+  # The Go source tree, tarred once.
+  tar -C "$(go env GOROOT)" -cf "$mw/src.tar" src
+  local files
+  files=$(tar -tf "$mw/src.tar" | grep -vc '/$')
+  # rates DIR: "create stat readdir+stat unlink" in ops/s.
+  rates() { "$mw/metabench" -dir "$1/meta" -n "$n" -drop | awk '{printf "%s ", $2}'; }
+  # untar DIR: files per second extracting the tree.
+  untar() {
+    local start end
+    mkdir -p "$1/untar"
+    sync
+    start=$(date +%s.%N)
+    tar -C "$1/untar" -xf "$mw/src.tar" || exit 1
+    sync
+    end=$(date +%s.%N)
+    awk -v s="$start" -v e="$end" -v f="$files" 'BEGIN { printf "%.0f", f / (e - s) }'
+  }
+  local t l a ut ul ua out
+  out=$(rates "$shm/meta-tmpfs")
+  read -r -a t <<<"$out"
+  out=$(rates "$mw/loop")
+  read -r -a l <<<"$out"
+  out=$(rates "$mh/mnt")
+  read -r -a a <<<"$out"
+  ut=$(untar "$shm/meta-tmpfs")
+  ul=$(untar "$mw/loop")
+  ua=$(untar "$mh/mnt")
+  umount "$mw/loop"
+  ALLUXIO_HOME=$mh "$mh/bin/alluxio-stop.sh" local >/dev/null
+  r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+  {
+    echo
+    echo "## $(date -u +%Y-%m-%d) metadata, ${n} files from one process, local mode"
+    echo
+    echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
+    echo "$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r); every create and unlink"
+    echo "through the mount is durable at the master (Raft log and metastore) before it returns; the"
+    echo "kernel's dentry and inode caches are dropped before stat, readdir+stat and unlink; the loopback"
+    echo "and the mount both use 1s entry and attribute timeouts; the mount writes THROUGH (see run.sh)."
+    echo "Untar: the Go source tree ($files files)."
+    echo
+    echo "| ops/s | mount | tmpfs | loopback over tmpfs | mount / tmpfs | mount / loopback |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    local i name
+    for i in 0 1 2 3; do
+      name=$(echo "create stat readdir+stat unlink" | cut -d' ' -f$((i + 1)))
+      echo "| $name | ${a[$i]} | ${t[$i]} | ${l[$i]} | $(r "${a[$i]}" "${t[$i]}") | $(r "${a[$i]}" "${l[$i]}") |"
+    done
+    echo "| untar (files/s) | $ua | $ut | $ul | $(r "$ua" "$ut") | $(r "$ua" "$ul") |"
+  } | tee -a "$root/docs/benchmarks.md"
+}
+if [ "$suite" = meta ]; then
+  meta_bench
+  exit 0
+fi
+
 if [ "$suite" = ha ]; then
   ha_bench
+  exit 0
+fi
+
+if [ "$suite" = s3 ]; then
+  "$root/tests/bench/s3/run.sh"
   exit 0
 fi
 
@@ -193,4 +297,6 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
 
 if [ "$suite" = all ]; then
   ha_bench
+  meta_bench
+  "$root/tests/bench/s3/run.sh"
 fi

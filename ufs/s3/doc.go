@@ -86,7 +86,8 @@
 // bucket ("bucket does not exist"), EACCES for refused credentials ("access
 // denied (check s3a.accessKeyId/s3a.secretKey)"), EHOSTUNREACH when the
 // endpoint cannot be reached ("endpoint http://127.0.0.1:1 unreachable"),
-// ETIMEDOUT or EINTR when a context ends, EIO with the HTTP status and S3
-// error code for anything else. Open itself does no network I/O; the master
+// ETIMEDOUT or EINTR when a context ends, EIO when a connection breaks off
+// after it was made ("connection to endpoint ... broke off") and with the
+// HTTP status and S3 error code for anything else. Open itself does no network I/O; the master
 // Stats the root on mount, which reports these problems.
 package s3

@@ -144,9 +144,30 @@ func (s *Store) classify(ctx context.Context, err error) error {
 	}
 	var sendErr interface{ ConnectionError() bool }
 	if ne != nil || (errors.As(err, &sendErr) && sendErr.ConnectionError()) {
-		return fmt.Errorf("endpoint %s unreachable%s: %v: %w", s.endpoint, attempts, rootCause(err), syscall.EHOSTUNREACH)
+		if !connected(err) {
+			return fmt.Errorf("endpoint %s unreachable%s: %v: %w", s.endpoint, attempts, rootCause(err), syscall.EHOSTUNREACH)
+		}
+		// The server was reached and then dropped the connection: an I/O
+		// error, not a host to look for.
+		return fmt.Errorf("connection to endpoint %s broke off%s: %v: %w", s.endpoint, attempts, rootCause(err), syscall.EIO)
 	}
 	return fmt.Errorf("%s: %w", s.cfg.scrub(err.Error()), syscall.EIO)
+}
+
+// connected reports whether a connection error happened after the
+// connection was made (a reset, a connection closed mid-request), rather
+// than while making it (a refused dial, an unknown host, a proxy that
+// cannot be reached).
+func connected(err error) bool {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		return false
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Op != "dial" && oe.Op != "proxyconnect"
+	}
+	return true
 }
 
 // rootCause returns the innermost network error of err, which says what

@@ -547,24 +547,28 @@ type brokenWriter struct {
 }
 
 func (b *brokenWriter) Write(p []byte) (int, error) {
-	if b.left <= 0 {
-		if b.stall {
-			if f, ok := b.ResponseWriter.(http.Flusher); ok {
-				f.Flush()
-			}
-			select {
-			case <-b.ctx.Done():
-			case <-time.After(10 * time.Second):
-			}
+	n := 0
+	if b.left > 0 {
+		// A short write would make the proxy give up on the body at
+		// once: pass what is left, then break here.
+		k := min(len(p), b.left)
+		var err error
+		n, err = b.ResponseWriter.Write(p[:k])
+		b.left -= n
+		if err != nil || n == len(p) {
+			return n, err
 		}
-		return 0, errors.New("connection cut by the test")
 	}
-	if len(p) > b.left {
-		p = p[:b.left]
+	if b.stall {
+		if f, ok := b.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		select {
+		case <-b.ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
 	}
-	n, err := b.ResponseWriter.Write(p)
-	b.left -= n
-	return n, err
+	return n, errors.New("connection cut by the test")
 }
 
 // TestRequestTimeout: a server that does not answer within the request

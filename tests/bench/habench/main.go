@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -66,6 +67,9 @@ func main() {
 	b := &bench{bin: abs, dir: dir, clients: *clients}
 	atExit = b.stopAll
 	defer b.stopAll()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() { fatalf("%v: stopping the masters", <-sigs) }()
 
 	single := b.group("single", 1, nil)
 	single.start()
@@ -128,6 +132,8 @@ type bench struct {
 	dir     string
 	clients int
 	groups  []*group
+
+	stopOnce sync.Once
 }
 
 // group is one master group (1 or 3 masters), each master its own
@@ -217,7 +223,10 @@ func (g *group) stop() {
 	}
 }
 
-func (b *bench) stopAll() {
+// stopAll stops every master started (once).
+func (b *bench) stopAll() { b.stopOnce.Do(b.stopMasters) }
+
+func (b *bench) stopMasters() {
 	for _, g := range b.groups {
 		for i := range g.homes {
 			if !g.down[i] {

@@ -16,6 +16,9 @@ import (
 )
 
 func main() {
+	// The metadata rows give it the mount's entry and attribute
+	// timeouts (1s); the read rows leave them at 0.
+	timeout := flag.Duration("timeout", 0, "entry and attribute timeout")
 	flag.Parse()
 	if flag.NArg() != 2 {
 		log.Fatal("usage: loopback DIR MOUNTPOINT")
@@ -24,7 +27,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	server, err := fs.Mount(flag.Arg(1), root, &fs.Options{MountOptions: fuse.MountOptions{
+	server, err := fs.Mount(flag.Arg(1), root, &fs.Options{EntryTimeout: timeout, AttrTimeout: timeout, MountOptions: fuse.MountOptions{
 		DirectMount: true, MaxWrite: 1 << 20, MaxReadAhead: 1 << 20, Name: "loopback",
 		DisabledCapabilities: fuse.CAP_PASSTHROUGH,
 	}})

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# The S3 rows of make bench (tests/bench/run.sh s3, and part of all).
+#
+# One versitygw (the S3 server of the tests) serves a bucket from tmpfs on
+# 127.0.0.1. Over that bucket, in the same run:
+#   - alluxio-go: a local-mode cluster with the bucket as a nested mount
+#     (alluxio fs mount --option ... /s3 s3://bench/), MEM tier on tmpfs;
+#   - raw: tests/bench/s3/s3raw, aws-sdk-go-v2 reading the object by
+#     parallel ranged GETs (16 x 8 MiB), the ceiling of the server;
+#   - s3fs (Debian's s3fs, default options: no local cache);
+#   - rclone mount --vfs-cache-mode full (Debian's rclone), its cache on the
+#     same tmpfs as the alluxio-go tier.
+# Rows: cold sequential read of a 1 GiB object (nothing cached anywhere,
+# kernel page cache dropped), second read of it, first ls -l of a prefix of
+# 10,000 objects, and create (1 KiB written) / stat / readdir / unlink of
+# 1,000 files. Best of BENCH_RUNS runs for the reads. Appends a table to
+# docs/benchmarks.md (BENCH_OUT: another file). BENCH_S3_PAGE_SIZE sets the
+# worker's page size (alluxio.worker.page.store.page.size), which is the
+# size of its ranged GETs. Needs root and /dev/fuse; installs s3fs and
+# rclone with apt when they are missing.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../../.." && pwd)
+size_mib=${BENCH_S3_SIZE_MIB:-1024}
+runs=${BENCH_RUNS:-3}
+keys=${BENCH_S3_KEYS:-10000}
+files=${BENCH_S3_FILES:-1000}
+page=${BENCH_S3_PAGE_SIZE:-} # alluxio.worker.page.store.page.size, when set
+work=$(mktemp -d /var/tmp/alluxio-s3bench.XXXXXX)
+shm=$(mktemp -d /dev/shm/alluxio-s3bench.XXXXXX)
+home=$work/home
+bucket=bench
+pids=()
+
+unmount() { grep -qs " $1 " /proc/mounts && { umount "$1" 2>/dev/null || umount -l "$1"; } || true; }
+cleanup() {
+  for m in "$work/s3fs" "$work/rclone"; do unmount "$m"; done
+  "$home/bin/alluxio-stop.sh" local >/dev/null 2>&1 || true
+  unmount "$home/mnt"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work" "$shm"
+}
+trap cleanup EXIT
+
+# The peers, from Debian's packages.
+need=()
+command -v s3fs >/dev/null || need+=(s3fs)
+command -v rclone >/dev/null || need+=(rclone)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+"$root/tests/s3/install-versitygw.sh" >/dev/null
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_mount() { # dir
+  for _ in $(seq 300); do grep -qs " $1 " /proc/mounts && return; sleep 0.1; done
+  echo "no mount at $1" >&2
+  exit 1
+}
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+best() { sort -g | tail -n 1; }
+# read_gbps FILE: GB/s of one sequential read with 1 MiB requests.
+read_gbps() {
+  dd if="$1" of=/dev/null bs=1M 2>&1 | awk '/copied/ {
+    for (i = 1; i <= NF; i++) if ($i == "s,") secs = $(i-1);
+    print ($1 / secs) / 1e9 }'
+}
+# secs CMD...: wall seconds of a command.
+secs() {
+  local start end
+  start=$(date +%s.%N)
+  "$@" >/dev/null
+  end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }'
+}
+
+# Credentials of this run only, kept out of argument lists.
+export AWS_ACCESS_KEY_ID=BENCH$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+export AWS_SECRET_ACCESS_KEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+endpoint=http://127.0.0.1:$(port)
+mkdir -p "$shm/s3" "$shm/tier" "$shm/rclone-cache" "$work/s3fs" "$work/rclone" \
+  "$home/bin" "$home/conf" "$home/ufs" "$home/mnt"
+ROOT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID ROOT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
+  "$root/.cache/bin/versitygw" --port "${endpoint#http://}" --quiet posix "$shm/s3" >"$work/versitygw.log" 2>&1 &
+pids+=($!)
+vport=${endpoint##*:}
+for _ in $(seq 150); do (exec 3<>"/dev/tcp/127.0.0.1/$vport") 2>/dev/null && break; sleep 0.1; done
+
+(cd "$root" && go build -o "$work/s3raw" ./tests/bench/s3/s3raw && go build -o "$work/fileops" ./tests/bench/s3/fileops)
+s3raw() { "$work/s3raw" -endpoint "$endpoint" -bucket "$bucket" "$@"; }
+echo "filling the bucket: a ${size_mib} MiB object and $keys small ones"
+s3raw mkbucket
+s3raw put data.bin "$size_mib"
+s3raw -parallel 32 putmany many/k "$keys"
+
+# alluxio-go: local mode, the bucket mounted at /s3.
+cp "$root"/bin/* "$home/bin/"
+cat >"$home/conf/alluxio-site.properties" <<PROPS
+alluxio.master.hostname=127.0.0.1
+alluxio.worker.hostname=127.0.0.1
+alluxio.master.rpc.port=$(port)
+alluxio.master.web.port=$(port)
+alluxio.master.embedded.journal.port=$(port)
+alluxio.worker.rpc.port=$(port)
+alluxio.worker.web.port=$(port)
+alluxio.worker.membership.port=$(port)
+alluxio.master.mount.table.root.ufs=$home/ufs
+alluxio.worker.tieredstore.level0.dirs.path=$shm/tier
+alluxio.worker.tieredstore.level0.dirs.quota=$((size_mib * 2 + 256))MB
+alluxio.fuse.mount.point=$home/mnt
+alluxio.worker.data.server.domain.socket.address=$home/run/worker.sock
+PROPS
+[ -z "$page" ] || echo "alluxio.worker.page.store.page.size=$page" >>"$home/conf/alluxio-site.properties"
+export ALLUXIO_HOME=$home
+"$home/bin/alluxio-start.sh" local >/dev/null
+wait_mount "$home/mnt"
+# As users mount a bucket: the options on alluxio fs mount's command line
+# (the keys are this run's own).
+"$home/bin/alluxio" fs mount \
+  --option "s3a.accessKeyId=$AWS_ACCESS_KEY_ID" --option "s3a.secretKey=$AWS_SECRET_ACCESS_KEY" \
+  --option "alluxio.underfs.s3.endpoint=$endpoint" --option alluxio.underfs.s3.disable.dns.buckets=true \
+  /s3 "s3://$bucket/" >/dev/null
+amnt=$home/mnt/s3
+web=$(awk -F= '/master.web.port/ {print $2}' "$home/conf/alluxio-site.properties")
+used() {
+  python3 -c "import json,urllib.request; print(int(json.load(urllib.request.urlopen('http://127.0.0.1:$web/api/v1/master/metrics'))['Cluster.CapacityUsed']))"
+}
+# wait_used CMP BYTES: wait until the worker's cache holds at least (ge)
+# or at most (le) BYTES.
+wait_used() {
+  for _ in $(seq 600); do
+    u=$(used)
+    if [ "$1" = ge ] && [ "$u" -ge "$2" ]; then return; fi
+    if [ "$1" = le ] && [ "$u" -le "$2" ]; then return; fi
+    sleep 0.2
+  done
+}
+
+# s3fs and rclone over the same bucket.
+printf '%s:%s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$work/s3fs.passwd"
+chmod 600 "$work/s3fs.passwd"
+mount_s3fs() {
+  s3fs "$bucket" "$work/s3fs" -o "url=$endpoint,use_path_request_style,passwd_file=$work/s3fs.passwd"
+  wait_mount "$work/s3fs"
+}
+# rclone 1.60 refuses to start when AWS_CA_BUNDLE is set with its own
+# transport ("unable to load custom CA bundle"); the endpoint is plain http.
+mount_rclone() {
+  rm -rf "$shm/rclone-cache" && mkdir -p "$shm/rclone-cache"
+  env -u AWS_CA_BUNDLE RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
+    RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+    RCLONE_CONFIG_BENCH_ENDPOINT="$endpoint" RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true \
+    rclone mount "bench:$bucket" "$work/rclone" --vfs-cache-mode full --cache-dir "$shm/rclone-cache" \
+    --daemon --log-file "$work/rclone.log"
+  wait_mount "$work/rclone"
+}
+
+# First ls -l of the 10,000-object prefix, on fresh mounts.
+mount_s3fs
+mount_rclone
+ls_alluxio=$(secs ls -l "$amnt/many")
+ls_s3fs=$(secs ls -l "$work/s3fs/many")
+ls_rclone=$(secs ls -l "$work/rclone/many")
+n_alluxio=$(ls "$amnt/many" | wc -l)
+[ "$n_alluxio" -eq "$keys" ] || { echo "alluxio-go lists $n_alluxio of $keys keys" >&2; exit 1; }
+
+echo "reading: raw"
+raw=$(s3raw -runs "$runs" read data.bin)
+
+echo "reading: alluxio-go"
+a_cold=() a_warm=()
+for _ in $(seq "$runs"); do
+  "$home/bin/alluxio" fs free /s3/data.bin >/dev/null
+  wait_used le 0
+  drop
+  a_cold+=("$(read_gbps "$amnt/data.bin")")
+  wait_used ge $((size_mib << 20)) # the worker caches what the cold read fetched
+  a_warm+=("$(read_gbps "$amnt/data.bin")")
+done
+a_cold=$(printf '%s\n' "${a_cold[@]}" | best)
+a_warm=$(printf '%s\n' "${a_warm[@]}" | best)
+
+echo "reading: s3fs"
+s_cold=() s_warm=()
+for _ in $(seq "$runs"); do
+  unmount "$work/s3fs"
+  mount_s3fs
+  drop
+  s_cold+=("$(read_gbps "$work/s3fs/data.bin")")
+  s_warm+=("$(read_gbps "$work/s3fs/data.bin")")
+done
+s_cold=$(printf '%s\n' "${s_cold[@]}" | best)
+s_warm=$(printf '%s\n' "${s_warm[@]}" | best)
+
+echo "reading: rclone"
+r_cold=() r_warm=()
+for _ in $(seq "$runs"); do
+  unmount "$work/rclone"
+  mount_rclone
+  drop
+  r_cold+=("$(read_gbps "$work/rclone/data.bin")")
+  r_warm+=("$(read_gbps "$work/rclone/data.bin")")
+done
+r_cold=$(printf '%s\n' "${r_cold[@]}" | best)
+r_warm=$(printf '%s\n' "${r_warm[@]}" | best)
+
+echo "small files"
+out=$("$work/fileops" -dir "$amnt" -n "$files") && read -r a_create a_stat a_readdir a_unlink <<<"$out"
+out=$("$work/fileops" -dir "$work/s3fs" -n "$files") && read -r s_create s_stat s_readdir s_unlink <<<"$out"
+out=$("$work/fileops" -dir "$work/rclone" -n "$files") && read -r r_create r_stat r_readdir r_unlink <<<"$out"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || true)
+{
+  echo
+  echo "## $(date -u +%Y-%m-%d) S3: alluxio-go vs. s3fs and rclone over one versitygw bucket"
+  echo
+  echo "Machine: $(nproc) cores ($cpu), $mem, kernel $(uname -r); versitygw ${VERSITYGW_VERSION:-v1.8.0} serving"
+  echo "tmpfs on 127.0.0.1; s3fs $(s3fs --version 2>&1 | grep -o 'V[0-9.]*' | head -n 1), $(rclone version 2>/dev/null | head -n 1);"
+  echo "reads: ${size_mib} MiB object, dd bs=1M, best of $runs; kernel passthrough: $([ "${passthrough:-0}" -gt 0 ] && echo on || echo off);"
+  echo "alluxio-go page size: ${page:-1MB (the default)}."
+  echo "Ratios are alluxio-go / the other (above 1: alluxio-go ahead); for ls -l, the other's seconds / alluxio-go's."
+  echo
+  echo "| row | alluxio-go | raw SDK, 16 x 8 MiB ranged GETs | s3fs | rclone full cache | vs raw | vs s3fs | vs rclone |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| cold read, GB/s | $a_cold | $raw | $s_cold | $r_cold | $(ratio "$a_cold" "$raw") | $(ratio "$a_cold" "$s_cold") | $(ratio "$a_cold" "$r_cold") |"
+  echo "| second read, GB/s | $a_warm | | $s_warm | $r_warm | | $(ratio "$a_warm" "$s_warm") | $(ratio "$a_warm" "$r_warm") |"
+  echo "| first ls -l of $keys objects, s | $ls_alluxio | | $ls_s3fs | $ls_rclone | | $(ratio "$ls_s3fs" "$ls_alluxio") | $(ratio "$ls_rclone" "$ls_alluxio") |"
+  echo "| create + 1 KiB write + close, files/s | $a_create | | $s_create | $r_create | | $(ratio "$a_create" "$s_create") | $(ratio "$a_create" "$r_create") |"
+  echo "| stat, files/s | $a_stat | | $s_stat | $r_stat | | $(ratio "$a_stat" "$s_stat") | $(ratio "$a_stat" "$r_stat") |"
+  echo "| readdir of $files, entries/s | $a_readdir | | $s_readdir | $r_readdir | | $(ratio "$a_readdir" "$s_readdir") | $(ratio "$a_readdir" "$r_readdir") |"
+  echo "| unlink, files/s | $a_unlink | | $s_unlink | $r_unlink | | $(ratio "$a_unlink" "$s_unlink") | $(ratio "$a_unlink" "$r_unlink") |"
+} | tee -a "${BENCH_OUT:-$root/docs/benchmarks.md}"
