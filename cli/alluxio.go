@@ -272,6 +272,8 @@ func serveFuse(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// What alluxio-fuse mount waits for, whatever the log level.
+	fmt.Fprintln(env.Stdout, fuseReadyLine)
 	done := make(chan struct{})
 	go func() { d.Wait(); close(done) }()
 	select {

@@ -138,7 +138,10 @@ func fuseMount(flags map[string]string, args []string) error {
 	go func() { exited <- cmd.Wait() }()
 	deadline := time.After(60 * time.Second)
 	for {
-		if ok, _ := fuse.IsMounted(mp); ok {
+		// Mounted, and the daemon has said so: go-fuse looks at the
+		// mount itself once it is up, and a daemon killed during that
+		// look would leave a thread waiting on its own mount.
+		if ok, _ := fuse.IsMounted(mp); ok && logged(logPath, start, fuseReadyLine) {
 			// The PID, then the mount point, so that alluxio-stop.sh
 			// unmounts this installation's mounts and no one else's.
 			if err := os.WriteFile(pf, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"+mp+"\n"), 0o644); err != nil {
@@ -157,6 +160,15 @@ func fuseMount(flags map[string]string, args []string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// fuseReadyLine is what the FUSE daemon prints once it serves its mount.
+const fuseReadyLine = "FUSE daemon serving its mount"
+
+// logged reports whether the daemon's log holds text after offset.
+func logged(logPath string, offset int64, text string) bool {
+	data, err := os.ReadFile(logPath)
+	return err == nil && int64(len(data)) >= offset && strings.Contains(string(data[offset:]), text)
 }
 
 // lastError returns the daemon's last error line written since offset.

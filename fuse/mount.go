@@ -337,6 +337,14 @@ func (m *Mount) Unmount() error {
 // Unmount detaches whatever is mounted at dir, including the dead mount a
 // killed daemon leaves ("Transport endpoint is not connected").
 func Unmount(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, syscall.ENOTCONN) {
+		// The daemon is gone. A thread of it may still wait, forever,
+		// for an answer from its own mount (go-fuse looks at the mount
+		// once it is up; a kill -9 at that moment leaves that thread
+		// stuck and the process a zombie): abort the connection, which
+		// answers every waiting request with an error.
+		abortConnection(dir)
+	}
 	err := syscall.Unmount(dir, 0)
 	if err == nil {
 		return nil
@@ -348,6 +356,33 @@ func Unmount(dir string) error {
 		return fmt.Errorf("unmount %s: %w", dir, err)
 	}
 	return nil
+}
+
+// abortConnection aborts the FUSE connection of the mount at dir through
+// the fusectl file system (/sys/fs/fuse/connections/<minor>/abort), which
+// it mounts if needed; best effort.
+func abortConnection(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	clean := path.Clean(dir)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || unescape(f[4]) != clean {
+			continue
+		}
+		_, minor, ok := strings.Cut(f[2], ":")
+		if !ok {
+			return
+		}
+		const ctl = "/sys/fs/fuse/connections"
+		if _, err := os.Stat(path.Join(ctl, minor)); err != nil {
+			syscall.Mount("fusectl", ctl, "fusectl", 0, "")
+		}
+		os.WriteFile(path.Join(ctl, minor, "abort"), []byte("1"), 0o200)
+		return
+	}
 }
 
 // slogWriter adapts go-fuse's log.Logger output to slog; with the debug
