@@ -232,6 +232,13 @@ func (m *Masters) client(addr string) *rpc.Client {
 	return c
 }
 
+// known returns how many master addresses are known.
+func (m *Masters) known() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.order)
+}
+
 // pick returns the master to try next: the current one unless it failed in
 // this round, else the next one in order that did not; "" when all did.
 func (m *Masters) pick(failed map[string]bool) string {
@@ -302,7 +309,7 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 			switch {
 			case notLeader(err):
 				leader := m.askLeader(ctx, addr)
-				if leader != "" && leader != addr && !failed[leader] && redirects < 2*len(m.order)+2 {
+				if leader != "" && leader != addr && !failed[leader] && redirects < 2*m.known()+2 {
 					m.log.Debug("following the master group's leader", "method", method, "from", addr, "to", leader)
 					m.setCurrent(leader)
 					redirects++
