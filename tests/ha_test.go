@@ -81,19 +81,10 @@ func (h *haCluster) waitLeader(not string) int {
 	return -1
 }
 
-// kill kills master i with SIGKILL.
+// kill kills master i with SIGKILL and waits until it is gone.
 func (h *haCluster) kill(i int) {
 	h.t.Helper()
-	pf := filepath.Join(h.masters[i].home, "logs", "master.pid")
-	data, err := os.ReadFile(pf)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	var pid int
-	fmt.Sscan(string(data), &pid)
-	if pid <= 0 {
-		h.t.Fatalf("bad pid file %s: %q", pf, data)
-	}
+	pid := h.pid(i)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		h.t.Fatalf("kill -9 master %d (pid %d): %v", i, pid, err)
 	}
@@ -117,6 +108,23 @@ func (h *haCluster) waitCaughtUp(i int) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	h.t.Fatalf("master %d did not catch up within 30s; last report:\n%s", i, out)
+}
+
+// checkAcked checks every file the loop wrote, through the mount and,
+// when ufs is not "", in the under-store.
+func checkAcked(t *testing.T, mnt, ufs string, acked map[string][]byte) {
+	t.Helper()
+	for name, want := range acked {
+		dirs := []string{mnt}
+		if ufs != "" {
+			dirs = append(dirs, ufs)
+		}
+		for _, d := range dirs {
+			if got, err := os.ReadFile(filepath.Join(d, name)); err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("acknowledged file %s after the kills, in %s: %d bytes, %v", name, d, len(got), err)
+			}
+		}
+	}
 }
 
 // ioLoop writes new files through the mount and reads back earlier ones,
@@ -255,15 +263,7 @@ func TestHAMasters(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("the read/write loop saw %d errors across the kills:\n%s", len(errs), strings.Join(errs, "\n"))
 	}
-	for name, want := range acked {
-		got, err := os.ReadFile(filepath.Join(h.client.mnt, name))
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("acknowledged file %s after the kills: %d bytes, %v", name, len(got), err)
-		}
-		if got, err := os.ReadFile(filepath.Join(h.ufs, name)); err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("acknowledged file %s in the under-store: %d bytes, %v", name, len(got), err)
-		}
-	}
+	checkAcked(t, h.client.mnt, h.ufs, acked)
 
 	t.Run("quorum", func(t *testing.T) { testQuorumCommands(t, h) })
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -92,12 +91,7 @@ func TestZooKeeperMasters(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("the read/write loop saw %d errors across the kills:\n%s", len(errs), strings.Join(errs, "\n"))
 	}
-	for name, want := range acked {
-		got, err := os.ReadFile(filepath.Join(h.client.mnt, name))
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("acknowledged file %s after the kills: %d bytes, %v", name, len(got), err)
-		}
-	}
+	checkAcked(t, h.client.mnt, "", acked)
 
 	out := waitSameDigests(t, h)
 	t.Logf("digests:\n%s", out)
@@ -231,45 +225,7 @@ func TestZooKeeperKillLeader20(t *testing.T) {
 		"alluxio.master.journal.checkpoint.period.entries": "300",
 		"alluxio.master.journal.tailer.sleep.time":         "100ms",
 	})
-	leader := h.startMasters()
-	c := h.newClient(30 * time.Second)
-	w := startWorkload(t, c, "", 4)
-	finished := false
-	defer func() {
-		if !finished {
-			w.finish()
-		}
-	}()
-	waitAcked(t, w, 100)
-	var failovers []time.Duration
-	for round := 1; round <= 20; round++ {
-		acked := w.acked.Load()
-		start := time.Now()
-		h.kill(leader)
-		var others []int
-		for i := range 3 {
-			if i != leader {
-				others = append(others, i)
-			}
-		}
-		next := h.readyLeader(others...)
-		waitAcked(t, w, acked+1)
-		failovers = append(failovers, time.Since(start))
-		t.Logf("round %2d: killed master %d; master %d leads, first write after %v",
-			round, leader, next, failovers[len(failovers)-1].Round(time.Millisecond))
-		waitAcked(t, w, w.acked.Load()+20)
-		h.masters[leader].must("alluxio-start.sh", "master")
-		h.waitApplied(leader, next)
-		leader = next
-	}
-	models := w.finish()
-	finished = true
-	slices.Sort(failovers)
-	t.Logf("%d calls succeeded, %d failed; first write after a kill: median %v, max %v",
-		w.acked.Load(), w.failed.Load(), failovers[len(failovers)/2], failovers[len(failovers)-1])
-	w.check(t, models)
-	d := h.sameDigest(0, 1, 2)
-	t.Logf("digest at entry %d: %s (%d entries)", d.LastApplied, d.SHA256, d.Inodes)
+	killLeader20(t, h)
 }
 
 // TestZooKeeperStaleLeader stops the leader (SIGSTOP) until ZooKeeper
