@@ -397,9 +397,13 @@ func TestS3FaultsThroughMount(t *testing.T) {
 				if !errors.Is(err, syscall.EIO) {
 					t.Errorf("the failed write reported %v, want EIO", err)
 				}
+				// open(O_CREAT) made the file, so an empty object may
+				// stand for it (as an empty file would on a local disk,
+				// and the FUSE daemon may put it after the failed close);
+				// none of the failed write's bytes may be there.
 				var nsk *types.NoSuchKey
-				if !errors.As(serr, &nsk) {
-					t.Fatalf("after a failed write the bucket holds %d bytes at %s: %v; want no object", len(got), key, serr)
+				if !errors.As(serr, &nsk) && (serr != nil || len(got) != 0) {
+					t.Fatalf("after a failed write the bucket holds %d bytes at %s: %v; want no object or an empty one", len(got), key, serr)
 				}
 				// No part of a failed multipart upload is left behind.
 				ups, err := admin.ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket),
