@@ -222,7 +222,12 @@ func (s *Store) classify(ctx context.Context, err error) error {
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {
-		return fmt.Errorf("Kodo unreachable: %s: %w", s.cfg.scrub(oe.Error()), syscall.EHOSTUNREACH)
+		if oe.Op == "dial" || oe.Op == "proxyconnect" {
+			return fmt.Errorf("Kodo unreachable: %s: %w", s.cfg.scrub(oe.Error()), syscall.EHOSTUNREACH)
+		}
+		// Reached, then the connection broke off: an I/O error, not a
+		// host to look for.
+		return fmt.Errorf("connection to Kodo broke off: %s: %w", s.cfg.scrub(oe.Error()), syscall.EIO)
 	}
 	return fmt.Errorf("%s: %w", s.cfg.scrub(err.Error()), syscall.EIO)
 }
