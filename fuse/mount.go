@@ -378,7 +378,9 @@ func abortConnection(dir string) {
 		}
 		const ctl = "/sys/fs/fuse/connections"
 		if _, err := os.Stat(path.Join(ctl, minor)); err != nil {
-			syscall.Mount("fusectl", ctl, "fusectl", 0, "")
+			if syscall.Mount("fusectl", ctl, "fusectl", 0, "") == nil {
+				defer syscall.Unmount(ctl, 0)
+			}
 		}
 		os.WriteFile(path.Join(ctl, minor, "abort"), []byte("1"), 0o200)
 		return

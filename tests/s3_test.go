@@ -25,9 +25,18 @@ const (
 )
 
 // startVersitygw runs the real S3 server the project's install script put
-// in .cache/bin, serving a posix directory, and returns its endpoint and
+// in .cache/bin, serving a new posix directory, and returns its endpoint and
 // that directory. It is stopped by PID when the test ends.
 func startVersitygw(t *testing.T) (endpoint, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	return startVersitygwAt(t, dir), dir
+}
+
+// startVersitygwAt runs the S3 server of .cache/bin with its posix
+// backend on dir, and returns its endpoint; it is stopped
+// by PID when the test ends.
+func startVersitygwAt(t *testing.T, dir string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	bin := filepath.Join(filepath.Dir(filepath.Dir(file)), ".cache", "bin", "versitygw")
@@ -40,7 +49,6 @@ func startVersitygw(t *testing.T) (endpoint, dir string) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	dir = t.TempDir()
 	cmd := exec.Command(bin, "--access", s3Key, "--secret", s3Secret, "--port", addr, "--quiet", "posix", dir)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -48,15 +56,16 @@ func startVersitygw(t *testing.T) (endpoint, dir string) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Stopped before the cluster's cleanup unmounts its directory.
 	t.Cleanup(func() {
 		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 	})
-	endpoint = "http://" + addr
+	endpoint := "http://" + addr
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		if resp, err := http.Get(endpoint + "/"); err == nil {
 			resp.Body.Close()
-			return endpoint, dir
+			return endpoint
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("versitygw does not answer on %s: %s", addr, out.String())

@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -241,47 +238,6 @@ for off, data, sync in ((0, b"HELLO", True), (9000, b"WORLD", False)):
 			t.Fatalf("deleted object still in the under-store: %v", err)
 		}
 	})
-}
-
-// startVersitygwAt runs the S3 server of .cache/bin (see startVersitygw)
-// with its posix backend on dir, and returns its endpoint; it is stopped
-// by PID when the test ends.
-func startVersitygwAt(t *testing.T, dir string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	bin := filepath.Join(filepath.Dir(filepath.Dir(file)), ".cache", "bin", "versitygw")
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("versitygw is not installed: run tests/s3/install-versitygw.sh (%v)", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "--access", s3Key, "--secret", s3Secret, "--port", addr, "--quiet", "posix", dir)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Stopped before the cluster's cleanup unmounts its directory.
-	t.Cleanup(func() {
-		syscall.Kill(cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-	})
-	endpoint := "http://" + addr
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if resp, err := http.Get(endpoint + "/"); err == nil {
-			resp.Body.Close()
-			return endpoint
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw does not answer on %s: %s", addr, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestFuseKill9 kills the FUSE daemon with -9 and checks what POSIX and
