@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"sort"
 	"strings"
@@ -20,6 +21,12 @@ type webServer struct {
 }
 
 func startWeb(addr string, log *slog.Logger, mux *http.ServeMux) (*webServer, error) {
+	// Go's profiler, for the operator chasing a slow call: CPU, heap,
+	// goroutines and blocking, as `go tool pprof` reads them.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("web address %s: %w", addr, err)

@@ -150,7 +150,7 @@ func (m *Master) overview() overviewView {
 		LiveWorkers: len(info.Workers), Capacity: info.Capacity, Used: info.Used,
 		Mounts: len(m.meta.Mounts()), Inodes: m.meta.Inodes(),
 	}
-	if qs, err := m.meta.Quorum(); err == nil {
+	if qs, err := m.meta.Masters(); err == nil {
 		v.Masters = qs
 	} else {
 		m.log.Debug("web: quorum", "err", err)

@@ -15,6 +15,7 @@ import (
 	"github.com/alluxio-go/alluxio/blockstore"
 	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/meta"
 	"github.com/alluxio-go/alluxio/ufs"
 )
 
@@ -59,7 +60,7 @@ func (w *Worker) openOutputs(ctx context.Context, s *writeSession) error {
 		if err != nil {
 			return err
 		}
-		uw, err := u.Create(ctx, s.ref.UfsPath, ufs.CreateOptions{Mode: 0o644, SizeHint: -1})
+		uw, err := u.Create(ctx, s.ref.UfsPath, ufs.CreateOptions{Mode: ufsMode(s.ref), SizeHint: -1})
 		if err != nil {
 			return err
 		}
@@ -414,7 +415,7 @@ func (w *Worker) persist(ctx context.Context, ref wire.FileRef) error {
 	if err != nil {
 		return err
 	}
-	uw, err := u.Create(ctx, ref.UfsPath, ufs.CreateOptions{Mode: 0o644, SizeHint: ref.Size})
+	uw, err := u.Create(ctx, ref.UfsPath, ufs.CreateOptions{Mode: ufsMode(ref), SizeHint: ref.Size})
 	if err != nil {
 		return err
 	}
@@ -453,4 +454,14 @@ func (w *Worker) handleWriteAbort(ctx context.Context, req *rpc.Request) (*rpc.R
 		s.mu.Unlock()
 	}
 	return &rpc.Response{}, nil
+}
+
+// ufsMode is the permission a write gives the file in the under-store:
+// the file's own, as Alluxio creates under-store files with the mode of
+// the file written.
+func ufsMode(ref wire.FileRef) fs.FileMode {
+	if ref.Mode == 0 {
+		return 0o644
+	}
+	return meta.FileMode(ref.Mode)
 }

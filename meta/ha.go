@@ -339,3 +339,23 @@ func timeoutOf(ctx context.Context) time.Duration {
 	}
 	return defaultApplyTimeout
 }
+
+// Masters lists the masters of the group for display: the Raft members
+// with the embedded journal, or, with the UFS journal, the masters standing
+// in the election (with no Raft address; ids are RPC addresses there, and
+// all of them vote).
+func (m *Master) Masters() ([]QuorumServer, error) {
+	uj, ok := m.jr.(*ufsJournal)
+	if !ok {
+		return m.Quorum()
+	}
+	leader, all, err := uj.cfg.Elect.Leader()
+	if err != nil {
+		return nil, fmt.Errorf("meta: masters: %w: %w", err, syscall.EIO)
+	}
+	out := make([]QuorumServer, 0, len(all))
+	for _, a := range all {
+		out = append(out, QuorumServer{ID: a, RPCAddr: a, Voter: true, Leader: a == leader})
+	}
+	return out, nil
+}

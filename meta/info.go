@@ -170,7 +170,11 @@ func permBits(m fs.FileMode) uint32 {
 }
 
 // fileMode converts unix permission bits to an fs.FileMode.
-func fileMode(b uint32) fs.FileMode {
+func fileMode(b uint32) fs.FileMode { return FileMode(b) }
+
+// FileMode turns permission bits as the namespace keeps them (07777) into
+// an fs.FileMode with the set-id and sticky bits in Go's places.
+func FileMode(b uint32) fs.FileMode {
 	m := fs.FileMode(b & 0o777)
 	if b&0o4000 != 0 {
 		m |= fs.ModeSetuid

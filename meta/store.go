@@ -35,8 +35,9 @@ var errLocked = errors.New("locked by another process")
 // update with a *txn, whose methods are the whole vocabulary of the
 // namespace's storage.
 type store struct {
-	path string
-	db   *bbolt.DB
+	path   string
+	db     *bbolt.DB
+	inodes *inodeCache
 }
 
 // openStore opens (creating if needed) the metastore at path. A file locked
@@ -73,7 +74,7 @@ func openStoreWith(path string, timeout time.Duration, noSync bool) (*store, err
 		}
 		return nil, fmt.Errorf("metastore %s: open: %w", path, err)
 	}
-	return &store{path: path, db: db}, nil
+	return &store{path: path, db: db, inodes: newInodeCache()}, nil
 }
 
 // initStore creates the buckets, the counters and the root inode of a new
@@ -103,7 +104,7 @@ func (s *store) close() error { return s.db.Close() }
 // view runs fn in a read transaction.
 func (s *store) view(fn func(t *txn) error) error {
 	return s.db.View(func(tx *bbolt.Tx) error {
-		t := &txn{tx: tx}
+		t := &txn{tx: tx, inodes: s.inodes}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -119,6 +120,9 @@ type txn struct {
 	tx     *bbolt.Tx
 	err    error
 	mounts mountTable // cached mount table; nil until first use
+	// inodes saves decoding inodes whose bytes did not change; nil
+	// decodes every time.
+	inodes *inodeCache
 }
 
 // fail records the first storage error.
@@ -179,6 +183,9 @@ func (t *txn) inode(id uint64) (*inode, bool) {
 	if v == nil {
 		return nil, false
 	}
+	if n, ok := t.inodes.get(id, v); ok {
+		return n, true
+	}
 	n := new(inode)
 	if err := json.Unmarshal(v, n); err != nil {
 		t.fail(fmt.Errorf("metastore: inode %d: %w: %w", id, err, syscall.EIO))
@@ -193,6 +200,7 @@ func (t *txn) inode(id uint64) (*inode, bool) {
 			n.CreationTime = n.Mtime
 		}
 	}
+	t.inodes.put(id, v, n)
 	return n, true
 }
 
@@ -408,7 +416,7 @@ func (t *txn) inodeCount() int {
 // storage write failed.
 func (s *store) update(fn func(t *txn) error) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		t := &txn{tx: tx}
+		t := &txn{tx: tx, inodes: s.inodes}
 		if err := fn(t); err != nil {
 			return err
 		}

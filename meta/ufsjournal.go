@@ -190,6 +190,9 @@ type ufsJournal struct {
 	epoch     uint64
 	stepDown  chan struct{} // closed to end the current leadership
 	writeMu   sync.Mutex
+	// kicks counts kick calls: a writer letting go of writeMu checks it
+	// to see whether a proposal came in while it held the lock.
+	kicks atomic.Uint64
 
 	lastSeen   atomic.Uint64 // last entry seen in the journal
 	sinceCkpt  atomic.Uint64 // entries written since the last checkpoint
@@ -442,7 +445,13 @@ func cmpU64(a, b uint64) int {
 // (leader set, its marker written) applies every valid file.
 func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
 	j.writeMu.Lock()
-	defer j.writeMu.Unlock()
+	seen := j.kicks.Load()
+	defer func() {
+		j.writeMu.Unlock()
+		if j.kicks.Load() != seen {
+			j.kick() // proposals that came in meanwhile
+		}
+	}()
 	segs, err := j.scan(ctx)
 	if err != nil {
 		return err
@@ -671,14 +680,27 @@ func (j *ufsJournal) propose(data []byte, timeout time.Duration) (any, error) {
 // kick writes what is queued unless a writer is at it already: the first
 // proposer writes, and everyone who arrived meanwhile joins its next file.
 func (j *ufsJournal) kick() {
-	if !j.writeMu.TryLock() {
-		return
+	j.kicks.Add(1)
+	if j.writeMu.TryLock() {
+		go j.writeLoop()
 	}
-	go func() {
-		defer j.writeMu.Unlock()
+}
+
+// writeLoop writes the queued proposals, holding writeMu. A proposal
+// queued while the lock was held found kick's TryLock failing and left
+// its write to the holder, so after letting go the loop looks again when
+// anyone kicked meanwhile (without that, such a proposal waited for the
+// next one, or timed out when none came).
+func (j *ufsJournal) writeLoop() {
+	for {
+		seen := j.kicks.Load()
 		for j.writeQueued() {
 		}
-	}()
+		j.writeMu.Unlock()
+		if j.kicks.Load() == seen || !j.writeMu.TryLock() {
+			return
+		}
+	}
 }
 
 // writeQueued writes one log file of the queued proposals; false when the

@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/alluxio-go/alluxio/ufs"
 )
 
 // newVersionCmd starts a new version of an existing file, by inode id: the
@@ -70,4 +72,65 @@ func (m *Master) StatusByID(ctx context.Context, id uint64) (FileInfo, error) {
 		return nil
 	})
 	return fi, err
+}
+
+// CompleteEmpty completes the file with inode id as an empty file, for a
+// writer that created it and wrote nothing: when persist is set the master
+// creates the empty file in the under-store itself (where the file is now,
+// so a rename while it was open is followed), sparing the writer a worker
+// session. A file completed already is returned as it is (a retried call);
+// one removed meanwhile is ENOENT.
+func (m *Master) CompleteEmpty(ctx context.Context, id uint64, persist bool) (FileInfo, error) {
+	const op = "complete"
+	if err := m.checkLeader(); err != nil {
+		return FileInfo{}, err
+	}
+	if r, ok := m.replayed(ctx); ok {
+		return result[FileInfo](r.value, r.err)
+	}
+	var (
+		fi   FileInfo
+		mode uint32
+		mi   MountInfo
+		rel  string
+	)
+	err := m.fsm.view(func(t *txn) error {
+		n, p, err := inodeByID(t, op, id)
+		if err != nil {
+			return err
+		}
+		if !n.isFile() {
+			return &fs.PathError{Op: op, Path: p, Err: syscall.EINVAL}
+		}
+		v, err := infoOf(t, n, p)
+		if err != nil {
+			return err
+		}
+		fi, mode = v.(FileInfo), n.Mode
+		mi, rel, _ = t.mountTable().resolve(p)
+		return nil
+	})
+	if err != nil || fi.Completed {
+		return fi, err
+	}
+	done := &completeFileCmd{ID: id, Now: time.Now().UnixNano()}
+	if persist {
+		if mi.ReadOnly {
+			return FileInfo{}, &fs.PathError{Op: op, Path: fi.Path, Err: syscall.EROFS}
+		}
+		u, err := m.ufsFor(mi)
+		if err != nil {
+			return FileInfo{}, err
+		}
+		w, err := u.Create(ctx, rel, ufs.CreateOptions{Mode: fileMode(mode), SizeHint: 0})
+		if err != nil {
+			return FileInfo{}, m.ufsError(op, fi.Path, mi, err)
+		}
+		ufi, err := w.Close(ctx)
+		if err != nil {
+			return FileInfo{}, m.ufsError(op, fi.Path, mi, err)
+		}
+		done.Persisted, done.UfsFingerprint = true, ufi.Fingerprint()
+	}
+	return result[FileInfo](m.proposeRequest(ctx, done))
 }

@@ -45,6 +45,21 @@ func TestPosixBasics(t *testing.T) {
 		t.Fatalf("unlink of a dir: %v, want EISDIR", err)
 	}
 
+	// A new file lands in the under-store with its own mode, written or
+	// left empty (the master then makes it).
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"private", []byte("secret")}, {"private-empty", nil}} {
+		if err := os.WriteFile(m(f.name), f.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(u(f.name))
+		if err != nil || st.Mode().Perm() != 0o600 || st.Size() != int64(len(f.data)) {
+			t.Fatalf("%s in the under-store: %v %v, want mode 0600 and %d bytes", f.name, st, err, len(f.data))
+		}
+	}
+
 	// rename of a file over another, and of a directory.
 	os.WriteFile(m("old"), []byte("old"), 0o644)
 	os.WriteFile(m("new"), []byte("to be replaced"), 0o644)

@@ -3,9 +3,12 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -100,6 +103,40 @@ func TestZooKeeperMasters(t *testing.T) {
 	epochs, _ := os.ReadDir(filepath.Join(journal, "epochs"))
 	if len(epochs) < 3 {
 		t.Errorf("%d epoch markers after two failovers, want at least 3", len(epochs))
+	}
+	// The leader's web UI lists the three masters standing in the
+	// election, itself as the leader.
+	l := h.waitLeader("")
+	var ov struct {
+		Masters []struct {
+			RPCAddr string `json:"rpcAddr"`
+			Leader  bool   `json:"leader"`
+		} `json:"masters"`
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/master/overview", h.masters[l].webPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&ov)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	leaders := 0
+	for _, m := range ov.Masters {
+		listed = append(listed, m.RPCAddr)
+		if m.Leader {
+			leaders++
+			if m.RPCAddr != h.rpc[l] {
+				t.Errorf("web UI shows %s as the leader, want %s", m.RPCAddr, h.rpc[l])
+			}
+		}
+	}
+	slices.Sort(listed)
+	want := slices.Sorted(slices.Values(h.rpc))
+	if !slices.Equal(listed, want) || leaders != 1 {
+		t.Errorf("web UI masters %v with %d leaders, want %v with one", listed, leaders, want)
 	}
 	// The Raft quorum commands say why they do not apply.
 	if out, err := h.client.run("alluxio", "fsadmin", "journal", "quorum", "info"); err == nil ||

@@ -128,6 +128,14 @@ type Truncater interface {
 	Truncate(ctx context.Context, path string, size int64) error
 }
 
+// FileDeleter is implemented by stores that remove an entry known to be a
+// file more cheaply than Delete, which must first find out what is at the
+// path (an object store's HEAD before its DELETE). A missing file is not
+// an error.
+type FileDeleter interface {
+	DeleteFile(ctx context.Context, path string) error
+}
+
 // FileOpener is implemented by stores whose files are local files. It
 // returns the open read-only file with its info, so that a worker can hand
 // the descriptor to the kernel for passthrough reads of a file it has not

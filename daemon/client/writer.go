@@ -321,6 +321,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		if w.completed {
 			return nil
 		}
+		if w.size == 0 && w.c.cfg.WriteType != "MUST_CACHE" {
+			return w.completeEmpty(ctx)
+		}
 		if err := w.open(ctx, false); err != nil {
 			return err
 		}
@@ -373,6 +376,24 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		return err
 	}
 	w.info, w.size, w.dirty, w.completed = fi, resp.Size, false, true
+	return nil
+}
+
+// completeEmpty completes a file that was never written in one call: the
+// master makes the empty file in the under-store (every write type but
+// MUST_CACHE persists it; there are no bytes for ASYNC_THROUGH to wait
+// for), with no worker session.
+func (w *FileWriter) completeEmpty(ctx context.Context) error {
+	var fi meta.FileInfo
+	req := wire.CompleteEmptyRequest{ID: w.info.ID, Persist: true}
+	err := w.c.callMaster(ctx, wire.MasterCompleteEmpty, false, req, &fi)
+	if errors.Is(err, fs.ErrNotExist) {
+		return w.lose(ctx) // removed while open (on another node)
+	}
+	if err != nil {
+		return err
+	}
+	w.info, w.path, w.dirty, w.completed = fi, fi.Path, false, true
 	return nil
 }
 

@@ -214,13 +214,16 @@ type FileRef struct {
 	Location string `json:"location,omitempty"`
 	// Pinned keeps the file's cached pages from eviction.
 	Pinned bool `json:"pinned,omitempty"`
+	// Mode is the file's permission (07777), which a write gives the
+	// under-store's file; 0 (an older client) means 0644.
+	Mode uint32 `json:"mode,omitempty"`
 }
 
 // RefOf builds the FileRef of a file's current version.
 func RefOf(fi meta.FileInfo) FileRef {
 	return FileRef{ID: fi.ID, Fingerprint: fi.Fingerprint, Size: fi.Size, MountID: fi.MountID,
 		UfsPath: fi.UfsPath, Persisted: fi.Persisted, UfsFingerprint: fi.UfsFingerprint,
-		Location: fi.Location, Pinned: fi.Pinned}
+		Location: fi.Location, Pinned: fi.Pinned, Mode: fi.Mode}
 }
 
 // ReadRequest asks for a byte range; the bytes come back in the data

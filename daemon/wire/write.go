@@ -5,7 +5,17 @@ const (
 	MasterNewVersion = "master.NewVersion"
 	MasterStatusByID = "master.StatusByID"
 	MasterDropOrphan = "master.DropOrphan"
+	// MasterCompleteEmpty completes a file its writer left empty, the
+	// master creating it in the under-store (meta.Master.CompleteEmpty).
+	MasterCompleteEmpty = "master.CompleteEmpty"
 )
+
+// CompleteEmptyRequest completes a file written empty; Persist asks for
+// the empty file in the under-store.
+type CompleteEmptyRequest struct {
+	ID      uint64 `json:"id"`
+	Persist bool   `json:"persist,omitempty"`
+}
 
 // OrphanRequest names a file a commit wrote into an under-store after the
 // file was deleted from the namespace.

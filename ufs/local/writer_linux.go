@@ -108,8 +108,8 @@ func (w *writer) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// Close fsyncs the temporary file, renames it over the target and fsyncs
-// the directory. If ctx is already done, or anything fails before the
+// Close fsyncs the temporary file (unless it is empty), renames it over
+// the target and fsyncs the directory. If ctx is already done, or anything fails before the
 // rename, the temporary file is removed and the target left as it was.
 func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 	const op = "close"
@@ -129,12 +129,16 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 	if err := ctxErr(ctx); err != nil {
 		return fail(err)
 	}
-	if err := w.f.Sync(); err != nil {
-		return fail(errnoOf(err))
-	}
 	var st unix.Stat_t
 	if err := unix.Fstat(int(w.f.Fd()), &st); err != nil {
 		return fail(err)
+	}
+	// An empty file has no data to sync: the directory's fsync below
+	// commits the new inode together with its name.
+	if st.Size > 0 {
+		if err := w.f.Sync(); err != nil {
+			return fail(errnoOf(err))
+		}
 	}
 	if err := w.f.Close(); err != nil {
 		unix.Unlinkat(w.dfd, w.tmp, 0)

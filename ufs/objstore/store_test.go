@@ -206,6 +206,8 @@ func TestRequests(t *testing.T) {
 		{"mkdir", func() error { return u.Mkdir(ctx, "d", 0o755) }, []string{"HEAD d", "HEAD d/", "LIST d/", "PUT d/"}},
 		{"delete file", func() error { return u.Delete(ctx, "f") }, []string{"HEAD f", "DELETE f"}},
 		{"delete dir", func() error { return u.Delete(ctx, "d") }, []string{"HEAD d", "LIST d/", "DELETE d/"}},
+		{"delete known file", func() error { m.put("f", []byte("x")); m.requests(); return ufs.FileDeleter(u).DeleteFile(ctx, "f") }, []string{"DELETE f"}},
+		{"delete known file, missing", func() error { return ufs.FileDeleter(u).DeleteFile(ctx, "f") }, []string{"DELETE f"}},
 	}
 	for _, tt := range tests {
 		err := tt.op()
