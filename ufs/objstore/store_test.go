@@ -206,6 +206,20 @@ func TestRequests(t *testing.T) {
 		{"mkdir", func() error { return u.Mkdir(ctx, "d", 0o755) }, []string{"HEAD d", "HEAD d/", "LIST d/", "PUT d/"}},
 		{"delete file", func() error { return u.Delete(ctx, "f") }, []string{"HEAD f", "DELETE f"}},
 		{"delete dir", func() error { return u.Delete(ctx, "d") }, []string{"HEAD d", "LIST d/", "DELETE d/"}},
+		{"create small", func() error {
+			w, err := u.Create(ctx, "n", ufs.CreateOptions{SizeHint: -1})
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write([]byte("abc")); err != nil {
+				return err
+			}
+			fi, err := w.Close(ctx)
+			if err == nil && (fi.Size != 3 || fi.ETag == "") {
+				err = fmt.Errorf("closed as %+v, want 3 bytes and the ETag PUT answered", fi)
+			}
+			return err
+		}, []string{"PUT n"}},
 		{"delete known file", func() error { m.put("f", []byte("x")); m.requests(); return ufs.FileDeleter(u).DeleteFile(ctx, "f") }, []string{"DELETE f"}},
 		{"delete known file, missing", func() error { return ufs.FileDeleter(u).DeleteFile(ctx, "f") }, []string{"DELETE f"}},
 	}
