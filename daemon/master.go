@@ -206,7 +206,7 @@ func (m *Master) routes() {
 		return mm.CreateDirectory(ctx, r.Path, r.Options)
 	})
 	handle(m.server, wire.MasterDelete, func(ctx context.Context, r wire.DeleteRequest) (any, error) {
-		return nil, mm.Delete(ctx, r.Path, r.Recursive)
+		return nil, mm.DeleteWith(ctx, r.Path, meta.DeleteOptions{Recursive: r.Recursive, Unlink: r.Unlink, Rmdir: r.Rmdir})
 	})
 	handle(m.server, wire.MasterRename, func(ctx context.Context, r wire.RenameRequest) (any, error) {
 		return nil, mm.RenameWith(ctx, r.Src, r.Dst, meta.RenameOptions{NoReplace: r.NoReplace})

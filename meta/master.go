@@ -791,7 +791,24 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 // Delete removes the entry at path, from the under-store too for
 // persisted entries. A non-empty directory needs recursive (ENOTEMPTY).
 func (m *Master) Delete(ctx context.Context, path string, recursive bool) error {
+	return m.DeleteWith(ctx, path, DeleteOptions{Recursive: recursive})
+}
+
+// DeleteOptions tune DeleteWith.
+type DeleteOptions struct {
+	// Recursive removes a directory with everything below it.
+	Recursive bool
+	// Unlink removes only a file or symbolic link (EISDIR for a
+	// directory), as unlink(2); Rmdir only a directory (ENOTDIR
+	// otherwise), as rmdir(2).
+	Unlink, Rmdir bool
+}
+
+// DeleteWith is Delete with the kind of entry checked in the same call,
+// sparing the FUSE daemon a status call before each unlink and rmdir.
+func (m *Master) DeleteWith(ctx context.Context, path string, o DeleteOptions) error {
 	const op = "delete"
+	recursive := o.Recursive
 	p, err := m.begin(op, path)
 	if err != nil {
 		return err
@@ -822,6 +839,12 @@ func (m *Master) Delete(ctx context.Context, path string, recursive bool) error 
 	}
 	if err := check(); err != nil {
 		return err
+	}
+	switch {
+	case o.Unlink && n.IsDir:
+		return &fs.PathError{Op: op, Path: p, Err: syscall.EISDIR}
+	case o.Rmdir && !n.IsDir:
+		return &fs.PathError{Op: op, Path: p, Err: syscall.ENOTDIR}
 	}
 	if n.IsDir && !recursive {
 		// Empty here may still mean not listed yet.

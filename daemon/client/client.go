@@ -190,6 +190,14 @@ func (c *Client) Delete(ctx context.Context, path string, recursive bool) error 
 	return c.callMaster(ctx, wire.MasterDelete, false, wire.DeleteRequest{Path: path, Recursive: recursive}, nil)
 }
 
+// Remove removes a file or symbolic link (dir false: EISDIR for a
+// directory), or an empty directory (dir true: ENOTDIR for anything
+// else), in one call.
+func (c *Client) Remove(ctx context.Context, path string, dir bool) error {
+	req := wire.DeleteRequest{Path: path, Unlink: !dir, Rmdir: dir}
+	return c.callMaster(ctx, wire.MasterDelete, false, req, nil)
+}
+
 // Rename moves a path.
 func (c *Client) Rename(ctx context.Context, src, dst string, noReplace bool) error {
 	return c.callMaster(ctx, wire.MasterRename, false, wire.RenameRequest{Src: src, Dst: dst, NoReplace: noReplace}, nil)

@@ -65,17 +65,7 @@ func (f *FS) Mkdir(ctx context.Context, path string, perm uint32, c fuse.Caller)
 
 // Remove implements fuse.Client.
 func (f *FS) Remove(ctx context.Context, path string, dir bool) error {
-	fi, err := f.c.GetStatus(ctx, path)
-	if err != nil {
-		return err
-	}
-	if dir && !fi.IsDir {
-		return syscall.ENOTDIR
-	}
-	if !dir && fi.IsDir {
-		return syscall.EISDIR
-	}
-	return f.c.Delete(ctx, path, false)
+	return f.c.Remove(ctx, path, dir)
 }
 
 // Rename implements fuse.Client.

@@ -88,6 +88,10 @@ type CheckConsistencyRequest struct {
 type DeleteRequest struct {
 	Path      string `json:"path"`
 	Recursive bool   `json:"recursive"`
+	// Unlink and Rmdir restrict the removal to a file or to a directory
+	// (meta.DeleteOptions).
+	Unlink bool `json:"unlink,omitempty"`
+	Rmdir  bool `json:"rmdir,omitempty"`
 }
 
 // RenameRequest moves a path.
