@@ -24,8 +24,9 @@ const (
 	// stops at when TierConfig.Low is zero.
 	DefaultLowWatermark = 0.7
 	// DefaultPrefetchPages is how many pages ahead of a sequential reader are
-	// fetched in the background when Config.PrefetchPages is zero.
-	DefaultPrefetchPages = 4
+	// fetched in the background when Config.PrefetchPages is zero: 64 MiB
+	// at the default page size, four runs of 16 MiB (one Source call each).
+	DefaultPrefetchPages = 64
 	// DefaultProbeInterval is how often failed tier dirs are probed when
 	// Config.ProbeInterval is zero.
 	DefaultProbeInterval = time.Minute
@@ -113,6 +114,8 @@ type Config struct {
 	DataFolder string
 	// PrefetchPages is how many pages ahead of a sequential reader to fetch in
 	// the background: 0 means DefaultPrefetchPages, negative disables it.
+	// The pages are fetched in runs of up to half of it (and at most 16
+	// MiB), one Source call per run.
 	PrefetchPages int
 	// Evictor is the eviction policy: EvictorLRU (the default when empty) or
 	// EvictorLRFU. Alluxio's class names (...annotator.LRUAnnotator,

@@ -56,6 +56,28 @@
 // Files lists what the store holds, so the worker can re-queue work after a
 // restart.
 //
+// # Misses, runs and reading ahead
+//
+// A missing page is fetched once however many readers miss it: each page
+// being fetched has one entry that later readers wait on. Pages are
+// fetched in runs, one Source call (one ranged GET on an object store) for
+// consecutive pages, cut into pages as the bytes arrive; each page is
+// cached and its readers woken before the next is read. A random reader's
+// runs are single pages. A sequential reader (a read that starts where the
+// previous one of the file ended) fetches its own missing pages in one run,
+// and Config.PrefetchPages ahead of it are fetched in the background in
+// runs that start at two pages and double up to 16 MiB or half the depth;
+// a run starts only when a whole one fits ahead of the reader, so runs stay
+// long, and pages present or in flight cut it short. Under-stores charge
+// per request (an S3 server spends about a millisecond of CPU on each), so
+// this matters more than any other cost of a cold read. A run no reader
+// wants any more (every waiter gone, nothing in it fetched ahead) is
+// cancelled; a run that fails fails only the pages it had not delivered.
+// The buffer of a page fetched ahead is kept (up to twice the prefetch
+// depth, 256 MiB at most, for the store) until a read reaches its end, so
+// the reader it was fetched for copies it from memory instead of reading
+// it back from the tier.
+//
 // # Checksums on reads
 //
 // Tiers that verify reads (Config.VerifyReads: by default every tier whose

@@ -69,6 +69,7 @@ type file struct {
 	fdClosed      bool
 	warnedCorrupt bool  // a checksum mismatch was logged at Warn
 	lastEnd       int64 // where the previous ReadAt ended, for prefetch; -1 at first
+	runPages      int64 // length of the next run fetched ahead of a sequential reader; 0 at first
 }
 
 // logName is the name of a backing file's page log.

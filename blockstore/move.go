@@ -81,6 +81,7 @@ func (s *Store) runMover() {
 			s.moveWork()
 		case <-t.C:
 			s.probeFailed()
+			s.expireFresh()
 		}
 	}
 }

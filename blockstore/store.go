@@ -1,6 +1,7 @@
 package blockstore
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -16,16 +17,12 @@ import (
 // errClosed is returned by calls on a closed Store.
 var errClosed = fmt.Errorf("blockstore: store is closed: %w", syscall.ESHUTDOWN)
 
-// maxPrefetching caps the background page fetches in flight for the whole
-// store, so many sequential readers cannot flood the under-store.
-const maxPrefetching = 64
-
 // Store is the worker's page cache over its tier directories. All methods
 // are safe for concurrent use.
 type Store struct {
 	log        *slog.Logger
 	pageSize   int64
-	prefetch   int          // pages to prefetch ahead of sequential readers; 0 = off
+	prefetch   int          // pages to fetch ahead of sequential readers; 0 = off
 	dirs       []*tierDir   // every dir, level by level
 	levels     [][]*tierDir // dirs by level
 	probeEvery time.Duration
@@ -41,7 +38,7 @@ type Store struct {
 	mover sync.WaitGroup
 	kick  chan struct{} // wakes the mover; buffered, never blocks
 
-	// indexMu guards the index: files, pending, inflight, prefetching,
+	// indexMu guards the index: files, pending, inflight, prefetching, fresh,
 	// pages, closed, pinnedIDs and the promotion queue, every mutable field
 	// of each file, and the mutable fields of each tierDir. It is held for
 	// bookkeeping only, never across I/O.
@@ -49,7 +46,12 @@ type Store struct {
 	files       map[FileKey]*file
 	pending     map[FileKey]chan struct{} // key being created, unlinked or renamed; closed when done
 	inflight    map[pageKey]*fetch
-	prefetching int
+	prefetching int64 // bytes of pages being fetched ahead of readers
+	fresh       map[pageKey]*freshPage
+	freshQ      list.List // of *freshPage, oldest first
+	freshBytes  int64
+	freshCap    int64 // bytes of fresh pages kept at most; never changes
+	freshGen    uint64
 	pages       int
 	closed      bool
 	pinnedIDs   map[uint64]bool // SetPinned ids
@@ -87,9 +89,11 @@ func Open(cfg Config) (*Store, error) {
 		files:      map[FileKey]*file{},
 		pending:    map[FileKey]chan struct{}{},
 		inflight:   map[pageKey]*fetch{},
+		fresh:      map[pageKey]*freshPage{},
 		pinnedIDs:  map[uint64]bool{},
 		promoteSet: map[FileKey]bool{},
 	}
+	s.freshCap = min(2*int64(s.prefetch)*s.pageSize, maxFreshBytes)
 	s.bufs.New = func() any {
 		b := make([]byte, s.pageSize)
 		return &b
@@ -152,6 +156,7 @@ func (s *Store) Close() error {
 	s.mover.Wait()
 
 	s.indexMu.Lock()
+	s.dropAllFreshLocked()
 	var toClose []*file
 	for key, f := range s.files {
 		delete(s.files, key)

@@ -212,6 +212,7 @@ func WorkerConfigFrom(c *conf.Config, log *slog.Logger) WorkerConfig {
 		Store: blockstore.Config{
 			Tiers:                 tiers,
 			PageSize:              c.Bytes("alluxio.worker.page.store.page.size"),
+			PrefetchPages:         prefetchPages(c),
 			DataFolder:            c.String("alluxio.worker.data.folder"),
 			Evictor:               c.String("alluxio.worker.block.annotator.class"),
 			LRFUStepFactor:        c.Float("alluxio.worker.block.annotator.lrfu.step.factor"),
@@ -242,4 +243,14 @@ func rootOptions(c *conf.Config) map[string]string {
 		opts[k] = v
 	}
 	return opts
+}
+
+// prefetchPages is alluxio.worker.network.reader.buffer.size in pages
+// (rounded up), or -1 (off) when it is 0.
+func prefetchPages(c *conf.Config) int {
+	ahead, page := c.Bytes("alluxio.worker.network.reader.buffer.size"), c.Bytes("alluxio.worker.page.store.page.size")
+	if ahead <= 0 || page <= 0 {
+		return -1
+	}
+	return int((ahead + page - 1) / page)
 }

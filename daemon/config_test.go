@@ -128,3 +128,28 @@ func TestMasterConfigJournal(t *testing.T) {
 		}
 	})
 }
+
+func TestWorkerConfigPrefetch(t *testing.T) {
+	tests := []struct {
+		name  string
+		flags map[string]string
+		want  int
+	}{
+		{"default: 64MB of 1MB pages", nil, 64},
+		{"read-ahead off", map[string]string{"alluxio.worker.network.reader.buffer.size": "0"}, -1},
+		{"rounded up to a page", map[string]string{"alluxio.worker.network.reader.buffer.size": "10MB",
+			"alluxio.worker.page.store.page.size": "4MB"}, 3},
+		{"less than a page", map[string]string{"alluxio.worker.network.reader.buffer.size": "64KB"}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := conf.Load(conf.LoadOptions{Home: t.TempDir(), Flags: tc.flags, Env: func(string) (string, bool) { return "", false }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := WorkerConfigFrom(c, nil).Store.PrefetchPages; got != tc.want {
+				t.Errorf("PrefetchPages = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

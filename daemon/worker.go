@@ -317,8 +317,21 @@ func (w *Worker) ufsOf(ctx context.Context, mountID uint64) (ufs.UFS, error) {
 	return u, nil
 }
 
+// versionOpener is an under-store that reads a range only while the file
+// is the version with a given fingerprint, ESTALE otherwise (an object
+// store's If-Match).
+type versionOpener interface {
+	OpenRangeVersion(ctx context.Context, p string, off, n int64, fingerprint string) (io.ReadCloser, error)
+}
+
 // source reads a file's bytes from its under-store; files whose bytes exist
-// only in the cache have none.
+// only in the cache have none. A ref names the file where it was when its
+// holder looked: when the under-store has no file there any more, or
+// (where the store can tell) another version, the master says where the
+// version is now. A version moved within its mount is read at its new
+// name; one that was removed or replaced (a reader's file unlinked or
+// renamed over) is gone from the under-store, and its pages not cached
+// fail with ESTALE rather than return the bytes now at its name.
 func (w *Worker) source(ref wire.FileRef) blockstore.Source {
 	return func(ctx context.Context, off, n int64) (io.ReadCloser, error) {
 		if !ref.Persisted {
@@ -329,7 +342,28 @@ func (w *Worker) source(ref wire.FileRef) blockstore.Source {
 		if err != nil {
 			return nil, err
 		}
-		return u.OpenRange(ctx, ref.UfsPath, off, n)
+		var rc io.ReadCloser
+		if vo, ok := u.(versionOpener); ok && ref.UfsFingerprint != "" {
+			rc, err = vo.OpenRangeVersion(ctx, ref.UfsPath, off, n, ref.UfsFingerprint)
+		} else {
+			rc, err = u.OpenRange(ctx, ref.UfsPath, off, n)
+		}
+		if !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ESTALE) &&
+			!errors.Is(err, syscall.EISDIR) && !errors.Is(err, syscall.ENOTDIR) {
+			return rc, err
+		}
+		var fi meta.FileInfo
+		merr := w.master.Call(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: ref.ID}, &fi)
+		if merr != nil && !errors.Is(merr, syscall.ENOENT) {
+			return nil, err // the master cannot tell; the store's answer stands
+		}
+		if merr != nil || fi.Fingerprint != ref.Fingerprint || fi.MountID != ref.MountID {
+			return nil, fmt.Errorf("file %d (%s): this version is no longer in the under-store (removed or replaced while open; %v): %w",
+				ref.ID, ref.UfsPath, err, syscall.ESTALE)
+		}
+		// The same version, at its name now (renamed: a store that
+		// renames by copying may have given it a new ETag).
+		return u.OpenRange(ctx, fi.UfsPath, off, n)
 	}
 }
 

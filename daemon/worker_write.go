@@ -86,7 +86,15 @@ func (w *Worker) handleWriteOpen(ctx context.Context, req *rpc.Request) (*rpc.Re
 		err = w.openOutputs(ctx, s)
 	}
 	if err == nil && r.Keep != nil {
-		err = w.copyVersion(ctx, s, *r.Keep)
+		keep := *r.Keep
+		if keep.ID == r.File.ID && keep.MountID == r.File.MountID && keep.UfsPath != r.File.UfsPath {
+			// The writer's ref of the old version names the file where
+			// it was opened; renamed since, its old bytes are in the
+			// under-store at the name the new version has (with a new
+			// fingerprint where the store renames by copying).
+			keep.UfsPath, keep.UfsFingerprint = r.File.UfsPath, ""
+		}
+		err = w.copyVersion(ctx, s, keep)
 	}
 	if err != nil {
 		s.abort()

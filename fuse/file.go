@@ -163,6 +163,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	if err != nil {
 		return nil, 0, n.errno("open", p, err)
 	}
+	if flags&syscall.O_TRUNC != 0 {
+		// The open emptied the file under the readers already open.
+		n.refreshReaders(ctx)
+	}
 	fh, fuseFlags := n.admit(h, write)
 	if fh.mode == modePassthrough {
 		return passthroughHandle{fh}, fuseFlags, 0

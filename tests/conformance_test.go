@@ -6,15 +6,80 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"testing"
 )
 
 // TestThirdPartyPrograms runs real programs from Debian's packages on the
-// mount (tests/install-deps.sh installs them); each fails the test on error.
+// mount (tests/install-deps.sh installs them), once with the root on a
+// local directory and once with the root on a bucket of a real S3 server
+// (versitygw); each program fails the test on error.
 func TestThirdPartyPrograms(t *testing.T) {
-	c := newCluster(t, nil)
-	c.start()
+	t.Run("local", func(t *testing.T) {
+		c := newCluster(t, nil)
+		c.start()
+		runThirdPartyPrograms(t, c)
+		checkStoreHoldsMount(t, c.mnt, c.ufs)
+	})
+	t.Run("s3", func(t *testing.T) {
+		// S3's smallest part, so that fio's 16 MiB file goes up in a
+		// multipart upload, and a MEM tier smaller than what the
+		// programs write, so that reads go back to the bucket.
+		c, bucket := newS3RootCluster(t, map[string]string{
+			"alluxio.underfs.s3.multipart.part.size":       "5MB",
+			"alluxio.worker.tieredstore.level0.dirs.quota": "8MB",
+		})
+		c.start()
+		runThirdPartyPrograms(t, c)
+		checkStoreHoldsMount(t, c.mnt, bucket)
+	})
+}
+
+// checkStoreHoldsMount fails the test unless the under-store directory
+// store (the local under-store, or the S3 server's posix backend) holds
+// the names, sizes and bytes the mount shows: every file the programs
+// wrote was closed, so it is persisted.
+func checkStoreHoldsMount(t *testing.T, mnt, store string) {
+	t.Helper()
+	sm, errM := storeSnapshot(mnt)
+	ss, errS := storeSnapshot(store)
+	if errM != nil || errS != nil {
+		t.Fatalf("describing the trees: mount %v, under-store %v", errM, errS)
+	}
+	if sm != ss {
+		t.Fatalf("the under-store differs from the mount:\n%s", lineDiff(sm, ss))
+	}
+	t.Logf("the under-store holds the mount's %d entries", strings.Count(sm, "\n")+1)
+}
+
+// lineDiff lists the lines only one of two descriptions has.
+func lineDiff(mount, store string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	a, b := in(mount), in(store)
+	var out []string
+	for l := range a {
+		if !b[l] {
+			out = append(out, "mount only:       "+l)
+		}
+	}
+	for l := range b {
+		if !a[l] {
+			out = append(out, "under-store only: "+l)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+// runThirdPartyPrograms runs the programs on the mount of c.
+func runThirdPartyPrograms(t *testing.T, c *cluster) {
 	_, file, _, _ := runtime.Caller(0)
 	repo := filepath.Dir(filepath.Dir(file))
 	src := t.TempDir()

@@ -67,10 +67,15 @@ func TestStressNG(t *testing.T) {
 	}
 	c := newCluster(t, nil)
 	c.start()
+	runStressors(t, c.mnt)
+}
+
+// runStressors runs the stressors side by side on the mount mnt.
+func runStressors(t *testing.T, mnt string) {
 	for _, s := range stressors {
 		t.Run(s.name, func(t *testing.T) {
 			t.Parallel()
-			dir := filepath.Join(c.mnt, "stress-ng", s.name)
+			dir := filepath.Join(mnt, "stress-ng", s.name)
 			if err := os.MkdirAll(dir, 0o777); err != nil {
 				t.Fatal(err)
 			}

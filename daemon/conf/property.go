@@ -188,6 +188,8 @@ func buildTable() []Property {
 			"LRFU: how fast older accesses lose weight (greater than 1)."),
 		def("alluxio.worker.page.store.page.size", KindBytes, "1MB",
 			"Size of a cached page.").between(4*kib, 64*mib),
+		def("alluxio.worker.network.reader.buffer.size", KindBytes, "64MB",
+			"How far ahead of a sequential reader the worker fetches pages from the under-store (0: not at all), in runs of up to half of it and at most 16MB, one ranged request per run.").between(0, 1024*mib),
 
 		def("alluxio.user.block.size.bytes.default", KindBytes, "64MB",
 			"Unit of data placement: each block of a file has one home worker, chosen by consistent hashing.").between(4*kib, 0),

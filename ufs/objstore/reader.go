@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -17,6 +18,25 @@ import (
 // the object is still the one it started reading, up to
 // Config.ReadResumes times.
 func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
+	return s.openRange(ctx, p, off, n, "")
+}
+
+// OpenRangeVersion is OpenRange of the version of p whose fingerprint (a
+// ufs.FileInfo.Fingerprint from a Stat, a List or a write) is given: the
+// request is conditional on the object's ETag, so a name that holds
+// another object by now fails with ESTALE instead of returning other
+// bytes. A fingerprint that is not an ETag is not checked.
+func (s *Store) OpenRangeVersion(ctx context.Context, p string, off, n int64, fingerprint string) (io.ReadCloser, error) {
+	etag, _ := strings.CutPrefix(fingerprint, "etag:")
+	if etag == fingerprint {
+		etag = ""
+	}
+	return s.openRange(ctx, p, off, n, etag)
+}
+
+// openRange is OpenRange, on condition that the object's ETag is etag
+// when that is set.
+func (s *Store) openRange(ctx context.Context, p string, off, n int64, etag string) (io.ReadCloser, error) {
 	const op = "open"
 	c, err := s.begin(ctx, op, p)
 	if err != nil {
@@ -39,7 +59,7 @@ func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadC
 		}
 		return EmptyBody(), nil
 	}
-	r := &reader{s: s, ctx: ctx, key: key, off: off, left: n}
+	r := &reader{s: s, ctx: ctx, key: key, off: off, left: n, etag: etag}
 	if err := r.open(); err != nil {
 		if errors.Is(err, syscall.ENOENT) {
 			if fi, serr := s.stat(ctx, op, c); serr == nil && fi.IsDir() {
@@ -57,7 +77,7 @@ type reader struct {
 	s    *Store
 	ctx  context.Context
 	key  string
-	etag string // of the first answer; later requests must match it
+	etag string // asked for, or of the first answer; later requests must match it
 
 	off  int64 // next byte to read
 	left int64 // bytes still wanted; < 0 for all

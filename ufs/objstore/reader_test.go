@@ -166,3 +166,50 @@ func TestReadContext(t *testing.T) {
 		t.Errorf("%d GET requests, want 1", n)
 	}
 }
+
+// TestOpenRangeVersion: a read of a given version returns its bytes while
+// the object is that version, and ESTALE once another object took its
+// name; a fingerprint that is not an ETag is not checked.
+func TestOpenRangeVersion(t *testing.T) {
+	m := newMem()
+	u := open(t, m, Config{})
+	old := randomBytes(64<<10, 9)
+	m.put("f", old)
+	fi, err := u.Stat(t.Context(), "f")
+	must(t, err)
+	oldPrint := fi.Fingerprint()
+	now := []byte("another file renamed over f")
+	m.put("f", now)
+	fi, err = u.Stat(t.Context(), "f")
+	must(t, err)
+	cases := []struct {
+		name        string
+		fingerprint string
+		want        []byte
+		err         error
+	}{
+		{"current version", fi.Fingerprint(), now[5:], nil},
+		{"replaced version", oldPrint, nil, syscall.ESTALE},
+		{"not an ETag", "mt:1:2", now[5:], nil},
+		{"no fingerprint", "", now[5:], nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := u.OpenRangeVersion(t.Context(), "f", 5, -1, tc.fingerprint)
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("open: %v, want %v", err, tc.err)
+				}
+				errContains(t, err, "mem://bkt/f")
+				return
+			}
+			must(t, err)
+			defer r.Close()
+			got, err := io.ReadAll(r)
+			must(t, err)
+			if !bytes.Equal(got, tc.want) {
+				t.Fatalf("read %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -52,6 +52,10 @@ func (o objects) GetObject(ctx context.Context, key string, off, n int64, ifMatc
 		in.Range = aws.String(r)
 	}
 	if ifMatch != "" {
+		// An entity tag is quoted; Object.ETag is kept without quotes.
+		if !strings.HasPrefix(ifMatch, `"`) && !strings.HasPrefix(ifMatch, "W/") {
+			ifMatch = `"` + ifMatch + `"`
+		}
 		in.IfMatch = aws.String(ifMatch)
 	}
 	out, err := s.client.GetObject(ctx, in, s.streaming)

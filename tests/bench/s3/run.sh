@@ -11,13 +11,18 @@
 #   - rclone mount --vfs-cache-mode full (Debian's rclone), its cache on the
 #     same tmpfs as the alluxio-go tier.
 # Rows: cold sequential read of a 1 GiB object (nothing cached anywhere,
-# kernel page cache dropped), second read of it, first ls -l of a prefix of
+# kernel page cache dropped) and the CPU seconds it cost the mount's
+# processes and versitygw (robust where the machine is shared and GB/s
+# is not), second read of it, first ls -l of a prefix of
 # 10,000 objects, and create (1 KiB written) / stat / readdir / unlink of
 # 1,000 files. Best of BENCH_RUNS runs for the reads. Appends a table to
 # docs/benchmarks.md (BENCH_OUT: another file). BENCH_S3_PAGE_SIZE sets the
 # worker's page size (alluxio.worker.page.store.page.size), which is the
-# size of its ranged GETs. Needs root and /dev/fuse; installs s3fs and
-# rclone with apt when they are missing.
+# size of its pages; BENCH_S3_READ_AHEAD sets how far ahead of a sequential
+# reader the worker fetches (alluxio.worker.network.reader.buffer.size).
+# BENCH_S3_QUICK=1 measures only the raw and alluxio-go reads and prints
+# them, for trying changes (nothing appended). Needs root and /dev/fuse;
+# installs s3fs and rclone with apt when they are missing.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -26,6 +31,8 @@ runs=${BENCH_RUNS:-3}
 keys=${BENCH_S3_KEYS:-10000}
 files=${BENCH_S3_FILES:-1000}
 page=${BENCH_S3_PAGE_SIZE:-} # alluxio.worker.page.store.page.size, when set
+ahead=${BENCH_S3_READ_AHEAD:-} # alluxio.worker.network.reader.buffer.size, when set
+quick=${BENCH_S3_QUICK:-}
 work=$(mktemp -d /var/tmp/alluxio-s3bench.XXXXXX)
 shm=$(mktemp -d /dev/shm/alluxio-s3bench.XXXXXX)
 home=$work/home
@@ -67,6 +74,16 @@ read_gbps() {
     for (i = 1; i <= NF; i++) if ($i == "s,") secs = $(i-1);
     print ($1 / secs) / 1e9 }'
 }
+# cpu_secs PID...: CPU seconds (user + system) the processes have used.
+cpu_secs() {
+  local p
+  for p in "$@"; do sed 's/.*) //' "/proc/$p/stat"; done |
+    awk -v hz="$(getconf CLK_TCK)" '{ t += $12 + $13 } END { printf "%.3f", t / hz }'
+}
+# per_gib CPU0 CPU1: CPU seconds per GiB read, from counts before and after
+# one read of the big object.
+per_gib() { awk -v a="$1" -v b="$2" -v m="$size_mib" 'BEGIN { printf "%.2f", (b - a) * 1024 / m }'; }
+least() { sort -g | head -n 1; }
 # secs CMD...: wall seconds of a command.
 secs() {
   local start end
@@ -93,7 +110,7 @@ s3raw() { "$work/s3raw" -endpoint "$endpoint" -bucket "$bucket" "$@"; }
 echo "filling the bucket: a ${size_mib} MiB object and $keys small ones"
 s3raw mkbucket
 s3raw put data.bin "$size_mib"
-s3raw -parallel 32 putmany many/k "$keys"
+[ -n "$quick" ] || s3raw -parallel 32 putmany many/k "$keys"
 
 # alluxio-go: local mode, the bucket mounted at /s3.
 cp "$root"/bin/* "$home/bin/"
@@ -113,6 +130,8 @@ alluxio.fuse.mount.point=$home/mnt
 alluxio.worker.data.server.domain.socket.address=$home/run/worker.sock
 PROPS
 [ -z "$page" ] || echo "alluxio.worker.page.store.page.size=$page" >>"$home/conf/alluxio-site.properties"
+[ -z "$ahead" ] || echo "alluxio.worker.network.reader.buffer.size=$ahead" >>"$home/conf/alluxio-site.properties"
+[ -z "$quick" ] || echo "alluxio.fuse.web.port=$(port)" >>"$home/conf/alluxio-site.properties"
 export ALLUXIO_HOME=$home
 "$home/bin/alluxio-start.sh" local >/dev/null
 wait_mount "$home/mnt"
@@ -158,52 +177,105 @@ mount_rclone() {
 }
 
 # First ls -l of the 10,000-object prefix, on fresh mounts.
-mount_s3fs
-mount_rclone
-ls_alluxio=$(secs ls -l "$amnt/many")
-ls_s3fs=$(secs ls -l "$work/s3fs/many")
-ls_rclone=$(secs ls -l "$work/rclone/many")
-n_alluxio=$(ls "$amnt/many" | wc -l)
-[ "$n_alluxio" -eq "$keys" ] || { echo "alluxio-go lists $n_alluxio of $keys keys" >&2; exit 1; }
+if [ -z "$quick" ]; then
+  mount_s3fs
+  mount_rclone
+  ls_alluxio=$(secs ls -l "$amnt/many")
+  ls_s3fs=$(secs ls -l "$work/s3fs/many")
+  ls_rclone=$(secs ls -l "$work/rclone/many")
+  n_alluxio=$(ls "$amnt/many" | wc -l)
+  [ "$n_alluxio" -eq "$keys" ] || { echo "alluxio-go lists $n_alluxio of $keys keys" >&2; exit 1; }
+fi
 
 echo "reading: raw"
-raw=$(s3raw -runs "$runs" read data.bin)
+c0=$(cpu_secs "${pids[0]}")
+raw=$(s3raw -runs "$runs" read data.bin && times >"$work/raw.times")
+c1=$(cpu_secs "${pids[0]}")
+# The reader's own CPU time, from the second line of times (children):
+# "0m1.234s 0m0.567s".
+raw_self=$(tail -n 1 "$work/raw.times" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%.3f", t }')
+raw_cpu=$(awk -v a="$c0" -v b="$c1" -v r="$raw_self" -v n="$runs" -v m="$size_mib" 'BEGIN { printf "%.2f", (b - a + r) / n * 1024 / m }')
+if [ -n "$quick" ]; then
+  for pc in 1:16 2:16 4:16 4:1 16:1; do
+    echo "raw, ${pc%%:*} x ${pc#*:} MiB GETs: $(s3raw -runs 2 -parallel "${pc%%:*}" -chunk "${pc#*:}" read data.bin) GB/s"
+  done
+fi
 
-echo "reading: alluxio-go"
-a_cold=() a_warm=()
-for _ in $(seq "$runs"); do
+# The cold and second reads: the three mounts in turn in each run, so that
+# the load of a shared machine falls alike on all of them.
+a_pids=("${pids[0]}")
+for f in "$home"/logs/*.pid; do a_pids+=("$(head -n 1 "$f")"); done
+a_cold=() a_warm=() a_cpu=() s_cold=() s_warm=() s_cpu=() r_cold=() r_warm=() r_cpu=()
+for i in $(seq "$runs"); do
+  echo "reading, run $i: alluxio-go"
   "$home/bin/alluxio" fs free /s3/data.bin >/dev/null
   wait_used le 0
   drop
+  c0=$(cpu_secs "${a_pids[@]}")
   a_cold+=("$(read_gbps "$amnt/data.bin")")
+  a_cpu+=("$(per_gib "$c0" "$(cpu_secs "${a_pids[@]}")")")
   wait_used ge $((size_mib << 20)) # the worker caches what the cold read fetched
   a_warm+=("$(read_gbps "$amnt/data.bin")")
-done
-a_cold=$(printf '%s\n' "${a_cold[@]}" | best)
-a_warm=$(printf '%s\n' "${a_warm[@]}" | best)
+  [ -z "$quick" ] || continue
 
-echo "reading: s3fs"
-s_cold=() s_warm=()
-for _ in $(seq "$runs"); do
+  echo "reading, run $i: s3fs"
   unmount "$work/s3fs"
   mount_s3fs
   drop
+  s_pids=("${pids[0]}" $(pgrep -f -- "s3fs $bucket $work/s3fs"))
+  c0=$(cpu_secs "${s_pids[@]}")
   s_cold+=("$(read_gbps "$work/s3fs/data.bin")")
+  s_cpu+=("$(per_gib "$c0" "$(cpu_secs "${s_pids[@]}")")")
   s_warm+=("$(read_gbps "$work/s3fs/data.bin")")
-done
-s_cold=$(printf '%s\n' "${s_cold[@]}" | best)
-s_warm=$(printf '%s\n' "${s_warm[@]}" | best)
 
-echo "reading: rclone"
-r_cold=() r_warm=()
-for _ in $(seq "$runs"); do
+  echo "reading, run $i: rclone"
   unmount "$work/rclone"
   mount_rclone
   drop
+  r_pids=("${pids[0]}" $(pgrep -f -- "rclone mount bench:$bucket $work/rclone"))
+  c0=$(cpu_secs "${r_pids[@]}")
   r_cold+=("$(read_gbps "$work/rclone/data.bin")")
+  r_cpu+=("$(per_gib "$c0" "$(cpu_secs "${r_pids[@]}")")")
   r_warm+=("$(read_gbps "$work/rclone/data.bin")")
 done
+echo "cold reads, GB/s: alluxio-go ${a_cold[*]}; s3fs ${s_cold[*]}; rclone ${r_cold[*]}"
+echo "cold reads, CPU s/GiB: alluxio-go ${a_cpu[*]}; s3fs ${s_cpu[*]}; rclone ${r_cpu[*]}"
+a_cold=$(printf '%s\n' "${a_cold[@]}" | best)
+a_cpu=$(printf '%s\n' "${a_cpu[@]}" | least)
+a_warm=$(printf '%s\n' "${a_warm[@]}" | best)
+
+if [ -n "$quick" ]; then
+  echo "raw $raw GB/s; alluxio-go cold $a_cold GB/s ($(awk -v a="$a_cold" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')x raw), second read $a_warm GB/s"
+  # One more cold read, with the CPU seconds each process spent on it
+  # (and the worker's and FUSE daemon's CPU profiles in
+  # BENCH_S3_PROFILE.worker and .fuse, when set).
+  names=(versitygw) procs=("${pids[0]}")
+  for f in "$home"/logs/*.pid; do names+=("$(basename "$f" .pid)") procs+=("$(head -n 1 "$f")"); done
+  "$home/bin/alluxio" fs free /s3/data.bin >/dev/null
+  wait_used le 0
+  drop
+  before=()
+  for p in "${procs[@]}"; do before+=("$(cpu_secs "$p")"); done
+  profs=()
+  if [ -n "${BENCH_S3_PROFILE:-}" ]; then
+    for d in worker fuse; do
+      wport=$(awk -F= "/$d.web.port/ {print \$2}" "$home/conf/alluxio-site.properties")
+      curl -s -o "$BENCH_S3_PROFILE.$d" "http://127.0.0.1:$wport/debug/pprof/profile?seconds=2" &
+      profs+=($!)
+    done
+  fi
+  dd if="$amnt/data.bin" of=/dev/null bs=1M 2>&1 | tail -n 1
+  for p in "${profs[@]}"; do wait "$p"; done
+  for i in "${!procs[@]}"; do
+    echo "cpu ${names[$i]}: $(awk -v a="${before[$i]}" -v b="$(cpu_secs "${procs[$i]}")" 'BEGIN { printf "%.2f s", b - a }')"
+  done
+  exit 0
+fi
+s_cold=$(printf '%s\n' "${s_cold[@]}" | best)
+s_cpu=$(printf '%s\n' "${s_cpu[@]}" | least)
+s_warm=$(printf '%s\n' "${s_warm[@]}" | best)
 r_cold=$(printf '%s\n' "${r_cold[@]}" | best)
+r_cpu=$(printf '%s\n' "${r_cpu[@]}" | least)
 r_warm=$(printf '%s\n' "${r_warm[@]}" | best)
 
 echo "small files"
@@ -222,12 +294,14 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo "Machine: $(nproc) cores ($cpu), $mem, kernel $(uname -r); versitygw ${VERSITYGW_VERSION:-v1.8.0} serving"
   echo "tmpfs on 127.0.0.1; s3fs $(s3fs --version 2>&1 | grep -o 'V[0-9.]*' | head -n 1), $(rclone version 2>/dev/null | head -n 1);"
   echo "reads: ${size_mib} MiB object, dd bs=1M, best of $runs; kernel passthrough: $([ "${passthrough:-0}" -gt 0 ] && echo on || echo off);"
-  echo "alluxio-go page size: ${page:-1MB (the default)}."
-  echo "Ratios are alluxio-go / the other (above 1: alluxio-go ahead); for ls -l, the other's seconds / alluxio-go's."
+  echo "alluxio-go page size: ${page:-1MB (the default)}; read-ahead (alluxio.worker.network.reader.buffer.size): ${ahead:-64MB (the default)}."
+  echo "Ratios are alluxio-go / the other (above 1: alluxio-go ahead); for ls -l and CPU seconds, the other's / alluxio-go's."
+  echo "CPU seconds: the least of the cold reads, dd's own left out (the same for every mount)."
   echo
   echo "| row | alluxio-go | raw SDK, 16 x 8 MiB ranged GETs | s3fs | rclone full cache | vs raw | vs s3fs | vs rclone |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   echo "| cold read, GB/s | $a_cold | $raw | $s_cold | $r_cold | $(ratio "$a_cold" "$raw") | $(ratio "$a_cold" "$s_cold") | $(ratio "$a_cold" "$r_cold") |"
+  echo "| cold read, CPU seconds per GiB (the mount's processes and versitygw; for raw, the reader and versitygw) | $a_cpu | $raw_cpu | $s_cpu | $r_cpu | $(ratio "$raw_cpu" "$a_cpu") | $(ratio "$s_cpu" "$a_cpu") | $(ratio "$r_cpu" "$a_cpu") |"
   echo "| second read, GB/s | $a_warm | | $s_warm | $r_warm | | $(ratio "$a_warm" "$s_warm") | $(ratio "$a_warm" "$r_warm") |"
   echo "| first ls -l of $keys objects, s | $ls_alluxio | | $ls_s3fs | $ls_rclone | | $(ratio "$ls_s3fs" "$ls_alluxio") | $(ratio "$ls_rclone" "$ls_alluxio") |"
   echo "| create + 1 KiB write + close, files/s | $a_create | | $s_create | $r_create | | $(ratio "$a_create" "$s_create") | $(ratio "$a_create" "$r_create") |"

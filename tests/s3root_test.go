@@ -1,0 +1,156 @@
+package tests
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// s3RootPrefix is the key prefix of the root mount in the tests' bucket:
+// a prefix, not the bucket's top, as Alluxio's S3 guide writes the root.
+const s3RootPrefix = "alluxio/"
+
+// newS3RootCluster lays out an installation whose root under-store is a
+// bucket of a real S3 server (versitygw, started for the test), configured
+// as Alluxio's S3 guide writes it: s3://bucket/prefix/ and the s3a.* and
+// alluxio.underfs.s3.* keys as plain properties. props override the
+// generated properties. It returns the cluster, not started, and the
+// directory of the server's posix backend that holds the root's objects
+// (one file per object, one directory per key prefix), where a test can
+// look at what the bucket holds.
+func newS3RootCluster(t *testing.T, props map[string]string) (*cluster, string) {
+	t.Helper()
+	endpoint, dir := startVersitygw(t)
+	const bucket = "root"
+	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
+	if _, err := admin.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]string{
+		"alluxio.master.mount.table.root.ufs":    "s3://" + bucket + "/" + s3RootPrefix,
+		"s3a.accessKeyId":                        s3Key,
+		"s3a.secretKey":                          s3Secret,
+		"alluxio.underfs.s3.endpoint":            endpoint,
+		"alluxio.underfs.s3.disable.dns.buckets": "true",
+	}
+	for k, v := range props {
+		all[k] = v
+	}
+	// The secret is in the configuration only; no log line may carry it.
+	// Registered before the cluster's cleanup, so it runs after the
+	// processes stopped.
+	var c *cluster
+	t.Cleanup(func() {
+		logs, _ := filepath.Glob(filepath.Join(c.home, "logs", "*.log"))
+		for _, l := range logs {
+			if b, _ := os.ReadFile(l); bytes.Contains(b, []byte(s3Secret)) {
+				t.Errorf("%s contains the S3 secret", filepath.Base(l))
+			}
+		}
+	})
+	c = newCluster(t, all)
+	return c, filepath.Join(dir, bucket, filepath.FromSlash(s3RootPrefix))
+}
+
+// TestS3OpenFilesMoved covers what happens to open files whose names move
+// on an S3 root, once their pages have left a small cache: the worker
+// reads them from the bucket, where the name now holds something else.
+func TestS3OpenFilesMoved(t *testing.T) {
+	c, _ := newS3RootCluster(t, map[string]string{
+		"alluxio.fuse.passthrough.enabled":             "false",
+		"alluxio.worker.tieredstore.level0.dirs.quota": "8MB",
+	})
+	c.start()
+	// evict writes more than the tier holds, so earlier files' pages go.
+	evict := func(t *testing.T) {
+		t.Helper()
+		for i := range 4 {
+			if err := os.WriteFile(filepath.Join(c.mnt, fmt.Sprintf("filler%d", i)), randomData(3<<20, uint64(100+i)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// A handle writing before the end of its file copies the old version
+	// first; renamed since it was opened, the file is at another key.
+	t.Run("write into a renamed file", func(t *testing.T) {
+		old := randomData(2<<20, 1)
+		a, e := filepath.Join(c.mnt, "w-a"), filepath.Join(c.mnt, "w-e")
+		if err := os.WriteFile(a, old, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(a, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := os.Rename(a, e); err != nil {
+			t.Fatal(err)
+		}
+		evict(t)
+		if _, err := f.WriteAt([]byte("patched"), 100); err != nil {
+			t.Fatalf("write into the renamed file: %v", err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		copy(old[100:], "patched")
+		if got, err := os.ReadFile(e); err != nil || !bytes.Equal(got, old) {
+			t.Fatalf("the renamed file after the write: %d bytes, %v", len(got), err)
+		}
+	})
+
+	// A read-only handle of a file another one was renamed over: the bucket
+	// holds the other file's bytes at the name now. Pages still cached are
+	// served; the others fail with ESTALE (docs/posix.md), never with the
+	// other file's bytes.
+	t.Run("read a file renamed over", func(t *testing.T) {
+		mine, theirs := randomData(3<<20, 2), randomData(3<<20, 3)
+		b, a := filepath.Join(c.mnt, "r-b"), filepath.Join(c.mnt, "r-a")
+		if err := os.WriteFile(b, mine, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(a, theirs, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		evict(t) // not cached when opened: read page by page
+		f, err := os.Open(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := os.Rename(a, b); err != nil {
+			t.Fatal(err)
+		}
+		evict(t)
+		buf := make([]byte, 64<<10)
+		stale := 0
+		for off := int64(0); off < int64(len(mine)); off += 1 << 20 {
+			n, err := f.ReadAt(buf, off)
+			switch {
+			case errors.Is(err, syscall.ESTALE):
+				stale++
+			case err != nil:
+				t.Fatalf("read at %d: %v, want the bytes or ESTALE", off, err)
+			case !bytes.Equal(buf[:n], mine[off:off+int64(n)]):
+				t.Fatalf("read at %d returned other bytes (those of the file renamed over it: %v)",
+					off, bytes.Equal(buf[:n], theirs[off:off+int64(n)]))
+			}
+		}
+		if stale == 0 {
+			t.Fatal("every page was still cached: the test did not reach the bucket")
+		}
+		if got, err := os.ReadFile(b); err != nil || !bytes.Equal(got, theirs) {
+			t.Fatalf("the name after the rename: %d bytes, %v", len(got), err)
+		}
+	})
+}
