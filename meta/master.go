@@ -657,7 +657,7 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 		return FileInfo{}, err
 	}
 	if dropUFS {
-		if err := m.ufsDelete(ctx, op, p, mi, rel); err != nil {
+		if err := m.ufsDelete(ctx, op, p, mi, rel, false); err != nil {
 			return FileInfo{}, err
 		}
 	}
@@ -864,12 +864,8 @@ func (m *Master) DeleteWith(ctx context.Context, path string, o DeleteOptions) e
 		if err := removeAll(ctx, u, rel); err != nil {
 			return m.ufsError(op, p, mi, err)
 		}
-	case n.Persisted && n.isFile():
-		if err := m.ufsDeleteFile(ctx, op, p, mi, rel); err != nil {
-			return err
-		}
 	case n.Persisted:
-		if err := m.ufsDelete(ctx, op, p, mi, rel); err != nil {
+		if err := m.ufsDelete(ctx, op, p, mi, rel, n.isFile()); err != nil {
 			return err
 		}
 	}
@@ -911,29 +907,18 @@ func removeAll(ctx context.Context, u ufs.UFS, rel string) error {
 }
 
 // ufsDelete removes one entry from the under-store; an absent one is fine.
-func (m *Master) ufsDelete(ctx context.Context, op, p string, mi MountInfo, rel string) error {
+// An entry known to be a file goes with the store's cheaper call where it
+// has one (ufs.FileDeleter: no HEAD before an object store's DELETE).
+func (m *Master) ufsDelete(ctx context.Context, op, p string, mi MountInfo, rel string, file bool) error {
 	u, err := m.ufsFor(mi)
 	if err != nil {
 		return err
 	}
-	if err := u.Delete(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return m.ufsError(op, p, mi, err)
+	del := u.Delete
+	if fd, ok := u.(ufs.FileDeleter); ok && file {
+		del = fd.DeleteFile
 	}
-	return nil
-}
-
-// ufsDeleteFile removes a file from the under-store, with the store's
-// cheaper call for a known file where it has one; an absent file is fine.
-func (m *Master) ufsDeleteFile(ctx context.Context, op, p string, mi MountInfo, rel string) error {
-	u, err := m.ufsFor(mi)
-	if err != nil {
-		return err
-	}
-	fd, ok := u.(ufs.FileDeleter)
-	if !ok {
-		return m.ufsDelete(ctx, op, p, mi, rel)
-	}
-	if err := fd.DeleteFile(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := del(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return m.ufsError(op, p, mi, err)
 	}
 	return nil
@@ -1025,7 +1010,7 @@ func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOption
 		// An empty directory is replaced by removing it first; a file
 		// replaced by an unpersisted one must not come back from the
 		// under-store later.
-		if err := m.ufsDelete(ctx, op, d, mi, dstRel); err != nil {
+		if err := m.ufsDelete(ctx, op, d, mi, dstRel, false); err != nil {
 			return err
 		}
 	}

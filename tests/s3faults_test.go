@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/alluxio-go/alluxio/internal/httpfault"
 )
 
 // fault is what the fault proxy does to one request.
@@ -98,8 +99,10 @@ func startFaultProxy(t *testing.T, target, bucket string) *faultProxy {
 		case slowDown:
 			io.Copy(io.Discard, r.Body)
 			s3ErrorAnswer(w, http.StatusServiceUnavailable, "SlowDown")
-		case cutBody, stallBody:
-			rp.ServeHTTP(&breakingWriter{ResponseWriter: w, left: faultCut, stall: f == stallBody, ctx: r.Context()}, r)
+		case cutBody:
+			rp.ServeHTTP(&httpfault.CutWriter{ResponseWriter: w, Left: faultCut, Ctx: r.Context()}, r)
+		case stallBody:
+			rp.ServeHTTP(&httpfault.CutWriter{ResponseWriter: w, Left: faultCut, Stall: 30 * time.Second, Ctx: r.Context()}, r)
 		case stallHead:
 			io.Copy(io.Discard, r.Body)
 			select {
@@ -194,38 +197,6 @@ func s3ErrorAnswer(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/xml")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected by the test</Message><RequestId>fault</RequestId></Error>`, code)
-}
-
-// breakingWriter passes left bytes of a body through and then fails the
-// connection, at once or after stalling until the client gives up.
-type breakingWriter struct {
-	http.ResponseWriter
-	left  int
-	stall bool
-	ctx   context.Context
-}
-
-func (b *breakingWriter) Write(p []byte) (int, error) {
-	n := 0
-	if b.left > 0 {
-		k := min(len(p), b.left)
-		var err error
-		n, err = b.ResponseWriter.Write(p[:k])
-		b.left -= n
-		if err != nil || n == len(p) {
-			return n, err
-		}
-	}
-	if b.stall {
-		if f, ok := b.ResponseWriter.(http.Flusher); ok {
-			f.Flush()
-		}
-		select {
-		case <-b.ctx.Done():
-		case <-time.After(30 * time.Second):
-		}
-	}
-	return n, errors.New("connection cut by the test")
 }
 
 // Settings of the faulty mount: a short request timeout and few retries

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/alluxio-go/alluxio/internal/httpfault"
 	"github.com/alluxio-go/alluxio/ufs"
 )
 
@@ -490,15 +491,15 @@ func TestReadResume(t *testing.T) {
 
 	for _, tt := range []struct {
 		name  string
-		stall bool
-	}{{"cut", false}, {"stall", true}} {
+		stall time.Duration // how long a stalled answer waits for the client to give up
+	}{{"cut", 0}, {"stall", 10 * time.Second}} {
 		t.Run(tt.name, func(t *testing.T) {
 			var done atomic.Bool
 			p.set(nil, func(w http.ResponseWriter, r *http.Request, n int) http.ResponseWriter {
 				if r.Method != http.MethodGet || done.Swap(true) {
 					return w
 				}
-				return &brokenWriter{ResponseWriter: w, left: 256 << 10, stall: tt.stall, ctx: r.Context()}
+				return &httpfault.CutWriter{ResponseWriter: w, Left: 256 << 10, Stall: tt.stall, Ctx: r.Context()}
 			})
 			p.requests()
 			var got []byte
@@ -520,7 +521,7 @@ func TestReadResume(t *testing.T) {
 			if r.Method != http.MethodGet || done.Swap(true) {
 				return w
 			}
-			return &brokenWriter{ResponseWriter: w, left: 64 << 10, ctx: r.Context()}
+			return &httpfault.CutWriter{ResponseWriter: w, Left: 64 << 10, Ctx: r.Context()}
 		})
 		r, err := u.OpenRange(t.Context(), "f", 0, -1)
 		must(t, err)
@@ -535,40 +536,6 @@ func TestReadResume(t *testing.T) {
 			t.Errorf("reading on after a rewrite: %v, want ESTALE", err)
 		}
 	})
-}
-
-// brokenWriter passes left bytes of a response body through and then fails
-// the connection, at once or after stalling until the client gives up.
-type brokenWriter struct {
-	http.ResponseWriter
-	left  int
-	stall bool
-	ctx   context.Context
-}
-
-func (b *brokenWriter) Write(p []byte) (int, error) {
-	n := 0
-	if b.left > 0 {
-		// A short write would make the proxy give up on the body at
-		// once: pass what is left, then break here.
-		k := min(len(p), b.left)
-		var err error
-		n, err = b.ResponseWriter.Write(p[:k])
-		b.left -= n
-		if err != nil || n == len(p) {
-			return n, err
-		}
-	}
-	if b.stall {
-		if f, ok := b.ResponseWriter.(http.Flusher); ok {
-			f.Flush()
-		}
-		select {
-		case <-b.ctx.Done():
-		case <-time.After(10 * time.Second):
-		}
-	}
-	return n, errors.New("connection cut by the test")
 }
 
 // TestRequestTimeout: a server that does not answer within the request
