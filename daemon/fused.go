@@ -37,9 +37,18 @@ func FuseConfigFrom(c *conf.Config, mountPoint, alluxioPath string, extraOpts []
 	if port := c.Int("alluxio.fuse.web.port"); port > 0 {
 		web = net.JoinHostPort(c.String("alluxio.worker.hostname"), strconv.Itoa(port))
 	}
+	cc := ClientConfigFrom(c, log)
+	// A sync interval of 0 asks the under-store on every access, which
+	// only a call to the master does.
+	if c.Duration("alluxio.user.file.metadata.sync.interval") != 0 {
+		cc.MetadataCache = client.MetadataCacheConfig{
+			MaxSize:    c.Int("alluxio.user.metadata.cache.max.size"),
+			Expiration: c.Duration("alluxio.user.metadata.cache.expiration.time"),
+		}
+	}
 	return FuseConfig{
 		WebAddr: web,
-		Client:  ClientConfigFrom(c, log),
+		Client:  cc,
 		Mount: fuse.Options{
 			MountPoint:   mountPoint,
 			Root:         alluxioPath,

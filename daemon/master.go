@@ -177,45 +177,11 @@ func withRequestID(ctx context.Context, req *rpc.Request) (context.Context, erro
 
 func (m *Master) routes() {
 	m.writeRoutes()
+	m.stampRoutes()
 	mm := m.meta
-	handle(m.server, wire.MasterGetStatus, func(ctx context.Context, r wire.PathRequest) (any, error) {
-		return mm.GetStatus(ctx, r.Path)
-	})
 	handle(m.server, wire.MasterListStatus, func(ctx context.Context, r wire.PathRequest) (any, error) {
 		entries, err := mm.ListStatus(ctx, r.Path)
 		return wire.ListResponse{Entries: entries}, err
-	})
-	handle(m.server, wire.MasterListStatusPage, func(ctx context.Context, r wire.ListPageRequest) (any, error) {
-		limit := meta.DefaultListPageSize
-		if m.cfg.Conf != nil {
-			limit = m.cfg.Conf.Int(wire.ListPageSizeKey)
-		}
-		if r.Limit > 0 && r.Limit < limit {
-			limit = r.Limit
-		}
-		entries, more, err := mm.ListStatusPage(ctx, r.Path, r.StartAfter, limit)
-		return wire.FitPage(wire.ListPageResponse{Entries: entries, More: more}), err
-	})
-	handle(m.server, wire.MasterCreateFile, func(ctx context.Context, r wire.CreateFileRequest) (any, error) {
-		return mm.CreateFile(ctx, r.Path, r.Options)
-	})
-	handle(m.server, wire.MasterCompleteFile, func(ctx context.Context, r wire.CompleteFileRequest) (any, error) {
-		return mm.CompleteFile(ctx, r.ID, r.Options)
-	})
-	handle(m.server, wire.MasterCreateDirectory, func(ctx context.Context, r wire.MkdirRequest) (any, error) {
-		return mm.CreateDirectory(ctx, r.Path, r.Options)
-	})
-	handle(m.server, wire.MasterDelete, func(ctx context.Context, r wire.DeleteRequest) (any, error) {
-		return nil, mm.DeleteWith(ctx, r.Path, meta.DeleteOptions{Recursive: r.Recursive, Unlink: r.Unlink, Rmdir: r.Rmdir})
-	})
-	handle(m.server, wire.MasterRename, func(ctx context.Context, r wire.RenameRequest) (any, error) {
-		return nil, mm.RenameWith(ctx, r.Src, r.Dst, meta.RenameOptions{NoReplace: r.NoReplace})
-	})
-	handle(m.server, wire.MasterSetAttr, func(ctx context.Context, r wire.SetAttrRequest) (any, error) {
-		return mm.SetAttr(ctx, r.Path, r.Options)
-	})
-	handle(m.server, wire.MasterCreateSymlink, func(ctx context.Context, r wire.SymlinkRequest) (any, error) {
-		return mm.CreateSymlink(ctx, r.Path, r.Target, r.UID, r.GID)
 	})
 	handle(m.server, wire.MasterMarkPersisted, func(ctx context.Context, r wire.PersistedRequest) (any, error) {
 		return nil, mm.MarkPersisted(ctx, r.ID, r.UfsFingerprint)

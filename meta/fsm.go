@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -41,6 +42,11 @@ type fsm struct {
 	// transaction each) and the entries they applied.
 	batches, entries atomic.Uint64
 
+	// changes counts the commands that changed the namespace; epoch is
+	// random, drawn again when a snapshot replaces the state (see
+	// Master.NamespaceVersion).
+	changes, epoch atomic.Uint64
+
 	// removeDir, when set, is a private directory of a HEAP metastore,
 	// removed on close.
 	removeDir string
@@ -65,7 +71,9 @@ func openFSM(path string, log *slog.Logger) (*fsm, error) {
 		st.close()
 		return nil, err
 	}
-	return &fsm{path: path, log: log, st: st, maxRequests: maxRecordedRequests}, nil
+	f := &fsm{path: path, log: log, st: st, maxRequests: maxRecordedRequests}
+	f.epoch.Store(rand.Uint64())
+	return f, nil
 }
 
 // close closes the metastore.
@@ -113,6 +121,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 // Raft replays the entries after the stored lastApplied.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
+	changed := uint64(0)
 	f.batches.Add(1)
 	f.entries.Add(uint64(len(logs)))
 	f.stMu.RLock()
@@ -129,11 +138,14 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			if l.Type != raft.LogCommand {
 				continue
 			}
-			v, err := f.applyEntry(t, l.Data)
+			v, fresh, err := f.applyEntry(t, l.Data)
 			if t.err != nil {
 				return fmt.Errorf("raft entry %d: %w", l.Index, t.err)
 			}
 			out[i] = &applyResult{value: v, err: err}
+			if err == nil && fresh && commandType(l.Data[0]) != cmdSetMasterAddr {
+				changed++
+			}
 		}
 		if applied > last {
 			t.setLastApplied(applied)
@@ -144,32 +156,38 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		f.log.Error("metastore write failed; stopping", "file", f.path, "err", err)
 		panic(fmt.Sprintf("meta: metastore %s: applying raft entries failed: %v", f.path, err))
 	}
+	// Counted once the transaction is visible to readers, so that a
+	// reader that sees the old count never misses a change it reports.
+	f.changes.Add(changed)
 	return out
 }
 
 // applyEntry applies one command, unwrapping a request envelope: a
 // request whose id is recorded already is answered with the recorded
-// result and not applied again; otherwise its result is recorded.
-func (f *fsm) applyEntry(t *txn, data []byte) (any, error) {
+// result and not applied again (fresh false); otherwise its result is
+// recorded.
+func (f *fsm) applyEntry(t *txn, data []byte) (v any, fresh bool, err error) {
 	if len(data) == 0 || commandType(data[0]) != cmdRequest {
-		return applyCommand(t, data)
+		v, err = applyCommand(t, data)
+		return v, true, err
 	}
 	id, cmd, err := decodeRequest(data)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if r, ok := t.recordedRequest(id); ok {
-		return r.result()
+		v, err = r.result()
+		return v, false, err
 	}
 	if t.err != nil {
-		return nil, t.err
+		return nil, false, t.err
 	}
-	v, err := applyCommand(t, cmd)
+	v, err = applyCommand(t, cmd)
 	if t.err != nil {
-		return nil, t.err
+		return nil, false, t.err
 	}
 	t.recordRequest(id, recordOf(v, err), f.maxRequests)
-	return v, err
+	return v, true, err
 }
 
 // Snapshot implements raft.FSM with a bbolt read transaction: it is a
@@ -214,6 +232,10 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.swap(tmp); err != nil {
 		return err
 	}
+	// The state jumped: no count a client saw before describes it. The
+	// new epoch is set after the swap, so a read labelled with it sees
+	// the new state.
+	f.epoch.Store(rand.Uint64())
 	if f.onRestore != nil {
 		f.onRestore()
 	}

@@ -368,6 +368,18 @@ func (m *Master) handOff() {
 	m.log.Info("handed leadership over before stopping", "leader", m.Leader())
 }
 
+// NamespaceVersion counts the changes this master applied to the
+// namespace: count grows by exactly one for each command that changed
+// something. epoch is random, drawn at start and again when a snapshot
+// replaced the state; counts of different epochs (or masters) are
+// unrelated. Two equal readings mean nothing changed in between. A change
+// is counted only after readers can see it, so a read that starts after
+// a reading of n sees every change up to n. Clients use it to keep
+// metadata caches exact (wire.Stamp).
+func (m *Master) NamespaceVersion() (epoch, count uint64) {
+	return m.fsm.epoch.Load(), m.fsm.changes.Load()
+}
+
 // IsLeader reports whether this master leads the Raft group (it may not be
 // ready to serve yet; see Ready).
 func (m *Master) IsLeader() bool { return m.jr.leading() }

@@ -157,8 +157,10 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 	}
 	err = openBolt("raft log", dbPath, storeOpenTimeout, func() (err error) {
 		n.logs, err = raftboltdb.New(raftboltdb.Options{
-			Path:        dbPath,
-			BoltOptions: &bbolt.Options{Timeout: storeOpenTimeout},
+			Path: dbPath,
+			// The free list is rebuilt when the file opens rather
+			// than written with every append (fewer pages per commit).
+			BoltOptions: &bbolt.Options{Timeout: storeOpenTimeout, NoFreelistSync: true},
 		})
 		return err
 	})

@@ -168,3 +168,90 @@ func closeLoop(p string, size int) (stop func()) {
 		<-done
 	}
 }
+
+// TestMetadataCacheAcrossMounts checks what the FUSE daemon's metadata
+// cache promises between two mounts (two nodes): with a long expiration a
+// mount answers a lookup of a name it knows from its cache, so another
+// mount's change to that file stays unseen in stat until the cache must be
+// confirmed; but names it does not know and opens always ask the master
+// (close-to-open), and whatever asks the master (an open, the mount's own
+// next change) shows every change made elsewhere in between.
+func TestMetadataCacheAcrossMounts(t *testing.T) {
+	c := newCluster(t, map[string]string{
+		"alluxio.user.metadata.cache.expiration.time": "1h",
+		// The kernel's own caches would hide the daemon's.
+		"alluxio.fuse.attr.timeout":  "0",
+		"alluxio.fuse.entry.timeout": "0",
+	})
+	c.start()
+	mnt2 := filepath.Join(c.home, "mnt2")
+	if err := os.MkdirAll(mnt2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.must("alluxio-fuse", "mount", mnt2)
+	t.Cleanup(func() { c.run("alluxio-fuse", "umount", mnt2) })
+	a, b := filepath.Join(c.mnt, "f"), filepath.Join(mnt2, "f")
+	size := func(p string) int64 {
+		t.Helper()
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+
+	if _, err := os.Stat(b); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stat through the second mount before the file exists: %v", err)
+	}
+	if err := os.WriteFile(a, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A name the second mount does not know is asked for.
+	if n := size(b); n != 3 {
+		t.Fatalf("the second mount sees %d bytes of a new 3-byte file", n)
+	}
+	size(mnt2) // every lookup through the mount starts at its root
+	if err := os.WriteFile(a, []byte("twenty-three bytes long"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(b); n != 3 {
+		t.Fatalf("the second mount did not answer from its cache within the expiration (%d bytes)", n)
+	}
+	// An open asks the master whatever the cache says, and renews the
+	// cache.
+	if got, err := os.ReadFile(b); err != nil || string(got) != "twenty-three bytes long" {
+		t.Fatalf("open through the second mount after the first closed the file: %q, %v", got, err)
+	}
+	if n := size(b); n != 23 {
+		t.Fatalf("stat through the second mount after an open: %d bytes, want 23", n)
+	}
+	// So does the mount's own change.
+	if err := os.WriteFile(a, []byte("four"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(mnt2, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(b); n != 4 {
+		t.Fatalf("stat through the second mount after its own change: %d bytes, want 4", n)
+	}
+	if err := os.Remove(a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile(b); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("open through the second mount of a file removed through the first: %v", err)
+	}
+	// The first mount's own changes are in its cache as they happen.
+	if err := os.WriteFile(a, []byte("again"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(a, a+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(a); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stat of a moved file's old name: %v", err)
+	}
+	if st, err := os.Stat(a + ".moved"); err != nil || st.Size() != 5 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("stat of a moved file's new name: %v, %v; want 5 bytes, mode 0600", st, err)
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	pathpkg "path"
 	"syscall"
 	"time"
 
@@ -55,8 +57,12 @@ type Config struct {
 	RetryFor time.Duration
 	// Umask is applied to the modes of new files and directories created
 	// through the CLI (the kernel applies the caller's own through FUSE).
-	Umask  uint32
-	Logger *slog.Logger
+	Umask uint32
+	// MetadataCache, when its MaxSize is positive, keeps the attributes
+	// of paths for the FUSE view (FS.Stat); other calls always ask the
+	// master.
+	MetadataCache MetadataCacheConfig
+	Logger        *slog.Logger
 }
 
 // DefaultBlockSize is the placement unit when Config.BlockSize is 0, as
@@ -70,7 +76,9 @@ type Client struct {
 	masters *Masters
 	worker  *rpc.Client
 	workers *workerSet
-	log     *slog.Logger
+	// mc is the FUSE daemon's metadata cache (nil when off).
+	mc  *metaCache
+	log *slog.Logger
 }
 
 // New returns a client; connections are made on first use.
@@ -91,6 +99,7 @@ func New(cfg Config) *Client {
 	log := cfg.Logger.With("component", "client")
 	c := &Client{cfg: cfg, log: log, masters: MastersFor(addrs, cfg.ZooKeeper, cfg.RetryFor, log).WithFollowerReads(cfg.FollowerReads).WithCaller(cfg.Caller)}
 	c.workers = &workerSet{c: c}
+	c.mc = newMetaCache(cfg.MetadataCache)
 	if cfg.WorkerAddr != "" {
 		c.worker = rpc.NewClient(cfg.WorkerNetwork, cfg.WorkerAddr)
 	}
@@ -139,8 +148,64 @@ func (c *Client) WithTypes(readType, writeType string) *Client {
 // cfg.RetryFor has passed. A call that is not idempotent carries a request
 // id, so that retrying it is safe: the masters apply it once and answer
 // every attempt with the first result.
+//
+// A call that may change the namespace stops the metadata cache from
+// serving entries until a stamp confirms them (metaCache.distrust); the
+// calls whose effect the cache knows restore it themselves (callInfo,
+// callDone).
 func (c *Client) callMaster(ctx context.Context, method string, idempotent bool, req, resp any) error {
-	return c.masters.Call(ctx, method, idempotent, req, resp)
+	err := c.masters.Call(ctx, method, idempotent, req, resp)
+	if !readOnlyCalls[method] {
+		c.mc.distrust()
+	}
+	return err
+}
+
+// readOnlyCalls are the master calls that change nothing.
+var readOnlyCalls = map[string]bool{
+	wire.MasterGetStatus: true, wire.MasterListStatus: true, wire.MasterListStatusPage: true,
+	wire.MasterStatusByID: true, wire.MasterInfo: true, wire.MasterMounts: true,
+	wire.MasterGetXattr: true, wire.MasterListXattr: true, wire.MasterCheckConsistency: true,
+	wire.MasterRaftStatus: true, wire.MasterQuorumInfo: true,
+}
+
+// callInfo makes a call that answers with one file's status and applies
+// the answer to the metadata cache: the new entry of a create, the new
+// status of anything else.
+func (c *Client) callInfo(ctx context.Context, method string, idempotent bool, req any) (meta.FileInfo, error) {
+	var r wire.StampedInfo
+	sent := time.Now()
+	if err := c.callMaster(ctx, method, idempotent, req, &r); err != nil {
+		return meta.FileInfo{}, err
+	}
+	c.mc.update(sent, r.NS, !readOnlyCalls[method], func(u cacheUpdate) {
+		switch method {
+		case wire.MasterCreateFile, wire.MasterCreateDirectory, wire.MasterCreateSymlink:
+			u.created(r.Path, AttrOf(r.FileInfo))
+		default:
+			u.putInfo(r.FileInfo)
+		}
+	})
+	return r.FileInfo, nil
+}
+
+// callDone makes a call that answers with its stamp and the statuses of
+// what it changed, and applies effect, then those statuses, to the
+// metadata cache when the stamp shows the call's own change and nothing
+// else.
+func (c *Client) callDone(ctx context.Context, method string, req any, effect func(u cacheUpdate)) error {
+	var r wire.Stamped
+	sent := time.Now()
+	if err := c.callMaster(ctx, method, false, req, &r); err != nil {
+		return err
+	}
+	c.mc.update(sent, r.NS, true, func(u cacheUpdate) {
+		effect(u)
+		for _, fi := range r.Infos {
+			u.putInfo(fi)
+		}
+	})
+	return nil
 }
 
 // unreachable reports whether err means the peer could not be reached at
@@ -164,11 +229,28 @@ func (c *Client) workerClient() (*rpc.Client, error) {
 	return c.worker, nil
 }
 
-// GetStatus describes one path.
+// GetStatus describes one path. With the metadata cache on, the answer
+// (or that the path is missing) goes into the cache.
 func (c *Client) GetStatus(ctx context.Context, path string) (meta.FileInfo, error) {
-	var fi meta.FileInfo
-	err := c.callMaster(ctx, wire.MasterGetStatus, true, wire.PathRequest{Path: path}, &fi)
-	return fi, err
+	if c.mc == nil {
+		var fi meta.FileInfo
+		err := c.callMaster(ctx, wire.MasterGetStatus, true, wire.PathRequest{Path: path}, &fi)
+		return fi, err
+	}
+	var r wire.StampedInfo
+	sent := time.Now()
+	if err := c.callMaster(ctx, wire.MasterGetStatus, true, wire.StatRequest{Path: path, Probe: true}, &r); err != nil {
+		return meta.FileInfo{}, err
+	}
+	c.mc.update(sent, r.NS, false, func(u cacheUpdate) {
+		if !r.Missing {
+			u.put(path, AttrOf(r.FileInfo))
+		}
+	})
+	if r.Missing {
+		return meta.FileInfo{}, &fs.PathError{Op: "stat", Path: path, Err: syscall.ENOENT}
+	}
+	return r.FileInfo, nil
 }
 
 // ListStatus lists a directory (or describes a file).
@@ -180,14 +262,22 @@ func (c *Client) ListStatus(ctx context.Context, path string) ([]meta.FileInfo, 
 
 // CreateDirectory makes a directory.
 func (c *Client) CreateDirectory(ctx context.Context, path string, o meta.MkdirOptions) (meta.FileInfo, error) {
-	var fi meta.FileInfo
-	err := c.callMaster(ctx, wire.MasterCreateDirectory, false, wire.MkdirRequest{Path: path, Options: o}, &fi)
-	return fi, err
+	return c.callInfo(ctx, wire.MasterCreateDirectory, false, wire.MkdirRequest{Path: path, Options: o})
 }
 
 // Delete removes a path.
 func (c *Client) Delete(ctx context.Context, path string, recursive bool) error {
-	return c.callMaster(ctx, wire.MasterDelete, false, wire.DeleteRequest{Path: path, Recursive: recursive}, nil)
+	return c.callDone(ctx, wire.MasterDelete, wire.DeleteRequest{Path: path, Recursive: recursive}, removed(path))
+}
+
+// removed is the cache effect of removing p: nothing at or under it
+// remains, and its parent changed (its new status comes with the answer,
+// unless the master could not read it).
+func removed(p string) func(u cacheUpdate) {
+	return func(u cacheUpdate) {
+		u.forgetTree(p)
+		u.forget(pathpkg.Dir(p))
+	}
 }
 
 // Remove removes a file or symbolic link (dir false: EISDIR for a
@@ -195,26 +285,29 @@ func (c *Client) Delete(ctx context.Context, path string, recursive bool) error 
 // else), in one call.
 func (c *Client) Remove(ctx context.Context, path string, dir bool) error {
 	req := wire.DeleteRequest{Path: path, Unlink: !dir, Rmdir: dir}
-	return c.callMaster(ctx, wire.MasterDelete, false, req, nil)
+	return c.callDone(ctx, wire.MasterDelete, req, removed(path))
 }
 
 // Rename moves a path.
 func (c *Client) Rename(ctx context.Context, src, dst string, noReplace bool) error {
-	return c.callMaster(ctx, wire.MasterRename, false, wire.RenameRequest{Src: src, Dst: dst, NoReplace: noReplace}, nil)
+	return c.callDone(ctx, wire.MasterRename, wire.RenameRequest{Src: src, Dst: dst, NoReplace: noReplace}, func(u cacheUpdate) {
+		// What was under either name is gone or moved (the moved
+		// entry's and the parents' statuses come with the answer).
+		u.forgetTree(dst)
+		u.forgetTree(src)
+		u.forget(pathpkg.Dir(src))
+		u.forget(pathpkg.Dir(dst))
+	})
 }
 
 // SetAttr changes attributes.
 func (c *Client) SetAttr(ctx context.Context, path string, o meta.SetAttrOptions) (meta.FileInfo, error) {
-	var fi meta.FileInfo
-	err := c.callMaster(ctx, wire.MasterSetAttr, true, wire.SetAttrRequest{Path: path, Options: o}, &fi)
-	return fi, err
+	return c.callInfo(ctx, wire.MasterSetAttr, true, wire.SetAttrRequest{Path: path, Options: o})
 }
 
 // CreateSymlink makes a symbolic link.
 func (c *Client) CreateSymlink(ctx context.Context, path, target string, uid, gid uint32) (meta.FileInfo, error) {
-	var fi meta.FileInfo
-	err := c.callMaster(ctx, wire.MasterCreateSymlink, false, wire.SymlinkRequest{Path: path, Target: target, UID: uid, GID: gid}, &fi)
-	return fi, err
+	return c.callInfo(ctx, wire.MasterCreateSymlink, false, wire.SymlinkRequest{Path: path, Target: target, UID: uid, GID: gid})
 }
 
 // LoadMetadata syncs path (recursive: its whole tree) with its under-store

@@ -44,8 +44,8 @@ func (r *FileReader) view() (meta.FileInfo, wire.FileRef, *os.File) {
 // path changed the bytes under the reader (fuse.Refresher).
 func (r *FileReader) Refresh(ctx context.Context) error {
 	info, _, _ := r.view()
-	var fi meta.FileInfo
-	if err := r.c.callMaster(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: info.ID}, &fi); err != nil {
+	fi, err := r.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: info.ID})
+	if err != nil {
 		return err
 	}
 	r.mu.Lock()

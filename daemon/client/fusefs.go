@@ -37,8 +37,12 @@ func AttrOf(fi meta.FileInfo) fuse.Attr {
 	}
 }
 
-// Stat implements fuse.Client.
+// Stat implements fuse.Client, from the metadata cache while it is
+// trusted.
 func (f *FS) Stat(ctx context.Context, path string) (fuse.Attr, error) {
+	if a, ok := f.c.mc.get(path); ok {
+		return a, nil
+	}
 	fi, err := f.c.GetStatus(ctx, path)
 	return AttrOf(fi), err
 }

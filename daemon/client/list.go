@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"syscall"
+	"time"
 
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/fuse"
@@ -22,8 +23,16 @@ var _ fuse.Lister = (*FS)(nil)
 // new leader continues the listing where it was.
 func (c *Client) ListStatusPage(ctx context.Context, path, startAfter string, limit int) ([]meta.FileInfo, bool, error) {
 	var resp wire.ListPageResponse
+	sent := time.Now()
 	err := c.callMaster(ctx, wire.MasterListStatusPage, true,
 		wire.ListPageRequest{Path: path, StartAfter: startAfter, Limit: limit}, &resp)
+	if err == nil {
+		c.mc.update(sent, resp.NS, false, func(u cacheUpdate) {
+			for _, fi := range resp.Entries {
+				u.putInfo(fi)
+			}
+		})
+	}
 	if err != nil && startAfter == "" && errors.Is(err, syscall.ENOSYS) {
 		// A master from before paged listings: the whole listing is
 		// the one page.

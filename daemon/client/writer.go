@@ -82,12 +82,12 @@ type CreateOptions struct {
 
 // CreateFile creates (or truncates) a file and returns its writer.
 func (c *Client) CreateFile(ctx context.Context, path string, o CreateOptions) (*FileWriter, error) {
-	var fi meta.FileInfo
 	req := wire.CreateFileRequest{Path: path, Options: meta.CreateOptions{
 		Mode: o.Mode, UID: o.UID, GID: o.GID, Overwrite: !o.Exclusive, Exclusive: o.Exclusive,
 		Persisted: c.persistsOnClose(),
 	}}
-	if err := c.callMaster(ctx, wire.MasterCreateFile, false, req, &fi); err != nil {
+	fi, err := c.callInfo(ctx, wire.MasterCreateFile, false, req)
+	if err != nil {
 		return nil, err
 	}
 	return &FileWriter{c: c, path: path, info: fi}, nil
@@ -260,8 +260,8 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 			keep = &old
 		}
 		// A new version of the same inode, wherever it is now.
-		var fi meta.FileInfo
-		if err := w.c.callMaster(ctx, wire.MasterNewVersion, false, wire.IDRequest{ID: w.info.ID}, &fi); err != nil {
+		fi, err := w.c.callInfo(ctx, wire.MasterNewVersion, false, wire.IDRequest{ID: w.info.ID})
+		if err != nil {
 			return err
 		}
 		w.info, w.completed = fi, false
@@ -328,8 +328,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 			return err
 		}
 	}
-	var now meta.FileInfo
-	err := w.c.callMaster(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID}, &now)
+	now, err := w.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return w.lose(ctx)
@@ -384,9 +383,8 @@ func (w *FileWriter) commit(ctx context.Context) error {
 // MUST_CACHE persists it; there are no bytes for ASYNC_THROUGH to wait
 // for), with no worker session.
 func (w *FileWriter) completeEmpty(ctx context.Context) error {
-	var fi meta.FileInfo
 	req := wire.CompleteEmptyRequest{ID: w.info.ID, Persist: true}
-	err := w.c.callMaster(ctx, wire.MasterCompleteEmpty, false, req, &fi)
+	fi, err := w.c.callInfo(ctx, wire.MasterCompleteEmpty, false, req)
 	if errors.Is(err, fs.ErrNotExist) {
 		return w.lose(ctx) // removed while open (on another node)
 	}
@@ -528,8 +526,8 @@ func (w *FileWriter) truncateToZero(ctx context.Context) error {
 		return nil
 	}
 	// The file may have been renamed since it was opened: find it by id.
-	var now meta.FileInfo
-	if err := w.c.callMaster(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID}, &now); err != nil {
+	now, err := w.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID})
+	if err != nil {
 		return err
 	}
 	w.path = now.Path

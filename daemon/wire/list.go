@@ -31,6 +31,8 @@ type ListPageRequest struct {
 type ListPageResponse struct {
 	Entries []meta.FileInfo `json:"entries"`
 	More    bool            `json:"more,omitempty"`
+	// NS is the page's stamp (see Stamp).
+	NS *Stamp `json:"ns,omitempty"`
 }
 
 // FitPage cuts a page whose entries would make too big a frame, setting

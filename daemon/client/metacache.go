@@ -1,0 +1,190 @@
+package client
+
+import (
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/fuse"
+	"github.com/alluxio-go/alluxio/meta"
+)
+
+// MetadataCacheConfig sizes the FUSE daemon's metadata cache
+// (alluxio.user.metadata.cache.*).
+type MetadataCacheConfig struct {
+	// MaxSize is the most paths kept; 0 turns the cache off.
+	MaxSize int
+	// Expiration is how long the cache is trusted after the master last
+	// confirmed it: within it, a lookup of a cached path (or of a path
+	// known to be missing) costs no call. Changes made through this
+	// client are applied to the cache as they happen; changes made
+	// elsewhere show up at the latest Expiration after they were made.
+	Expiration time.Duration
+}
+
+// metaCache keeps the attributes of paths (or that they are missing) as
+// of one namespace version of the master (wire.Stamp), so that it is
+// exact, not merely recent: an answer is cached only when the master saw
+// no change while serving it, and the cache is emptied whenever a stamp
+// shows a change that it does not know the effect of. The changes this
+// client makes are the ones it knows: a call whose stamp shows its own
+// change and nothing else updates the cache in place.
+//
+// Entries are served while the cache is trusted: until Expiration after
+// the last call that found the master at the cache's version. Any call to
+// the master that may change the namespace and whose effect is not
+// applied here ends that trust (distrust), so the next lookup asks the
+// master, which confirms the version or empties the cache.
+//
+// Only names that exist are cached: a lookup of a name the cache does not
+// hold asks the master, so a file another mount created is found as soon
+// as that mount closed it (close-to-open).
+type metaCache struct {
+	cfg MetadataCacheConfig
+
+	mu sync.Mutex
+	// epoch and version identify the namespace state the entries
+	// describe; known is false until a stamp set them.
+	epoch, version uint64
+	known          bool
+	// trustedUntil ends the time the entries may be served.
+	trustedUntil time.Time
+	entries      map[string]fuse.Attr
+}
+
+func newMetaCache(cfg MetadataCacheConfig) *metaCache {
+	if cfg.MaxSize <= 0 || cfg.Expiration <= 0 {
+		return nil
+	}
+	return &metaCache{cfg: cfg, entries: map[string]fuse.Attr{}}
+}
+
+// get returns the cached attributes of p while the cache is trusted.
+func (c *metaCache) get(p string) (fuse.Attr, bool) {
+	if c == nil {
+		return fuse.Attr{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.known || !time.Now().Before(c.trustedUntil) {
+		return fuse.Attr{}, false
+	}
+	a, ok := c.entries[p]
+	return a, ok
+}
+
+// distrust stops serving entries until a stamp confirms them again.
+func (c *metaCache) distrust() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.trustedUntil = time.Time{}
+	c.mu.Unlock()
+}
+
+// update takes the stamp of a call sent at sent. own says the call was
+// made to change the namespace. When the answer describes the cache's
+// (possibly new) version, fn applies it to the entries; answers that are
+// older than the cache are dropped, and newer ones that fn cannot apply
+// exactly empty the cache first.
+func (c *metaCache) update(sent time.Time, ns *wire.Stamp, own bool, fn func(u cacheUpdate)) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ns == nil {
+		c.trustedUntil = time.Time{}
+		return
+	}
+	// exact: the answer is the state at ns.After (a read nothing
+	// changed under, or a change that was the only one).
+	exact := ns.After == ns.Before || own && ns.After == ns.Before+1
+	switch {
+	case !c.known || ns.Epoch != c.epoch:
+		c.reset(ns.Epoch, ns.After)
+	case ns.After < c.version:
+		return // the cache has seen newer states
+	case ns.Before == c.version && exact:
+		c.version = ns.After // nothing but this call happened since
+	case ns.After > c.version:
+		c.reset(ns.Epoch, ns.After)
+	default:
+		// ns.After == c.version, but reached through changes this
+		// answer may not include: nothing to learn.
+		return
+	}
+	if !exact {
+		return
+	}
+	if until := sent.Add(c.cfg.Expiration); until.After(c.trustedUntil) {
+		c.trustedUntil = until
+	}
+	fn(cacheUpdate{c})
+}
+
+// reset empties the cache for a new version.
+func (c *metaCache) reset(epoch, version uint64) {
+	clear(c.entries)
+	c.epoch, c.version, c.known = epoch, version, true
+	c.trustedUntil = time.Time{}
+}
+
+// cacheUpdate changes the entries; it is only handed out under the lock.
+type cacheUpdate struct{ c *metaCache }
+
+// put records p's attributes.
+func (u cacheUpdate) put(p string, a fuse.Attr) {
+	c := u.c
+	if _, ok := c.entries[p]; !ok && len(c.entries) >= c.cfg.MaxSize {
+		// Full: drop an eighth, in the map's own (unordered) order.
+		drop := max(c.cfg.MaxSize/8, 1)
+		for k := range c.entries {
+			delete(c.entries, k)
+			if drop--; drop == 0 {
+				break
+			}
+		}
+	}
+	c.entries[p] = a
+}
+
+// created records a new entry at p, made at its ctime: the master sets its
+// parent's mtime and ctime to the same time (createFileCmd and the like).
+func (u cacheUpdate) created(p string, a fuse.Attr) {
+	u.put(p, a)
+	dir := path.Dir(p)
+	if pa, ok := u.c.entries[dir]; ok {
+		pa.Mtime, pa.Ctime = a.Ctime, a.Ctime
+		u.c.entries[dir] = pa
+	}
+}
+
+// forget drops p.
+func (u cacheUpdate) forget(p string) { delete(u.c.entries, p) }
+
+// forgetTree drops p and, unless it is cached as something other than a
+// directory, every path under it.
+func (u cacheUpdate) forgetTree(p string) {
+	a, ok := u.c.entries[p]
+	delete(u.c.entries, p)
+	if ok && !a.IsDir {
+		return
+	}
+	prefix := strings.TrimSuffix(p, "/") + "/"
+	for k := range u.c.entries {
+		if strings.HasPrefix(k, prefix) {
+			delete(u.c.entries, k)
+		}
+	}
+}
+
+// putInfo records a status the master returned, under its own path.
+func (u cacheUpdate) putInfo(fi meta.FileInfo) {
+	if fi.Path != "" {
+		u.put(fi.Path, AttrOf(fi))
+	}
+}

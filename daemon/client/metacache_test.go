@@ -1,0 +1,137 @@
+package client
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/fuse"
+	"github.com/alluxio-go/alluxio/meta"
+)
+
+func stamp(epoch, before, after uint64) *wire.Stamp {
+	return &wire.Stamp{Epoch: epoch, Before: before, After: after}
+}
+
+func testCache(t *testing.T) *metaCache {
+	t.Helper()
+	return newMetaCache(MetadataCacheConfig{MaxSize: 100, Expiration: time.Hour})
+}
+
+// putAt answers a read of p at version v of epoch 1.
+func putAt(c *metaCache, v uint64, p string, size int64) {
+	c.update(time.Now(), stamp(1, v, v), false, func(u cacheUpdate) { u.put(p, fuse.Attr{Size: size}) })
+}
+
+func cachedSize(c *metaCache, p string) (int64, bool) {
+	a, ok := c.get(p)
+	return a.Size, ok
+}
+
+func TestMetaCacheStamps(t *testing.T) {
+	cases := []struct {
+		name string
+		// then runs after /a was cached with size 1 at version 10.
+		then func(c *metaCache)
+		// want is /a's cached size afterwards, or ok false.
+		want int64
+		ok   bool
+	}{
+		{"read at the same version is served", func(c *metaCache) {}, 1, true},
+		{"a newer read empties the cache", func(c *metaCache) { putAt(c, 11, "/b", 2) }, 0, false},
+		{"an older read is dropped", func(c *metaCache) { putAt(c, 9, "/a", 5) }, 1, true},
+		{"a read another change overlapped is not cached", func(c *metaCache) {
+			c.update(time.Now(), stamp(1, 10, 11), false, func(u cacheUpdate) { u.put("/a", fuse.Attr{Size: 7}) })
+		}, 0, false},
+		{"an own change alone is applied", func(c *metaCache) {
+			c.update(time.Now(), stamp(1, 10, 11), true, func(u cacheUpdate) { u.put("/a", fuse.Attr{Size: 3}) })
+		}, 3, true},
+		{"an own change with another empties the cache", func(c *metaCache) {
+			c.update(time.Now(), stamp(1, 10, 12), true, func(u cacheUpdate) { u.put("/a", fuse.Attr{Size: 3}) })
+		}, 0, false},
+		{"an own change after unseen ones empties the rest", func(c *metaCache) {
+			c.update(time.Now(), stamp(1, 11, 12), true, func(u cacheUpdate) { u.put("/c", fuse.Attr{Size: 3}) })
+		}, 0, false},
+		{"another epoch empties the cache", func(c *metaCache) { putAt(c, 10, "/b", 2); putAt2(c) }, 0, false},
+		{"a call without a stamp ends the trust", func(c *metaCache) {
+			c.update(time.Now(), nil, true, func(u cacheUpdate) { t.Error("applied without a stamp") })
+		}, 0, false},
+		{"distrust ends the trust", func(c *metaCache) { c.distrust() }, 0, false},
+		{"trust comes back with a confirming read", func(c *metaCache) { c.distrust(); putAt(c, 10, "/b", 2) }, 1, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCache(t)
+			putAt(c, 10, "/a", 1)
+			tc.then(c)
+			got, ok := cachedSize(c, "/a")
+			if ok != tc.ok || ok && got != tc.want {
+				t.Fatalf("/a: size %d, cached %v; want %d, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+// putAt2 answers a read from another epoch (another master).
+func putAt2(c *metaCache) {
+	c.update(time.Now(), stamp(2, 10, 10), false, func(u cacheUpdate) { u.put("/z", fuse.Attr{}) })
+}
+
+func TestMetaCacheExpires(t *testing.T) {
+	c := newMetaCache(MetadataCacheConfig{MaxSize: 10, Expiration: time.Minute})
+	c.update(time.Now().Add(-2*time.Minute), stamp(1, 1, 1), false, func(u cacheUpdate) { u.put("/a", fuse.Attr{}) })
+	if _, ok := c.get("/a"); ok {
+		t.Fatal("an entry confirmed two minutes ago is served with a one-minute expiration")
+	}
+	putAt(c, 1, "/b", 0)
+	if _, ok := c.get("/a"); !ok {
+		t.Fatal("a read at the same version did not confirm the older entries")
+	}
+}
+
+func TestMetaCacheOwnChanges(t *testing.T) {
+	own := func(c *metaCache, v uint64, fn func(u cacheUpdate)) { c.update(time.Now(), stamp(1, v, v+1), true, fn) }
+	c := testCache(t)
+	putAt(c, 1, "/", 0)
+	own(c, 1, func(u cacheUpdate) { u.created("/d", fuse.Attr{IsDir: true, Ctime: time.Unix(5, 0)}) })
+	if a, _ := c.get("/"); !a.Mtime.Equal(time.Unix(5, 0)) || !a.Ctime.Equal(time.Unix(5, 0)) {
+		t.Fatalf("parent mtime %v, ctime %v after a create at 5s", a.Mtime, a.Ctime)
+	}
+	own(c, 2, func(u cacheUpdate) { u.created("/d/f", fuse.Attr{Size: 4}) })
+	if size, ok := cachedSize(c, "/d/f"); !ok || size != 4 {
+		t.Fatalf("created file: %d, %v", size, ok)
+	}
+	// Removing a directory forgets everything under it; removing a
+	// file only the file.
+	putAt(c, 3, "/d/sub/y", 1)
+	putAt(c, 3, "/e/g", 1)
+	own(c, 3, func(u cacheUpdate) { u.forgetTree("/d") })
+	for _, p := range []string{"/d", "/d/f", "/d/sub/y"} {
+		if _, ok := c.get(p); ok {
+			t.Fatalf("%s is still answered after its directory was forgotten", p)
+		}
+	}
+	if _, ok := c.get("/e/g"); !ok {
+		t.Fatal("forgetting /d dropped /e/g")
+	}
+	// A missing path is never answered from the cache.
+	if _, ok := c.get("/nope"); ok {
+		t.Fatal("a path never cached was answered")
+	}
+}
+
+func TestMetaCacheBounded(t *testing.T) {
+	c := newMetaCache(MetadataCacheConfig{MaxSize: 16, Expiration: time.Hour})
+	c.update(time.Now(), stamp(1, 1, 1), false, func(u cacheUpdate) {
+		for i := range 100 {
+			u.putInfo(meta.FileInfo{Path: fmt.Sprintf("/e/%d", i), Size: int64(i)})
+		}
+	})
+	if n := len(c.entries); n > 16 || n == 0 {
+		t.Fatalf("%d entries with a maximum of 16", n)
+	}
+	if size, ok := cachedSize(c, "/e/99"); !ok || size != 99 {
+		t.Fatalf("the newest entry: %d, %v", size, ok)
+	}
+}
