@@ -101,7 +101,17 @@ func (m *Master) stampRoutes() {
 			err     error
 		)
 		ns := s.around(func() { entries, more, err = mm.ListStatusPage(ctx, r.Path, r.StartAfter, limit) })
-		return wire.FitPage(wire.ListPageResponse{Entries: entries, More: more, NS: ns}), err
+		page := wire.FitPage(wire.ListPageResponse{Entries: entries, More: more, NS: ns})
+		// A file lists as itself, which a brief entry (named within
+		// the listed directory) cannot say.
+		if r.Brief && err == nil && (len(page.Entries) == 0 || path.Dir(page.Entries[0].Path) == path.Clean(r.Path)) {
+			page.Brief = make([]wire.BriefEntry, len(page.Entries))
+			for i, fi := range page.Entries {
+				page.Brief[i] = wire.BriefOf(fi)
+			}
+			page.Entries = nil
+		}
+		return page, err
 	})
 	handleInfo(m, wire.MasterCreateFile, func(ctx context.Context, r wire.CreateFileRequest) (meta.FileInfo, error) {
 		return mm.CreateFile(ctx, r.Path, r.Options)

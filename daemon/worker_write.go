@@ -210,16 +210,20 @@ func (w *Worker) handleWrite(ctx context.Context, req *rpc.Request) (*rpc.Respon
 	if err := s.writeAt(req.Data, r.Offset); err != nil {
 		return nil, err
 	}
-	n := int64(len(req.Data))
-	if isUnixPeer(req.Peer) {
-		w.counters.bytesWrittenDomain.Add(n)
+	w.countWrite(req.Peer, s, len(req.Data))
+	return &rpc.Response{}, nil
+}
+
+// countWrite adds n bytes a client wrote into session s to the counters.
+func (w *Worker) countWrite(peer string, s *writeSession, n int) {
+	if isUnixPeer(peer) {
+		w.counters.bytesWrittenDomain.Add(int64(n))
 	} else {
-		w.counters.bytesWrittenRemote.Add(n)
+		w.counters.bytesWrittenRemote.Add(int64(n))
 	}
 	if s.under != nil {
-		w.counters.bytesWrittenUfs.Add(n)
+		w.counters.bytesWrittenUfs.Add(int64(n))
 	}
-	return &rpc.Response{}, nil
 }
 
 // handleWriteTruncate sets the length of a staged version.
@@ -333,6 +337,19 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 			return nil, fmt.Errorf("file %d renamed to %s while written: the under-store cannot move an open upload: %w",
 				s.ref.ID, r.Target, syscall.EXDEV)
 		}
+	}
+	if len(req.Data) > 0 {
+		// The client's last in-order bytes, sent with the commit: a
+		// small file costs one call, and its upload one PutObject.
+		if s.staging != nil {
+			s.abort()
+			return nil, &fs.PathError{Op: "commit with data", Path: s.ref.UfsPath, Err: syscall.EINVAL}
+		}
+		if err := s.writeAt(req.Data, s.size); err != nil {
+			s.abort()
+			return nil, err
+		}
+		w.countWrite(req.Peer, s, len(req.Data))
 	}
 	if s.staging != nil {
 		if err := w.drainStaging(ctx, s); err != nil {

@@ -9,7 +9,7 @@ import (
 // inodeCacheSize bounds the decoded inodes kept (about half a KiB each):
 // enough for the directories every path walk passes through and a working
 // set of files.
-const inodeCacheSize = 1 << 13
+const inodeCacheSize = 1 << 15
 
 // inodeCache keeps decoded inodes with the stored bytes they were decoded
 // from. A lookup that finds the same bytes in the metastore returns a copy

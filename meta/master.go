@@ -876,8 +876,10 @@ func (m *Master) DeleteWith(ctx context.Context, path string, o DeleteOptions) e
 		if err := removeAll(ctx, u, rel); err != nil {
 			return m.ufsError(op, p, mi, err)
 		}
+	case n.Persisted && n.isFile():
+		return m.deleteFile(ctx, op, p, mi, rel, recursive)
 	case n.Persisted:
-		if err := m.ufsDelete(ctx, op, p, mi, rel, n.isFile()); err != nil {
+		if err := m.ufsDelete(ctx, op, p, mi, rel, false); err != nil {
 			return err
 		}
 	}
@@ -932,6 +934,36 @@ func (m *Master) ufsDelete(ctx context.Context, op, p string, mi MountInfo, rel 
 	}
 	if err := del(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return m.ufsError(op, p, mi, err)
+	}
+	return nil
+}
+
+// deleteFile removes the persisted file p from its under-store and from
+// the namespace at once: an unlink waits for the longer of the store's
+// DELETE and the Raft commit, not for the two in turn. It succeeds only
+// when both did. When the commit went through but the DELETE failed, the
+// file, still in the store, is loaded back from it (with the store's
+// metadata) and the store's error returned; when the commit failed, the
+// store's copy may be gone while the namespace keeps the file, as when the
+// DELETE went first.
+func (m *Master) deleteFile(ctx context.Context, op, p string, mi MountInfo, rel string, recursive bool) error {
+	ufsDone := make(chan error, 1)
+	go func() { ufsDone <- m.ufsDelete(ctx, op, p, mi, rel, true) }()
+	_, err := m.proposeRequest(ctx, &deleteCmd{Path: p, Recursive: recursive, Now: time.Now().UnixNano()})
+	uerr := <-ufsDone
+	if err != nil {
+		return err
+	}
+	m.sync.forget(p)
+	if uerr != nil {
+		var w walkResult
+		if verr := m.fsm.view(func(t *txn) error { w = t.walk(p); return nil }); verr == nil && w.node == nil {
+			if _, lerr := m.loadMissing(context.WithoutCancel(ctx), p, w, mi, rel, time.Now()); lerr != nil {
+				m.log.Warn("a file the under-store failed to delete is not in the namespace until its directory is listed again",
+					"path", p, "err", lerr)
+			}
+		}
+		return uerr
 	}
 	return nil
 }

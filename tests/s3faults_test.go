@@ -71,6 +71,7 @@ type faultProxy struct {
 	rule    *faultRule
 	matched int      // requests the rule matched
 	faulted []string // "op: fault" of each fault injected
+	seen    []string // "op key" of every request since the last took
 }
 
 // startFaultProxy starts a proxy to the S3 server at target for path-style
@@ -142,11 +143,22 @@ func (p *faultProxy) injected() []string {
 	return append([]string(nil), p.faulted...)
 }
 
+// took returns the requests ("op key") the proxy passed or answered since
+// the last call, and forgets them.
+func (p *faultProxy) took() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.seen
+	p.seen = nil
+	return s
+}
+
 // fault decides the fault of one request.
 func (p *faultProxy) fault(r *http.Request) fault {
 	op, key := p.classify(r)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.seen = append(p.seen, op+" "+key)
 	rule := p.rule
 	if rule == nil || rule.op != op || rule.key != key {
 		return pass

@@ -22,10 +22,22 @@ var _ fuse.Lister = (*FS)(nil)
 // leader elections: pages are keyed by name, so a page asked again of a
 // new leader continues the listing where it was.
 func (c *Client) ListStatusPage(ctx context.Context, path, startAfter string, limit int) ([]meta.FileInfo, bool, error) {
+	return c.listPage(ctx, wire.ListPageRequest{Path: path, StartAfter: startAfter, Limit: limit})
+}
+
+// listPage asks for one page; a brief page comes back as FileInfos with
+// only the fields of wire.BriefEntry set.
+func (c *Client) listPage(ctx context.Context, req wire.ListPageRequest) ([]meta.FileInfo, bool, error) {
+	path, startAfter := req.Path, req.StartAfter
 	var resp wire.ListPageResponse
 	sent := time.Now()
-	err := c.callMaster(ctx, wire.MasterListStatusPage, true,
-		wire.ListPageRequest{Path: path, StartAfter: startAfter, Limit: limit}, &resp)
+	err := c.callMaster(ctx, wire.MasterListStatusPage, true, req, &resp)
+	if err == nil && resp.Brief != nil {
+		resp.Entries = make([]meta.FileInfo, len(resp.Brief))
+		for i, b := range resp.Brief {
+			resp.Entries[i] = b.Info(path)
+		}
+	}
 	if err == nil {
 		c.mc.update(sent, resp.NS, false, func(u cacheUpdate) {
 			for _, fi := range resp.Entries {
@@ -67,7 +79,7 @@ func (c *Client) ListStatusPages(ctx context.Context, path string, fn func([]met
 
 // ListPage implements fuse.Lister.
 func (f *FS) ListPage(ctx context.Context, path, startAfter string, limit int) ([]fuse.Entry, bool, error) {
-	infos, more, err := f.c.ListStatusPage(ctx, path, startAfter, limit)
+	infos, more, err := f.c.listPage(ctx, wire.ListPageRequest{Path: path, StartAfter: startAfter, Limit: limit, Brief: true})
 	if err != nil {
 		return nil, false, err
 	}

@@ -343,19 +343,23 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		}
 		req.Target = now.UfsPath
 	}
+	// The pending in-order bytes go with the commit: a small file is one
+	// worker call (and one PutObject), not a write and then a commit.
 	var resp wire.WriteCommitResponse
-	if err := w.drain(ctx); err != nil {
-		return err
-	}
-	_, err = w.wc.Call(ctx, wire.WorkerWriteCommit, req, nil, &resp, nil)
+	pend := len(w.pend)
+	_, err = w.wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
+	w.pend = w.pend[:0]
 	w.session, w.staged = 0, false
 	if err != nil {
 		return err
 	}
-	var fi meta.FileInfo
+	if pend > 0 && resp.Size != w.size {
+		// A worker that does not take data with a commit.
+		return fmt.Errorf("commit %s: the worker committed %d bytes of %d: %w", w.path, resp.Size, w.size, syscall.EIO)
+	}
 	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
 		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint, Location: resp.Location}}
-	err = w.c.callMaster(ctx, wire.MasterCompleteFile, false, complete, &fi)
+	fi, err := w.c.callInfo(ctx, wire.MasterCompleteFile, false, complete)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Deleted (on another node) while this commit was under way:
 		// the file is gone, as a closed unlinked file is; take back

@@ -23,8 +23,9 @@
 // directory, empty names ("a//b") and the names "." and ".." are hidden.
 // When a key "a" and keys under "a/" both exist, "a" is a file.
 //
-// Stat of "a/b" tries HEAD "a/b", then HEAD "a/b/", then a one-key listing
-// under "a/b/". Delete removes a file, or the marker of an empty
+// Stat of "a/b" tries HEAD "a/b", then a one-key listing under "a/b/":
+// the marker, when there is one, sorts first and the listing gives its
+// time. Delete removes a file, or the marker of an empty
 // directory (ENOTEMPTY while anything is under it). Rename of a file is a
 // server-side move where the store has one (Mover), else a server-side
 // copy and a delete. Renaming a directory moves the keys under it one

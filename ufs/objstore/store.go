@@ -203,7 +203,9 @@ func (s *Store) Stat(ctx context.Context, p string) (ufs.FileInfo, error) {
 }
 
 // stat is Stat of the clean non-root path c, with errors reported as op:
-// HEAD of the key, HEAD of the marker, then a one-key listing under it.
+// HEAD of the key, then a one-key listing under the marker's key, which
+// tells a directory with a marker (the marker sorts first, and the listing
+// gives its time), an implied one and nothing apart in one request.
 func (s *Store) stat(ctx context.Context, op, c string) (ufs.FileInfo, error) {
 	name := path.Base(c)
 	key := s.key(c)
@@ -214,22 +216,24 @@ func (s *Store) stat(ctx context.Context, op, c string) (ufs.FileInfo, error) {
 	if !errors.Is(err, syscall.ENOENT) {
 		return ufs.FileInfo{}, s.pathErr(op, key, err)
 	}
+	return s.statDir(ctx, op, c)
+}
+
+// statDir describes the directory c from a one-key listing under its
+// marker's key: ENOENT when nothing is there.
+func (s *Store) statDir(ctx context.Context, op, c string) (ufs.FileInfo, error) {
 	dk := s.dirKey(c)
-	o, err = s.client.HeadObject(ctx, dk)
-	if err == nil {
-		return s.dirInfo(name, o.ModTime), nil
-	}
-	if !errors.Is(err, syscall.ENOENT) {
-		return ufs.FileInfo{}, s.pathErr(op, dk, err)
-	}
 	pg, err := s.client.ListObjects(ctx, dk, "", "", 1)
 	if err != nil {
 		return ufs.FileInfo{}, s.pathErr(op, dk, err)
 	}
-	if len(pg.Objects) > 0 || len(pg.Prefixes) > 0 {
-		return s.dirInfo(name, time.Time{}), nil
+	switch {
+	case len(pg.Objects) > 0 && pg.Objects[0].Key == dk:
+		return s.dirInfo(path.Base(c), pg.Objects[0].ModTime), nil
+	case len(pg.Objects) > 0 || len(pg.Prefixes) > 0:
+		return s.dirInfo(path.Base(c), time.Time{}), nil
 	}
-	return ufs.FileInfo{}, s.pathErr(op, key, syscall.ENOENT)
+	return ufs.FileInfo{}, s.pathErr(op, s.key(c), syscall.ENOENT)
 }
 
 // List calls fn for each entry of the directory dir, one listing page
@@ -396,12 +400,19 @@ func (s *Store) Mkdir(ctx context.Context, p string, _ fs.FileMode) error {
 		return err
 	}
 	if parent := path.Dir(c); parent != "." {
-		fi, err := s.stat(ctx, op, parent)
-		if err != nil {
+		// The parent is looked for as a directory first, one listing:
+		// only when it is not one does a HEAD tell a file (ENOTDIR) from
+		// nothing (ENOENT).
+		if _, err := s.statDir(ctx, op, parent); errors.Is(err, syscall.ENOENT) {
+			switch _, herr := s.client.HeadObject(ctx, s.key(parent)); {
+			case herr == nil:
+				return s.pathErr(op, s.key(parent), syscall.ENOTDIR)
+			case !errors.Is(herr, syscall.ENOENT):
+				return s.pathErr(op, s.key(parent), herr)
+			}
 			return err
-		}
-		if !fi.IsDir() {
-			return s.pathErr(op, s.key(parent), syscall.ENOTDIR)
+		} else if err != nil {
+			return err
 		}
 	}
 	return s.putMarker(ctx, op, s.dirKey(c))

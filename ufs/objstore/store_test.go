@@ -186,28 +186,21 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-// TestRequests checks which requests each operation sends: a missing
-// path costs HEAD, HEAD and a listing; a failing HEAD ends Stat at once.
+// TestRequests pins the requests of the common operations, so that none
+// can grow back unnoticed: a missing path costs a HEAD and a one-key
+// listing, a file one HEAD, an upload of a small file one PUT and the
+// delete of a known file one DELETE; a failing HEAD ends Stat at once.
 func TestRequests(t *testing.T) {
 	m := newMem()
 	u := open(t, m, Config{})
 	ctx := t.Context()
 	m.put("f", []byte("x"))
+	m.put("implied/k", []byte("x"))
 	m.requests()
 
-	tests := []struct {
-		name string
-		op   func() error
-		want []string
-	}{
-		{"stat file", func() error { _, err := u.Stat(ctx, "f"); return err }, []string{"HEAD f"}},
-		{"stat missing", func() error { _, err := u.Stat(ctx, "g"); return err }, []string{"HEAD g", "HEAD g/", "LIST g/"}},
-		{"stat root", func() error { _, err := u.Stat(ctx, ""); return err }, []string{"LIST "}},
-		{"mkdir", func() error { return u.Mkdir(ctx, "d", 0o755) }, []string{"HEAD d", "HEAD d/", "LIST d/", "PUT d/"}},
-		{"delete file", func() error { return u.Delete(ctx, "f") }, []string{"HEAD f", "DELETE f"}},
-		{"delete dir", func() error { return u.Delete(ctx, "d") }, []string{"HEAD d", "LIST d/", "DELETE d/"}},
-		{"create small", func() error {
-			w, err := u.Create(ctx, "n", ufs.CreateOptions{SizeHint: -1})
+	create := func(name string) func() error {
+		return func() error {
+			w, err := u.Create(ctx, name, ufs.CreateOptions{SizeHint: -1})
 			if err != nil {
 				return err
 			}
@@ -219,18 +212,57 @@ func TestRequests(t *testing.T) {
 				err = fmt.Errorf("closed as %+v, want 3 bytes and the ETag PUT answered", fi)
 			}
 			return err
-		}, []string{"PUT n"}},
-		{"delete known file", func() error { m.put("f", []byte("x")); m.requests(); return ufs.FileDeleter(u).DeleteFile(ctx, "f") }, []string{"DELETE f"}},
-		{"delete known file, missing", func() error { return ufs.FileDeleter(u).DeleteFile(ctx, "f") }, []string{"DELETE f"}},
+		}
+	}
+	statDir := func(name string) func() error {
+		return func() error {
+			fi, err := u.Stat(ctx, name)
+			if err == nil && !fi.IsDir() {
+				err = fmt.Errorf("Stat(%q) = %+v, want a directory", name, fi)
+			}
+			return err
+		}
+	}
+	tests := []struct {
+		name    string
+		op      func() error
+		want    []string
+		wantErr error // nil: success
+	}{
+		{"stat file", func() error { _, err := u.Stat(ctx, "f"); return err }, []string{"HEAD f"}, nil},
+		{"stat missing", func() error { _, err := u.Stat(ctx, "g"); return err }, []string{"HEAD g", "LIST g/"}, fs.ErrNotExist},
+		{"stat root", func() error { _, err := u.Stat(ctx, ""); return err }, []string{"LIST "}, nil},
+		{"stat implied dir", statDir("implied"), []string{"HEAD implied", "LIST implied/"}, nil},
+		{"mkdir", func() error { return u.Mkdir(ctx, "d", 0o755) }, []string{"HEAD d", "LIST d/", "PUT d/"}, nil},
+		{"stat dir with a marker", func() error {
+			fi, err := u.Stat(ctx, "d")
+			if err != nil {
+				return err
+			}
+			if mk := m.objs["d/"]; !fi.IsDir() || !fi.ModTime.Equal(mk.mtime) {
+				return fmt.Errorf("Stat(d) = %+v, want a directory with its marker's time %v", fi, mk.mtime)
+			}
+			return nil
+		}, []string{"HEAD d", "LIST d/"}, nil},
+		{"mkdir in a directory", func() error { return u.Mkdir(ctx, "d/e", 0o755) }, []string{"HEAD d/e", "LIST d/e/", "LIST d/", "PUT d/e/"}, nil},
+		{"mkdir, parent missing", func() error { return u.Mkdir(ctx, "nope/e", 0o755) }, []string{"HEAD nope/e", "LIST nope/e/", "LIST nope/", "HEAD nope"}, fs.ErrNotExist},
+		{"mkdir, parent a file", func() error { return u.Mkdir(ctx, "f/e", 0o755) }, []string{"HEAD f/e", "LIST f/e/", "LIST f/", "HEAD f"}, syscall.ENOTDIR},
+		{"mkdir, exists", func() error { return u.Mkdir(ctx, "d", 0o755) }, []string{"HEAD d", "LIST d/"}, fs.ErrExist},
+		{"delete dir", func() error { return u.Delete(ctx, "d/e") }, []string{"HEAD d/e", "LIST d/e/", "DELETE d/e/"}, nil},
+		{"delete file", func() error { return u.Delete(ctx, "f") }, []string{"HEAD f", "DELETE f"}, nil},
+		{"create small", create("n"), []string{"PUT n"}, nil},
+		{"create small in a directory", create("d/n"), []string{"PUT d/n"}, nil},
+		{"rename file", func() error { return u.Rename(ctx, "d/n", "d/n2") }, []string{"HEAD d/n", "HEAD d/n2", "LIST d/n2/", "MOVE d/n"}, nil},
+		{"delete known file", func() error { return ufs.FileDeleter(u).DeleteFile(ctx, "d/n2") }, []string{"DELETE d/n2"}, nil},
+		{"delete known file, missing", func() error { return ufs.FileDeleter(u).DeleteFile(ctx, "d/n2") }, []string{"DELETE d/n2"}, nil},
 	}
 	for _, tt := range tests {
 		err := tt.op()
-		if tt.name == "stat missing" {
-			if !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("%s: %v, want ENOENT", tt.name, err)
-			}
-		} else if err != nil {
+		switch {
+		case tt.wantErr == nil && err != nil:
 			t.Errorf("%s: %v", tt.name, err)
+		case tt.wantErr != nil && !errors.Is(err, tt.wantErr):
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.wantErr)
 		}
 		if got := m.requests(); !slices.Equal(got, tt.want) {
 			t.Errorf("%s sent %q, want %q", tt.name, got, tt.want)

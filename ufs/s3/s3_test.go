@@ -90,6 +90,12 @@ func TestLayout(t *testing.T) {
 	if size, ok := rawSize("mnt/newdir/"); !ok || size != 0 {
 		t.Errorf("Mkdir did not write the zero-byte marker mnt/newdir/ (size %d, found %v)", size, ok)
 	}
+	// Stat finds the marker by a listing, which gives its time.
+	mh, err := g.admin.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("mnt/newdir/")})
+	must(t, err)
+	if fi, err := u.Stat(ctx, "newdir"); err != nil || !fi.IsDir() || !fi.ModTime.Equal(aws.ToTime(mh.LastModified)) {
+		t.Errorf("Stat(newdir) = %+v, %v; want a directory with its marker's time %v", fi, err, aws.ToTime(mh.LastModified))
+	}
 	putFile(t, u, "newdir/f", []byte("hello"))
 	if size, ok := rawSize("mnt/newdir/f"); !ok || size != 5 {
 		t.Errorf("file newdir/f is not the object mnt/newdir/f of 5 bytes (size %d, found %v)", size, ok)

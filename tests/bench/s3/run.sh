@@ -20,9 +20,12 @@
 # worker's page size (alluxio.worker.page.store.page.size), which is the
 # size of its pages; BENCH_S3_READ_AHEAD sets how far ahead of a sequential
 # reader the worker fetches (alluxio.worker.network.reader.buffer.size).
-# BENCH_S3_QUICK=1 measures only the raw and alluxio-go reads and prints
-# them, for trying changes (nothing appended). Needs root and /dev/fuse;
-# installs s3fs and rclone with apt when they are missing.
+# BENCH_S3_QUICK=1 measures only the raw and alluxio-go reads and the
+# small-file rows of alluxio-go and s3fs, and prints them, for trying
+# changes (nothing appended). BENCH_S3_BIN names the directory of the
+# alluxio-go binaries and scripts to run (default: bin/ of the tree), so
+# that two builds can take turns. Needs root and /dev/fuse; installs s3fs
+# and rclone with apt when they are missing.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -113,7 +116,7 @@ s3raw put data.bin "$size_mib"
 [ -n "$quick" ] || s3raw -parallel 32 putmany many/k "$keys"
 
 # alluxio-go: local mode, the bucket mounted at /s3.
-cp "$root"/bin/* "$home/bin/"
+cp "${BENCH_S3_BIN:-$root/bin}"/* "$home/bin/"
 cat >"$home/conf/alluxio-site.properties" <<PROPS
 alluxio.master.hostname=127.0.0.1
 alluxio.worker.hostname=127.0.0.1
@@ -269,6 +272,11 @@ if [ -n "$quick" ]; then
   for i in "${!procs[@]}"; do
     echo "cpu ${names[$i]}: $(awk -v a="${before[$i]}" -v b="$(cpu_secs "${procs[$i]}")" 'BEGIN { printf "%.2f s", b - a }')"
   done
+  # The small-file rows, alluxio-go and s3fs in turn.
+  mount_s3fs
+  echo "small files (create+1KiB/s stat/s readdir entries/s unlink/s), $files files:"
+  echo "  alluxio-go $("$work/fileops" -dir "$amnt" -n "$files")"
+  echo "  s3fs       $("$work/fileops" -dir "$work/s3fs" -n "$files")"
   exit 0
 fi
 s_cold=$(printf '%s\n' "${s_cold[@]}" | best)
