@@ -88,24 +88,11 @@ func (m *Master) ListStatusPage(ctx context.Context, path, startAfter string, li
 // A directory that was listed before is served from the namespace when the
 // under-store fails.
 func (m *Master) prepareList(ctx context.Context, op, p string) (FileInfo, error) {
-	if err := m.syncPath(ctx, p); err != nil {
-		return FileInfo{}, err
-	}
-	var (
-		fi     FileInfo
-		loaded bool
-	)
-	err := m.fsm.view(func(t *txn) error {
-		n, err := t.lookup(op, p)
-		if err != nil {
-			return err
-		}
-		fi, loaded = t.mountTable().toInfo(n, p), n.Loaded
-		return nil
-	})
+	n, fi, err := m.lookupSynced(ctx, op, p)
 	if err != nil || !fi.IsDir {
 		return fi, err
 	}
+	loaded := n.Loaded
 	if err := m.syncDir(ctx, p, loaded); err != nil {
 		if !loaded {
 			return FileInfo{}, err

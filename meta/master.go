@@ -606,10 +606,8 @@ func (m *Master) GetStatus(ctx context.Context, path string) (FileInfo, error) {
 	if err := m.authorize(ctx, "stat", p, accTraverse); err != nil {
 		return FileInfo{}, err
 	}
-	if err := m.syncPath(ctx, p); err != nil {
-		return FileInfo{}, err
-	}
-	return m.stat("stat", p)
+	_, fi, err := m.lookupSynced(ctx, "stat", p)
+	return fi, err
 }
 
 // CreateOptions tune CreateFile.

@@ -38,6 +38,7 @@ type store struct {
 	path   string
 	db     *bbolt.DB
 	inodes *inodeCache
+	mounts *mountCache
 }
 
 // openStore opens (creating if needed) the metastore at path. A file locked
@@ -74,7 +75,7 @@ func openStoreWith(path string, timeout time.Duration, noSync bool) (*store, err
 		}
 		return nil, fmt.Errorf("metastore %s: open: %w", path, err)
 	}
-	return &store{path: path, db: db, inodes: newInodeCache()}, nil
+	return &store{path: path, db: db, inodes: newInodeCache(), mounts: new(mountCache)}, nil
 }
 
 // initStore creates the buckets, the counters and the root inode of a new
@@ -104,7 +105,7 @@ func (s *store) close() error { return s.db.Close() }
 // view runs fn in a read transaction.
 func (s *store) view(fn func(t *txn) error) error {
 	return s.db.View(func(tx *bbolt.Tx) error {
-		t := &txn{tx: tx, inodes: s.inodes}
+		t := &txn{tx: tx, inodes: s.inodes, mountCache: s.mounts}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -121,8 +122,28 @@ type txn struct {
 	err    error
 	mounts mountTable // cached mount table; nil until first use
 	// inodes saves decoding inodes whose bytes did not change; nil
-	// decodes every time.
-	inodes *inodeCache
+	// decodes every time. mountCache does the same for the mount table.
+	inodes     *inodeCache
+	mountCache *mountCache
+	// inodesB and edgesB are the buckets every path walk reads, looked
+	// up once per transaction; nil until first use.
+	inodesB, edgesB *bbolt.Bucket
+}
+
+// inodeBucket returns the bucket of inodes.
+func (t *txn) inodeBucket() *bbolt.Bucket {
+	if t.inodesB == nil {
+		t.inodesB = t.tx.Bucket(bucketInodes)
+	}
+	return t.inodesB
+}
+
+// edgeBucket returns the bucket of directory entries.
+func (t *txn) edgeBucket() *bbolt.Bucket {
+	if t.edgesB == nil {
+		t.edgesB = t.tx.Bucket(bucketEdges)
+	}
+	return t.edgesB
 }
 
 // fail records the first storage error.
@@ -179,7 +200,7 @@ func (t *txn) allocMountID() uint64 {
 
 // inode loads an inode by id.
 func (t *txn) inode(id uint64) (*inode, bool) {
-	v := t.tx.Bucket(bucketInodes).Get(u64(id))
+	v := t.inodeBucket().Get(u64(id))
 	if v == nil {
 		return nil, false
 	}
@@ -211,12 +232,12 @@ func (t *txn) putInode(n *inode) {
 		t.fail(err)
 		return
 	}
-	t.fail(t.tx.Bucket(bucketInodes).Put(u64(n.ID), v))
+	t.fail(t.inodeBucket().Put(u64(n.ID), v))
 }
 
 // child returns the id of the entry name in directory parent.
 func (t *txn) child(parent uint64, name string) (uint64, bool) {
-	v := t.tx.Bucket(bucketEdges).Get(edgeKey(parent, name))
+	v := t.edgeBucket().Get(edgeKey(parent, name))
 	if len(v) != 8 {
 		return 0, false
 	}
@@ -226,7 +247,7 @@ func (t *txn) child(parent uint64, name string) (uint64, bool) {
 // children calls fn for each entry of directory parent, in name order.
 func (t *txn) children(parent uint64, fn func(name string, id uint64) error) error {
 	prefix := u64(parent)
-	c := t.tx.Bucket(bucketEdges).Cursor()
+	c := t.edgeBucket().Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if err := fn(string(k[8:]), binary.BigEndian.Uint64(v)); err != nil {
 			return err
@@ -238,7 +259,7 @@ func (t *txn) children(parent uint64, fn func(name string, id uint64) error) err
 // hasChildren reports whether directory parent has any entry.
 func (t *txn) hasChildren(parent uint64) bool {
 	prefix := u64(parent)
-	k, _ := t.tx.Bucket(bucketEdges).Cursor().Seek(prefix)
+	k, _ := t.edgeBucket().Cursor().Seek(prefix)
 	return k != nil && bytes.HasPrefix(k, prefix)
 }
 
@@ -246,7 +267,7 @@ func (t *txn) hasChildren(parent uint64) bool {
 func (t *txn) link(parent *inode, n *inode) {
 	n.ParentID = parent.ID
 	t.putInode(n)
-	t.fail(t.tx.Bucket(bucketEdges).Put(edgeKey(parent.ID, n.Name), u64(n.ID)))
+	t.fail(t.edgeBucket().Put(edgeKey(parent.ID, n.Name), u64(n.ID)))
 	if n.IsDir {
 		parent.SubDirs++
 	}
@@ -256,7 +277,7 @@ func (t *txn) link(parent *inode, n *inode) {
 // unlinkEdge removes the entry of n from its parent without touching the
 // inode record.
 func (t *txn) unlinkEdge(parent *inode, n *inode) {
-	t.fail(t.tx.Bucket(bucketEdges).Delete(edgeKey(parent.ID, n.Name)))
+	t.fail(t.edgeBucket().Delete(edgeKey(parent.ID, n.Name)))
 	if n.IsDir && parent.SubDirs > 0 {
 		parent.SubDirs--
 	}
@@ -268,7 +289,7 @@ func (t *txn) unlinkEdge(parent *inode, n *inode) {
 func (t *txn) removeTree(parent *inode, n *inode) {
 	t.unlinkEdge(parent, n)
 	stack := []uint64{n.ID}
-	inodes, edges := t.tx.Bucket(bucketInodes), t.tx.Bucket(bucketEdges)
+	inodes, edges := t.inodeBucket(), t.edgeBucket()
 	for len(stack) > 0 {
 		id := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -328,6 +349,12 @@ func (t *txn) lookup(op, p string) (*inode, error) {
 	if t.err != nil {
 		return nil, t.err
 	}
+	return w.entry(op, p)
+}
+
+// entry returns the entry a successful walk to p found, or an ENOENT /
+// ENOTDIR error for op.
+func (w walkResult) entry(op, p string) (*inode, error) {
 	if w.node != nil {
 		return w.node, nil
 	}
@@ -372,21 +399,34 @@ func (t *txn) pathOf(n *inode) (string, bool) {
 	return p, true
 }
 
-// mountTable returns the mount table, read once per transaction.
+// mountTable returns the mount table, read once per transaction and
+// decoded only when its records changed (mountCache). The table may be
+// shared with other transactions: never change it or its entries' Options.
 func (t *txn) mountTable() mountTable {
 	if t.mounts != nil {
 		return t.mounts
 	}
+	b := t.tx.Bucket(bucketMounts)
+	if mt, ok := t.mountCache.match(b); ok {
+		t.mounts = mt
+		return mt
+	}
 	ms := []MountInfo{}
-	t.fail(t.tx.Bucket(bucketMounts).ForEach(func(_, v []byte) error {
+	var records [][]byte
+	err := b.ForEach(func(_, v []byte) error {
 		var m MountInfo
 		if err := json.Unmarshal(v, &m); err != nil {
 			return fmt.Errorf("metastore: mount record: %w: %w", err, syscall.EIO)
 		}
 		ms = append(ms, m)
+		records = append(records, bytes.Clone(v))
 		return nil
-	}))
+	})
+	t.fail(err)
 	t.mounts = newMountTable(ms)
+	if err == nil {
+		t.mountCache.put(records, t.mounts)
+	}
 	return t.mounts
 }
 
@@ -409,14 +449,14 @@ func (t *txn) deleteMount(id uint64) {
 
 // inodeCount returns the number of inodes, the root included.
 func (t *txn) inodeCount() int {
-	return t.tx.Bucket(bucketInodes).Stats().KeyN
+	return t.inodeBucket().Stats().KeyN
 }
 
 // update runs fn in a write transaction and commits it unless fn or a
 // storage write failed.
 func (s *store) update(fn func(t *txn) error) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
-		t := &txn{tx: tx, inodes: s.inodes}
+		t := &txn{tx: tx, inodes: s.inodes, mountCache: s.mounts}
 		if err := fn(t); err != nil {
 			return err
 		}

@@ -91,43 +91,124 @@ func (s *syncer) reset() {
 // under-store or Raft does; whether p exists is for the caller's lookup to
 // tell.
 func (m *Master) syncPath(ctx context.Context, p string) error {
+	_, err := m.syncPathThen(ctx, p, nil)
+	return err
+}
+
+// lookupSynced is syncPath followed by a lookup of p for op: the entry at
+// p and the caller's view of it, or an ENOENT / ENOTDIR error. When p
+// needs no sync (the common case) the metastore is read once, in the
+// transaction that found so, instead of once to decide and once more to
+// answer.
+func (m *Master) lookupSynced(ctx context.Context, op, p string) (*inode, FileInfo, error) {
+	var (
+		n    *inode
+		fi   FileInfo
+		lerr error
+	)
+	read := func(t *txn, w walkResult, mt mountTable) {
+		if n, lerr = w.entry(op, p); lerr == nil {
+			fi = mt.toInfo(n, p)
+		}
+	}
+	answered, err := m.syncPathThen(ctx, p, read)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	if !answered {
+		err = m.fsm.view(func(t *txn) error {
+			w := t.walk(p)
+			if t.err == nil {
+				read(t, w, t.mountTable())
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, FileInfo{}, err
+		}
+	}
+	return n, fi, lerr
+}
+
+// syncPathThen is syncPath. When p needs no sync, answer (if not nil) is
+// called within the read transaction that found so, with the walk to p
+// and the mount table, and answered is true; when a sync changed or may
+// have changed the namespace, answer is not called.
+func (m *Master) syncPathThen(ctx context.Context, p string, answer func(t *txn, w walkResult, mt mountTable)) (answered bool, err error) {
 	now := time.Now()
 	var (
-		w  walkResult
-		mt mountTable
+		w      walkResult
+		mt     mountTable
+		mi     MountInfo
+		rel    string
+		action syncAction
 	)
-	if err := m.fsm.view(func(t *txn) error { w, mt = t.walk(p), t.mountTable(); return nil }); err != nil {
-		return err
-	}
-	mi, rel, ok := mt.resolve(p)
-	if !ok {
-		return nil // no root mount yet: nothing to load from
-	}
-	if n := w.node; n != nil {
-		if !n.isFile() || !n.Persisted || !n.Completed || !m.sync.due(p, now) {
-			return nil
+	err = m.fsm.view(func(t *txn) error {
+		w, mt = t.walk(p), t.mountTable()
+		if t.err != nil {
+			return nil // the view reports it
 		}
+		var ok bool
+		mi, rel, ok = mt.resolve(p)
+		action = m.syncActionFor(p, ok, w, now)
+		if action == syncNone && answer != nil {
+			answer(t, w, mt)
+			answered = true
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	switch action {
+	case syncRestat:
+		n := w.node
 		_, err, _ := m.sync.group.Do("restat\x00"+p, func() (any, error) {
 			return nil, m.restat(ctx, p, n, mi, rel, now)
 		})
-		return err
+		return false, err
+	case syncLoad:
+		v, err, _ := m.sync.group.Do("load\x00"+p, func() (any, error) {
+			return m.loadMissing(ctx, p, w, mi, rel, now)
+		})
+		if err != nil {
+			return false, err
+		}
+		if found, _ := v.(bool); !found && len(w.missing) > 1 {
+			// p is not in the under-store, but its parent may be: load it
+			// so that creating p there works.
+			dir, _ := splitParent(p)
+			return false, m.syncPath(ctx, dir)
+		}
+	}
+	return answered, nil
+}
+
+// syncAction is what syncPath must do for a path.
+type syncAction int
+
+const (
+	syncNone   syncAction = iota // the namespace's answer stands
+	syncRestat                   // stat a persisted file again
+	syncLoad                     // look a missing path up in its under-store
+)
+
+// syncActionFor decides syncPath's action for p at now, from the walk to
+// p; mounted is false when there is no root mount yet.
+func (m *Master) syncActionFor(p string, mounted bool, w walkResult, now time.Time) syncAction {
+	if !mounted {
+		return syncNone // nothing to load from
+	}
+	if n := w.node; n != nil {
+		if !n.isFile() || !n.Persisted || !n.Completed || !m.sync.due(p, now) {
+			return syncNone
+		}
+		return syncRestat
 	}
 	if !w.last.IsDir || (w.last.Loaded && !m.sync.due(w.lastPath, now)) {
-		return nil // ENOTDIR, or a listed directory that does not hold it
+		return syncNone // ENOTDIR, or a listed directory that does not hold it
 	}
-	v, err, _ := m.sync.group.Do("load\x00"+p, func() (any, error) {
-		return m.loadMissing(ctx, p, w, mi, rel, now)
-	})
-	if err != nil {
-		return err
-	}
-	if found, _ := v.(bool); !found && len(w.missing) > 1 {
-		// p is not in the under-store, but its parent may be: load it so
-		// that creating p there works.
-		dir, _ := splitParent(p)
-		return m.syncPath(ctx, dir)
-	}
-	return nil
+	return syncLoad
 }
 
 // restat compares a persisted file with the under-store and applies a

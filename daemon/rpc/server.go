@@ -27,6 +27,13 @@ const maxInflight = 256
 // least this long are read straight into their destination.
 const readBufSize = 64 << 10
 
+// maxIdleWorkers bounds the handler goroutines one connection keeps
+// waiting for its next request. A goroutine that served a call has grown
+// its stack to what handlers need; a fresh one per call would grow (copy)
+// its stack again on every call, which cost about a tenth of the master's
+// CPU per metadata call.
+const maxIdleWorkers = 16
+
 // Request is one decoded call as a handler sees it.
 type Request struct {
 	// Method is the name the client called.
@@ -247,8 +254,13 @@ type serverConn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	// sem holds one token per running handler.
-	sem      chan struct{}
-	handlers sync.WaitGroup
+	sem chan struct{}
+	// work hands a request to an idle worker; idle counts the workers
+	// waiting on it. workers counts the worker goroutines, which stop
+	// when ctx is cancelled.
+	work    chan pendingRequest
+	idle    atomic.Int32
+	workers sync.WaitGroup
 
 	// writeMu serializes frames on conn and guards hdrBuf.
 	writeMu sync.Mutex
@@ -257,7 +269,7 @@ type serverConn struct {
 
 func (s *Server) startConn(l net.Listener, c net.Conn) {
 	id := s.nextConnID.Add(1)
-	sc := &serverConn{s: s, id: id, conn: c, sem: make(chan struct{}, maxInflight)}
+	sc := &serverConn{s: s, id: id, conn: c, sem: make(chan struct{}, maxInflight), work: make(chan pendingRequest)}
 	sc.peer = c.RemoteAddr().String()
 	if uc, ok := c.(*net.UnixConn); ok {
 		// Unnamed client sockets have no address; name the socket and the
@@ -295,7 +307,7 @@ func (sc *serverConn) serve() {
 	defer func() {
 		sc.conn.Close()
 		sc.cancel()
-		sc.handlers.Wait()
+		sc.workers.Wait()
 		if sc.fdr != nil {
 			sc.fdr.closeAll()
 		}
@@ -319,8 +331,42 @@ func (sc *serverConn) serve() {
 		case <-sc.ctx.Done():
 			return
 		}
-		sc.handlers.Add(1)
-		go sc.handle(id, req)
+		pr := pendingRequest{id: id, req: req}
+		select {
+		case sc.work <- pr:
+		default:
+			sc.workers.Add(1)
+			go sc.worker(pr)
+		}
+	}
+}
+
+// pendingRequest is a request read from the connection, waiting for a
+// worker.
+type pendingRequest struct {
+	id  uint64
+	req *Request
+}
+
+// worker serves pr, then further requests of the connection while fewer
+// than maxIdleWorkers others wait for one. It stops when the connection's
+// ctx is cancelled.
+func (sc *serverConn) worker(pr pendingRequest) {
+	defer sc.workers.Done()
+	for {
+		sc.handle(pr.id, pr.req)
+		pr = pendingRequest{}
+		if sc.idle.Add(1) > maxIdleWorkers {
+			sc.idle.Add(-1)
+			return
+		}
+		select {
+		case pr = <-sc.work:
+			sc.idle.Add(-1)
+		case <-sc.ctx.Done():
+			sc.idle.Add(-1)
+			return
+		}
 	}
 }
 
@@ -356,10 +402,7 @@ func (sc *serverConn) logReadError(err error) {
 }
 
 func (sc *serverConn) handle(id uint64, req *Request) {
-	defer func() {
-		<-sc.sem
-		sc.handlers.Done()
-	}()
+	defer func() { <-sc.sem }()
 	resp, err := sc.call(req)
 	sc.respond(id, req.Method, resp, err)
 }
