@@ -232,7 +232,17 @@ func (t *txn) putInode(n *inode) {
 		t.fail(err)
 		return
 	}
-	t.fail(t.inodeBucket().Put(u64(n.ID), v))
+	if err := t.inodeBucket().Put(u64(n.ID), v); err != nil {
+		t.fail(err)
+		return
+	}
+	if n.CreationTime != 0 {
+		// What inode would decode from v: a file just made is listed
+		// or looked up next, without decoding it. (Were the
+		// transaction rolled back, the stored bytes would differ and
+		// the entry never match.)
+		t.inodes.put(n.ID, v, n)
+	}
 }
 
 // child returns the id of the entry name in directory parent.
