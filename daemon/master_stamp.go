@@ -56,11 +56,7 @@ func handleDone[Req any](m *Master, method string, fn func(ctx context.Context, 
 			if changed, err = fn(ctx, r); err != nil {
 				return
 			}
-			for _, p := range changed {
-				if fi, err := m.meta.GetStatus(ctx, p); err == nil {
-					out.Infos = append(out.Infos, fi)
-				}
-			}
+			out.Infos = m.meta.StatChanged(changed...)
 		})
 		if err != nil {
 			return nil, err

@@ -583,6 +583,25 @@ func (m *Master) beginRead(ctx context.Context, op, p string) (string, error) {
 	return p, m.confirmLeader(ctx)
 }
 
+// StatChanged describes the entries at paths as the metastore holds them,
+// without syncing them with their under-store or checking permissions:
+// the caller names the entries its own change just made or touched (the
+// parent of a removed file, the two ends of a rename). Entries that are
+// not there are left out.
+func (m *Master) StatChanged(paths ...string) []FileInfo {
+	var out []FileInfo
+	for _, p := range paths {
+		clean, err := cleanPath("stat", p)
+		if err != nil {
+			continue
+		}
+		if fi, err := m.stat("stat", clean); err == nil {
+			out = append(out, fi)
+		}
+	}
+	return out
+}
+
 // stat returns the entry at p from the metastore.
 func (m *Master) stat(op, p string) (fi FileInfo, err error) {
 	err = m.fsm.view(func(t *txn) error {
