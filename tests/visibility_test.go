@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestNameChangeRacingCommit removes or moves a file while another open of
@@ -254,4 +257,95 @@ func TestMetadataCacheAcrossMounts(t *testing.T) {
 	if st, err := os.Stat(a + ".moved"); err != nil || st.Size() != 5 || st.Mode().Perm() != 0o600 {
 		t.Fatalf("stat of a moved file's new name: %v, %v; want 5 bytes, mode 0600", st, err)
 	}
+}
+
+// TestMetadataCacheExact changes a tree through a mount whose metadata
+// cache is trusted for an hour, and after every change compares what that
+// mount shows of the whole tree with a second mount that has no cache and
+// asks the master each time: every attribute the cache keeps (type, mode,
+// owner, size, times, link count) must match, so the changes the cache
+// applies in place are exactly the master's.
+func TestMetadataCacheExact(t *testing.T) {
+	c := newCluster(t, map[string]string{
+		"alluxio.user.metadata.cache.expiration.time": "1h",
+		"alluxio.fuse.attr.timeout":                   "0",
+		"alluxio.fuse.entry.timeout":                  "0",
+	})
+	c.start()
+	ref := filepath.Join(c.home, "ref")
+	if err := os.MkdirAll(ref, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(c.home, "bin", "alluxio-fuse"), "mount", ref)
+	cmd.Env = append(c.env(), "ALLUXIO_FUSE_JAVA_OPTS=-Dalluxio.user.metadata.cache.max.size=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mount without a metadata cache: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { c.run("alluxio-fuse", "umount", ref) })
+	at := func(name string) string { return filepath.Join(c.mnt, name) }
+	names := []string{".", "d", "d/sub", "d/f", "d/g", "d/l", "d/f2", "d/sub/f3", "moved", "moved/f3"}
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"mkdir", func() error { return os.Mkdir(at("d"), 0o750) }},
+		{"mkdir nested", func() error { return os.Mkdir(at("d/sub"), 0o755) }},
+		{"create", func() error { return os.WriteFile(at("d/f"), nil, 0o640) }},
+		{"write", func() error { return os.WriteFile(at("d/g"), []byte("some bytes"), 0o644) }},
+		{"append", func() error {
+			f, err := os.OpenFile(at("d/g"), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				return err
+			}
+			if _, err := f.WriteString(" and more"); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}},
+		{"chmod", func() error { return os.Chmod(at("d/f"), 0o600) }},
+		{"chown", func() error { return os.Chown(at("d/f"), 1234, 5678) }},
+		{"truncate", func() error { return os.Truncate(at("d/g"), 4) }},
+		{"utimes", func() error {
+			when := time.Unix(1_700_000_000, 0)
+			return os.Chtimes(at("d/g"), when, when)
+		}},
+		{"symlink", func() error { return os.Symlink("g", at("d/l")) }},
+		{"rename in dir", func() error { return os.Rename(at("d/f"), at("d/f2")) }},
+		{"rename across dirs", func() error { return os.Rename(at("d/f2"), at("d/sub/f3")) }},
+		{"rename over", func() error { return os.Rename(at("d/g"), at("d/sub/f3")) }},
+		{"rename dir", func() error { return os.Rename(at("d/sub"), at("moved")) }},
+		{"unlink", func() error { return os.Remove(at("moved/f3")) }},
+		{"rmdir", func() error { return os.Remove(at("moved")) }},
+		{"overwrite", func() error { return os.WriteFile(at("d/l"), []byte("through the link"), 0o644) }},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		// Named one by one, not listed: a listing would refresh the
+		// cache from the master and hide what the changes did to it.
+		cached, truth := pathAttrs(c.mnt, names), pathAttrs(ref, names)
+		for _, p := range names {
+			if cached[p] != truth[p] {
+				t.Fatalf("after %s: %s\n cached: %s\n master: %s", s.name, p, cached[p], truth[p])
+			}
+		}
+	}
+}
+
+// pathAttrs describes each of names under root as lstat shows it: type
+// and mode, owner, size, link count and times, or the error.
+func pathAttrs(root string, names []string) map[string]string {
+	out := map[string]string{}
+	for _, name := range names {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(root, name), &st); err != nil {
+			out[name] = err.Error()
+			continue
+		}
+		out[name] = fmt.Sprintf("mode %o uid %d gid %d size %d nlink %d mtime %d.%09d ctime %d.%09d",
+			st.Mode, st.Uid, st.Gid, st.Size, st.Nlink, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+	}
+	return out
 }

@@ -153,12 +153,16 @@ func (u cacheUpdate) put(p string, a fuse.Attr) {
 }
 
 // created records a new entry at p, made at its ctime: the master sets its
-// parent's mtime and ctime to the same time (createFileCmd and the like).
+// parent's mtime and ctime to the same time (createFileCmd and the like),
+// and a new subdirectory adds one to the parent's link count.
 func (u cacheUpdate) created(p string, a fuse.Attr) {
 	u.put(p, a)
 	dir := path.Dir(p)
 	if pa, ok := u.c.entries[dir]; ok {
 		pa.Mtime, pa.Ctime = a.Ctime, a.Ctime
+		if a.IsDir {
+			pa.Nlink++
+		}
 		u.c.entries[dir] = pa
 	}
 }

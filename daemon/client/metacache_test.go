@@ -93,10 +93,10 @@ func TestMetaCacheExpires(t *testing.T) {
 func TestMetaCacheOwnChanges(t *testing.T) {
 	own := func(c *metaCache, v uint64, fn func(u cacheUpdate)) { c.update(time.Now(), stamp(1, v, v+1), true, fn) }
 	c := testCache(t)
-	putAt(c, 1, "/", 0)
+	c.update(time.Now(), stamp(1, 1, 1), false, func(u cacheUpdate) { u.put("/", fuse.Attr{IsDir: true, Nlink: 2}) })
 	own(c, 1, func(u cacheUpdate) { u.created("/d", fuse.Attr{IsDir: true, Ctime: time.Unix(5, 0)}) })
-	if a, _ := c.get("/"); !a.Mtime.Equal(time.Unix(5, 0)) || !a.Ctime.Equal(time.Unix(5, 0)) {
-		t.Fatalf("parent mtime %v, ctime %v after a create at 5s", a.Mtime, a.Ctime)
+	if a, _ := c.get("/"); !a.Mtime.Equal(time.Unix(5, 0)) || !a.Ctime.Equal(time.Unix(5, 0)) || a.Nlink != 3 {
+		t.Fatalf("parent mtime %v, ctime %v, nlink %d after a mkdir at 5s; want 5s, 5s, 3", a.Mtime, a.Ctime, a.Nlink)
 	}
 	own(c, 2, func(u cacheUpdate) { u.created("/d/f", fuse.Attr{Size: 4}) })
 	if size, ok := cachedSize(c, "/d/f"); !ok || size != 4 {
