@@ -2,7 +2,6 @@ package blockstore
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -153,21 +152,24 @@ func parseLog(b []byte) (logHeader, []logRecord, error) {
 	return h, recs, nil
 }
 
-// pageLog is the open page log of one backing file.
+// pageLog is the page log of one backing file. It holds no descriptor:
+// each append opens the log, writes and closes it, so that a cached file
+// costs the worker one descriptor (its backing file), not two. Appends are
+// rare next to the pages they record (one per 1 MiB page cached, and per
+// change of state), so the open is a small price.
 type pageLog struct {
-	// mu guards fd, records, closed and unlinked, and serialises appends
+	// mu guards path, records, closed and unlinked, and serialises appends
 	// with compaction and unlinking. It is held across this log's small
 	// writes only; it is taken before Store.indexMu, never while holding it.
 	mu       sync.Mutex
 	path     string
-	fd       *os.File // O_WRONLY|O_APPEND
-	records  int      // records since the log was last (re)written
+	records  int // records since the log was last (re)written
 	closed   bool
 	unlinked bool // removed from its dir: never rewritten (the path may be reused)
 }
 
 // writeLogFile writes a complete page log to path via a temp file and a
-// rename, and returns it opened for appending.
+// rename, and returns it ready for appending.
 func writeLogFile(path string, h logHeader, recs []logRecord) (*pageLog, error) {
 	tmp := path + ".tmp"
 	b := append(h.encode(), encodeRecords(recs)...)
@@ -179,11 +181,7 @@ func writeLogFile(path string, h logHeader, recs []logRecord) (*pageLog, error) 
 		os.Remove(tmp)
 		return nil, err
 	}
-	fd, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return nil, err
-	}
-	return &pageLog{path: path, fd: fd, records: len(recs)}, nil
+	return &pageLog{path: path, records: len(recs)}, nil
 }
 
 // readLogFile reads and decodes the page log at path.
@@ -206,25 +204,27 @@ func (l *pageLog) appendLocked(recs []logRecord) error {
 	if l.closed || l.unlinked {
 		return nil
 	}
-	if _, err := l.fd.Write(encodeRecords(recs)); err != nil {
+	fd, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fd.Write(encodeRecords(recs))
+	if cerr := fd.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	l.records += len(recs)
 	return nil
 }
 
-// close closes the log's descriptor; later appends are dropped.
+// close ends the log's use; later appends are dropped.
 func (l *pageLog) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.closed {
-		l.closed = true
-		l.fd.Close()
-	}
+	l.closed = true
 }
-
-// isLogError reports whether err came from a log that is closed meanwhile.
-func isLogError(err error) bool { return errors.Is(err, os.ErrClosed) }
 
 // logAppend appends recs to f's page log, and rewrites the log from the
 // index when it has grown past a few times the live record count. A failing
@@ -238,9 +238,7 @@ func (s *Store) logAppend(f *file, recs ...logRecord) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.appendLocked(recs); err != nil {
-		if !isLogError(err) {
-			s.logWriteFailed(f, err)
-		}
+		s.logWriteFailed(f, err)
 		return
 	}
 	s.indexMu.Lock()
@@ -267,8 +265,7 @@ func (s *Store) compactLocked(f *file) {
 		s.logWriteFailed(f, err)
 		return
 	}
-	l.fd.Close()
-	l.fd, l.records = nl.fd, nl.records
+	l.records = nl.records
 }
 
 // logStateLocked is the header and records that describe f as it is now.

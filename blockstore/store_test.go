@@ -267,3 +267,30 @@ func TestFullFileSystem(t *testing.T) {
 		t.Errorf("pinned create on a full file system: %v, want ENOSPC", err)
 	}
 }
+
+// TestOneDescriptorPerCachedFile caches many files and checks that the
+// process holds one descriptor for each (its backing file), not two: the
+// page log is opened only to append to it. A worker caching tens of
+// thousands of small files must not run out of descriptors.
+func TestOneDescriptorPerCachedFile(t *testing.T) {
+	openFDs := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("cannot count descriptors: %v", err)
+		}
+		return len(ents)
+	}
+	s := openStore(t, testConfig(t, 256))
+	src := newMemSource(randomBytes(7, testPage))
+	before := openFDs()
+	const files = 64
+	for i := range files {
+		readAll(t, s, FileKey{ID: uint64(i + 1), Fingerprint: "v"}, src, testPage, ReadCache)
+	}
+	if st := s.Stats(); st.Files != files {
+		t.Fatalf("%d files cached, want %d", st.Files, files)
+	}
+	if grew := openFDs() - before; grew > files+4 {
+		t.Fatalf("caching %d files opened %d descriptors", files, grew)
+	}
+}
