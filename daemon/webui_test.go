@@ -512,7 +512,8 @@ func TestFuseLatencyMetrics(t *testing.T) {
 		t.Fatalf("fuse /metrics: %d %s", status, ctype)
 	}
 	for _, s := range []string{"# TYPE Fuse_Latency_seconds histogram", `Fuse_Latency_seconds_bucket{op="lookup",le="+Inf"}`,
-		`Fuse_Latency_seconds_count{op="open"}`, `Fuse_Latency_seconds_sum{op="readdirplus"}`, "Fuse_TotalCalls "} {
+		`Fuse_Latency_seconds_count{op="open"}`, `Fuse_Latency_seconds_sum{op="readdirplus"}`, "Fuse_TotalCalls ",
+		"# TYPE Client_MetadataCacheSize gauge", "Client_MetadataCacheHits ", "Client_MetadataCacheMisses "} {
 		if !strings.Contains(body, s) {
 			t.Errorf("fuse metrics lack %q\n%s", s, body)
 		}

@@ -52,6 +52,32 @@ type metaCache struct {
 	// trustedUntil ends the time the entries may be served.
 	trustedUntil time.Time
 	entries      map[string]fuse.Attr
+	// hits, misses and resets count lookups answered, lookups that asked
+	// the master, and times the cache was emptied for a change it did
+	// not know.
+	hits, misses, resets uint64
+}
+
+// MetadataCacheStats describes the FUSE daemon's metadata cache.
+type MetadataCacheStats struct {
+	// Size is the number of paths cached.
+	Size int
+	// Hits and Misses count the lookups answered from the cache and those
+	// that asked the master; Resets the times a change the cache did not
+	// know of emptied it.
+	Hits, Misses, Resets uint64
+}
+
+// MetadataCacheStats returns the metadata cache's counters (zero when it
+// is off).
+func (c *Client) MetadataCacheStats() MetadataCacheStats {
+	mc := c.mc
+	if mc == nil {
+		return MetadataCacheStats{}
+	}
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	return MetadataCacheStats{Size: len(mc.entries), Hits: mc.hits, Misses: mc.misses, Resets: mc.resets}
 }
 
 func newMetaCache(cfg MetadataCacheConfig) *metaCache {
@@ -68,11 +94,13 @@ func (c *metaCache) get(p string) (fuse.Attr, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.known || !time.Now().Before(c.trustedUntil) {
-		return fuse.Attr{}, false
-	}
 	a, ok := c.entries[p]
-	return a, ok
+	if ok && c.known && time.Now().Before(c.trustedUntil) {
+		c.hits++
+		return a, true
+	}
+	c.misses++
+	return fuse.Attr{}, false
 }
 
 // distrust stops serving entries until a stamp confirms them again.
@@ -128,6 +156,9 @@ func (c *metaCache) update(sent time.Time, ns *wire.Stamp, own bool, fn func(u c
 
 // reset empties the cache for a new version.
 func (c *metaCache) reset(epoch, version uint64) {
+	if len(c.entries) > 0 {
+		c.resets++
+	}
 	clear(c.entries)
 	c.epoch, c.version, c.known = epoch, version, true
 	c.trustedUntil = time.Time{}
