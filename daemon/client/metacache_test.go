@@ -88,6 +88,13 @@ func TestMetaCacheExpires(t *testing.T) {
 	if _, ok := c.get("/a"); !ok {
 		t.Fatal("a read at the same version did not confirm the older entries")
 	}
+	if c.hits != 1 || c.misses != 1 {
+		t.Fatalf("hits %d, misses %d; want 1 and 1", c.hits, c.misses)
+	}
+	putAt(c, 2, "/c", 0) // a change this cache did not make
+	if c.resets != 1 || len(c.entries) != 1 {
+		t.Fatalf("after a newer version: %d resets, %d entries; want 1 and 1", c.resets, len(c.entries))
+	}
 }
 
 func TestMetaCacheOwnChanges(t *testing.T) {
