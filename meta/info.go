@@ -73,6 +73,9 @@ type FileInfo struct {
 	// the only copy of a file's bytes while the file is not persisted
 	// (MUST_CACHE, or ASYNC_THROUGH before its persist); "" otherwise.
 	Location string `json:"location,omitempty"`
+	// HasXattrs reports that the entry has extended attributes, so that a
+	// client that knows the entry can answer "none" without asking.
+	HasXattrs bool `json:"hasXattrs,omitempty"`
 }
 
 // MountInfo describes one entry of the mount table.
@@ -313,6 +316,7 @@ func (mt mountTable) toInfo(n *inode, p string) FileInfo {
 		Nlink:        1,
 		CreationTime: n.CreationTime,
 		Pinned:       n.Pinned, TTL: n.TTL, TTLAction: n.TTLAction, Location: n.Location,
+		HasXattrs: len(n.Xattrs) > 0,
 	}
 	if fi.TTL > 0 && fi.TTLAction == "" {
 		fi.TTLAction = TTLActionDelete

@@ -263,8 +263,9 @@ func TestMetadataCacheAcrossMounts(t *testing.T) {
 // cache is trusted for an hour, and after every change compares what that
 // mount shows of the whole tree with a second mount that has no cache and
 // asks the master each time: every attribute the cache keeps (type, mode,
-// owner, size, times, link count) must match, so the changes the cache
-// applies in place are exactly the master's.
+// owner, size, times, link count, whether there are extended attributes)
+// must match, so the changes the cache applies in place are exactly the
+// master's.
 func TestMetadataCacheExact(t *testing.T) {
 	c := newCluster(t, map[string]string{
 		"alluxio.user.metadata.cache.expiration.time": "1h",
@@ -310,11 +311,13 @@ func TestMetadataCacheExact(t *testing.T) {
 			when := time.Unix(1_700_000_000, 0)
 			return os.Chtimes(at("d/g"), when, when)
 		}},
+		{"setxattr", func() error { return syscall.Setxattr(at("d/g"), "user.tag", []byte("v"), 0) }},
 		{"symlink", func() error { return os.Symlink("g", at("d/l")) }},
 		{"rename in dir", func() error { return os.Rename(at("d/f"), at("d/f2")) }},
 		{"rename across dirs", func() error { return os.Rename(at("d/f2"), at("d/sub/f3")) }},
 		{"rename over", func() error { return os.Rename(at("d/g"), at("d/sub/f3")) }},
 		{"rename dir", func() error { return os.Rename(at("d/sub"), at("moved")) }},
+		{"removexattr", func() error { return syscall.Removexattr(at("moved/f3"), "user.tag") }},
 		{"unlink", func() error { return os.Remove(at("moved/f3")) }},
 		{"rmdir", func() error { return os.Remove(at("moved")) }},
 		{"overwrite", func() error { return os.WriteFile(at("d/l"), []byte("through the link"), 0o644) }},
@@ -344,8 +347,14 @@ func pathAttrs(root string, names []string) map[string]string {
 			out[name] = err.Error()
 			continue
 		}
-		out[name] = fmt.Sprintf("mode %o uid %d gid %d size %d nlink %d mtime %d.%09d ctime %d.%09d",
-			st.Mode, st.Uid, st.Gid, st.Size, st.Nlink, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+		buf := make([]byte, 4096)
+		n, err := syscall.Listxattr(filepath.Join(root, name), buf)
+		xattrs := fmt.Sprintf("%q", buf[:max(n, 0)])
+		if err != nil {
+			xattrs = err.Error()
+		}
+		out[name] = fmt.Sprintf("mode %o uid %d gid %d size %d nlink %d mtime %d.%09d ctime %d.%09d xattrs %s",
+			st.Mode, st.Uid, st.Gid, st.Size, st.Nlink, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec, xattrs)
 	}
 	return out
 }

@@ -181,7 +181,7 @@ func (c *Client) callInfo(ctx context.Context, method string, idempotent bool, r
 	c.mc.update(sent, r.NS, !readOnlyCalls[method], func(u cacheUpdate) {
 		switch method {
 		case wire.MasterCreateFile, wire.MasterCreateDirectory, wire.MasterCreateSymlink:
-			u.created(r.Path, AttrOf(r.FileInfo))
+			u.created(r.FileInfo)
 		default:
 			u.putInfo(r.FileInfo)
 		}
@@ -244,7 +244,7 @@ func (c *Client) GetStatus(ctx context.Context, path string) (meta.FileInfo, err
 	}
 	c.mc.update(sent, r.NS, false, func(u cacheUpdate) {
 		if !r.Missing {
-			u.put(path, AttrOf(r.FileInfo))
+			u.put(path, r.FileInfo)
 		}
 	})
 	if r.Missing {

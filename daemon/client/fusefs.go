@@ -40,8 +40,8 @@ func AttrOf(fi meta.FileInfo) fuse.Attr {
 // Stat implements fuse.Client, from the metadata cache while it is
 // trusted.
 func (f *FS) Stat(ctx context.Context, path string) (fuse.Attr, error) {
-	if a, ok := f.c.mc.get(path); ok {
-		return a, nil
+	if e, ok := f.c.mc.get(path); ok {
+		return e.attr, nil
 	}
 	fi, err := f.c.GetStatus(ctx, path)
 	return AttrOf(fi), err

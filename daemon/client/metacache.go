@@ -51,7 +51,7 @@ type metaCache struct {
 	known          bool
 	// trustedUntil ends the time the entries may be served.
 	trustedUntil time.Time
-	entries      map[string]fuse.Attr
+	entries      map[string]cacheEntry
 	// hits, misses and resets count lookups answered, lookups that asked
 	// the master, and times the cache was emptied for a change it did
 	// not know.
@@ -84,23 +84,35 @@ func newMetaCache(cfg MetadataCacheConfig) *metaCache {
 	if cfg.MaxSize <= 0 || cfg.Expiration <= 0 {
 		return nil
 	}
-	return &metaCache{cfg: cfg, entries: map[string]fuse.Attr{}}
+	return &metaCache{cfg: cfg, entries: map[string]cacheEntry{}}
 }
 
-// get returns the cached attributes of p while the cache is trusted.
-func (c *metaCache) get(p string) (fuse.Attr, bool) {
+// cacheEntry is what the cache knows of one path.
+type cacheEntry struct {
+	attr fuse.Attr
+	// xattrs: the entry has extended attributes (without, a getxattr is
+	// answered ENODATA from the cache).
+	xattrs bool
+}
+
+func entryOf(fi meta.FileInfo) cacheEntry {
+	return cacheEntry{attr: AttrOf(fi), xattrs: fi.HasXattrs}
+}
+
+// get returns what is cached of p while the cache is trusted.
+func (c *metaCache) get(p string) (cacheEntry, bool) {
 	if c == nil {
-		return fuse.Attr{}, false
+		return cacheEntry{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	a, ok := c.entries[p]
+	e, ok := c.entries[p]
 	if ok && c.known && time.Now().Before(c.trustedUntil) {
 		c.hits++
-		return a, true
+		return e, true
 	}
 	c.misses++
-	return fuse.Attr{}, false
+	return cacheEntry{}, false
 }
 
 // distrust stops serving entries until a stamp confirms them again.
@@ -167,8 +179,8 @@ func (c *metaCache) reset(epoch, version uint64) {
 // cacheUpdate changes the entries; it is only handed out under the lock.
 type cacheUpdate struct{ c *metaCache }
 
-// put records p's attributes.
-func (u cacheUpdate) put(p string, a fuse.Attr) {
+// put records what the master said of p.
+func (u cacheUpdate) put(p string, fi meta.FileInfo) {
 	c := u.c
 	if _, ok := c.entries[p]; !ok && len(c.entries) >= c.cfg.MaxSize {
 		// Full: drop an eighth, in the map's own (unordered) order.
@@ -180,21 +192,22 @@ func (u cacheUpdate) put(p string, a fuse.Attr) {
 			}
 		}
 	}
-	c.entries[p] = a
+	c.entries[p] = entryOf(fi)
 }
 
-// created records a new entry at p, made at its ctime: the master sets its
+// created records fi, a new entry made at its ctime: the master sets its
 // parent's mtime and ctime to the same time (createFileCmd and the like),
 // and a new subdirectory adds one to the parent's link count.
-func (u cacheUpdate) created(p string, a fuse.Attr) {
-	u.put(p, a)
-	dir := path.Dir(p)
-	if pa, ok := u.c.entries[dir]; ok {
-		pa.Mtime, pa.Ctime = a.Ctime, a.Ctime
-		if a.IsDir {
-			pa.Nlink++
+func (u cacheUpdate) created(fi meta.FileInfo) {
+	u.put(fi.Path, fi)
+	dir := path.Dir(fi.Path)
+	if pe, ok := u.c.entries[dir]; ok {
+		ctime := time.Unix(0, fi.Ctime)
+		pe.attr.Mtime, pe.attr.Ctime = ctime, ctime
+		if fi.IsDir {
+			pe.attr.Nlink++
 		}
-		u.c.entries[dir] = pa
+		u.c.entries[dir] = pe
 	}
 }
 
@@ -204,9 +217,9 @@ func (u cacheUpdate) forget(p string) { delete(u.c.entries, p) }
 // forgetTree drops p and, unless it is cached as something other than a
 // directory, every path under it.
 func (u cacheUpdate) forgetTree(p string) {
-	a, ok := u.c.entries[p]
+	e, ok := u.c.entries[p]
 	delete(u.c.entries, p)
-	if ok && !a.IsDir {
+	if ok && !e.attr.IsDir {
 		return
 	}
 	prefix := strings.TrimSuffix(p, "/") + "/"
@@ -220,6 +233,6 @@ func (u cacheUpdate) forgetTree(p string) {
 // putInfo records a status the master returned, under its own path.
 func (u cacheUpdate) putInfo(fi meta.FileInfo) {
 	if fi.Path != "" {
-		u.put(fi.Path, AttrOf(fi))
+		u.put(fi.Path, fi)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/alluxio-go/alluxio/daemon/wire"
-	"github.com/alluxio-go/alluxio/fuse"
 	"github.com/alluxio-go/alluxio/meta"
 )
 
@@ -21,12 +20,12 @@ func testCache(t *testing.T) *metaCache {
 
 // putAt answers a read of p at version v of epoch 1.
 func putAt(c *metaCache, v uint64, p string, size int64) {
-	c.update(time.Now(), stamp(1, v, v), false, func(u cacheUpdate) { u.put(p, fuse.Attr{Size: size}) })
+	c.update(time.Now(), stamp(1, v, v), false, func(u cacheUpdate) { u.put(p, meta.FileInfo{Size: size}) })
 }
 
 func cachedSize(c *metaCache, p string) (int64, bool) {
-	a, ok := c.get(p)
-	return a.Size, ok
+	e, ok := c.get(p)
+	return e.attr.Size, ok
 }
 
 func TestMetaCacheStamps(t *testing.T) {
@@ -42,16 +41,16 @@ func TestMetaCacheStamps(t *testing.T) {
 		{"a newer read empties the cache", func(c *metaCache) { putAt(c, 11, "/b", 2) }, 0, false},
 		{"an older read is dropped", func(c *metaCache) { putAt(c, 9, "/a", 5) }, 1, true},
 		{"a read another change overlapped is not cached", func(c *metaCache) {
-			c.update(time.Now(), stamp(1, 10, 11), false, func(u cacheUpdate) { u.put("/a", fuse.Attr{Size: 7}) })
+			c.update(time.Now(), stamp(1, 10, 11), false, func(u cacheUpdate) { u.put("/a", meta.FileInfo{Size: 7}) })
 		}, 0, false},
 		{"an own change alone is applied", func(c *metaCache) {
-			c.update(time.Now(), stamp(1, 10, 11), true, func(u cacheUpdate) { u.put("/a", fuse.Attr{Size: 3}) })
+			c.update(time.Now(), stamp(1, 10, 11), true, func(u cacheUpdate) { u.put("/a", meta.FileInfo{Size: 3}) })
 		}, 3, true},
 		{"an own change with another empties the cache", func(c *metaCache) {
-			c.update(time.Now(), stamp(1, 10, 12), true, func(u cacheUpdate) { u.put("/a", fuse.Attr{Size: 3}) })
+			c.update(time.Now(), stamp(1, 10, 12), true, func(u cacheUpdate) { u.put("/a", meta.FileInfo{Size: 3}) })
 		}, 0, false},
 		{"an own change after unseen ones empties the rest", func(c *metaCache) {
-			c.update(time.Now(), stamp(1, 11, 12), true, func(u cacheUpdate) { u.put("/c", fuse.Attr{Size: 3}) })
+			c.update(time.Now(), stamp(1, 11, 12), true, func(u cacheUpdate) { u.put("/c", meta.FileInfo{Size: 3}) })
 		}, 0, false},
 		{"another epoch empties the cache", func(c *metaCache) { putAt(c, 10, "/b", 2); putAt2(c) }, 0, false},
 		{"a call without a stamp ends the trust", func(c *metaCache) {
@@ -75,12 +74,12 @@ func TestMetaCacheStamps(t *testing.T) {
 
 // putAt2 answers a read from another epoch (another master).
 func putAt2(c *metaCache) {
-	c.update(time.Now(), stamp(2, 10, 10), false, func(u cacheUpdate) { u.put("/z", fuse.Attr{}) })
+	c.update(time.Now(), stamp(2, 10, 10), false, func(u cacheUpdate) { u.put("/z", meta.FileInfo{}) })
 }
 
 func TestMetaCacheExpires(t *testing.T) {
 	c := newMetaCache(MetadataCacheConfig{MaxSize: 10, Expiration: time.Minute})
-	c.update(time.Now().Add(-2*time.Minute), stamp(1, 1, 1), false, func(u cacheUpdate) { u.put("/a", fuse.Attr{}) })
+	c.update(time.Now().Add(-2*time.Minute), stamp(1, 1, 1), false, func(u cacheUpdate) { u.put("/a", meta.FileInfo{}) })
 	if _, ok := c.get("/a"); ok {
 		t.Fatal("an entry confirmed two minutes ago is served with a one-minute expiration")
 	}
@@ -100,12 +99,12 @@ func TestMetaCacheExpires(t *testing.T) {
 func TestMetaCacheOwnChanges(t *testing.T) {
 	own := func(c *metaCache, v uint64, fn func(u cacheUpdate)) { c.update(time.Now(), stamp(1, v, v+1), true, fn) }
 	c := testCache(t)
-	c.update(time.Now(), stamp(1, 1, 1), false, func(u cacheUpdate) { u.put("/", fuse.Attr{IsDir: true, Nlink: 2}) })
-	own(c, 1, func(u cacheUpdate) { u.created("/d", fuse.Attr{IsDir: true, Ctime: time.Unix(5, 0)}) })
-	if a, _ := c.get("/"); !a.Mtime.Equal(time.Unix(5, 0)) || !a.Ctime.Equal(time.Unix(5, 0)) || a.Nlink != 3 {
-		t.Fatalf("parent mtime %v, ctime %v, nlink %d after a mkdir at 5s; want 5s, 5s, 3", a.Mtime, a.Ctime, a.Nlink)
+	c.update(time.Now(), stamp(1, 1, 1), false, func(u cacheUpdate) { u.put("/", meta.FileInfo{IsDir: true, Nlink: 2}) })
+	own(c, 1, func(u cacheUpdate) { u.created(meta.FileInfo{Path: "/d", IsDir: true, Ctime: 5e9}) })
+	if e, _ := c.get("/"); !e.attr.Mtime.Equal(time.Unix(5, 0)) || !e.attr.Ctime.Equal(time.Unix(5, 0)) || e.attr.Nlink != 3 {
+		t.Fatalf("parent mtime %v, ctime %v, nlink %d after a mkdir at 5s; want 5s, 5s, 3", e.attr.Mtime, e.attr.Ctime, e.attr.Nlink)
 	}
-	own(c, 2, func(u cacheUpdate) { u.created("/d/f", fuse.Attr{Size: 4}) })
+	own(c, 2, func(u cacheUpdate) { u.created(meta.FileInfo{Path: "/d/f", Size: 4}) })
 	if size, ok := cachedSize(c, "/d/f"); !ok || size != 4 {
 		t.Fatalf("created file: %d, %v", size, ok)
 	}

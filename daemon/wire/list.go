@@ -63,13 +63,14 @@ type BriefEntry struct {
 	Atime     int64  `json:"at"`
 	Ctime     int64  `json:"ct"`
 	Nlink     uint32 `json:"k,omitempty"`
+	HasXattrs bool   `json:"x,omitempty"`
 }
 
 // BriefOf keeps what a file system view shows of fi.
 func BriefOf(fi meta.FileInfo) BriefEntry {
 	return BriefEntry{ID: fi.ID, Name: fi.Name, IsDir: fi.IsDir, IsSymlink: fi.IsSymlink, Symlink: fi.Symlink,
 		Mode: fi.Mode, UID: fi.UID, GID: fi.GID, Size: fi.Size,
-		Mtime: fi.Mtime, Atime: fi.Atime, Ctime: fi.Ctime, Nlink: fi.Nlink}
+		Mtime: fi.Mtime, Atime: fi.Atime, Ctime: fi.Ctime, Nlink: fi.Nlink, HasXattrs: fi.HasXattrs}
 }
 
 // Info returns the entry as a FileInfo of directory dir; the fields a
@@ -77,7 +78,7 @@ func BriefOf(fi meta.FileInfo) BriefEntry {
 func (b BriefEntry) Info(dir string) meta.FileInfo {
 	return meta.FileInfo{ID: b.ID, Name: b.Name, Path: path.Join(dir, b.Name), IsDir: b.IsDir,
 		IsSymlink: b.IsSymlink, Symlink: b.Symlink, Mode: b.Mode, UID: b.UID, GID: b.GID, Size: b.Size,
-		Mtime: b.Mtime, Atime: b.Atime, Ctime: b.Ctime, Nlink: b.Nlink}
+		Mtime: b.Mtime, Atime: b.Atime, Ctime: b.Ctime, Nlink: b.Nlink, HasXattrs: b.HasXattrs}
 }
 
 // FitPage cuts a page whose entries would make too big a frame, setting
