@@ -68,9 +68,10 @@ meta_bench() {
   cp "$root"/bin/* "$mh/bin/"
   (cd "$root" && go build -o "$mw/metabench" ./tests/bench/metabench && go build -o "$mw/loopback" ./tests/bench/loopback)
   mport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-  # The mount writes THROUGH: a worker keeps two descriptors open per
-  # cached file (backing file and page log), so under CACHE_THROUGH the
-  # 10,000th file fails with EMFILE at this machine's limit of 20,000.
+  # The mount writes THROUGH, as every run recorded so far did: a worker
+  # keeps a descriptor open per cached file (its backing file), and under
+  # CACHE_THROUGH this machine's limit of 20,000 would be what the last
+  # phases measure.
   cat >"$mh/conf/alluxio-site.properties" <<PROPS
 alluxio.master.hostname=127.0.0.1
 alluxio.worker.hostname=127.0.0.1
