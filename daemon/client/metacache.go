@@ -17,18 +17,18 @@ type MetadataCacheConfig struct {
 	// MaxSize is the most paths kept; 0 turns the cache off.
 	MaxSize int
 	// Expiration is how long the cache is trusted after the master last
-	// confirmed it: within it, a lookup of a cached path (or of a path
-	// known to be missing) costs no call. Changes made through this
-	// client are applied to the cache as they happen; changes made
-	// elsewhere show up at the latest Expiration after they were made.
+	// confirmed it: within it, a lookup of a cached path costs no call.
+	// Changes made through this client are applied to the cache as they
+	// happen; changes made elsewhere show up at the latest Expiration
+	// after they were made.
 	Expiration time.Duration
 }
 
-// metaCache keeps the attributes of paths (or that they are missing) as
-// of one namespace version of the master (wire.Stamp), so that it is
-// exact, not merely recent: an answer is cached only when the master saw
-// no change while serving it, and the cache is emptied whenever a stamp
-// shows a change that it does not know the effect of. The changes this
+// metaCache keeps the attributes of paths as of one namespace version of
+// the master (wire.Stamp), so that it is exact, not merely recent: an
+// answer is cached only when the master saw no change while serving it,
+// and the cache is emptied whenever a stamp shows a change that it does
+// not know the effect of. The changes this
 // client makes are the ones it knows: a call whose stamp shows its own
 // change and nothing else updates the cache in place.
 //
