@@ -76,6 +76,19 @@ type faultProxy struct {
 
 // startFaultProxy starts a proxy to the S3 server at target for path-style
 // requests to bucket; it stops when the test ends.
+// mount mounts s3://target through the proxy at the Alluxio path at, with
+// the fault tests' short timeout and few retries, and extra options.
+func (p *faultProxy) mount(c *cluster, at, target string, extra ...string) {
+	args := []string{"fs", "mount",
+		"--option", "s3a.accessKeyId=" + s3Key,
+		"--option", "s3a.secretKey=" + s3Secret,
+		"--option", "alluxio.underfs.s3.endpoint=" + p.url,
+		"--option", "alluxio.underfs.s3.disable.dns.buckets=true",
+		"--option", "alluxio.underfs.s3.request.timeout=" + faultTimeout,
+		"--option", "alluxio.underfs.s3.max.error.retry=" + faultRetries}
+	c.must("alluxio", append(append(args, extra...), at, "s3://"+target)...)
+}
+
 func startFaultProxy(t *testing.T, target, bucket string) *faultProxy {
 	t.Helper()
 	tu, err := url.Parse(target)
@@ -242,15 +255,8 @@ func TestS3FaultsThroughMount(t *testing.T) {
 		"alluxio.fuse.attr.timeout":  "0",
 	})
 	c.start()
-	c.must("alluxio", "fs", "mount",
-		"--option", "s3a.accessKeyId="+s3Key,
-		"--option", "s3a.secretKey="+s3Secret,
-		"--option", "alluxio.underfs.s3.endpoint="+proxy.url,
-		"--option", "alluxio.underfs.s3.disable.dns.buckets=true",
-		"--option", "alluxio.underfs.s3.request.timeout="+faultTimeout,
-		"--option", "alluxio.underfs.s3.max.error.retry="+faultRetries,
-		"--option", fmt.Sprintf("alluxio.underfs.s3.multipart.part.size=%d", faultPartSize),
-		"/s3", "s3://"+bucket+"/"+prefix)
+	proxy.mount(c, "/s3", bucket+"/"+prefix,
+		"--option", fmt.Sprintf("alluxio.underfs.s3.multipart.part.size=%d", faultPartSize))
 	mnt := filepath.Join(c.mnt, "s3")
 	stored := func(key string) ([]byte, error) {
 		out, err := admin.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + key)})

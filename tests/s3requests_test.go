@@ -37,14 +37,7 @@ func TestS3RequestsThroughMount(t *testing.T) {
 	proxy := startFaultProxy(t, endpoint, bucket)
 	c := newCluster(t, nil)
 	c.start()
-	c.must("alluxio", "fs", "mount",
-		"--option", "s3a.accessKeyId="+s3Key,
-		"--option", "s3a.secretKey="+s3Secret,
-		"--option", "alluxio.underfs.s3.endpoint="+proxy.url,
-		"--option", "alluxio.underfs.s3.disable.dns.buckets=true",
-		"--option", "alluxio.underfs.s3.request.timeout="+faultTimeout,
-		"--option", "alluxio.underfs.s3.max.error.retry="+faultRetries,
-		"/s3", "s3://"+bucket+"/"+prefix)
+	proxy.mount(c, "/s3", bucket+"/"+prefix)
 	mnt := filepath.Join(c.mnt, "s3")
 	inBucket := func(key string) bool {
 		_, err := admin.HeadObject(context.WithoutCancel(ctx), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + key)})

@@ -112,12 +112,7 @@ func checkOnlyName(t *testing.T, c *cluster, round int, old, now string) {
 func TestUnlinkRacingCommitAcrossMounts(t *testing.T) {
 	c := newCluster(t, nil)
 	c.start()
-	mnt2 := filepath.Join(c.home, "mnt2")
-	if err := os.MkdirAll(mnt2, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	c.must("alluxio-fuse", "mount", mnt2)
-	t.Cleanup(func() { c.run("alluxio-fuse", "umount", mnt2) })
+	mnt2 := secondMount(t, c, "mnt2")
 	data := bytes.Repeat([]byte("payload!"), 16<<10) // 128 KiB
 	for i := range 30 {
 		name := fmt.Sprintf("race-%d", i)
@@ -187,12 +182,7 @@ func TestMetadataCacheAcrossMounts(t *testing.T) {
 		"alluxio.fuse.entry.timeout": "0",
 	})
 	c.start()
-	mnt2 := filepath.Join(c.home, "mnt2")
-	if err := os.MkdirAll(mnt2, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	c.must("alluxio-fuse", "mount", mnt2)
-	t.Cleanup(func() { c.run("alluxio-fuse", "umount", mnt2) })
+	mnt2 := secondMount(t, c, "mnt2")
 	a, b := filepath.Join(c.mnt, "f"), filepath.Join(mnt2, "f")
 	size := func(p string) int64 {
 		t.Helper()
@@ -273,16 +263,7 @@ func TestMetadataCacheExact(t *testing.T) {
 		"alluxio.fuse.entry.timeout":                  "0",
 	})
 	c.start()
-	ref := filepath.Join(c.home, "ref")
-	if err := os.MkdirAll(ref, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(c.home, "bin", "alluxio-fuse"), "mount", ref)
-	cmd.Env = append(c.env(), "ALLUXIO_FUSE_JAVA_OPTS=-Dalluxio.user.metadata.cache.max.size=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mount without a metadata cache: %v\n%s", err, out)
-	}
-	t.Cleanup(func() { c.run("alluxio-fuse", "umount", ref) })
+	ref := secondMount(t, c, "ref", "ALLUXIO_FUSE_JAVA_OPTS=-Dalluxio.user.metadata.cache.max.size=0")
 	at := func(name string) string { return filepath.Join(c.mnt, name) }
 	names := []string{".", "d", "d/sub", "d/f", "d/g", "d/l", "d/f2", "d/sub/f3", "moved", "moved/f3"}
 	steps := []struct {
@@ -357,4 +338,22 @@ func pathAttrs(root string, names []string) map[string]string {
 			st.Mode, st.Uid, st.Gid, st.Size, st.Nlink, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec, xattrs)
 	}
 	return out
+}
+
+// secondMount mounts the cluster again at home/name (a second node's FUSE
+// daemon), with env added to the daemon's environment, and unmounts it
+// when the test ends.
+func secondMount(t *testing.T, c *cluster, name string, env ...string) string {
+	t.Helper()
+	dir := filepath.Join(c.home, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(c.home, "bin", "alluxio-fuse"), "mount", dir)
+	cmd.Env = append(c.env(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("alluxio-fuse mount %s: %v\n%s", dir, err, out)
+	}
+	t.Cleanup(func() { c.run("alluxio-fuse", "umount", dir) })
+	return dir
 }
