@@ -11,16 +11,15 @@ import (
 // when CheckpointConfig.PeriodEntries is 0.
 //
 // Alluxio's default for alluxio.master.journal.checkpoint.period.entries is
-// 2,000,000. Ours is lower because the log is kept differently: it lives in
-// a bbolt file (raft.db) that never gives space back and whose appended
-// pages stay about half full, some 700 bytes an entry, so 2,000,000 entries
-// would hold about 1.4 GB of disk per master for good; 500,000 hold about
-// 350 MB. Not much lower, because a snapshot copies the whole metastore
-// (about 750 bytes a file): with 10,000,000 files, a snapshot every
-// 500,000 entries writes some 7 GB every few minutes of sustained creates,
-// and every 100,000 entries it would never stop. Restarts do not depend on
-// it: the metastore is persistent, so a restarted master replays only the
-// entries it missed.
+// 2,000,000. Ours is lower because a snapshot is cheap to keep and costly
+// to miss: the log between snapshots stays on disk (its segment files go
+// only once a snapshot covers them), and a follower that falls behind the
+// log's start catches up from a snapshot. Not much lower, because a
+// snapshot copies the whole metastore (about 750 bytes a file): with
+// 10,000,000 files, a snapshot every 500,000 entries writes some 7 GB
+// every few minutes of sustained creates, and every 100,000 entries it
+// would never stop. Restarts do not depend on it: the metastore is
+// persistent, so a restarted master replays only the entries it missed.
 const DefaultCheckpointPeriodEntries = 500_000
 
 // defaultCheckpointInterval is how often Raft looks whether a snapshot is

@@ -19,7 +19,7 @@ import (
 // before deciding that a master holds it.
 const formatLockTimeout = 200 * time.Millisecond
 
-// Format erases the master's journal in journalDir: raft.db, snapshots/,
+// Format erases the master's journal in journalDir: raft.db, raft-log/, snapshots/,
 // metastore.db and its state file, and nothing else. It refuses (EBUSY) while a master has
 // the files open.
 func Format(journalDir string) error {
@@ -37,8 +37,10 @@ func Format(journalDir string) error {
 			return fmt.Errorf("meta: format: %w", err)
 		}
 	}
-	if err := os.RemoveAll(filepath.Join(journalDir, snapshotDirName)); err != nil {
-		return fmt.Errorf("meta: format: %w", err)
+	for _, d := range []string{snapshotDirName, raftLogDirName, raftLogDirName + ".new"} {
+		if err := os.RemoveAll(filepath.Join(journalDir, d)); err != nil {
+			return fmt.Errorf("meta: format: %w", err)
+		}
 	}
 	return nil
 }

@@ -456,3 +456,71 @@ func TestConcurrentCommandsBatched(t *testing.T) {
 		t.Errorf("%d metastore transactions for %d entries: not batched", batches, applied)
 	}
 }
+
+// TestGroupFollowerCatchesUpFromSnapshot stops a follower, lets the leader
+// snapshot and compact its log past it, and restarts it: the follower
+// installs the snapshot over a log that still holds entries of its own
+// (Raft keeps trailing ones) and goes on appending after it, ending with
+// the leader's namespace, again after a restart of its own.
+func TestGroupFollowerCatchesUpFromSnapshot(t *testing.T) {
+	g := newGroup(t, 3)
+	for i := range g.cfgs {
+		g.cfgs[i].Checkpoint = CheckpointConfig{PeriodEntries: 40, TrailingEntries: 5, Interval: 50 * time.Millisecond}
+	}
+	// Restart every master with the small checkpoints.
+	for i, m := range g.masters {
+		m.Close()
+		g.start(i)
+	}
+	li := g.leader(-1)
+	e := &testEnv{m: g.masters[li]}
+	for i := range 30 {
+		e.mkdir(t, fmt.Sprintf("/before-%d", i))
+	}
+	f := (li + 1) % 3
+	waitDigest(t, g.masters[li], g.masters[f])
+	g.masters[f].Close()
+	g.masters[f] = nil
+	for i := range 200 {
+		e.mkdir(t, fmt.Sprintf("/while-%d", i))
+	}
+	// The leader's log no longer holds what the follower needs.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		first, _ := g.masters[li].node.logs.FirstIndex()
+		if first > 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the leader's log still starts at %d", first)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	g.start(f)
+	waitDigest(t, g.masters[li], g.masters[f])
+	e.mkdir(t, "/after")
+	waitDigest(t, g.masters[li], g.masters[f])
+	g.masters[f].Close()
+	g.start(f)
+	e.mkdir(t, "/after-restart")
+	waitDigest(t, g.masters[li], g.masters[f])
+}
+
+// waitDigest waits until master b's namespace equals master a's.
+func waitDigest(t *testing.T, a, b *Master) {
+	t.Helper()
+	ctx := context.Background()
+	var da, db NamespaceDigest
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		var err error
+		if da, err = a.Digest(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if db, err = b.Digest(ctx); err == nil && db.SHA256 == da.SHA256 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("follower's namespace %+v, leader's %+v", db, da)
+}

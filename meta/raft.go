@@ -3,8 +3,10 @@ package meta
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -18,10 +20,13 @@ import (
 
 // Files and directories of the journal folder.
 const (
-	raftDBName      = "raft.db"      // Raft log and stable store
+	raftDBName      = "raft.db"      // Raft's stable store (and the log, before raftLogDirName)
 	snapshotDirName = "snapshots"    // made by raft.FileSnapshotStore under the journal folder
 	metastoreName   = "metastore.db" // the FSM state
 	snapshotsRetain = 2
+	// recentEntries is how many of the newest log entries are kept in
+	// memory for reading back.
+	recentEntries = 1024
 )
 
 // raftConfig is what starting this node's Raft needs.
@@ -53,7 +58,9 @@ type raftConfig struct {
 type raftNode struct {
 	raft  *raft.Raft
 	trans *raft.NetworkTransport
-	logs  *raftboltdb.BoltStore
+	// stable is raft.db: Raft's term and vote.
+	stable *raftboltdb.BoltStore
+	logs   *segLog
 	// logCount counts the writes to the log store.
 	logCount *countingLogStore
 	// leaseTimeout is how long a confirmed leadership is trusted for
@@ -68,6 +75,12 @@ type raftNode struct {
 type countingLogStore struct {
 	raft.LogStore
 	writes, entries atomic.Uint64
+}
+
+// IsMonotonic implements raft.MonotonicLogStore for the store counted.
+func (c *countingLogStore) IsMonotonic() bool {
+	m, ok := c.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
 }
 
 // StoreLog implements raft.LogStore.
@@ -156,7 +169,7 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 		return nil, fmt.Errorf("meta: %w", err)
 	}
 	err = openBolt("raft log", dbPath, storeOpenTimeout, func() (err error) {
-		n.logs, err = raftboltdb.New(raftboltdb.Options{
+		n.stable, err = raftboltdb.New(raftboltdb.Options{
 			Path: dbPath,
 			// The free list is rebuilt when the file opens rather
 			// than written with every append (fewer pages per commit).
@@ -182,24 +195,45 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 		return nil, fmt.Errorf("meta: raft transport on %s: %w", cfg.BindAddr, err)
 	}
 
-	if metas, err := snaps.List(); err == nil && len(metas) > 0 && metas[0].Index > cfg.Applied {
-		rc.NoSnapshotRestoreOnStart = false
-		rlog.Info("metastore is behind the newest snapshot; restoring it", "applied", cfg.Applied, "snapshot", metas[0].ID)
+	// The log must reach the entries the metastore applied, unless a
+	// snapshot holds them.
+	need := cfg.Applied
+	if metas, err := snaps.List(); err == nil && len(metas) > 0 {
+		if metas[0].Index > cfg.Applied {
+			rc.NoSnapshotRestoreOnStart = false
+			rlog.Info("metastore is behind the newest snapshot; restoring it", "applied", cfg.Applied, "snapshot", metas[0].ID)
+		}
+		if metas[0].Index >= cfg.Applied {
+			need = 0
+		}
 	}
-	existing, err := raft.HasExistingState(n.logs, n.logs, snaps)
+	logDir := filepath.Join(cfg.Dir, raftLogDirName)
+	if err := moveBoltLog(n.stable, logDir, rlog); err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	if n.logs, err = openSegLog(logDir, need, rlog); err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	existing, err := raft.HasExistingState(n.logs, n.stable, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("meta: raft state in %s: %w", cfg.Dir, err)
 	}
 	if !existing && !cfg.NoBootstrap {
 		servers := append([]raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: n.trans.LocalAddr()}}, peers...)
-		if err := raft.BootstrapCluster(rc, n.logs, n.logs, snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
+		if err := raft.BootstrapCluster(rc, n.logs, n.stable, snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
 			return nil, fmt.Errorf("meta: raft bootstrap: %w", err)
 		}
 		rlog.Info("bootstrapped raft group", "node", cfg.NodeID, "members", len(servers))
 	}
-	n.logCount = &countingLogStore{LogStore: n.logs}
+	// Followers read back what they stored to apply it; the cache
+	// spares them the file.
+	cached, err := raft.NewLogCache(recentEntries, n.logs)
+	if err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	n.logCount = &countingLogStore{LogStore: cached}
 	err = guarded(func() (err error) {
-		n.raft, err = raft.NewRaft(rc, f, n.logCount, n.logs, snaps, n.trans)
+		n.raft, err = raft.NewRaft(rc, f, n.logCount, n.stable, snaps, n.trans)
 		return err
 	})
 	if err != nil && errors.Is(err, errPanicked) {
@@ -223,5 +257,67 @@ func (n *raftNode) close() error {
 	if n.logs != nil {
 		errs = append(errs, n.logs.Close())
 	}
+	if n.stable != nil {
+		errs = append(errs, n.stable.Close())
+	}
 	return errors.Join(errs...)
+}
+
+// moveBoltLog moves the log entries of a journal written before the log
+// had its own files out of raft.db into a new log at dir: copied into a
+// folder beside it, synced, renamed into place, then deleted from
+// raft.db. A crash in between leaves either no dir (the move starts
+// again) or the whole of it (raft.db's copy is deleted at the next start).
+func moveBoltLog(bolt *raftboltdb.BoltStore, dir string, log *slog.Logger) error {
+	first, err := bolt.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("raft log in %s: %w", raftDBName, err)
+	}
+	last, err := bolt.LastIndex()
+	if err != nil {
+		return fmt.Errorf("raft log in %s: %w", raftDBName, err)
+	}
+	if last == 0 {
+		return nil
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return bolt.DeleteRange(first, last)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("raft log %s: %w", dir, err)
+	}
+	tmp := dir + ".new"
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("raft log %s: %w", tmp, err)
+	}
+	l, err := openSegLog(tmp, 0, log)
+	if err != nil {
+		return err
+	}
+	batch := make([]*raft.Log, 0, 256)
+	for i := first; i <= last; i++ {
+		e := new(raft.Log)
+		if err := bolt.GetLog(i, e); err != nil {
+			l.Close()
+			return fmt.Errorf("raft log in %s: entry %d: %w", raftDBName, i, err)
+		}
+		batch = append(batch, e)
+		if len(batch) == cap(batch) || i == last {
+			if err := l.StoreLogs(batch); err != nil {
+				l.Close()
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := l.Close(); err != nil {
+		return fmt.Errorf("raft log %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("raft log %s: %w", dir, err)
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("raft log %s: %w", dir, err)
+	}
+	log.Info("moved the raft log out of "+raftDBName, "entries", last-first+1, "to", dir)
+	return bolt.DeleteRange(first, last)
 }

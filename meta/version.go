@@ -126,11 +126,32 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, persist bool) (Fi
 		if err != nil {
 			return FileInfo{}, m.ufsError(op, fi.Path, mi, err)
 		}
-		ufi, err := w.Close(ctx)
+		ufi, sync, err := closeDeferred(ctx, w)
 		if err != nil {
 			return FileInfo{}, m.ufsError(op, fi.Path, mi, err)
 		}
 		done.Persisted, done.UfsFingerprint = true, ufi.Fingerprint()
+		// The under-store's directory sync and the journal's append
+		// run at once: the file is in the under-store, visible, before
+		// the command says so, and the call succeeds only once both are
+		// durable.
+		synced := make(chan error, 1)
+		go func() { synced <- sync() }()
+		v, err := m.proposeRequest(ctx, done)
+		if serr := <-synced; serr != nil && err == nil {
+			return FileInfo{}, m.ufsError(op, fi.Path, mi, serr)
+		}
+		return result[FileInfo](v, err)
 	}
 	return result[FileInfo](m.proposeRequest(ctx, done))
+}
+
+// closeDeferred closes w, leaving its last durability step to sync where
+// the writer can (ufs.SyncDeferrer).
+func closeDeferred(ctx context.Context, w ufs.Writer) (ufs.FileInfo, func() error, error) {
+	if d, ok := w.(ufs.SyncDeferrer); ok {
+		return d.CloseDeferred(ctx)
+	}
+	fi, err := w.Close(ctx)
+	return fi, func() error { return nil }, err
 }

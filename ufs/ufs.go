@@ -70,6 +70,16 @@ type Retargeter interface {
 	Retarget(ctx context.Context, path string) error
 }
 
+// SyncDeferrer is implemented by writers whose Close ends with a step
+// that only makes the file durable (a directory sync): CloseDeferred makes
+// the file visible at its path as Close does and returns that step to
+// run, so that a caller with durable work of its own (a journal append)
+// can do both at once. The file is durable once sync returned nil; sync
+// must be called once after a CloseDeferred that succeeded.
+type SyncDeferrer interface {
+	CloseDeferred(ctx context.Context) (fi FileInfo, sync func() error, err error)
+}
+
 // CreateOptions tune a file creation.
 type CreateOptions struct {
 	// Mode is the permission of the new file where the store keeps one.

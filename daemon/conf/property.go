@@ -140,7 +140,7 @@ func buildTable() []Property {
 		def("alluxio.master.journal.type", KindEnum, "EMBEDDED",
 			"Journal kind: EMBEDDED (Raft among masters) or UFS (ZooKeeper election, log on a shared UFS).").oneOf("EMBEDDED", "UFS"),
 		def("alluxio.master.journal.checkpoint.period.entries", KindInt, "500000",
-			"Journal entries after which the embedded journal snapshots the metastore and compacts its log (Alluxio's is 2000000; lower here because raft.db never gives space back).").between(1, 0),
+			"Journal entries after which the embedded journal snapshots the metastore and compacts its log (Alluxio's is 2000000; lower here, for shorter logs to keep and to catch up from).").between(1, 0),
 		def("alluxio.master.journal.checkpoint.check.interval", KindDuration, "30s",
 			"How often the embedded journal looks whether a snapshot is due (at a random time between this and twice it)."),
 		def("alluxio.master.metastore", KindEnum, "ROCKS",

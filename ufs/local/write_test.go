@@ -235,6 +235,36 @@ func TestCreateEmpty(t *testing.T) {
 	})
 }
 
+// TestCloseDeferred: the file is at its path when CloseDeferred returns,
+// before its directory sync runs; the sync succeeds once.
+func TestCloseDeferred(t *testing.T) {
+	eachMode(t, func(t *testing.T, s *Store, root string) {
+		w, err := s.Create(t.Context(), "deferred", ufs.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte("bytes")); err != nil {
+			t.Fatal(err)
+		}
+		fi, sync, err := w.(ufs.SyncDeferrer).CloseDeferred(t.Context())
+		if err != nil || fi.Size != 5 {
+			t.Fatalf("CloseDeferred = %+v, %v; want 5 bytes", fi, err)
+		}
+		if got, err := os.ReadFile(filepath.Join(root, "deferred")); err != nil || string(got) != "bytes" {
+			t.Fatalf("before the sync the file reads %q, %v", got, err)
+		}
+		if err := sync(); err != nil {
+			t.Fatal(err)
+		}
+		if left := tmpFiles(t, root); len(left) != 0 {
+			t.Errorf("temporary files left: %v", left)
+		}
+		if _, _, err := w.(ufs.SyncDeferrer).CloseDeferred(t.Context()); !errors.Is(err, syscall.EBADF) {
+			t.Errorf("a second close: %v, want EBADF", err)
+		}
+	})
+}
+
 func TestDelete(t *testing.T) {
 	tests := []struct {
 		path string

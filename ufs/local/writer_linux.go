@@ -16,6 +16,8 @@ import (
 
 // writer is the ufs.Writer of Create: it writes a temporary file next to
 // the target and renames it over the target on Close.
+var _ ufs.SyncDeferrer = (*writer)(nil)
+
 type writer struct {
 	path string // store-relative target, for errors
 	dfd  int    // O_PATH descriptor of the target's directory
@@ -112,19 +114,29 @@ func (w *writer) Write(b []byte) (int, error) {
 // the target and fsyncs the directory. If ctx is already done, or anything fails before the
 // rename, the temporary file is removed and the target left as it was.
 func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
+	fi, sync, err := w.CloseDeferred(ctx)
+	if err != nil {
+		return fi, err
+	}
+	return fi, sync()
+}
+
+// CloseDeferred is Close with the directory's fsync left to the returned
+// function (ufs.SyncDeferrer), which must be called once.
+func (w *writer) CloseDeferred(ctx context.Context) (ufs.FileInfo, func() error, error) {
 	const op = "close"
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.done {
-		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: syscall.EBADF}
+		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: syscall.EBADF}
 	}
 	w.done = true
 	defer unix.Close(w.dfd)
 	defer w.releaseTarget()
-	fail := func(err error) (ufs.FileInfo, error) {
+	fail := func(err error) (ufs.FileInfo, func() error, error) {
 		w.f.Close()
 		unix.Unlinkat(w.dfd, w.tmp, 0)
-		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: err}
+		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: err}
 	}
 	if err := ctxErr(ctx); err != nil {
 		return fail(err)
@@ -142,24 +154,29 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 	}
 	if err := w.f.Close(); err != nil {
 		unix.Unlinkat(w.dfd, w.tmp, 0)
-		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: errnoOf(err)}
+		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: errnoOf(err)}
 	}
 	if err := unix.Renameat(w.dfd, w.tmp, w.tdfd, w.tbase); err != nil {
 		unix.Unlinkat(w.dfd, w.tmp, 0)
-		return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: err}
+		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: err}
 	}
 	// The rename is durable only once the directory is synced. An O_PATH
 	// descriptor cannot be synced, so open the directory for reading; if
 	// that is not permitted the rename stays as durable as the kernel
 	// makes it.
-	if dir, err := unix.Openat(w.tdfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+	dir, derr := unix.Openat(w.tdfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	sync := func() error {
+		if derr != nil {
+			return nil
+		}
 		serr := unix.Fsync(dir)
 		unix.Close(dir)
 		if serr != nil {
-			return ufs.FileInfo{}, &fs.PathError{Op: op, Path: w.path, Err: serr}
+			return &fs.PathError{Op: op, Path: w.path, Err: serr}
 		}
+		return nil
 	}
-	return toInfo(w.tbase, &st), nil
+	return toInfo(w.tbase, &st), sync, nil
 }
 
 // Abort removes the temporary file. It does nothing after Close or a
