@@ -105,6 +105,11 @@
 // uncached; only a write to a pinned file fails, with an error wrapping
 // syscall.ENOSPC.
 //
+// Pages leased by ReadLease (a short-circuit reader reads them from the
+// backing file itself) are neither evicted nor punched until the lease is
+// released; a leased file may still be moved or removed, which unlinks its
+// backing file but leaves the bytes to descriptors opened before.
+//
 // Pages of pinned files are never evicted: files leased through OpenWhole,
 // files created with Create(key, true) until Unpin (their data may exist
 // nowhere else yet), and every version of an inode pinned with SetPinned.

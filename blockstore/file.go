@@ -57,7 +57,7 @@ type file struct {
 	nodes    []*pageNode // eviction entry of each present page, grown on demand
 	npresent int
 
-	pins map[int64]int32     // pages being read by pread right now
+	pins map[int64]int32     // pages being read by pread right now, or leased (ReadLease)
 	busy map[int64]pageState // pages being filled or punched
 
 	leases        int  // OpenWhole holders
@@ -67,9 +67,11 @@ type file struct {
 	refs          int  // users of fd: readers, fetchers, punchers, the writer, leases, moves
 	removed       bool // dropped from the index; fd closes when refs reaches 0
 	fdClosed      bool
-	warnedCorrupt bool  // a checksum mismatch was logged at Warn
-	lastEnd       int64 // where the previous ReadAt ended, for prefetch; -1 at first
-	runPages      int64 // length of the next run fetched ahead of a sequential reader; 0 at first
+	warnedCorrupt bool      // a checksum mismatch was logged at Warn
+	lastEnd       int64     // where the previous ReadAt ended, for prefetch; -1 at first
+	runPages      int64     // length of the next run fetched ahead of a sequential reader; 0 at first
+	ident         BackingID // the backing file's device and inode, once identOK
+	identOK       bool
 }
 
 // logName is the name of a backing file's page log.

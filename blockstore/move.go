@@ -281,7 +281,7 @@ func (s *Store) runMove(mv *move) bool {
 		f.moving = false
 		var victims []victim
 		for _, idx := range bad {
-			if f.has(idx) && f.busy[idx] == 0 {
+			if f.has(idx) && f.busy[idx] == 0 && f.pins[idx] == 0 {
 				victims = append(victims, s.dropPageLocked(f, idx))
 			}
 		}

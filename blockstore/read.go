@@ -311,7 +311,9 @@ func (s *Store) refetch(ctx context.Context, key FileKey, f *file, size int64, s
 	var victims []victim
 	s.indexMu.Lock()
 	for _, idx := range bad {
-		if f.has(idx) && f.busy[idx] == 0 {
+		// A page pinned by another reader or a lease stays until they are
+		// done with it; the fetch below is then served uncached.
+		if f.has(idx) && f.busy[idx] == 0 && f.pins[idx] == 0 {
 			victims = append(victims, s.dropPageLocked(f, idx))
 		}
 	}

@@ -610,7 +610,7 @@ func (s *Store) verifyLeased(f *file, pages []hit) bool {
 	}
 	var victims []victim
 	for _, idx := range bad {
-		if f.has(idx) && f.busy[idx] == 0 {
+		if f.has(idx) && f.busy[idx] == 0 && f.pins[idx] == 0 {
 			victims = append(victims, s.dropPageLocked(f, idx))
 		}
 	}

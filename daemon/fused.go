@@ -19,6 +19,9 @@ type FuseConfig struct {
 	Mount  fuse.Options
 	// WebAddr serves the mount's metrics (host:port; "" for none).
 	WebAddr string
+	// NoShortCircuit turns short-circuit reads off
+	// (alluxio.user.short.circuit.enabled=false).
+	NoShortCircuit bool
 }
 
 // FuseConfigFrom builds a FUSE daemon's configuration from the properties,
@@ -47,8 +50,9 @@ func FuseConfigFrom(c *conf.Config, mountPoint, alluxioPath string, extraOpts []
 		}
 	}
 	return FuseConfig{
-		WebAddr: web,
-		Client:  cc,
+		WebAddr:        web,
+		Client:         cc,
+		NoShortCircuit: !c.Bool("alluxio.user.short.circuit.enabled"),
 		Mount: fuse.Options{
 			MountPoint:   mountPoint,
 			Root:         alluxioPath,
@@ -114,6 +118,7 @@ func StartFuse(ctx context.Context, cfg FuseConfig) (*FuseDaemon, error) {
 		return nil, err
 	}
 	cl := client.New(cfg.Client)
+	cl.SetShortCircuit(!cfg.NoShortCircuit)
 	root := cfg.Mount.Root
 	if root == "" {
 		root = "/"

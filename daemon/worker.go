@@ -103,6 +103,7 @@ type workerCounters struct {
 	bytesWrittenDomain, bytesWrittenRemote atomic.Int64
 	bytesWrittenUfs                        atomic.Int64
 	passthroughOpens, bytesPassedThrough   atomic.Int64
+	bytesShortCircuit                      atomic.Int64
 	ufsPassthroughOpens                    atomic.Int64
 	pendingPersists                        atomic.Int64
 }
@@ -137,6 +138,9 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 		sessions:   map[uint64]*writeSession{},
 		leases:     map[uint64]lease{},
 		level:      level,
+		// Ids of a restarted worker do not repeat the last run's, so a
+		// client's late release of an old lease ends nobody's new one.
+		nextID: uint64(time.Now().UnixNano()),
 	}
 	w.stagingDir = stagingDir(cfg.Store)
 	os.RemoveAll(w.stagingDir) // leftovers of a killed worker
@@ -248,6 +252,7 @@ func (w *Worker) Close() error {
 
 func (w *Worker) routes() {
 	w.server.Handle(wire.WorkerRead, w.handleRead)
+	w.server.Handle(wire.WorkerReadLocal, w.handleReadLocal)
 	w.server.Handle(wire.WorkerOpenWhole, w.handleOpenWhole)
 	w.server.Handle(wire.WorkerReleaseLease, w.handleReleaseLease)
 	w.server.Handle(wire.WorkerWriteOpen, w.handleWriteOpen)
@@ -559,6 +564,8 @@ func (w *Worker) handleReleaseLease(ctx context.Context, req *rpc.Request) (*rpc
 	if ok {
 		l.release()
 	}
+	conn, _ := rpc.ConnID(ctx)
+	w.releaseLeases(conn, r.Leases)
 	return &rpc.Response{}, nil
 }
 
@@ -572,21 +579,22 @@ func (w *Worker) Stats() wire.WorkerStats {
 		Capacity: st.Capacity, Used: st.Used, Pages: st.Pages,
 		BytesReadCache: st.BytesReadCache, BytesReadUfs: st.BytesReadSource,
 		BytesWrittenCache: st.BytesWritten, BytesWrittenUfs: w.counters.bytesWrittenUfs.Load(),
-		Evictions:           st.Evictions,
-		PassthroughOpens:    w.counters.passthroughOpens.Load(),
-		UfsPassthroughOpens: w.counters.ufsPassthroughOpens.Load(),
-		BytesPassedThrough:  w.counters.bytesPassedThrough.Load(),
-		PendingPersists:     w.counters.pendingPersists.Load(),
-		BytesReadDomain:     w.counters.bytesReadDomain.Load(),
-		BytesReadRemote:     w.counters.bytesReadRemote.Load(),
-		BytesWrittenDomain:  w.counters.bytesWrittenDomain.Load(),
-		BytesWrittenRemote:  w.counters.bytesWrittenRemote.Load(),
-		ActiveWriteSessions: active,
-		ChecksumErrors:      st.ChecksumErrors,
-		Demotions:           st.Demotions,
-		Promotions:          st.Promotions,
-		RecoveredPages:      int64(st.RecoveredPages),
-		RecoveryDamaged:     int64(st.RecoveryDamaged),
+		Evictions:             st.Evictions,
+		PassthroughOpens:      w.counters.passthroughOpens.Load(),
+		UfsPassthroughOpens:   w.counters.ufsPassthroughOpens.Load(),
+		BytesPassedThrough:    w.counters.bytesPassedThrough.Load(),
+		PendingPersists:       w.counters.pendingPersists.Load(),
+		BytesReadDomain:       w.counters.bytesReadDomain.Load(),
+		BytesReadShortCircuit: w.counters.bytesShortCircuit.Load(),
+		BytesReadRemote:       w.counters.bytesReadRemote.Load(),
+		BytesWrittenDomain:    w.counters.bytesWrittenDomain.Load(),
+		BytesWrittenRemote:    w.counters.bytesWrittenRemote.Load(),
+		ActiveWriteSessions:   active,
+		ChecksumErrors:        st.ChecksumErrors,
+		Demotions:             st.Demotions,
+		Promotions:            st.Promotions,
+		RecoveredPages:        int64(st.RecoveredPages),
+		RecoveryDamaged:       int64(st.RecoveryDamaged),
 	}
 }
 

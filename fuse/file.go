@@ -271,11 +271,76 @@ func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
 
 func (fh *fileHandle) Read(ctx context.Context, dest []byte, off int64) (gofuse.ReadResult, syscall.Errno) {
 	ctx = uninterrupted(ctx)
-	n, err := fh.handle().ReadAt(ctx, dest, off)
+	h := fh.handle()
+	if sr, ok := h.(SpliceReader); ok {
+		sp, n, err := sr.ReadSplice(ctx, dest, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fh.node.errno("read", fh.node.path(), err)
+		}
+		if sp != nil {
+			return &spliceResult{sp: sp}, 0
+		}
+		return gofuse.ReadResultData(dest[:n]), 0
+	}
+	n, err := h.ReadAt(ctx, dest, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fh.node.errno("read", fh.node.path(), err)
 	}
 	return gofuse.ReadResultData(dest[:n]), 0
+}
+
+// Splice is a read answered by a range of a file the daemon holds open:
+// the kernel copies the bytes from it to the reader itself (splice(2)
+// into /dev/fuse), never through the daemon's memory.
+type Splice struct {
+	// Fd is the file's descriptor; it stays open, and the range holds
+	// the read's bytes, until Done is called.
+	Fd uintptr
+	// Off and Len are the range: the read's bytes, fewer at the end of
+	// the file.
+	Off int64
+	Len int
+	// Done is called once the reply was sent (or failed).
+	Done func()
+}
+
+// SpliceReader is a Handle that can answer a read with a Splice. go-fuse
+// tests a handle for it as it tests for its optional interfaces.
+type SpliceReader interface {
+	// ReadSplice reads len(dest) bytes at off: either as a Splice (n is
+	// 0), or into dest as ReadAt does (sp is nil; io.EOF at the end).
+	ReadSplice(ctx context.Context, dest []byte, off int64) (sp *Splice, n int, err error)
+}
+
+// spliceResult hands a Splice to go-fuse, which splices from a result that
+// has a Seekable method and calls Done after the reply, whatever path the
+// reply took.
+type spliceResult struct {
+	sp *Splice
+}
+
+func (r *spliceResult) Size() int { return r.sp.Len }
+
+// Seekable is the range go-fuse splices from.
+func (r *spliceResult) Seekable() (fd uintptr, off int64, sz int) {
+	return r.sp.Fd, r.sp.Off, r.sp.Len
+}
+
+// Bytes reads the range into buf when go-fuse cannot splice.
+func (r *spliceResult) Bytes(buf []byte) ([]byte, gofuse.Status) {
+	sz := min(len(buf), r.sp.Len)
+	n, err := syscall.Pread(int(r.sp.Fd), buf[:sz], r.sp.Off)
+	if n < 0 {
+		n = 0
+	}
+	return buf[:n], gofuse.ToStatus(err)
+}
+
+func (r *spliceResult) Done() {
+	if r.sp.Done != nil {
+		r.sp.Done()
+		r.sp.Done = nil
+	}
 }
 
 func (fh *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {

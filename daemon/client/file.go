@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -10,14 +11,19 @@ import (
 	"syscall"
 
 	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/fuse"
 	"github.com/alluxio-go/alluxio/meta"
 )
 
 // maxReadCall bounds the bytes asked of a worker in one call.
 const maxReadCall = 4 << 20
 
+var _ fuse.SpliceReader = (*FileReader)(nil)
+
 // FileReader reads one version of a file: from the worker's fully cached
-// backing file when the worker passed it, else page ranges over RPC.
+// backing file when the worker passed it; else, for blocks whose home is
+// the local worker, from leased ranges of its backing file
+// (short-circuit); else page ranges over RPC.
 type FileReader struct {
 	c *Client
 	// mu guards the version being read: info, ref, and the worker's
@@ -31,6 +37,8 @@ type FileReader struct {
 	pos int64
 	// ahead serves sequential page-by-page reads in large calls.
 	ahead readAhead
+	// local serves reads from the local worker's backing file.
+	local leaseReader
 }
 
 // view returns the version being read.
@@ -118,6 +126,17 @@ func (r *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 	if whole != nil {
 		return whole.ReadAt(p, off)
 	}
+	if sp, n, ok, err := r.readShort(ctx, ref, p, off); ok {
+		if err != nil || sp == nil {
+			return n, err
+		}
+		n, err := sp.win.file.f.ReadAt(p, sp.off)
+		sp.done(r.c)
+		if err != nil {
+			return n, fmt.Errorf("short-circuit read of file %d at %d: %w", ref.ID, off, err)
+		}
+		return n, nil
+	}
 	if n, ok, err := r.ahead.read(ctx, r.c, ref, p, off); ok {
 		return n, err
 	}
@@ -138,6 +157,56 @@ func (r *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 	return done, nil
 }
 
+// ReadSplice answers a FUSE read: with a range of the local worker's
+// backing file when the bytes can be leased there (the kernel copies them
+// itself), else into dest as ReadAt does.
+func (r *FileReader) ReadSplice(ctx context.Context, dest []byte, off int64) (*fuse.Splice, int, error) {
+	info, ref, whole := r.view()
+	if off >= info.Size {
+		return nil, 0, io.EOF
+	}
+	if rest := info.Size - off; int64(len(dest)) > rest {
+		dest = dest[:rest]
+	}
+	if whole == nil {
+		if sp, n, ok, err := r.readShort(ctx, ref, dest, off); ok {
+			if err != nil || sp == nil {
+				return nil, n, err
+			}
+			return &fuse.Splice{Fd: sp.win.file.fd, Off: sp.off, Len: sp.n, Done: func() { sp.done(r.c) }}, 0, nil
+		}
+	}
+	n, err := r.ReadAt(ctx, dest, off)
+	return nil, n, err
+}
+
+// readShort reads p at off (within the file) by short-circuit when p lies
+// in one block whose home is the local worker. ok is false when the read
+// is to go through the socket. Otherwise either sp is the bytes' place in
+// a backing file (the caller calls sp.done when finished with it) or the
+// worker answered with the bytes, in p[:n].
+func (r *FileReader) readShort(ctx context.Context, ref wire.FileRef, p []byte, off int64) (sp *leaseSpan, n int, ok bool, err error) {
+	if len(p) == 0 || len(p) > maxReadCall || !r.c.shortCircuitable() {
+		return nil, 0, false, nil
+	}
+	bs := r.c.blockSize()
+	if off/bs != (off+int64(len(p))-1)/bs {
+		return nil, 0, false, nil
+	}
+	local, spread := r.c.localHome(ctx, ref, off)
+	if !local {
+		return nil, 0, false, nil
+	}
+	sp, n, err = r.local.read(ctx, r.c, ref, p, off, spread)
+	if errors.Is(err, errNoShortCircuit) {
+		return nil, 0, false, nil
+	}
+	if err == nil && sp == nil && n < len(p) {
+		err = io.ErrUnexpectedEOF
+	}
+	return sp, n, true, err
+}
+
 // Read implements io.Reader for sequential use.
 func (r *FileReader) Read(p []byte) (int, error) {
 	n, err := r.ReadAt(context.Background(), p, r.pos)
@@ -148,8 +217,9 @@ func (r *FileReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Close releases the backing file and its lease.
+// Close releases the backing files and their leases.
 func (r *FileReader) Close() error {
+	r.local.close(r.c)
 	r.mu.Lock()
 	whole, lease := r.whole, r.lease
 	r.whole, r.lease = nil, 0

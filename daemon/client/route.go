@@ -39,6 +39,9 @@ type workerSet struct {
 	refreshed time.Time
 	remote    map[string]*rpc.Client // by RPC address
 	down      map[string]time.Time   // member name -> when it failed
+
+	// sc is the state of short-circuit reads from the local worker.
+	sc shortCircuit
 }
 
 // target is one worker to try for a call.
@@ -165,6 +168,7 @@ func (ws *workerSet) targets(ctx context.Context, ref wire.FileRef, off int64) (
 
 // close closes the remote connections.
 func (ws *workerSet) close() error {
+	ws.sc.close()
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	var err error

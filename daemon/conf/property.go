@@ -201,6 +201,8 @@ func buildTable() []Property {
 			"How old cached UFS metadata may be before it is synced again; -1 never, 0 always.").orNever(),
 		def("alluxio.user.rpc.retry.max.duration", KindDuration, "2min",
 			"How long a client retries a failing RPC (e.g. across a leader election)."),
+		def("alluxio.user.short.circuit.enabled", KindBool, "true",
+			"Whether a client reads the bytes of blocks whose home is the node's own worker from the worker's cache files itself (leased ranges, descriptors passed over the UNIX socket) instead of receiving them over the socket."),
 
 		def("alluxio.fuse.mount.point", KindString, "/mnt/alluxio-fuse",
 			"Local directory where the FUSE daemon mounts the namespace."),

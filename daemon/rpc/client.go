@@ -49,6 +49,10 @@ type Result struct {
 	// Files are descriptors passed by the server; the caller owns and must
 	// close them.
 	Files []*os.File
+	// Alive reports whether the connection that carried the response is
+	// still up, as far as the client knows: what the server keeps per
+	// connection (a lease) lasts no longer.
+	Alive func() bool
 }
 
 // Client calls one server over a single multiplexed connection. It dials
@@ -170,7 +174,11 @@ func (c *Client) Call(ctx context.Context, method string, req any, reqData []byt
 			return Result{}, fmt.Errorf("rpc: %s at %s: %w", method, c.addr, ctx.Err())
 		}
 	}
-	return cl.result(resp, c.addr)
+	res, err := cl.result(resp, c.addr)
+	if err == nil {
+		res.Alive = cc.alive
+	}
+	return res, err
 }
 
 // conn returns the live connection, dialing if there is none. Concurrent
@@ -315,6 +323,9 @@ type clientConn struct {
 
 	readerDone chan struct{}
 }
+
+// alive reports whether the connection has not failed.
+func (cc *clientConn) alive() bool { return cc.cause() == nil }
 
 func (cc *clientConn) cause() error {
 	cc.mu.Lock()

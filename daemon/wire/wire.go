@@ -31,7 +31,10 @@ const (
 
 // Worker methods.
 const (
-	WorkerRead         = "worker.Read"
+	WorkerRead = "worker.Read"
+	// WorkerReadLocal is a read by the node's FUSE daemon that takes the
+	// bytes from the worker's backing file itself (short-circuit).
+	WorkerReadLocal    = "worker.ReadLocal"
 	WorkerOpenWhole    = "worker.OpenWhole"
 	WorkerReleaseLease = "worker.ReleaseLease"
 	WorkerWriteOpen    = "worker.WriteOpen"
@@ -178,15 +181,18 @@ type WorkerStats struct {
 	Evictions           int64 `json:"evictions"`
 	PendingPersists     int64 `json:"pendingPersists"`
 	BytesReadDomain     int64 `json:"bytesReadDomain"`
-	BytesReadRemote     int64 `json:"bytesReadRemote"`
-	BytesWrittenDomain  int64 `json:"bytesWrittenDomain"`
-	BytesWrittenRemote  int64 `json:"bytesWrittenRemote"`
-	ActiveWriteSessions int64 `json:"activeWriteSessions"`
-	ChecksumErrors      int64 `json:"checksumErrors"`
-	Demotions           int64 `json:"demotions"`
-	Promotions          int64 `json:"promotions"`
-	RecoveredPages      int64 `json:"recoveredPages"`
-	RecoveryDamaged     int64 `json:"recoveryDamaged"`
+	// BytesReadShortCircuit counts bytes leased to local readers that
+	// read them from the backing file themselves (not in BytesReadDomain).
+	BytesReadShortCircuit int64 `json:"bytesReadShortCircuit"`
+	BytesReadRemote       int64 `json:"bytesReadRemote"`
+	BytesWrittenDomain    int64 `json:"bytesWrittenDomain"`
+	BytesWrittenRemote    int64 `json:"bytesWrittenRemote"`
+	ActiveWriteSessions   int64 `json:"activeWriteSessions"`
+	ChecksumErrors        int64 `json:"checksumErrors"`
+	Demotions             int64 `json:"demotions"`
+	Promotions            int64 `json:"promotions"`
+	RecoveredPages        int64 `json:"recoveredPages"`
+	RecoveryDamaged       int64 `json:"recoveryDamaged"`
 }
 
 // InfoResponse describes the master and the cluster.
@@ -255,9 +261,44 @@ type OpenWholeResponse struct {
 	Lease uint64 `json:"lease"`
 }
 
-// LeaseRequest releases a lease.
+// LeaseRequest releases a lease, and Leases more of the caller's own.
 type LeaseRequest struct {
-	Lease uint64 `json:"lease"`
+	Lease  uint64   `json:"lease"`
+	Leases []uint64 `json:"leases,omitempty"`
+}
+
+// Backing identifies a worker's backing file by device and inode: a
+// descriptor of it keeps the inode alive, so a descriptor with the same
+// identity names the same file.
+type Backing struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
+// ReadLocalRequest asks the node's worker to make a range cached and lease
+// it: Window bytes from Offset (at least Length) are pinned in the backing
+// file for the caller to read there. When the worker cannot lease the
+// range it answers like WorkerRead, with the first Length bytes in the
+// data section.
+type ReadLocalRequest struct {
+	ReadRequest
+	// Window is how many bytes to lease (Length at least).
+	Window int `json:"window"`
+	// Have is the backing file the caller holds a descriptor of; the
+	// worker passes a descriptor (SCM_RIGHTS) when the lease is in another.
+	Have Backing `json:"have"`
+	// Release ends leases of the caller's that it is done with.
+	Release []uint64 `json:"release,omitempty"`
+}
+
+// ReadLocalResponse is a lease of Length bytes at the request's Offset in
+// the backing file Backing (the bytes lie at their own offsets), released
+// with a later request's Release; or, when Lease is 0, Length bytes in the
+// data section.
+type ReadLocalResponse struct {
+	Lease   uint64  `json:"lease,omitempty"`
+	Length  int     `json:"length"`
+	Backing Backing `json:"backing"`
 }
 
 // WriteOpenRequest starts writing a new version of a file.

@@ -1,0 +1,389 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alluxio-go/alluxio/blockstore"
+	"github.com/alluxio-go/alluxio/daemon/client"
+	"github.com/alluxio-go/alluxio/daemon/conf"
+	"github.com/alluxio-go/alluxio/meta"
+	"github.com/alluxio-go/alluxio/ufs"
+	"github.com/alluxio-go/alluxio/ufs/local"
+)
+
+// opaqueUFS is a local directory that hides the descriptor of its files
+// (ufs.FileOpener), as an object store would, so that a reader of a file
+// not wholly cached reads it by range rather than through the under-store's
+// own file.
+type opaqueUFS struct{ ufs.UFS }
+
+func init() {
+	ufs.Register("sctest", func(u *url.URL, _ map[string]string) (ufs.UFS, error) {
+		s, err := local.New(u.Path)
+		if err != nil {
+			return nil, err
+		}
+		return opaqueUFS{s}, nil
+	})
+}
+
+// scCluster is a master and a worker whose MEM tier holds quota bytes, with
+// a directory mounted at /sc through opaqueUFS.
+type scCluster struct {
+	conf   *conf.Config
+	worker *Worker
+	wc     WorkerConfig
+	dir    string // the directory behind /sc
+}
+
+func startSCCluster(t *testing.T, quota string) *scCluster {
+	t.Helper()
+	home := t.TempDir()
+	sc := &scCluster{dir: filepath.Join(home, "sc")}
+	for _, d := range []string{filepath.Join(home, "ufs"), sc.dir, filepath.Join(home, "conf"), filepath.Join(home, "shm")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	site := strings.Join([]string{
+		"alluxio.master.hostname=127.0.0.1",
+		"alluxio.worker.hostname=127.0.0.1",
+		"alluxio.master.mount.table.root.ufs=" + filepath.Join(home, "ufs"),
+		"alluxio.worker.tieredstore.level0.dirs.path=" + filepath.Join(home, "shm"),
+		"alluxio.worker.tieredstore.level0.dirs.quota=" + quota,
+		"alluxio.worker.network.reader.buffer.size=4MB",
+		"alluxio.worker.data.server.domain.socket.address=" + filepath.Join(home, "run", "worker.sock"),
+	}, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(home, "conf", conf.SiteFileName), []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags := map[string]string{"alluxio.home": home}
+	for _, k := range []string{"alluxio.master.rpc.port", "alluxio.master.web.port", "alluxio.master.embedded.journal.port",
+		"alluxio.worker.web.port",
+		"alluxio.worker.rpc.port", "alluxio.worker.membership.port"} {
+		flags[k] = freeTCPPort(t)
+	}
+	c, err := conf.Load(conf.LoadOptions{Home: home, Flags: flags, Env: func(string) (string, bool) { return "", false },
+		Role: conf.RoleAny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.conf = c
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	mc, err := MasterConfigFrom(c, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc.WebAddr = ""
+	m, err := StartMaster(ctx, mc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	waitFor(t, "master leadership", func() bool { return m.meta.Ready() })
+	wc := WorkerConfigFrom(c, log)
+	wc.WebAddr = ""
+	wc.Heartbeat = 50 * time.Millisecond
+	w, err := StartWorker(ctx, wc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.worker.Close() })
+	sc.worker, sc.wc = w, wc
+	waitFor(t, "worker heartbeat", func() bool { return len(m.Workers()) == 1 })
+	if err := m.meta.Mount(ctx, "/sc", "sctest://"+sc.dir, meta.MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+// client returns a client of the cluster with short-circuit reads on or
+// off.
+func (sc *scCluster) client(t *testing.T, shortCircuit bool) *client.Client {
+	t.Helper()
+	cl := client.New(ClientConfigFrom(sc.conf, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	cl.SetShortCircuit(shortCircuit)
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+// file writes n random bytes behind /sc/name and returns them.
+func (sc *scCluster) file(t *testing.T, name string, seed uint64, n int) []byte {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	if err := os.WriteFile(filepath.Join(sc.dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// readLikeKernel reads r from off to the end in chunks of chunk bytes,
+// through ReadSplice as the FUSE layer does, and returns the bytes.
+func readLikeKernel(t *testing.T, r *client.FileReader, off int64, chunk int, each func(off int64)) []byte {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, chunk)
+	for off < r.Size() {
+		if each != nil {
+			each(off)
+		}
+		sp, n, err := r.ReadSplice(context.Background(), buf, off)
+		if err != nil && err != io.EOF {
+			t.Fatalf("ReadSplice at %d: %v", off, err)
+		}
+		if sp != nil {
+			p := make([]byte, sp.Len)
+			m, err := syscall.Pread(int(sp.Fd), p, sp.Off)
+			sp.Done()
+			if err != nil || m != sp.Len {
+				t.Fatalf("pread of the splice at %d: %d bytes, %v; want %d", off, m, err, sp.Len)
+			}
+			out = append(out, p...)
+			off += int64(m)
+			continue
+		}
+		if n == 0 {
+			t.Fatalf("ReadSplice at %d: no bytes", off)
+		}
+		out = append(out, buf[:n]...)
+		off += int64(n)
+	}
+	return out
+}
+
+func TestShortCircuitRead(t *testing.T) {
+	sc := startSCCluster(t, "64MB")
+	ctx := context.Background()
+	data := sc.file(t, "big", 1, 10<<20+123)
+	on, off := sc.client(t, true), sc.client(t, false)
+	// Every reader opens before any byte is cached, so that none gets the
+	// whole file's descriptor: they read by range.
+	open := func(cl *client.Client) *client.FileReader {
+		r, err := cl.OpenFile(ctx, "/sc/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		if r.Passthrough() != nil {
+			t.Fatal("the reader got a whole-file descriptor; the test reads by range")
+		}
+		return r
+	}
+	tests := []struct {
+		name  string
+		r     *client.FileReader
+		on    bool
+		chunk int
+	}{
+		{"on, cold, kernel-sized reads", open(on), true, 128 << 10},
+		{"on, cached, 1MiB reads", open(on), true, 1 << 20},
+		{"off", open(off), false, 1 << 20},
+	}
+	random := open(on)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := sc.worker.Stats()
+			got := readLikeKernel(t, tt.r, 0, tt.chunk, nil)
+			if !bytes.Equal(got, data) {
+				t.Fatalf("read %d bytes, differ from the file's %d", len(got), len(data))
+			}
+			after := sc.worker.Stats()
+			socket := after.BytesReadDomain - before.BytesReadDomain
+			leased := after.BytesReadShortCircuit - before.BytesReadShortCircuit
+			if tt.on && (socket != 0 || leased < int64(len(data))) {
+				t.Fatalf("short-circuit on: %d bytes through the socket, %d leased; want 0 and %d", socket, leased, len(data))
+			}
+			if !tt.on && (socket < int64(len(data)) || leased != 0) {
+				t.Fatalf("short-circuit off: %d bytes through the socket, %d leased; want %d and 0", socket, leased, len(data))
+			}
+		})
+	}
+	// Random reads through ReadAt (the CLI's path).
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 50 {
+		off := rng.Int64N(int64(len(data)))
+		p := make([]byte, 1+rng.IntN(300<<10))
+		n, err := random.ReadAt(ctx, p, off)
+		if err != nil && err != io.EOF {
+			t.Fatalf("ReadAt(%d, %d): %v", off, len(p), err)
+		}
+		if !bytes.Equal(p[:n], data[off:off+int64(n)]) {
+			t.Fatalf("ReadAt(%d, %d): bytes differ", off, len(p))
+		}
+	}
+	// Every lease is released once the readers are done.
+	for _, tt := range tests {
+		tt.r.Close()
+	}
+	random.Close()
+	waitFor(t, "leases released", func() bool {
+		sc.worker.stateMu.Lock()
+		defer sc.worker.stateMu.Unlock()
+		return len(sc.worker.leases) == 0
+	})
+}
+
+// TestShortCircuitEvictAndRewrite reads a file by short-circuit while the
+// worker evicts its pages for another file, drops its cached version (a
+// free) and caches a new version of it in its place: the reader gets the
+// bytes of the version it opened throughout, never zeros from a punched
+// page or the new version's bytes.
+func TestShortCircuitEvictAndRewrite(t *testing.T) {
+	sc := startSCCluster(t, "8MB") // smaller than the two files together
+	ctx := context.Background()
+	data := sc.file(t, "a", 2, 6<<20+77)
+	other := sc.file(t, "b", 3, 6<<20)
+	cl := sc.client(t, true)
+	r, err := cl.OpenFile(ctx, "/sc/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rb, err := cl.OpenFile(ctx, "/sc/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rb.Close()
+	key := blockstore.FileKey{ID: r.Info().ID, Fingerprint: r.Version()}
+
+	disturb := func(off int64) {
+		switch off {
+		case 1 << 20:
+			// The other file goes through the tier: unleased pages of
+			// this one are evicted.
+			if got := readLikeKernel(t, rb, 0, 1<<20, nil); !bytes.Equal(got, other) {
+				t.Fatal("the other file's bytes differ")
+			}
+		case 3 << 20:
+			sc.worker.store.Remove(key) // alluxio fs free
+		case 4 << 20:
+			// A new version of the file is written through the cache;
+			// its backing file may take the old one's name.
+			w, err := sc.worker.store.Create(blockstore.FileKey{ID: key.ID, Fingerprint: key.Fingerprint + "-new"}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Write(bytes.Repeat([]byte{0xAB}, len(data))); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got := readLikeKernel(t, r, 0, 128<<10, disturb)
+	if !bytes.Equal(got, data) {
+		for off := 0; off < len(got); off += 1 << 20 {
+			end := min(off+1<<20, len(got))
+			if !bytes.Equal(got[off:end], data[off:end]) {
+				t.Errorf("bytes at %d differ from the version opened (zeros: %t)", off,
+					bytes.Equal(got[off:end], make([]byte, end-off)))
+			}
+		}
+		t.Fatalf("read %d bytes that differ from the version opened", len(got))
+	}
+	if st := sc.worker.Stats(); st.Evictions == 0 {
+		t.Errorf("no page was evicted; the test did not disturb the reader")
+	}
+}
+
+// TestShortCircuitWorkerRestart reads on after the worker restarted: the
+// windows leased from the old worker are not used any more (the new one
+// knows nothing of their leases), the reader asks the new worker, which
+// found its cached pages again, and the bytes stay right.
+func TestShortCircuitWorkerRestart(t *testing.T) {
+	sc := startSCCluster(t, "64MB")
+	ctx := context.Background()
+	data := sc.file(t, "a", 4, 8<<20+5)
+	cl := sc.client(t, true)
+	r, err := cl.OpenFile(ctx, "/sc/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	restart := func(off int64) {
+		if off != 2<<20 {
+			return
+		}
+		if err := sc.worker.Close(); err != nil {
+			t.Fatal(err)
+		}
+		w, err := StartWorker(ctx, sc.wc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.worker = w
+	}
+	got := readLikeKernel(t, r, 0, 256<<10, restart)
+	if !bytes.Equal(got, data) {
+		t.Fatal("bytes read across the worker's restart differ from the file's")
+	}
+	// Everything from the restart on was leased anew from the new worker.
+	if st := sc.worker.Stats(); st.BytesReadShortCircuit < int64(len(data)-2<<20) || st.BytesReadDomain != 0 {
+		t.Fatalf("after the restart: %d bytes leased, %d through the socket; want %d and none",
+			st.BytesReadShortCircuit, st.BytesReadDomain, len(data)-2<<20)
+	}
+}
+
+// Several reads at once, as the kernel's read-ahead sends them, some out of
+// order, all by short-circuit, each with the right bytes.
+func TestShortCircuitConcurrentReads(t *testing.T) {
+	sc := startSCCluster(t, "64MB")
+	ctx := context.Background()
+	data := sc.file(t, "c", 5, 12<<20+999)
+	r, err := sc.client(t, true).OpenFile(ctx, "/sc/c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const req = 256 << 10
+	got := make([]byte, len(data))
+	errs := make(chan error, 4)
+	for off := 0; off < len(data); off += 4 * req {
+		for k := 3; k >= 0; k-- { // the last of each four first
+			go func(o int) {
+				if o >= len(data) {
+					errs <- nil
+					return
+				}
+				end := min(o+req, len(data))
+				sp, n, err := r.ReadSplice(ctx, got[o:end], int64(o))
+				if sp != nil {
+					n, err = syscall.Pread(int(sp.Fd), got[o:o+sp.Len], sp.Off)
+					sp.Done()
+				}
+				if err == nil && n != end-o {
+					err = io.ErrUnexpectedEOF
+				}
+				errs <- err
+			}(off + k*req)
+		}
+		for range 4 {
+			if err := <-errs; err != nil && err != io.EOF {
+				t.Fatalf("read near %d: %v", off, err)
+			}
+		}
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("concurrent reads returned wrong bytes")
+	}
+	if st := sc.worker.Stats(); st.BytesReadDomain != 0 {
+		t.Fatalf("%d bytes through the socket, want none", st.BytesReadDomain)
+	}
+}
