@@ -278,6 +278,9 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 	if err != nil {
 		return n.errno("setattr", p, err)
 	}
+	if k, ok := w.(MtimeKeeper); ok && s.Mtime != nil {
+		k.KeepMtime(*s.Mtime)
+	}
 	if _, resized := in.GetSize(); resized {
 		n.refreshReaders(ctx)
 	}
@@ -287,6 +290,13 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 	n.fsys.fillAttr(a, &out.Attr)
 	out.SetTimeout(n.fsys.attrTimeout)
 	return 0
+}
+
+// MtimeKeeper is implemented by write handles whose file's modification
+// time is set when they close: they are told a time set while they are
+// open, to keep it.
+type MtimeKeeper interface {
+	KeepMtime(t time.Time)
 }
 
 // Attributer is implemented by handles that know their file's attributes

@@ -181,6 +181,9 @@ type completeFileCmd struct {
 	// Location is the worker holding the only copy (ignored when
 	// Persisted).
 	Location string `json:"location,omitempty"`
+	// Mtime, when set, is the modification time the writer set last
+	// (Unix ns) and kept since: the file gets it instead of Now.
+	Mtime int64 `json:"mtime,omitempty"`
 }
 
 func (*completeFileCmd) commandType() commandType { return cmdCompleteFile }
@@ -209,6 +212,9 @@ func (c *completeFileCmd) apply(t *txn) (any, error) {
 		n.Location = c.Location
 	}
 	n.Mtime, n.Ctime = c.Now, c.Now
+	if c.Mtime != 0 {
+		n.Mtime = c.Mtime
+	}
 	if n.Fingerprint == "" {
 		n.Fingerprint = writtenFingerprint(n.ID, n.Mtime)
 	}

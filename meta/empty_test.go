@@ -26,7 +26,7 @@ func TestCompleteEmpty(t *testing.T) {
 
 	t.Run("persisted with its mode", func(t *testing.T) {
 		fi := created(t, "/d/a", 0o600)
-		got, err := e.m.CompleteEmpty(ctx, fi.ID, true)
+		got, err := e.m.CompleteEmpty(ctx, fi.ID, EmptyOptions{Persist: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func TestCompleteEmpty(t *testing.T) {
 		if st.Size() != 0 || st.Mode().Perm() != 0o600 {
 			t.Errorf("under-store file: size %d mode %v, want 0 and 0600", st.Size(), st.Mode().Perm())
 		}
-		again, err := e.m.CompleteEmpty(ctx, fi.ID, true)
+		again, err := e.m.CompleteEmpty(ctx, fi.ID, EmptyOptions{Persist: true})
 		if err != nil || again.Fingerprint != got.Fingerprint {
 			t.Errorf("retry: %+v, %v; want the same file", again, err)
 		}
@@ -51,7 +51,7 @@ func TestCompleteEmpty(t *testing.T) {
 		if err := e.m.Rename(ctx, "/d/b", "/d/c"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.m.CompleteEmpty(ctx, fi.ID, true); err != nil {
+		if _, err := e.m.CompleteEmpty(ctx, fi.ID, EmptyOptions{Persist: true}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := os.Stat(e.path("/d/c")); err != nil {
@@ -64,7 +64,7 @@ func TestCompleteEmpty(t *testing.T) {
 
 	t.Run("not persisted", func(t *testing.T) {
 		fi := created(t, "/d/m", 0o644)
-		got, err := e.m.CompleteEmpty(ctx, fi.ID, false)
+		got, err := e.m.CompleteEmpty(ctx, fi.ID, EmptyOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -81,7 +81,7 @@ func TestCompleteEmpty(t *testing.T) {
 		if err := e.m.Delete(ctx, "/d/gone", false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.m.CompleteEmpty(ctx, fi.ID, true); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := e.m.CompleteEmpty(ctx, fi.ID, EmptyOptions{Persist: true}); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("CompleteEmpty of a removed file: %v, want ENOENT", err)
 		}
 		if _, err := os.Stat(e.path("/d/gone")); !errors.Is(err, fs.ErrNotExist) {
@@ -91,7 +91,7 @@ func TestCompleteEmpty(t *testing.T) {
 
 	t.Run("a directory", func(t *testing.T) {
 		d := e.mkdir(t, "/d/sub")
-		if _, err := e.m.CompleteEmpty(ctx, d.ID, true); err == nil {
+		if _, err := e.m.CompleteEmpty(ctx, d.ID, EmptyOptions{Persist: true}); err == nil {
 			t.Error("CompleteEmpty of a directory succeeded")
 		}
 	})

@@ -710,6 +710,11 @@ type CompleteOptions struct {
 	// only copy of the bytes of a file that is not persisted (MUST_CACHE,
 	// or ASYNC_THROUGH until MarkPersisted). It is ignored when Persisted.
 	Location string
+	// Mtime, when not 0, is the modification time (Unix ns) the writer
+	// set through its open file and did not write after (tar and cp -p
+	// set it before they close): the completion keeps it rather than
+	// stamping the file with the time it completes.
+	Mtime int64
 }
 
 // CompleteFile marks the file with inode id as written: it gets its size,
@@ -734,7 +739,7 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 	}
 	return result[FileInfo](m.proposeRequest(ctx, &completeFileCmd{
 		ID: id, Size: o.Size, Persisted: o.Persisted, UfsFingerprint: o.UfsFingerprint, Now: time.Now().UnixNano(),
-		Location: loc,
+		Location: loc, Mtime: o.Mtime,
 	}))
 }
 

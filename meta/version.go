@@ -74,13 +74,22 @@ func (m *Master) StatusByID(ctx context.Context, id uint64) (FileInfo, error) {
 	return fi, err
 }
 
+// EmptyOptions tune CompleteEmpty.
+type EmptyOptions struct {
+	// Persist makes the empty file in the under-store.
+	Persist bool
+	// Mtime is as in CompleteOptions.
+	Mtime int64
+}
+
 // CompleteEmpty completes the file with inode id as an empty file, for a
-// writer that created it and wrote nothing: when persist is set the master
+// writer that created it and wrote nothing: when o.Persist is set the master
 // creates the empty file in the under-store itself (where the file is now,
 // so a rename while it was open is followed), sparing the writer a worker
 // session. A file completed already is returned as it is (a retried call);
 // one removed meanwhile is ENOENT.
-func (m *Master) CompleteEmpty(ctx context.Context, id uint64, persist bool) (FileInfo, error) {
+func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (FileInfo, error) {
+	persist := o.Persist
 	const op = "complete"
 	if err := m.checkLeader(); err != nil {
 		return FileInfo{}, err
@@ -113,7 +122,7 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, persist bool) (Fi
 	if err != nil || fi.Completed {
 		return fi, err
 	}
-	done := &completeFileCmd{ID: id, Now: time.Now().UnixNano()}
+	done := &completeFileCmd{ID: id, Now: time.Now().UnixNano(), Mtime: o.Mtime}
 	if persist {
 		if mi.ReadOnly {
 			return FileInfo{}, &fs.PathError{Op: op, Path: fi.Path, Err: syscall.EROFS}

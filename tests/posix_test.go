@@ -174,6 +174,41 @@ func TestPosixBasics(t *testing.T) {
 		t.Fatalf("another user read a 0600 file: %v %s", err, out)
 	}
 
+	// A modification time set through the open file before close (tar -x,
+	// cp -p) is the file's after close, written or empty; a write after
+	// it makes the time the file's own again.
+	past := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name          string
+		before, after string
+		wantPast      bool
+	}{
+		{"times-written", "data", "", true},
+		{"times-empty", "", "", true},
+		{"times-written-after", "data", "more", false},
+	} {
+		f, err := os.OpenFile(m(tc.name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(tc.before)
+		ts := []syscall.Timeval{syscall.NsecToTimeval(past.UnixNano()), syscall.NsecToTimeval(past.UnixNano())}
+		if err := syscall.Futimes(int(f.Fd()), ts); err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(tc.after)
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(m(tc.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.ModTime().Equal(past); got != tc.wantPast {
+			t.Errorf("%s: mtime after close %v, set to %v before it (want kept: %v)", tc.name, st.ModTime(), past, tc.wantPast)
+		}
+	}
+
 	// The counters are on the web port in Prometheus text too.
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", c.webPort))
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/alluxio-go/alluxio/cluster"
 	"github.com/alluxio-go/alluxio/daemon/rpc"
@@ -48,6 +49,9 @@ type FileWriter struct {
 	// wc is the worker of the open session: the node's own, or, when it
 	// has none that answers, the home worker of the file's first block.
 	wc *rpc.Client
+	// mtime is a modification time (Unix ns) set on the file since this
+	// handle last wrote, which the completion keeps; 0 when none.
+	mtime int64
 	// pend holds small in-order writes of a streaming session not sent to
 	// the worker yet: the bytes [size-len(pend), size). They go in one
 	// call when the buffer fills, and before anything else the worker
@@ -180,6 +184,7 @@ var zeros = make([]byte, 1<<20)
 func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.mtime = 0 // a write makes the file's time its own
 	if w.gone && w.session == 0 {
 		// Removed while open, with nothing staged: the bytes have
 		// nowhere to go, as on a local file system they have no name.
@@ -358,7 +363,8 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		return fmt.Errorf("commit %s: the worker committed %d bytes of %d: %w", w.path, resp.Size, w.size, syscall.EIO)
 	}
 	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
-		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint, Location: resp.Location}}
+		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint, Location: resp.Location,
+		Mtime: w.mtime}}
 	fi, err := w.c.callInfo(ctx, wire.MasterCompleteFile, false, complete)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Deleted (on another node) while this commit was under way:
@@ -387,7 +393,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 // MUST_CACHE persists it; there are no bytes for ASYNC_THROUGH to wait
 // for), with no worker session.
 func (w *FileWriter) completeEmpty(ctx context.Context) error {
-	req := wire.CompleteEmptyRequest{ID: w.info.ID, Persist: true}
+	req := wire.CompleteEmptyRequest{ID: w.info.ID, Persist: true, Mtime: w.mtime}
 	fi, err := w.c.callInfo(ctx, wire.MasterCompleteEmpty, false, req)
 	if errors.Is(err, fs.ErrNotExist) {
 		return w.lose(ctx) // removed while open (on another node)
@@ -397,6 +403,16 @@ func (w *FileWriter) completeEmpty(ctx context.Context) error {
 	}
 	w.info, w.path, w.dirty, w.completed = fi, fi.Path, false, true
 	return nil
+}
+
+// KeepMtime records a modification time set on the file while this
+// handle has it open for writing, as tar and cp -p do before they close:
+// the completion keeps it rather than stamping the file with the time it
+// completes, unless the handle writes or truncates after it.
+func (w *FileWriter) KeepMtime(t time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mtime = t.UnixNano()
 }
 
 // Unlink calls remove, which takes the file's name away at the master,
@@ -491,6 +507,7 @@ func (w *FileWriter) Truncate(ctx context.Context, size int64) error {
 	if size == w.size {
 		return nil
 	}
+	w.mtime = 0
 	if size == 0 && !w.staged {
 		return w.truncateToZero(ctx)
 	}

@@ -11,10 +11,12 @@ const (
 )
 
 // CompleteEmptyRequest completes a file written empty; Persist asks for
-// the empty file in the under-store.
+// the empty file in the under-store, Mtime keeps a modification time the
+// writer set (meta.CompleteOptions).
 type CompleteEmptyRequest struct {
 	ID      uint64 `json:"id"`
 	Persist bool   `json:"persist,omitempty"`
+	Mtime   int64  `json:"mtime,omitempty"`
 }
 
 // OrphanRequest names a file a commit wrote into an under-store after the
