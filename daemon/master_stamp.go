@@ -143,6 +143,6 @@ func (m *Master) stampRoutes() {
 		return mm.StatusByID(ctx, r.ID)
 	})
 	handleInfo(m, wire.MasterCompleteEmpty, func(ctx context.Context, r wire.CompleteEmptyRequest) (meta.FileInfo, error) {
-		return mm.CompleteEmpty(ctx, r.ID, meta.EmptyOptions{Persist: r.Persist, Mtime: r.Mtime})
+		return mm.CompleteEmpty(ctx, r.ID, meta.EmptyOptions{Persist: r.Persist, Kept: r.Kept})
 	})
 }

@@ -166,6 +166,9 @@ func (f *fileSystem) live(a Attr) Attr {
 	}
 	if w := n.writerHandle(); w != nil {
 		a.Size = w.Size()
+		if k, ok := w.(AttrKeeper); ok {
+			a = k.Kept(a)
+		}
 	}
 	return a
 }
@@ -274,12 +277,16 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 			s.Size = &size
 		}
 	}
+	if k, ok := w.(AttrKeeper); ok && s.Size == nil {
+		if a, kept := k.KeepAttr(s); kept {
+			n.fsys.fillAttr(a, &out.Attr)
+			out.SetTimeout(n.fsys.attrTimeout)
+			return 0
+		}
+	}
 	a, err := n.fsys.client.SetAttr(ctx, p, s)
 	if err != nil {
 		return n.errno("setattr", p, err)
-	}
-	if k, ok := w.(MtimeKeeper); ok && s.Mtime != nil {
-		k.KeepMtime(*s.Mtime)
 	}
 	if _, resized := in.GetSize(); resized {
 		n.refreshReaders(ctx)
@@ -292,11 +299,15 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 	return 0
 }
 
-// MtimeKeeper is implemented by write handles whose file's modification
-// time is set when they close: they are told a time set while they are
-// open, to keep it.
-type MtimeKeeper interface {
-	KeepMtime(t time.Time)
+// AttrKeeper is implemented by write handles that complete their file
+// when they close: KeepAttr takes a change of mode, owner or times (never
+// size) made while the handle is open, to give it to the file with the
+// completion, and returns the file's attributes with it; kept is false
+// when the change must go to the master now.
+type AttrKeeper interface {
+	KeepAttr(s SetAttr) (a Attr, kept bool)
+	// Kept returns a with the changes the handle keeps applied.
+	Kept(a Attr) Attr
 }
 
 // Attributer is implemented by handles that know their file's attributes

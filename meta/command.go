@@ -181,9 +181,9 @@ type completeFileCmd struct {
 	// Location is the worker holding the only copy (ignored when
 	// Persisted).
 	Location string `json:"location,omitempty"`
-	// Mtime, when set, is the modification time the writer set last
-	// (Unix ns) and kept since: the file gets it instead of Now.
-	Mtime int64 `json:"mtime,omitempty"`
+	// Kept are attributes the writer set while it had the file open: the
+	// file gets them, and a kept mtime instead of Now.
+	Kept *KeptAttrs `json:"kept,omitempty"`
 }
 
 func (*completeFileCmd) commandType() commandType { return cmdCompleteFile }
@@ -212,8 +212,22 @@ func (c *completeFileCmd) apply(t *txn) (any, error) {
 		n.Location = c.Location
 	}
 	n.Mtime, n.Ctime = c.Now, c.Now
-	if c.Mtime != 0 {
-		n.Mtime = c.Mtime
+	if k := c.Kept; k != nil {
+		if k.Mode != nil {
+			n.Mode = *k.Mode & 0o7777
+		}
+		if k.UID != nil {
+			n.UID = *k.UID
+		}
+		if k.GID != nil {
+			n.GID = *k.GID
+		}
+		if k.Mtime != nil {
+			n.Mtime = *k.Mtime
+		}
+		if k.Atime != nil {
+			n.Atime = *k.Atime
+		}
 	}
 	if n.Fingerprint == "" {
 		n.Fingerprint = writtenFingerprint(n.ID, n.Mtime)

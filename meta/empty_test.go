@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"testing"
+	"time"
 )
 
 // TestCompleteEmpty completes files their writers left empty: the master
@@ -95,4 +96,56 @@ func TestCompleteEmpty(t *testing.T) {
 			t.Error("CompleteEmpty of a directory succeeded")
 		}
 	})
+}
+
+// TestCompletionKeepsAttrs: attributes a writer set while it had the file
+// open come with the completion, empty or written: the namespace and the
+// under-store's file both have them, and a kept mtime replaces the
+// completion's own.
+func TestCompletionKeepsAttrs(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := t.Context()
+	e.mkdir(t, "/k")
+	mode, past := uint32(0o640), time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+	kept := KeptAttrs{Mode: &mode, Mtime: &past}
+	check := func(t *testing.T, p string, got FileInfo) {
+		t.Helper()
+		if got.Mode&0o7777 != mode || got.Mtime != past {
+			t.Errorf("%s: mode %o mtime %d, want %o and %d", p, got.Mode, got.Mtime, mode, past)
+		}
+		st, err := os.Stat(e.path(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o640 || st.ModTime().UnixNano() != past {
+			t.Errorf("%s in the under-store: mode %v mtime %v", p, st.Mode(), st.ModTime())
+		}
+	}
+
+	fi, err := e.m.CreateFile(ctx, "/k/empty", CreateOptions{Mode: 0o600, Persisted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.m.CompleteEmpty(ctx, fi.ID, EmptyOptions{Persist: true, Kept: kept})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "/k/empty", got)
+
+	fi, err = e.m.CreateFile(ctx, "/k/written", CreateOptions{Mode: 0o600, Persisted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bytes in the under-store, as a worker's commit leaves them.
+	if err := os.WriteFile(e.path("/k/written"), []byte("bytes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err = e.m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 5, Persisted: true, Kept: kept})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "/k/written", got)
+	if st, _ := os.Stat(e.path("/k/written")); got.UfsFingerprint == "" || st == nil {
+		t.Errorf("no under-store fingerprint after the kept mtime: %+v", got)
+	}
 }

@@ -710,11 +710,72 @@ type CompleteOptions struct {
 	// only copy of the bytes of a file that is not persisted (MUST_CACHE,
 	// or ASYNC_THROUGH until MarkPersisted). It is ignored when Persisted.
 	Location string
-	// Mtime, when not 0, is the modification time (Unix ns) the writer
-	// set through its open file and did not write after (tar and cp -p
-	// set it before they close): the completion keeps it rather than
-	// stamping the file with the time it completes.
-	Mtime int64
+	// Kept are attributes the writer set while it had the file open
+	// (KeptAttrs).
+	Kept KeptAttrs
+}
+
+// KeptAttrs are attributes set on a file while its writer had it open and
+// not completed: chmod, chown and utimes before close, as tar -x and cp -p
+// do. The completion gives them to the file, in the namespace and, when
+// the file is persisted, in the under-store. A modification time kept is
+// the file's instead of the completion's own (the writer drops it when it
+// writes after it). Nil fields are unchanged.
+type KeptAttrs struct {
+	Mode  *uint32 `json:"mode,omitempty"`
+	UID   *uint32 `json:"uid,omitempty"`
+	GID   *uint32 `json:"gid,omitempty"`
+	Mtime *int64  `json:"mtime,omitempty"`
+	Atime *int64  `json:"atime,omitempty"`
+}
+
+// Empty reports that nothing is kept.
+func (k KeptAttrs) Empty() bool { return k == KeptAttrs{} }
+
+// setAttr is the change k makes, as SetAttr options.
+func (k KeptAttrs) setAttr() SetAttrOptions {
+	return SetAttrOptions{Mode: k.Mode, UID: k.UID, GID: k.GID, Mtime: k.Mtime, Atime: k.Atime}
+}
+
+// keptFor checks that the caller may make the change of kept attributes
+// to the file with inode id, and applies it to the under-store when the
+// file is persisted there (ufsAttr: a changed mtime gives a new
+// fingerprint, returned). A refused change is dropped, and its error
+// returned as denied, for the completion to go on without it.
+func (m *Master) keptFor(ctx context.Context, op string, id uint64, k *KeptAttrs, persisted bool) (fp *string, denied error, err error) {
+	if k.Empty() {
+		return nil, nil, nil
+	}
+	var (
+		n   *inode
+		p   string
+		mi  MountInfo
+		rel string
+	)
+	err = m.fsm.view(func(t *txn) error {
+		var err error
+		if n, p, err = inodeByID(t, op, id); err != nil {
+			return err
+		}
+		mi, rel, _ = t.mountTable().resolve(p)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	o := k.setAttr()
+	if err := m.authorizeSetAttr(ctx, p, o); err != nil {
+		*k = KeptAttrs{}
+		return nil, err, nil
+	}
+	if !persisted || ufsUntouched(o) || !n.isFile() {
+		return nil, nil, nil
+	}
+	fp, err = m.setUFSAttr(ctx, n, mi, rel, o, false)
+	if err != nil {
+		return nil, nil, m.ufsError(op, p, mi, err)
+	}
+	return fp, nil, nil
 }
 
 // CompleteFile marks the file with inode id as written: it gets its size,
@@ -737,10 +798,25 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 			return FileInfo{}, fmt.Errorf("complete inode %d: worker location %q: want host:port: %w", id, loc, syscall.EINVAL)
 		}
 	}
-	return result[FileInfo](m.proposeRequest(ctx, &completeFileCmd{
+	fp, denied, err := m.keptFor(ctx, "complete", id, &o.Kept, o.Persisted)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if fp != nil {
+		o.UfsFingerprint = *fp
+	}
+	done := &completeFileCmd{
 		ID: id, Size: o.Size, Persisted: o.Persisted, UfsFingerprint: o.UfsFingerprint, Now: time.Now().UnixNano(),
-		Location: loc, Mtime: o.Mtime,
-	}))
+		Location: loc,
+	}
+	if !o.Kept.Empty() {
+		done.Kept = &o.Kept
+	}
+	fi, err := result[FileInfo](m.proposeRequest(ctx, done))
+	if err == nil && denied != nil {
+		return FileInfo{}, denied
+	}
+	return fi, err
 }
 
 // MkdirOptions tune CreateDirectory.

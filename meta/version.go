@@ -78,8 +78,9 @@ func (m *Master) StatusByID(ctx context.Context, id uint64) (FileInfo, error) {
 type EmptyOptions struct {
 	// Persist makes the empty file in the under-store.
 	Persist bool
-	// Mtime is as in CompleteOptions.
-	Mtime int64
+	// Kept are attributes the writer set while it had the file open
+	// (KeptAttrs).
+	Kept KeptAttrs
 }
 
 // CompleteEmpty completes the file with inode id as an empty file, for a
@@ -99,12 +100,17 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 	}
 	var (
 		fi   FileInfo
+		n    *inode
 		mode uint32
 		mi   MountInfo
 		rel  string
 	)
 	err := m.fsm.view(func(t *txn) error {
-		n, p, err := inodeByID(t, op, id)
+		var (
+			p   string
+			err error
+		)
+		n, p, err = inodeByID(t, op, id)
 		if err != nil {
 			return err
 		}
@@ -122,7 +128,26 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 	if err != nil || fi.Completed {
 		return fi, err
 	}
-	done := &completeFileCmd{ID: id, Now: time.Now().UnixNano(), Mtime: o.Mtime}
+	// Authorised here; the under-store gets the kept mode with the
+	// file, the rest once it is there.
+	_, denied, err := m.keptFor(ctx, op, id, &o.Kept, false)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if o.Kept.Mode != nil {
+		mode = *o.Kept.Mode
+	}
+	done := &completeFileCmd{ID: id, Now: time.Now().UnixNano()}
+	if !o.Kept.Empty() {
+		done.Kept = &o.Kept
+	}
+	answer := func(v any, err error) (FileInfo, error) {
+		fi, err := result[FileInfo](v, err)
+		if err == nil && denied != nil {
+			return FileInfo{}, denied
+		}
+		return fi, err
+	}
 	if persist {
 		if mi.ReadOnly {
 			return FileInfo{}, &fs.PathError{Op: op, Path: fi.Path, Err: syscall.EROFS}
@@ -140,6 +165,17 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 			return FileInfo{}, m.ufsError(op, fi.Path, mi, err)
 		}
 		done.Persisted, done.UfsFingerprint = true, ufi.Fingerprint()
+		if a := o.Kept.setAttr(); a.UID != nil || a.GID != nil || a.Mtime != nil {
+			a.Mode, a.Atime = nil, nil
+			fp, err := m.setUFSAttr(ctx, n, mi, rel, a, false)
+			if err != nil {
+				sync()
+				return FileInfo{}, m.ufsError(op, fi.Path, mi, err)
+			}
+			if fp != nil {
+				done.UfsFingerprint = *fp
+			}
+		}
 		// The under-store's directory sync and the journal's append
 		// run at once: the file is in the under-store, visible, before
 		// the command says so, and the call succeeds only once both are
@@ -150,9 +186,9 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 		if serr := <-synced; serr != nil && err == nil {
 			return FileInfo{}, m.ufsError(op, fi.Path, mi, serr)
 		}
-		return result[FileInfo](v, err)
+		return answer(v, err)
 	}
-	return result[FileInfo](m.proposeRequest(ctx, done))
+	return answer(m.proposeRequest(ctx, done))
 }
 
 // closeDeferred closes w, leaving its last durability step to sync where

@@ -196,6 +196,12 @@ func TestPosixBasics(t *testing.T) {
 		if err := syscall.Futimes(int(f.Fd()), ts); err != nil {
 			t.Fatal(err)
 		}
+		if err := f.Chmod(0o640); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := f.Stat(); err != nil || st.Mode().Perm() != 0o640 {
+			t.Fatalf("%s: fstat after fchmod: %v %v", tc.name, st, err)
+		}
 		f.WriteString(tc.after)
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
@@ -206,6 +212,17 @@ func TestPosixBasics(t *testing.T) {
 		}
 		if got := st.ModTime().Equal(past); got != tc.wantPast {
 			t.Errorf("%s: mtime after close %v, set to %v before it (want kept: %v)", tc.name, st.ModTime(), past, tc.wantPast)
+		}
+		// The under-store's copy has them too.
+		ust, err := os.Stat(u(tc.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o640 || ust.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v through the mount, %v in the under-store; fchmod before close set 0640", tc.name, st.Mode(), ust.Mode())
+		}
+		if got := ust.ModTime().Equal(past); got != tc.wantPast {
+			t.Errorf("%s: under-store mtime %v, set to %v before close (want kept: %v)", tc.name, ust.ModTime(), past, tc.wantPast)
 		}
 	}
 

@@ -14,6 +14,7 @@ import (
 	"github.com/alluxio-go/alluxio/cluster"
 	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/fuse"
 	"github.com/alluxio-go/alluxio/meta"
 )
 
@@ -49,9 +50,9 @@ type FileWriter struct {
 	// wc is the worker of the open session: the node's own, or, when it
 	// has none that answers, the home worker of the file's first block.
 	wc *rpc.Client
-	// mtime is a modification time (Unix ns) set on the file since this
-	// handle last wrote, which the completion keeps; 0 when none.
-	mtime int64
+	// kept are attributes set on the file while this handle has it open,
+	// which its next completion gives the file (meta.KeptAttrs).
+	kept meta.KeptAttrs
 	// pend holds small in-order writes of a streaming session not sent to
 	// the worker yet: the bytes [size-len(pend), size). They go in one
 	// call when the buffer fills, and before anything else the worker
@@ -184,7 +185,7 @@ var zeros = make([]byte, 1<<20)
 func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.mtime = 0 // a write makes the file's time its own
+	w.kept.Mtime = nil // a write makes the file's time its own
 	if w.gone && w.session == 0 {
 		// Removed while open, with nothing staged: the bytes have
 		// nowhere to go, as on a local file system they have no name.
@@ -364,7 +365,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	}
 	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
 		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint, Location: resp.Location,
-		Mtime: w.mtime}}
+		Kept: w.kept}}
 	fi, err := w.c.callInfo(ctx, wire.MasterCompleteFile, false, complete)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Deleted (on another node) while this commit was under way:
@@ -384,7 +385,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.info, w.size, w.dirty, w.completed = fi, resp.Size, false, true
+	w.info, w.size, w.dirty, w.completed, w.kept = fi, resp.Size, false, true, meta.KeptAttrs{}
 	return nil
 }
 
@@ -393,7 +394,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 // MUST_CACHE persists it; there are no bytes for ASYNC_THROUGH to wait
 // for), with no worker session.
 func (w *FileWriter) completeEmpty(ctx context.Context) error {
-	req := wire.CompleteEmptyRequest{ID: w.info.ID, Persist: true, Mtime: w.mtime}
+	req := wire.CompleteEmptyRequest{ID: w.info.ID, Persist: true, Kept: w.kept}
 	fi, err := w.c.callInfo(ctx, wire.MasterCompleteEmpty, false, req)
 	if errors.Is(err, fs.ErrNotExist) {
 		return w.lose(ctx) // removed while open (on another node)
@@ -401,18 +402,79 @@ func (w *FileWriter) completeEmpty(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.info, w.path, w.dirty, w.completed = fi, fi.Path, false, true
+	w.info, w.path, w.dirty, w.completed, w.kept = fi, fi.Path, false, true, meta.KeptAttrs{}
 	return nil
 }
 
-// KeepMtime records a modification time set on the file while this
-// handle has it open for writing, as tar and cp -p do before they close:
-// the completion keeps it rather than stamping the file with the time it
-// completes, unless the handle writes or truncates after it.
-func (w *FileWriter) KeepMtime(t time.Time) {
+// KeepAttr takes a change of mode, owner or times made while this handle
+// has its file open and not completed (tar -x and cp -p chmod, chown and
+// set times before they close) and gives it to the file with the
+// completion, one master command instead of one per change; it returns
+// the file's attributes with the change. ok is false when the file is
+// completed (the change goes to the master now; a write after it starts
+// a new version, whose completion stamps its own time) or gone.
+func (w *FileWriter) KeepAttr(s fuse.SetAttr) (a fuse.Attr, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.mtime = t.UnixNano()
+	if w.completed || w.gone || s.Size != nil {
+		return fuse.Attr{}, false
+	}
+	now := time.Now().UnixNano()
+	if s.Mode != nil {
+		m := *s.Mode & 0o7777
+		w.kept.Mode, w.info.Mode = &m, m
+	}
+	if s.UID != nil {
+		u := *s.UID
+		w.kept.UID, w.info.UID = &u, u
+	}
+	if s.GID != nil {
+		g := *s.GID
+		w.kept.GID, w.info.GID = &g, g
+	}
+	if s.Mtime != nil {
+		t := s.Mtime.UnixNano()
+		w.kept.Mtime, w.info.Mtime = &t, t
+	}
+	if s.Atime != nil {
+		t := s.Atime.UnixNano()
+		w.kept.Atime, w.info.Atime = &t, t
+	}
+	w.info.Ctime = now
+	a = AttrOf(w.info)
+	a.Size = w.size
+	return a, true
+}
+
+// Kept returns a with the changes this handle keeps for its completion
+// (fuse.AttrKeeper), so that a stat shows them before it.
+func (w *FileWriter) Kept(a fuse.Attr) fuse.Attr {
+	w.mu.Lock()
+	k := w.kept
+	ctime := w.info.Ctime
+	w.mu.Unlock()
+	if k.Empty() {
+		return a
+	}
+	if k.Mode != nil {
+		a.Perm = *k.Mode & 0o7777
+	}
+	if k.UID != nil {
+		a.UID = *k.UID
+	}
+	if k.GID != nil {
+		a.GID = *k.GID
+	}
+	if k.Mtime != nil {
+		a.Mtime = time.Unix(0, *k.Mtime)
+	}
+	if k.Atime != nil {
+		a.Atime = time.Unix(0, *k.Atime)
+	}
+	if t := time.Unix(0, ctime); t.After(a.Ctime) {
+		a.Ctime = t
+	}
+	return a
 }
 
 // Unlink calls remove, which takes the file's name away at the master,
@@ -460,7 +522,7 @@ func (w *FileWriter) Move(ctx context.Context, rename func(context.Context) erro
 // lose handles a file removed while open: a staged session lives on for
 // this handle's reads and writes; a streaming one is dropped.
 func (w *FileWriter) lose(ctx context.Context) error {
-	w.gone = true
+	w.gone, w.kept = true, meta.KeptAttrs{}
 	w.pend = w.pend[:0] // the streaming session goes, with what it had
 	if w.session != 0 && !w.staged {
 		w.wc.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
@@ -507,7 +569,7 @@ func (w *FileWriter) Truncate(ctx context.Context, size int64) error {
 	if size == w.size {
 		return nil
 	}
-	w.mtime = 0
+	w.kept.Mtime = nil
 	if size == 0 && !w.staged {
 		return w.truncateToZero(ctx)
 	}

@@ -1,5 +1,7 @@
 package wire
 
+import "github.com/alluxio-go/alluxio/meta"
+
 // Master methods a writer uses to follow its file by inode id.
 const (
 	MasterNewVersion = "master.NewVersion"
@@ -11,12 +13,12 @@ const (
 )
 
 // CompleteEmptyRequest completes a file written empty; Persist asks for
-// the empty file in the under-store, Mtime keeps a modification time the
-// writer set (meta.CompleteOptions).
+// the empty file in the under-store, Kept gives it attributes the writer
+// set while it had it open (meta.KeptAttrs).
 type CompleteEmptyRequest struct {
-	ID      uint64 `json:"id"`
-	Persist bool   `json:"persist,omitempty"`
-	Mtime   int64  `json:"mtime,omitempty"`
+	ID      uint64         `json:"id"`
+	Persist bool           `json:"persist,omitempty"`
+	Kept    meta.KeptAttrs `json:"kept"`
 }
 
 // OrphanRequest names a file a commit wrote into an under-store after the
