@@ -212,22 +212,8 @@ func (c *completeFileCmd) apply(t *txn) (any, error) {
 		n.Location = c.Location
 	}
 	n.Mtime, n.Ctime = c.Now, c.Now
-	if k := c.Kept; k != nil {
-		if k.Mode != nil {
-			n.Mode = *k.Mode & 0o7777
-		}
-		if k.UID != nil {
-			n.UID = *k.UID
-		}
-		if k.GID != nil {
-			n.GID = *k.GID
-		}
-		if k.Mtime != nil {
-			n.Mtime = *k.Mtime
-		}
-		if k.Atime != nil {
-			n.Atime = *k.Atime
-		}
+	if c.Kept != nil {
+		c.Kept.apply(n)
 	}
 	if n.Fingerprint == "" {
 		n.Fingerprint = writtenFingerprint(n.ID, n.Mtime)
@@ -377,24 +363,10 @@ func (c *setAttrCmd) apply(t *txn) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Mode != nil {
-		n.Mode = *c.Mode & 0o7777
-	}
-	if c.UID != nil {
-		n.UID = *c.UID
-	}
-	if c.GID != nil {
-		n.GID = *c.GID
-	}
 	if truncate {
 		n.Size, n.Mtime = 0, c.Now
 	}
-	if c.Mtime != nil {
-		n.Mtime = *c.Mtime
-	}
-	if c.Atime != nil {
-		n.Atime = *c.Atime
-	}
+	KeptAttrs{Mode: c.Mode, UID: c.UID, GID: c.GID, Mtime: c.Mtime, Atime: c.Atime}.apply(n)
 	if truncate {
 		n.Fingerprint = writtenFingerprint(n.ID, n.Mtime)
 		n.Location = ""

@@ -732,6 +732,25 @@ type KeptAttrs struct {
 // Empty reports that nothing is kept.
 func (k KeptAttrs) Empty() bool { return k == KeptAttrs{} }
 
+// apply makes k's changes to n.
+func (k KeptAttrs) apply(n *inode) {
+	if k.Mode != nil {
+		n.Mode = *k.Mode & 0o7777
+	}
+	if k.UID != nil {
+		n.UID = *k.UID
+	}
+	if k.GID != nil {
+		n.GID = *k.GID
+	}
+	if k.Mtime != nil {
+		n.Mtime = *k.Mtime
+	}
+	if k.Atime != nil {
+		n.Atime = *k.Atime
+	}
+}
+
 // setAttr is the change k makes, as SetAttr options.
 func (k KeptAttrs) setAttr() SetAttrOptions {
 	return SetAttrOptions{Mode: k.Mode, UID: k.UID, GID: k.GID, Mtime: k.Mtime, Atime: k.Atime}

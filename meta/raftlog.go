@@ -2,6 +2,7 @@ package meta
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -138,7 +139,7 @@ func openSegLog(dir string, need uint64, log *slog.Logger) (*segLog, error) {
 		}
 		l.segs = append(l.segs, &logSegment{path: filepath.Join(dir, e.Name()), base: b})
 	}
-	slices.SortFunc(l.segs, func(a, b *logSegment) int { return cmpUint(a.base, b.base) })
+	slices.SortFunc(l.segs, func(a, b *logSegment) int { return cmp.Compare(a.base, b.base) })
 	defer func() {
 		if err != nil {
 			l.closeFiles()
@@ -200,16 +201,6 @@ func openSegLog(dir string, need uint64, log *slog.Logger) (*segLog, error) {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
 	return l, nil
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // scan opens the segment file, checks its header and batches, and indexes

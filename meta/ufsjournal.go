@@ -2,6 +2,7 @@ package meta
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -426,18 +427,8 @@ func (j *ufsJournal) scan(ctx context.Context) ([]segment, error) {
 			valid = append(valid, s)
 		}
 	}
-	slices.SortFunc(valid, func(a, b segment) int { return cmpU64(a.first, b.first) })
+	slices.SortFunc(valid, func(a, b segment) int { return cmp.Compare(a.first, b.first) })
 	return valid, nil
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // catchUp applies the journal's entries after the metastore's last one.
@@ -621,7 +612,7 @@ func (j *ufsJournal) checkpoints(ctx context.Context) ([]checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("meta: journal %s: list %s: %w", j.cfg.Where, ujCheckpoints, err)
 	}
-	slices.SortFunc(out, func(a, b checkpoint) int { return cmpU64(a.seq, b.seq) })
+	slices.SortFunc(out, func(a, b checkpoint) int { return cmp.Compare(a.seq, b.seq) })
 	return out, nil
 }
 
