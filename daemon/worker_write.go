@@ -74,6 +74,20 @@ func (w *Worker) handleWriteOpen(ctx context.Context, req *rpc.Request) (*rpc.Re
 	if err := req.Decode(&r); err != nil {
 		return nil, err
 	}
+	s, err := w.newSession(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	w.stateMu.Lock()
+	w.nextID++
+	id := w.nextID
+	w.sessions[id] = s
+	w.stateMu.Unlock()
+	return &rpc.Response{Body: wire.WriteOpenResponse{Session: id, Size: s.size}}, nil
+}
+
+// newSession opens a write session as r asks.
+func (w *Worker) newSession(ctx context.Context, r wire.WriteOpenRequest) (*writeSession, error) {
 	if !validWriteType(r.WriteType) {
 		return nil, fmt.Errorf("write of file %d: unknown write type %q: %w", r.File.ID, r.WriteType, syscall.EINVAL)
 	}
@@ -100,12 +114,7 @@ func (w *Worker) handleWriteOpen(ctx context.Context, req *rpc.Request) (*rpc.Re
 		s.abort()
 		return nil, err
 	}
-	w.stateMu.Lock()
-	w.nextID++
-	id := w.nextID
-	w.sessions[id] = s
-	w.stateMu.Unlock()
-	return &rpc.Response{Body: wire.WriteOpenResponse{Session: id, Size: s.size}}, nil
+	return s, nil
 }
 
 // openStaging makes the session's staging file, next to the tier's data
@@ -318,7 +327,16 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 	if err := req.Decode(&r); err != nil {
 		return nil, err
 	}
-	s, err := w.takeSession(r.Session)
+	var (
+		s   *writeSession
+		err error
+	)
+	if r.Open != nil && r.Session == 0 {
+		// Opened, written and committed in one call.
+		s, err = w.newSession(ctx, *r.Open)
+	} else {
+		s, err = w.takeSession(r.Session)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -141,6 +141,17 @@ func (w *FileWriter) Passthrough() *os.File { return nil }
 func (w *FileWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.lazy() {
+		// Every byte is still here.
+		if off >= w.size {
+			return 0, io.EOF
+		}
+		n := copy(p, w.pend[off:])
+		if n < len(p) {
+			return n, io.EOF
+		}
+		return n, nil
+	}
 	if w.session != 0 && !w.staged {
 		// Streamed bytes cannot be read back; stage the rest.
 		if err := w.restage(ctx); err != nil {
@@ -193,6 +204,18 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 		return len(p), nil
 	}
 	switch {
+	case w.session == 0 && !w.completed && off == w.size && w.size+int64(len(p)) <= writeBehind &&
+		(w.size == 0 || w.lazy()):
+		// A new file's first bytes, in order: the session waits, so
+		// that a small file is opened, written and committed in one
+		// worker call.
+		if w.pend == nil {
+			w.pend = make([]byte, 0, writeBehind)
+		}
+		w.pend = append(w.pend, p...)
+		w.size += int64(len(p))
+		w.dirty = true
+		return len(p), nil
 	case w.session == 0:
 		if err := w.open(ctx, off < w.size); err != nil {
 			return 0, err
@@ -272,14 +295,27 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 		}
 		w.info, w.completed = fi, false
 	}
+	lazy := w.lazy()
 	var resp wire.WriteOpenResponse
 	req := wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Keep: keep, Staged: staged}
 	wc, err := w.c.openSession(ctx, req, &resp)
 	if err != nil {
 		return err
 	}
-	w.wc, w.session, w.staged, w.size = wc, resp.Session, staged, resp.Size
-	return nil
+	w.wc, w.session, w.staged = wc, resp.Session, staged
+	if !lazy {
+		w.size = resp.Size
+		return nil
+	}
+	// The new file's first bytes, held back for a commit that would open
+	// the session itself, go first.
+	return w.drain(ctx)
+}
+
+// lazy reports bytes written before any session was opened: the first
+// bytes of a new file, all of them in pend.
+func (w *FileWriter) lazy() bool {
+	return w.session == 0 && len(w.pend) > 0 && int64(len(w.pend)) == w.size
 }
 
 // openSession starts a write session on the node's own worker, or, when
@@ -287,9 +323,19 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 // first block (then its successors on the ring): a client on a node
 // without a worker writes through the cluster.
 func (c *Client) openSession(ctx context.Context, req wire.WriteOpenRequest, resp *wire.WriteOpenResponse) (*rpc.Client, error) {
+	return c.onWriter(ctx, req.File, func(wc *rpc.Client) error {
+		_, err := wc.Call(ctx, wire.WorkerWriteOpen, req, nil, resp, nil)
+		return err
+	})
+}
+
+// onWriter makes call on the worker that takes the writes of file: the
+// node's own, or the home worker of its first block and its successors,
+// the next one tried when one cannot be reached.
+func (c *Client) onWriter(ctx context.Context, file wire.FileRef, call func(wc *rpc.Client) error) (*rpc.Client, error) {
 	var errs []error
 	if c.worker != nil {
-		_, err := c.worker.Call(ctx, wire.WorkerWriteOpen, req, nil, resp, nil)
+		err := call(c.worker)
 		if err == nil || !failover(ctx, err) {
 			return c.worker, err
 		}
@@ -297,12 +343,12 @@ func (c *Client) openSession(ctx context.Context, req wire.WriteOpenRequest, res
 	}
 	ring, self := c.workers.view(ctx)
 	if ring != nil {
-		for _, m := range ring.Successors(cluster.BlockKey(req.File.ID, 0), 3) {
+		for _, m := range ring.Successors(cluster.BlockKey(file.ID, 0), 3) {
 			if m.Name == self {
 				continue // the local worker, tried above
 			}
 			wc := c.workers.client(m, self)
-			_, err := wc.Call(ctx, wire.WorkerWriteOpen, req, nil, resp, nil)
+			err := call(wc)
 			if err == nil || !failover(ctx, err) {
 				return wc, err
 			}
@@ -311,9 +357,9 @@ func (c *Client) openSession(ctx context.Context, req wire.WriteOpenRequest, res
 		}
 	}
 	if len(errs) == 0 {
-		return nil, fmt.Errorf("write %s: no worker to write through: %w", req.File.UfsPath, syscall.ENOTCONN)
+		return nil, fmt.Errorf("write %s: no worker to write through: %w", file.UfsPath, syscall.ENOTCONN)
 	}
-	return nil, fmt.Errorf("write %s: no worker answered: %w: %w", req.File.UfsPath, syscall.EIO, errors.Join(errs...))
+	return nil, fmt.Errorf("write %s: no worker answered: %w: %w", file.UfsPath, syscall.EIO, errors.Join(errs...))
 }
 
 // commit finishes the session at the worker and completes the file at the
@@ -323,7 +369,8 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if w.gone {
 		return nil
 	}
-	if w.session == 0 {
+	lazy := w.session == 0 && w.lazy()
+	if w.session == 0 && !lazy {
 		if w.completed {
 			return nil
 		}
@@ -353,7 +400,26 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	// worker call (and one PutObject), not a write and then a commit.
 	var resp wire.WriteCommitResponse
 	pend := len(w.pend)
-	_, err = w.wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
+	if lazy {
+		// No session yet: every byte is in pend, and the session is
+		// opened by the commit itself, one worker call in all.
+		req.Open = &wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType}
+		w.wc, err = w.c.onWriter(ctx, req.Open.File, func(wc *rpc.Client) error {
+			_, err := wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
+			return err
+		})
+		if errors.Is(err, syscall.EBADF) {
+			// A worker from before commits opened sessions: open
+			// one (which sends it the bytes), then commit it.
+			req.Open = nil
+			if err = w.open(ctx, false); err == nil {
+				req.Session = w.session
+				_, err = w.wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
+			}
+		}
+	} else {
+		_, err = w.wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
+	}
 	w.pend = w.pend[:0]
 	w.session, w.staged = 0, false
 	if err != nil {

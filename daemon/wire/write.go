@@ -39,4 +39,8 @@ type IDRequest struct {
 type CommitRequest struct {
 	Session uint64 `json:"session"`
 	Target  string `json:"target,omitempty"`
+	// Open, with Session 0, opens the session the commit finishes: a
+	// writer whose bytes all travel with the commit opens, writes and
+	// commits in one call.
+	Open *WriteOpenRequest `json:"open,omitempty"`
 }
