@@ -536,6 +536,11 @@ func (j *ufsJournal) readSegment(ctx context.Context, s segment) ([][]byte, erro
 			s.name, j.cfg.Where, fmt.Sprintf(what, args...), syscall.EIO)
 	}
 	rc, err := j.cfg.Store.OpenRange(ctx, s.name, 0, -1)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The leader compacted it away after a checkpoint since it was
+		// listed: list again, and start from that checkpoint.
+		return nil, fmt.Errorf("meta: journal file %s in %s went away since it was listed: %w: %w", s.name, j.cfg.Where, errJournalGap, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("meta: journal file %s in %s: %w", s.name, j.cfg.Where, err)
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -427,4 +430,39 @@ func TestUFSJournalListingMiss(t *testing.T) {
 	if got, want := f.lastApplied(), g.masters[l].fsm.lastApplied(); got != want {
 		t.Fatalf("next round: applied %d, want %d", got, want)
 	}
+
+	// A file listed and then compacted away before it is read (the
+	// leader checkpointed meanwhile) is a gap to list again, which a
+	// starting master retries, not a failure.
+	f2, err := openFSM(filepath.Join(t.TempDir(), metastoreName), slog.New(slog.NewTextHandler(&lockedBuffer{}, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f2.close()
+	gone := &vanishingStore{UFS: local, gone: path.Join(ujLogs, names[0])}
+	j2 := &ufsJournal{cfg: ufsJournalConfig{Store: gone, Where: "test"}, fsm: f2, log: slog.New(slog.NewTextHandler(&lockedBuffer{}, nil))}
+	if err := j2.catchUp(ctx, false); !errors.Is(err, errJournalGap) {
+		t.Fatalf("a listed file gone before it was read: %v, want a journal gap", err)
+	}
+	gone.gone = ""
+	if err := j2.catchUp(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f2.lastApplied(), g.masters[l].fsm.lastApplied(); got != want {
+		t.Fatalf("after listing again: applied %d, want %d", got, want)
+	}
+}
+
+// vanishingStore lists the file gone but cannot open it, as a file removed
+// between the listing and the read.
+type vanishingStore struct {
+	ufs.UFS
+	gone string
+}
+
+func (v *vanishingStore) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
+	if p == v.gone {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}
+	}
+	return v.UFS.OpenRange(ctx, p, off, n)
 }
