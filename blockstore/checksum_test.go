@@ -3,6 +3,7 @@ package blockstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"testing"
@@ -243,6 +244,67 @@ func TestTruncatedBackingFile(t *testing.T) {
 				t.Errorf("pages not cached again: %d source calls, want 5", src.totalCalls())
 			}
 			checkAccounting(t, s)
+		})
+	}
+}
+
+// chunkReader returns at most n bytes per Read, then err once its bytes
+// are gone.
+type chunkReader struct {
+	b   []byte
+	n   int
+	err error
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, r.err
+	}
+	k := copy(p[:min(len(p), r.n)], r.b)
+	r.b = r.b[k:]
+	return k, nil
+}
+
+func TestReadSum(t *testing.T) {
+	data := randomBytes(7, 100_000)
+	errBroken := errors.New("broken")
+	tests := []struct {
+		name    string
+		src     []byte
+		chunk   int
+		srcErr  error
+		want    int // bytes asked for
+		wantErr error
+	}{
+		{"whole in one read", data, len(data), io.EOF, len(data), nil},
+		{"many small reads", data, 977, io.EOF, len(data), nil},
+		{"less than the source", data, 4096, io.EOF, 50_000, nil},
+		{"source short", data[:60_000], 4096, io.EOF, len(data), io.ErrUnexpectedEOF},
+		{"source empty", nil, 4096, io.EOF, len(data), io.EOF},
+		{"source breaks", data[:60_000], 4096, errBroken, len(data), errBroken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := make([]byte, tt.want)
+			var sum uint32
+			err := readSum(&chunkReader{b: tt.src, n: tt.chunk, err: tt.srcErr}, b, &sum)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("readSum: %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if !bytes.Equal(b, data[:tt.want]) {
+				t.Fatal("bytes differ")
+			}
+			if want := pageCRC(data[:tt.want]); sum != want {
+				t.Errorf("checksum %08x, want %08x (of the whole)", sum, want)
+			}
+			// Without a checksum wanted, the same bytes.
+			clear(b)
+			if err := readSum(&chunkReader{b: tt.src, n: tt.chunk, err: tt.srcErr}, b, nil); err != nil || !bytes.Equal(b, data[:tt.want]) {
+				t.Errorf("readSum without a checksum: %v, bytes equal %t", err, bytes.Equal(b, data[:tt.want]))
+			}
 		})
 	}
 }

@@ -268,6 +268,9 @@ func TestRunFailingMidway(t *testing.T) {
 			if !bytes.Equal(p, src.data[:len(p)]) {
 				t.Fatal("bytes differ on a cached read")
 			}
+			// The page that broke off was being written as its bytes
+			// came: its room and what was written of it are given back.
+			checkAccounting(t, s)
 		})
 	}
 }

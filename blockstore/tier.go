@@ -112,13 +112,17 @@ func (d *tierDir) probe() error {
 	return nil
 }
 
-// warnSize logs when d's quota exceeds the size of its file system.
+// warnSize logs when d's quota exceeds the size of its file system, and
+// hints at huge pages for a tmpfs without them (see hintHugePages).
 func (d *tierDir) warnSize(log *slog.Logger) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(d.path, &st); err == nil {
 		if total := int64(st.Blocks) * st.Bsize; total > 0 && d.quota > total {
 			log.Warn("tier dir quota exceeds the size of its file system", "tier", d.alias, "dir", d.path,
 				"quota", d.quota, "fsSize", total)
+		}
+		if st.Type == unix.TMPFS_MAGIC {
+			d.hintHugePages(log)
 		}
 	}
 }

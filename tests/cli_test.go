@@ -405,6 +405,11 @@ func TestStartAllOverSSH(t *testing.T) {
 	if !strings.Contains(string(mounts), "tmpfs "+tier+" tmpfs rw") || !strings.Contains(string(mounts), "size=65536k") {
 		t.Fatalf("Mount did not put a 64 MiB tmpfs at %s:\n%s", tier, mounts)
 	}
+	// With huge pages, where the kernel has them for tmpfs.
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/shmem_enabled"); err == nil &&
+		!strings.Contains(string(mounts), "huge=within_size") {
+		t.Errorf("Mount did not ask for huge pages (the kernel has them for tmpfs):\n%s", mounts)
+	}
 	if out := c.must("alluxio", "fsadmin", "report", "capacity"); !strings.Contains(out, tier) {
 		t.Fatalf("the worker does not use the ramdisk:\n%s", out)
 	}

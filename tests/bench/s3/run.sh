@@ -20,6 +20,10 @@
 # worker's page size (alluxio.worker.page.store.page.size), which is the
 # size of its pages; BENCH_S3_READ_AHEAD sets how far ahead of a sequential
 # reader the worker fetches (alluxio.worker.network.reader.buffer.size).
+# BENCH_S3_HUGE=1 puts the alluxio-go tier and rclone's cache on a tmpfs of
+# their own mounted with huge=within_size (transparent huge pages), instead
+# of on /dev/shm's (4 KiB pages; writing a page there costs several times
+# the CPU, most of it allocating the tmpfs's pages).
 # BENCH_S3_QUICK=1 measures only the raw and alluxio-go reads and the
 # small-file rows of alluxio-go and s3fs, and prints them, for trying
 # changes (nothing appended). BENCH_S3_BIN names the directory of the
@@ -36,6 +40,7 @@ files=${BENCH_S3_FILES:-1000}
 page=${BENCH_S3_PAGE_SIZE:-} # alluxio.worker.page.store.page.size, when set
 ahead=${BENCH_S3_READ_AHEAD:-} # alluxio.worker.network.reader.buffer.size, when set
 quick=${BENCH_S3_QUICK:-}
+huge=${BENCH_S3_HUGE:-}
 work=$(mktemp -d /var/tmp/alluxio-s3bench.XXXXXX)
 shm=$(mktemp -d /dev/shm/alluxio-s3bench.XXXXXX)
 home=$work/home
@@ -48,6 +53,7 @@ cleanup() {
   "$home/bin/alluxio-stop.sh" local >/dev/null 2>&1 || true
   unmount "$home/mnt"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -z "$huge" ] || unmount "$shm/huge"
   rm -rf "$work" "$shm"
 }
 trap cleanup EXIT
@@ -100,7 +106,14 @@ secs() {
 export AWS_ACCESS_KEY_ID=BENCH$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
 export AWS_SECRET_ACCESS_KEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 endpoint=http://127.0.0.1:$(port)
-mkdir -p "$shm/s3" "$shm/tier" "$shm/rclone-cache" "$work/s3fs" "$work/rclone" \
+# cache: where the alluxio-go tier and rclone's cache live.
+cache=$shm
+if [ -n "$huge" ]; then
+  cache=$shm/huge
+  mkdir -p "$cache"
+  mount -t tmpfs -o "size=$((size_mib * 3 + 512))m,huge=within_size" tmpfs "$cache"
+fi
+mkdir -p "$shm/s3" "$cache/tier" "$cache/rclone-cache" "$work/s3fs" "$work/rclone" \
   "$home/bin" "$home/conf" "$home/ufs" "$home/mnt"
 ROOT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID ROOT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
   "$root/.cache/bin/versitygw" --port "${endpoint#http://}" --quiet posix "$shm/s3" >"$work/versitygw.log" 2>&1 &
@@ -127,7 +140,7 @@ alluxio.worker.rpc.port=$(port)
 alluxio.worker.web.port=$(port)
 alluxio.worker.membership.port=$(port)
 alluxio.master.mount.table.root.ufs=$home/ufs
-alluxio.worker.tieredstore.level0.dirs.path=$shm/tier
+alluxio.worker.tieredstore.level0.dirs.path=$cache/tier
 alluxio.worker.tieredstore.level0.dirs.quota=$((size_mib * 2 + 256))MB
 alluxio.fuse.mount.point=$home/mnt
 alluxio.worker.data.server.domain.socket.address=$home/run/worker.sock
@@ -170,11 +183,11 @@ mount_s3fs() {
 # rclone 1.60 refuses to start when AWS_CA_BUNDLE is set with its own
 # transport ("unable to load custom CA bundle"); the endpoint is plain http.
 mount_rclone() {
-  rm -rf "$shm/rclone-cache" && mkdir -p "$shm/rclone-cache"
+  rm -rf "$cache/rclone-cache" && mkdir -p "$cache/rclone-cache"
   env -u AWS_CA_BUNDLE RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other \
     RCLONE_CONFIG_BENCH_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
     RCLONE_CONFIG_BENCH_ENDPOINT="$endpoint" RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true \
-    rclone mount "bench:$bucket" "$work/rclone" --vfs-cache-mode full --cache-dir "$shm/rclone-cache" \
+    rclone mount "bench:$bucket" "$work/rclone" --vfs-cache-mode full --cache-dir "$cache/rclone-cache" \
     --daemon --log-file "$work/rclone.log"
   wait_mount "$work/rclone"
 }
@@ -302,7 +315,8 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo "Machine: $(nproc) cores ($cpu), $mem, kernel $(uname -r); versitygw ${VERSITYGW_VERSION:-v1.8.0} serving"
   echo "tmpfs on 127.0.0.1; s3fs $(s3fs --version 2>&1 | grep -o 'V[0-9.]*' | head -n 1), $(rclone version 2>/dev/null | head -n 1);"
   echo "reads: ${size_mib} MiB object, dd bs=1M, best of $runs; kernel passthrough: $([ "${passthrough:-0}" -gt 0 ] && echo on || echo off);"
-  echo "alluxio-go page size: ${page:-1MB (the default)}; read-ahead (alluxio.worker.network.reader.buffer.size): ${ahead:-64MB (the default)}."
+  echo "alluxio-go page size: ${page:-1MB (the default)}; read-ahead (alluxio.worker.network.reader.buffer.size): ${ahead:-64MB (the default)};"
+  echo "the alluxio-go tier and rclone's cache on $([ -n "$huge" ] && echo "a tmpfs with huge=within_size (transparent huge pages)" || echo "/dev/shm (tmpfs, 4 KiB pages)")."
   echo "Ratios are alluxio-go / the other (above 1: alluxio-go ahead); for ls -l and CPU seconds, the other's / alluxio-go's."
   echo "CPU seconds: the least of the cold reads, dd's own left out (the same for every mount)."
   echo
