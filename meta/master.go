@@ -756,6 +756,20 @@ func (k KeptAttrs) setAttr() SetAttrOptions {
 	return SetAttrOptions{Mode: k.Mode, UID: k.UID, GID: k.GID, Mtime: k.Mtime, Atime: k.Atime}
 }
 
+// authorizeKept checks that the caller may make the change of kept
+// attributes to the file at p; a refused change is dropped from k, and
+// its error returned for the completion to go on without it.
+func (m *Master) authorizeKept(ctx context.Context, p string, k *KeptAttrs) error {
+	if k.Empty() {
+		return nil
+	}
+	if err := m.authorizeSetAttr(ctx, p, k.setAttr()); err != nil {
+		*k = KeptAttrs{}
+		return err
+	}
+	return nil
+}
+
 // keptFor checks that the caller may make the change of kept attributes
 // to the file with inode id, and applies it to the under-store when the
 // file is persisted there (ufsAttr: a changed mtime gives a new
@@ -782,11 +796,10 @@ func (m *Master) keptFor(ctx context.Context, op string, id uint64, k *KeptAttrs
 	if err != nil {
 		return nil, nil, err
 	}
-	o := k.setAttr()
-	if err := m.authorizeSetAttr(ctx, p, o); err != nil {
-		*k = KeptAttrs{}
-		return nil, err, nil
+	if denied := m.authorizeKept(ctx, p, k); denied != nil {
+		return nil, denied, nil
 	}
+	o := k.setAttr()
 	if !persisted || ufsUntouched(o) || !n.isFile() {
 		return nil, nil, nil
 	}

@@ -90,7 +90,6 @@ type EmptyOptions struct {
 // session. A file completed already is returned as it is (a retried call);
 // one removed meanwhile is ENOENT.
 func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (FileInfo, error) {
-	persist := o.Persist
 	const op = "complete"
 	if err := m.checkLeader(); err != nil {
 		return FileInfo{}, err
@@ -130,10 +129,7 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 	}
 	// Authorised here; the under-store gets the kept mode with the
 	// file, the rest once it is there.
-	_, denied, err := m.keptFor(ctx, op, id, &o.Kept, false)
-	if err != nil {
-		return FileInfo{}, err
-	}
+	denied := m.authorizeKept(ctx, fi.Path, &o.Kept)
 	if o.Kept.Mode != nil {
 		mode = *o.Kept.Mode
 	}
@@ -148,7 +144,7 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 		}
 		return fi, err
 	}
-	if persist {
+	if o.Persist {
 		if mi.ReadOnly {
 			return FileInfo{}, &fs.PathError{Op: op, Path: fi.Path, Err: syscall.EROFS}
 		}

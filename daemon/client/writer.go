@@ -209,13 +209,7 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 		// A new file's first bytes, in order: the session waits, so
 		// that a small file is opened, written and committed in one
 		// worker call.
-		if w.pend == nil {
-			w.pend = make([]byte, 0, writeBehind)
-		}
-		w.pend = append(w.pend, p...)
-		w.size += int64(len(p))
-		w.dirty = true
-		return len(p), nil
+		return w.hold(p), nil
 	case w.session == 0:
 		if err := w.open(ctx, off < w.size); err != nil {
 			return 0, err
@@ -231,13 +225,7 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 				return 0, err
 			}
 		}
-		if w.pend == nil {
-			w.pend = make([]byte, 0, writeBehind)
-		}
-		w.pend = append(w.pend, p...)
-		w.size += int64(len(p))
-		w.dirty = true
-		return len(p), nil
+		return w.hold(p), nil
 	}
 	if err := w.drain(ctx); err != nil {
 		return 0, err
@@ -310,6 +298,17 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 	// The new file's first bytes, held back for a commit that would open
 	// the session itself, go first.
 	return w.drain(ctx)
+}
+
+// hold appends the in-order bytes p to pend and returns their length.
+func (w *FileWriter) hold(p []byte) int {
+	if w.pend == nil {
+		w.pend = make([]byte, 0, writeBehind)
+	}
+	w.pend = append(w.pend, p...)
+	w.size += int64(len(p))
+	w.dirty = true
+	return len(p)
 }
 
 // lazy reports bytes written before any session was opened: the first
