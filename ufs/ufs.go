@@ -111,14 +111,6 @@ type UFS interface {
 	Close() error
 }
 
-// LocalStore is implemented by stores kept in this machine's file systems,
-// where a file is made by a system call rather than a request to a
-// server: making a new file's empty copy at once, to be replaced by its
-// bytes later, costs little (meta.CreateOptions.Complete).
-type LocalStore interface {
-	Local() bool
-}
-
 // Chmoder is implemented by stores that keep permission bits.
 type Chmoder interface {
 	Chmod(ctx context.Context, path string, mode fs.FileMode) error

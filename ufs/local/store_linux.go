@@ -382,9 +382,6 @@ func (s *Store) List(ctx context.Context, dir string, fn func(ufs.FileInfo) erro
 	}
 }
 
-// Local implements ufs.LocalStore: the store is a directory here.
-func (s *Store) Local() bool { return true }
-
 // Create starts writing the file at p. The bytes go to a hidden temporary
 // file in the same directory, which Close fsyncs and renames over p.
 // opts.Mode sets the permission exactly (the process umask is not
