@@ -22,7 +22,8 @@ const alluxioUsage = `Usage: alluxio [-Dkey=value ...] COMMAND [ARGS]
 
 COMMAND is one of:
   format [-s]          format the master journal and the worker storage
-  formatJournal        format the master journal (refused while a master runs)
+  formatJournal [--token T]  format the master journal (refused while a master runs);
+                       with a token (or ALLUXIO_FORMAT_TOKEN), only once per token
   formatWorker         remove the worker's cached pages
   fs                   file system commands (alluxio fs help)
   fsadmin report       cluster summary, with every master's Raft state and lag
@@ -122,8 +123,17 @@ func newClient(env *Env) *client.Client {
 	return client.New(cfg)
 }
 
-// format resets the journal and/or the worker's cached pages.
+// format resets the journal and/or the worker's cached pages. Formatting
+// the journal alone takes a format token: --token T, or else the
+// environment's ALLUXIO_FORMAT_TOKEN (see meta.FormatJournalFor).
 func format(env *Env, args []string, journal, worker bool) error {
+	var token string
+	if journal && !worker {
+		var err error
+		if token, err = formatToken(args); err != nil {
+			return err
+		}
+	}
 	if journal {
 		cfg := meta.Config{JournalDir: env.Conf.String("alluxio.master.journal.folder")}
 		if mc, err := daemon.MasterConfigFrom(env.Conf, env.Log); err == nil {
@@ -131,10 +141,17 @@ func format(env *Env, args []string, journal, worker bool) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := meta.FormatJournal(ctx, cfg); err != nil {
+		formatted, err := meta.FormatJournalFor(ctx, cfg, token)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "Formatted journal %s\n", ufs.Redact(cfg.JournalDir))
+		if !formatted {
+			fmt.Fprintf(env.Stdout, "journal %s was already formatted for %s; not formatting again\n", ufs.Redact(cfg.JournalDir), token)
+		} else if token != "" {
+			fmt.Fprintf(env.Stdout, "Formatted journal %s for %s\n", ufs.Redact(cfg.JournalDir), token)
+		} else {
+			fmt.Fprintf(env.Stdout, "Formatted journal %s\n", ufs.Redact(cfg.JournalDir))
+		}
 	}
 	if worker {
 		sock := env.Conf.String("alluxio.worker.data.server.domain.socket.address")
@@ -161,6 +178,33 @@ func format(env *Env, args []string, journal, worker bool) error {
 		}
 	}
 	return nil
+}
+
+// formatToken returns the format token of formatJournal's arguments:
+// --token T or --token=T, else $ALLUXIO_FORMAT_TOKEN.
+func formatToken(args []string) (string, error) {
+	token, given := "", false
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--token":
+			if i+1 >= len(args) || args[i+1] == "" {
+				return "", usageError("alluxio formatJournal --token needs a value")
+			}
+			token, given = args[i+1], true
+			i++
+		case strings.HasPrefix(a, "--token="):
+			token, given = strings.TrimPrefix(a, "--token="), true
+			if token == "" {
+				return "", usageError("alluxio formatJournal --token needs a value")
+			}
+		default:
+			return "", usageError("alluxio formatJournal: unexpected argument %q (usage: alluxio formatJournal [--token T])", a)
+		}
+	}
+	if !given {
+		token = os.Getenv("ALLUXIO_FORMAT_TOKEN")
+	}
+	return token, nil
 }
 
 func getConf(env *Env, args []string) error {

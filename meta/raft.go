@@ -190,10 +190,17 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 	if err != nil {
 		return nil, fmt.Errorf("meta: raft snapshots in %s: %w", cfg.Dir, err)
 	}
-	n.trans, err = raft.NewTCPTransportWithLogger(cfg.BindAddr, advertise, 3, 10*time.Second, hl)
+	token, err := readFormatToken(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := listenRaft(cfg.BindAddr, advertise, token, rlog)
 	if err != nil {
 		return nil, fmt.Errorf("meta: raft transport on %s: %w", cfg.BindAddr, err)
 	}
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: stream, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl,
+	})
 
 	// The log must reach the entries the metastore applied, unless a
 	// snapshot holds them.
@@ -217,6 +224,18 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 	existing, err := raft.HasExistingState(n.logs, n.stable, snaps)
 	if err != nil {
 		return nil, fmt.Errorf("meta: raft state in %s: %w", cfg.Dir, err)
+	}
+	if token == "" && emptyJournal(existing, n.logs, snaps) {
+		// A master that starts with nothing (its volume replaced, or
+		// added to a group) takes the token of the group that reaches
+		// it first, as long as it still has nothing; one with a journal
+		// keeps what it has.
+		stream.allowAdopt(func(t string) error {
+			if !emptyJournal(true, n.logs, snaps) {
+				return errNotEmpty
+			}
+			return writeFormatToken(cfg.Dir, t)
+		})
 	}
 	if !existing && !cfg.NoBootstrap {
 		servers := append([]raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: n.trans.LocalAddr()}}, peers...)
@@ -243,6 +262,20 @@ func startRaft(cfg raftConfig, f raft.FSM, log *slog.Logger) (_ *raftNode, err e
 		return nil, fmt.Errorf("meta: start raft: %w", err)
 	}
 	return n, nil
+}
+
+// emptyJournal reports whether a journal holds nothing but, perhaps, the
+// configuration its bootstrap wrote: its master never was part of a group.
+func emptyJournal(existing bool, logs raft.LogStore, snaps raft.SnapshotStore) bool {
+	if !existing {
+		return true
+	}
+	last, err := logs.LastIndex()
+	if err != nil || last > 1 {
+		return false
+	}
+	metas, err := snaps.List()
+	return err == nil && len(metas) == 0
 }
 
 // close stops Raft and releases its stores.

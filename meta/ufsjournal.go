@@ -11,6 +11,8 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -195,6 +197,12 @@ type ufsJournal struct {
 	// to see whether a proposal came in while it held the lock.
 	kicks atomic.Uint64
 
+	// built is the folder's format (ujFormat) that the metastore was
+	// built from; a master that finds another one stops (see
+	// checkFormat). fatal, when set, replaces that stop (tests).
+	built folderFormat
+	fatal atomic.Pointer[func(error)]
+
 	lastSeen   atomic.Uint64 // last entry seen in the journal
 	sinceCkpt  atomic.Uint64 // entries written since the last checkpoint
 	ckptMu     sync.Mutex    // one checkpoint at a time
@@ -223,6 +231,9 @@ func openUFSJournal(cfg ufsJournalConfig, f *fsm, log *slog.Logger) (*ufsJournal
 		if err := mkdirIfMissing(ctx, cfg.Store, d); err != nil {
 			return nil, fmt.Errorf("meta: journal folder %s: %w", cfg.Where, err)
 		}
+	}
+	if err := j.adoptFormat(ctx); err != nil {
+		return nil, err
 	}
 	// A gap may be a file the listing missed while the leader wrote it:
 	// list again before calling it one.
@@ -262,30 +273,52 @@ func (j *ufsJournal) run() {
 			return
 		case ch := <-j.cfg.Elect.Changes():
 			if ch.Leading {
-				j.lead(ch.Seq)
+				if err := j.lead(ch.Seq); errors.Is(err, errFormatChanged) {
+					j.stopOnFormat(err)
+					j.idle()
+					return
+				}
 			}
 		case <-tick.C:
 			ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
-			if err := j.catchUp(ctx, false); err != nil {
+			err := j.catchUp(ctx, false)
+			cancel()
+			if errors.Is(err, errFormatChanged) {
+				j.stopOnFormat(err)
+				j.idle()
+				return
+			}
+			if err != nil {
 				j.log.Error("replaying the journal failed", "err", err)
 			}
-			cancel()
 		}
 	}
 }
 
 // lead serves as leader from the epoch after seq until leadership ends.
-func (j *ufsJournal) lead(seq uint64) {
+// It returns an error wrapping errFormatChanged when the folder was
+// formatted since the metastore was built (found before leading, or while
+// leading).
+func (j *ufsJournal) lead(seq uint64) error {
 	ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
-	epoch, err := j.fence(ctx, seq)
+	// Checked before the marker: a master of the old journal must not
+	// fence the leaders of the new one.
+	_, err := j.checkFormat(ctx)
+	var epoch uint64
+	if err == nil {
+		epoch, err = j.fence(ctx, seq)
+	}
 	if err == nil {
 		err = j.catchUp(ctx, true)
 	}
 	cancel()
+	if errors.Is(err, errFormatChanged) {
+		return err
+	}
 	if err != nil {
 		j.log.Error("could not take over the journal; standing again", "err", err)
 		j.cfg.Elect.Resign()
-		return
+		return nil
 	}
 	stop := make(chan struct{})
 	j.mu.Lock()
@@ -300,22 +333,36 @@ func (j *ufsJournal) lead(seq uint64) {
 		j.log.Info("leading the journal", "epoch", epoch, "lastApplied", j.fsm.lastApplied())
 		j.notify(true)
 	}
-	j.serve(stop)
+	return j.serve(stop)
 }
 
 // serve writes proposals until stop closes or leadership ends.
-func (j *ufsJournal) serve(stop chan struct{}) {
+// It looks at the folder's format every TailInterval: a leader of a
+// journal formatted under it gives up and returns the error
+// (errFormatChanged), even when no write or read comes to fence it.
+func (j *ufsJournal) serve(stop chan struct{}) error {
+	tick := time.NewTicker(j.cfg.TailInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case <-j.stop:
 			j.endLeadership(stop)
-			return
+			return nil
 		case <-stop:
 			j.endLeadership(stop)
-			return
+			return nil
 		case ch := <-j.cfg.Elect.Changes():
 			if !ch.Leading {
 				j.resign("lost the ZooKeeper election")
+			}
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), defaultApplyTimeout)
+			_, err := j.checkFormat(ctx)
+			cancel()
+			if errors.Is(err, errFormatChanged) {
+				j.resign("the journal folder was formatted")
+				j.endLeadership(stop)
+				return err
 			}
 		}
 	}
@@ -383,7 +430,7 @@ func (j *ufsJournal) fence(ctx context.Context, seq uint64) (uint64, error) {
 func (j *ufsJournal) maxEpoch(ctx context.Context) (uint64, error) {
 	var top uint64
 	err := j.cfg.Store.List(ctx, ujEpochs, func(fi ufs.FileInfo) error {
-		if v, err := strconv.ParseUint(fi.Name, 10, 64); err == nil && len(fi.Name) == 20 {
+		if v, ok := parseEpoch(fi.Name); ok {
 			top = max(top, v)
 		}
 		return nil
@@ -396,24 +443,17 @@ func (j *ufsJournal) maxEpoch(ctx context.Context) (uint64, error) {
 
 // writeFile stores data at p in one piece.
 func (j *ufsJournal) writeFile(ctx context.Context, p string, data []byte) error {
-	w, err := j.cfg.Store.Create(ctx, p, ufs.CreateOptions{Mode: 0o600, SizeHint: int64(len(data))})
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(data); err != nil {
-		w.Abort()
-		return err
-	}
-	_, err = w.Close(ctx)
-	return err
+	return writeObject(ctx, j.cfg.Store, p, data)
 }
 
 // scan lists the valid log files in order: a file is dropped when a file
-// of a higher epoch starts at or before its end.
-func (j *ufsJournal) scan(ctx context.Context) ([]segment, error) {
+// of a higher epoch starts at or before its end, or when its epoch is
+// below since (the folder's format epoch: a leader of the journal that
+// the format erased wrote it).
+func (j *ufsJournal) scan(ctx context.Context, since uint64) ([]segment, error) {
 	var all []segment
 	err := j.cfg.Store.List(ctx, ujLogs, func(fi ufs.FileInfo) error {
-		if s, ok := parseSegment(fi.Name); ok {
+		if s, ok := parseSegment(fi.Name); ok && s.epoch >= since {
 			all = append(all, s)
 		}
 		return nil
@@ -433,7 +473,9 @@ func (j *ufsJournal) scan(ctx context.Context) ([]segment, error) {
 
 // catchUp applies the journal's entries after the metastore's last one.
 // A standby stops at the first file not yet settled; a new leader
-// (leader set, its marker written) applies every valid file.
+// (leader set, its marker written) applies every valid file. It fails
+// with errFormatChanged when the folder was formatted since the metastore
+// was built.
 func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
 	j.writeMu.Lock()
 	seen := j.kicks.Load()
@@ -443,7 +485,11 @@ func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
 			j.kick() // proposals that came in meanwhile
 		}
 	}()
-	segs, err := j.scan(ctx)
+	format, err := j.checkFormat(ctx)
+	if err != nil {
+		return err
+	}
+	segs, err := j.scan(ctx, format.Epoch)
 	if err != nil {
 		return err
 	}
@@ -799,8 +845,14 @@ func (j *ufsJournal) writeCheckpoint(ctx context.Context, epoch uint64) error {
 	if _, err := w.Close(ctx); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", name, err)
 	}
-	// Only a leader that is still current compacts.
+	// Only a leader that is still current compacts. A fenced one takes
+	// its checkpoint back: the folder may have been formatted since.
 	if top, err := j.maxEpoch(ctx); err != nil || top > epoch {
+		if err == nil {
+			if err = j.cfg.Store.Delete(ctx, name); err == nil {
+				j.log.Info("fenced while writing a checkpoint; deleted it", "checkpoint", name, "epoch", epoch, "top", top)
+			}
+		}
 		return err
 	}
 	segs, err := j.scanAll(ctx)
@@ -934,4 +986,105 @@ func (j *ufsJournal) close() error {
 	j.ckptMu.Lock()
 	j.ckptMu.Unlock()
 	return errors.Join(j.cfg.Elect.Close(), j.cfg.Store.Close())
+}
+
+// errFormatChanged reports that the journal folder was formatted after
+// this master's metastore was built from it.
+var errFormatChanged = errors.New("the master must restart to rebuild its metastore from the folder")
+
+// adoptFormat compares the folder's format with the one the metastore was
+// built from: a metastore of an earlier format describes a journal that
+// is gone, and is discarded, to be rebuilt from the folder. The folder
+// is the authority: every master's metastore is derived from it.
+func (j *ufsJournal) adoptFormat(ctx context.Context) error {
+	now, err := readFolderFormat(ctx, j.cfg.Store, j.cfg.Where)
+	if err != nil {
+		return err
+	}
+	built, err := readMetastoreFormat(j.fsm.path)
+	if err != nil {
+		j.log.Warn("the metastore's format record is unreadable; rebuilding the metastore", "err", err)
+		built = folderFormat{Token: "?"}
+	}
+	if built != now {
+		if applied := j.fsm.lastApplied(); applied > 0 {
+			j.log.Info("the journal folder was formatted since the metastore was built; rebuilding the metastore from the folder",
+				"folder", now.String(), "metastore", built.String(), "lastApplied", applied)
+			if err := j.fsm.discard(); err != nil {
+				return err
+			}
+		}
+		if err := writeMetastoreFormat(j.fsm.path, now); err != nil {
+			return err
+		}
+	}
+	j.built = now
+	return nil
+}
+
+// checkFormat reads the folder's format; it fails with errFormatChanged
+// when that is not the one the metastore was built from.
+func (j *ufsJournal) checkFormat(ctx context.Context) (folderFormat, error) {
+	now, err := readFolderFormat(ctx, j.cfg.Store, j.cfg.Where)
+	if err != nil {
+		return folderFormat{}, err
+	}
+	if now != j.built {
+		return now, fmt.Errorf("meta: journal folder %s was formatted with %s, this master's metastore was built from %s: %w",
+			j.cfg.Where, now, j.built, errFormatChanged)
+	}
+	return now, nil
+}
+
+// stopOnFormat stops this master after the folder was formatted under
+// it: its metastore describes the erased journal, and only a restart
+// (which rebuilds it, see adoptFormat) leaves that behind. Like a failed
+// metastore write, it ends the process.
+func (j *ufsJournal) stopOnFormat(err error) {
+	j.resign("the journal folder was formatted")
+	if fn := j.fatal.Load(); fn != nil {
+		(*fn)(err)
+		return
+	}
+	j.log.Error("the journal folder was formatted; stopping", "err", err)
+	panic(err.Error())
+}
+
+// idle is what is left of run after stopOnFormat returned (tests only):
+// the master neither tails nor leads, and passes on leadership until
+// closed.
+func (j *ufsJournal) idle() {
+	for {
+		select {
+		case <-j.stop:
+			return
+		case ch := <-j.cfg.Elect.Changes():
+			// A lone master would only be handed leadership again.
+			if _, solo := j.cfg.Elect.(*soloElector); ch.Leading && !solo {
+				j.cfg.Elect.Resign()
+			}
+		}
+	}
+}
+
+// discard replaces the metastore's state with an empty one.
+func (f *fsm) discard() error {
+	tmp := f.path + ".empty"
+	os.Remove(tmp)
+	st, err := openStore(tmp, storeOpenTimeout)
+	if err == nil {
+		err = st.close()
+	}
+	if err == nil {
+		err = f.swap(tmp)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("meta: discard metastore %s: %w", f.path, err)
+	}
+	f.epoch.Store(rand.Uint64())
+	if f.onRestore != nil {
+		f.onRestore()
+	}
+	return nil
 }

@@ -7,8 +7,11 @@
 #   fuse [-o opts] [--fuse-opts=opts] [MOUNT_POINT [ALLUXIO_PATH]]
 #                                      alluxio-fuse run ..., after removing a
 #                                      dead mount a killed container left behind
-#   format-journal                     alluxio formatJournal; with
-#                                      ALLUXIO_FORMAT_TOKEN set, only once per token
+#   format-journal [-Dk=v ...]         alluxio formatJournal; with
+#                                      ALLUXIO_FORMAT_TOKEN set, only once per
+#                                      token (the journal keeps the token, and
+#                                      masters of different tokens refuse each
+#                                      other, see alluxio formatJournal --token)
 #   format-worker                      alluxio formatWorker
 #   alluxio-fuse ARGS...               alluxio-fuse ARGS...
 #   PROGRAM ARGS...                    a program on the PATH (bash, alluxio, ...)
@@ -28,26 +31,15 @@ usage() {
 }
 
 # format_journal formats the master journal. When ALLUXIO_FORMAT_TOKEN is
-# set (the Helm chart sets it to the release revision) a local journal
-# folder keeps a marker, so that a pod restarted later in the same release
-# does not format again: only the rollout that asked for it formats.
+# set (the Helm chart sets it to the release revision) the journal keeps
+# the token, so that a pod restarted later in the same release does not
+# format again: only the rollout that asked for it formats.
 format_journal() {
-  local token=${ALLUXIO_FORMAT_TOKEN:-} folder marker
+  local token=${ALLUXIO_FORMAT_TOKEN:-}
   if [ -z "$token" ]; then
     exec "$ALLUXIO" "$@" formatJournal
   fi
-  folder=$("$ALLUXIO" "$@" getConf alluxio.master.journal.folder)
-  if [[ $folder == *://* ]]; then
-    exec "$ALLUXIO" "$@" formatJournal
-  fi
-  marker=$folder/.alluxio-format-token
-  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$token" ]; then
-    echo "journal $folder was already formatted for $token; not formatting again"
-    return 0
-  fi
-  "$ALLUXIO" "$@" formatJournal
-  mkdir -p "$folder"
-  printf '%s\n' "$token" >"$marker"
+  exec "$ALLUXIO" "$@" formatJournal --token "$token"
 }
 
 # mounted tells whether a FUSE file system is mounted at $1.
