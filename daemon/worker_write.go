@@ -34,6 +34,9 @@ type writeSession struct {
 	under     ufs.Writer         // nil unless the bytes go through now
 	staging   *os.File           // set for staged sessions
 	size      int64
+	// fill is the fingerprint of an empty under-store copy the bytes may
+	// go into in place (wire.WriteOpenRequest.Fill).
+	fill string
 }
 
 func validWriteType(t string) bool {
@@ -60,7 +63,7 @@ func (w *Worker) openOutputs(ctx context.Context, s *writeSession) error {
 		if err != nil {
 			return err
 		}
-		uw, err := u.Create(ctx, s.ref.UfsPath, ufs.CreateOptions{Mode: ufsMode(s.ref), SizeHint: -1})
+		uw, err := u.Create(ctx, s.ref.UfsPath, ufs.CreateOptions{Mode: ufsMode(s.ref), SizeHint: -1, Fill: s.fill})
 		if err != nil {
 			return err
 		}
@@ -92,7 +95,7 @@ func (w *Worker) newSession(ctx context.Context, r wire.WriteOpenRequest) (*writ
 		return nil, fmt.Errorf("write of file %d: unknown write type %q: %w", r.File.ID, r.WriteType, syscall.EINVAL)
 	}
 	conn, _ := rpc.ConnID(ctx)
-	s := &writeSession{conn: conn, ref: r.File, key: keyOf(r.File), writeType: r.WriteType}
+	s := &writeSession{conn: conn, ref: r.File, key: keyOf(r.File), writeType: r.WriteType, fill: r.Fill}
 	var err error
 	if r.Staged {
 		err = w.openStaging(s)

@@ -131,6 +131,11 @@ type createFileCmd struct {
 	// under-store until the new ones replace them (so it stays persisted:
 	// removing it must remove them).
 	UfsKept bool `json:"ufsKept,omitempty"`
+	// Complete makes a new file complete and empty at once, persisted
+	// with UfsFingerprint (CreateOptions.Complete); an existing file
+	// overwritten is not affected.
+	Complete       bool   `json:"complete,omitempty"`
+	UfsFingerprint string `json:"ufsFingerprint,omitempty"`
 }
 
 func (*createFileCmd) commandType() commandType { return cmdCreateFile }
@@ -165,6 +170,9 @@ func (c *createFileCmd) apply(t *txn) (any, error) {
 	// The version's identity is fixed at creation, so the worker can cache
 	// pages under it while the file is being written.
 	n.Fingerprint = writtenFingerprint(n.ID, c.Now)
+	if c.Complete {
+		n.Completed, n.Persisted, n.UfsFingerprint = true, true, c.UfsFingerprint
+	}
 	touch(parent, c.Now)
 	t.linkNew(parent, n)
 	return infoOf(t, n, c.Path)
@@ -184,6 +192,9 @@ type completeFileCmd struct {
 	// Kept are attributes the writer set while it had the file open: the
 	// file gets them, and a kept mtime instead of Now.
 	Kept *KeptAttrs `json:"kept,omitempty"`
+	// Replaces is the fingerprint of the empty version a file was
+	// created complete with (CompleteOptions.Replaces).
+	Replaces string `json:"replaces,omitempty"`
 }
 
 func (*completeFileCmd) commandType() commandType { return cmdCompleteFile }
@@ -193,12 +204,16 @@ func (c *completeFileCmd) apply(t *txn) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The empty version made at creation, still as it was, is its
+	// writer's to replace, with bytes in the under-store (where that
+	// version's empty copy is).
+	replacing := n.Completed && c.Replaces != "" && n.Fingerprint == c.Replaces && n.Size == 0 && c.Persisted
 	switch {
 	case n.IsDir:
 		return nil, &fs.PathError{Op: "complete", Path: p, Err: syscall.EISDIR}
 	case n.IsSymlink || c.Size < 0:
 		return nil, &fs.PathError{Op: "complete", Path: p, Err: syscall.EINVAL}
-	case n.Completed:
+	case n.Completed && !replacing:
 		// A retry of a completion that was applied: same answer.
 		if n.Size == c.Size && n.Persisted == c.Persisted {
 			return infoOf(t, n, p)

@@ -14,6 +14,9 @@ import (
 
 // dirUFS is a test-only under-store over a local directory, made with os
 // calls. It implements the optional Chmoder, Chowner, Chtimeser, Symlinker
+// Local implements ufs.LocalStore.
+func (d *dirUFS) Local() bool { return true }
+
 // and Truncater.
 type dirUFS struct {
 	root string

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -147,5 +148,116 @@ func TestCompletionKeepsAttrs(t *testing.T) {
 	check(t, "/k/written", got)
 	if st, _ := os.Stat(e.path("/k/written")); got.UfsFingerprint == "" || st == nil {
 		t.Errorf("no under-store fingerprint after the kept mtime: %+v", got)
+	}
+}
+
+// TestCreateComplete: a file created with CreateOptions.Complete is
+// complete, persisted and empty at once, with its empty copy in the
+// under-store; its writer's first commit replaces that version (Replaces),
+// a retry of it answers the same, and a version changed meanwhile is not
+// replaced. An existing file overwritten stays incomplete.
+func TestCreateComplete(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := t.Context()
+	e.mkdir(t, "/b")
+	born := func(t *testing.T, p string) FileInfo {
+		t.Helper()
+		fi, err := e.m.CreateFile(ctx, p, CreateOptions{Mode: 0o640, Persisted: true, Complete: true, Exclusive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.Completed || !fi.Persisted || fi.Size != 0 || fi.UfsFingerprint == "" {
+			t.Fatalf("created complete: %+v, want complete, persisted, empty, a fingerprint", fi)
+		}
+		st, err := os.Stat(e.path(p))
+		if err != nil || st.Size() != 0 || st.Mode().Perm() != 0o640 {
+			t.Fatalf("under-store copy: %v, %v; want an empty 0640 file", st, err)
+		}
+		return fi
+	}
+
+	t.Run("replaced by the first commit", func(t *testing.T) {
+		fi := born(t, "/b/w")
+		if err := os.WriteFile(e.path("/b/w"), []byte("hello"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		o := CompleteOptions{Size: 5, Persisted: true, UfsFingerprint: "mt:1:5", Replaces: fi.Fingerprint}
+		got, err := e.m.CompleteFile(ctx, fi.ID, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Size != 5 || got.UfsFingerprint != "mt:1:5" {
+			t.Errorf("after the commit: %+v, want size 5", got)
+		}
+		if again, err := e.m.CompleteFile(ctx, fi.ID, o); err != nil || again.Size != 5 {
+			t.Errorf("retried commit: %+v, %v; want the same answer", again, err)
+		}
+		// Once replaced, the version is not the writer's any more.
+		o.Size, o.UfsFingerprint = 7, "mt:2:7"
+		if _, err := e.m.CompleteFile(ctx, fi.ID, o); err == nil {
+			t.Error("a second replacement of the born version succeeded")
+		}
+	})
+
+	t.Run("not without Replaces or after a change", func(t *testing.T) {
+		fi := born(t, "/b/x")
+		if _, err := e.m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 3, Persisted: true}); err == nil {
+			t.Error("a completion without Replaces changed a complete file")
+		}
+		nv, err := e.m.NewVersion(ctx, fi.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.CompleteFile(ctx, nv.ID, CompleteOptions{Size: 2, Persisted: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 3, Persisted: true, Replaces: fi.Fingerprint}); err == nil {
+			t.Error("the born version's writer replaced a version written since")
+		}
+	})
+
+	t.Run("exists", func(t *testing.T) {
+		born(t, "/b/y")
+		if _, err := e.m.CreateFile(ctx, "/b/y", CreateOptions{Persisted: true, Complete: true, Exclusive: true}); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("exclusive create of an existing file: %v, want EEXIST", err)
+		}
+		fi, err := e.m.CreateFile(ctx, "/b/y", CreateOptions{Mode: 0o600, Persisted: true, Complete: true, Overwrite: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Completed {
+			t.Errorf("an overwritten file was made complete: %+v", fi)
+		}
+	})
+
+	t.Run("a store not on this machine", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := e.m.Mount(ctx, "/remote", dir, MountOptions{Options: map[string]string{"plain": "true"}}); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := e.m.CreateFile(ctx, "/remote/f", CreateOptions{Persisted: true, Complete: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Completed {
+			t.Errorf("a file of a store that is not local was made complete: %+v", fi)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "f")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("under-store copy: %v, want none before the writer's close", err)
+		}
+	})
+}
+
+// TestCreateCompleteNotWithSync: with metadata sync on, a new file is
+// complete only at its writer's close, as a sync could otherwise take the
+// bytes a writer puts into the empty copy in place for the file's.
+func TestCreateCompleteNotWithSync(t *testing.T) {
+	e := newEnv(t, 0)
+	fi, err := e.m.CreateFile(t.Context(), "/f", CreateOptions{Persisted: true, Complete: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Completed {
+		t.Errorf("created complete with metadata sync on: %+v", fi)
 	}
 }

@@ -646,6 +646,15 @@ type CreateOptions struct {
 	// with one that will not be persisted deletes the old under-store
 	// copy, so that the old bytes cannot come back on a later sync.
 	Persisted bool
+	// Complete asks for a new file to be made complete and empty at
+	// once, its empty copy in the under-store, so that a writer that
+	// writes nothing has no completion to make; its first commit
+	// replaces that version (CompleteOptions.Replaces). The file is
+	// incomplete as before when it exists (an overwrite), its mount is
+	// read-only, its under-store is not on this machine
+	// (ufs.LocalStore) or metadata sync is on: FileInfo.Completed says
+	// which.
+	Complete bool `json:",omitempty"`
 }
 
 // CreateFile makes an incomplete file at path, for a writer to fill and
@@ -669,15 +678,18 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 	m.ownerFor(ctx, &o.UID, &o.GID)
 	m.inheritGroup(p, &o.GID, &o.Mode, false)
 	var (
-		dropUFS bool
-		mi      MountInfo
-		rel     string
+		dropUFS, born bool
+		mi            MountInfo
+		rel           string
 	)
 	err = m.fsm.view(func(t *txn) error {
 		_, existing, err := checkCreateFile(t, p, o.Overwrite, o.Exclusive)
 		if err != nil {
 			return err
 		}
+		// With metadata sync on, a sync could take the copy's bytes
+		// as the file's while the writer fills it in place.
+		born = o.Complete && existing == nil && m.cfg.SyncInterval < 0
 		dropUFS = existing != nil && existing.Persisted && !o.Persisted
 		mi, rel, _ = t.mountTable().resolve(p)
 		return nil
@@ -691,10 +703,74 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 		}
 	}
 	m.sync.forget(p)
-	return result[FileInfo](m.proposeRequest(ctx, &createFileCmd{
+	c := &createFileCmd{
 		Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Now: time.Now().UnixNano(),
 		Overwrite: o.Overwrite, Exclusive: o.Exclusive, UfsKept: !dropUFS,
+	}
+	if born && !mi.ReadOnly && m.localStore(mi) {
+		return m.createComplete(ctx, op, mi, rel, c)
+	}
+	return result[FileInfo](m.proposeRequest(ctx, c))
+}
+
+// createComplete makes the new file c describes complete and empty
+// (CreateOptions.Complete): the empty file goes into the under-store,
+// and its directory's sync runs with the journal's append. An empty file
+// left in the under-store by a create that failed is removed unless the
+// namespace has a file there.
+func (m *Master) createComplete(ctx context.Context, op string, mi MountInfo, rel string, c *createFileCmd) (FileInfo, error) {
+	ufi, sync, err := m.createEmptyUFS(ctx, op, c.Path, mi, rel, c.Mode&0o7777)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	c.Complete, c.UfsFingerprint = true, ufi.Fingerprint()
+	fi, err := result[FileInfo](m.proposeSynced(ctx, c, func() error {
+		if err := sync(); err != nil {
+			return m.ufsError(op, c.Path, mi, err)
+		}
+		return nil
 	}))
+	if err != nil && refused(err) {
+		if derr := m.DropOrphan(ctx, mi.ID, rel, c.UfsFingerprint); derr != nil {
+			m.log.Warn("could not remove the empty file of a failed create", "path", c.Path, "err", derr)
+		}
+	}
+	return fi, err
+}
+
+// localStore reports whether mount mi's under-store is on this machine
+// (ufs.LocalStore), where a new file's empty copy costs a system call: an
+// object store would pay a request for it and another for the bytes.
+func (m *Master) localStore(mi MountInfo) bool {
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return false
+	}
+	l, ok := u.(ufs.LocalStore)
+	return ok && l.Local()
+}
+
+// refused reports whether err from a proposal is the command's own
+// refusal (EEXIST, ENOENT, ...), not a failure to learn its fate: not
+// leading, timed out, cancelled, or the journal's I/O error.
+func refused(err error) bool {
+	var nl *NotLeaderError
+	return !errors.As(err, &nl) && !errors.Is(err, syscall.ETIMEDOUT) && !errors.Is(err, syscall.EIO) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// proposeSynced proposes cmd while sync (an under-store directory's sync)
+// runs: what cmd records is in the under-store, visible, before the
+// command says so, and the call succeeds only once both are durable; a
+// failed sync's error is returned as sync gives it.
+func (m *Master) proposeSynced(ctx context.Context, cmd command, sync func() error) (any, error) {
+	synced := make(chan error, 1)
+	go func() { synced <- sync() }()
+	v, err := m.proposeRequest(ctx, cmd)
+	if serr := <-synced; serr != nil && err == nil {
+		return nil, serr
+	}
+	return v, err
 }
 
 // CompleteOptions describe a finished write.
@@ -713,6 +789,10 @@ type CompleteOptions struct {
 	// Kept are attributes the writer set while it had the file open
 	// (KeptAttrs).
 	Kept KeptAttrs
+	// Replaces is the fingerprint of the empty version the file was
+	// created complete with (CreateOptions.Complete): the writer's first
+	// commit replaces that version while it is still as it was made.
+	Replaces string `json:",omitempty"`
 }
 
 // KeptAttrs are attributes set on a file while its writer had it open and
@@ -839,7 +919,7 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 	}
 	done := &completeFileCmd{
 		ID: id, Size: o.Size, Persisted: o.Persisted, UfsFingerprint: o.UfsFingerprint, Now: time.Now().UnixNano(),
-		Location: loc,
+		Location: loc, Replaces: o.Replaces,
 	}
 	if !o.Kept.Empty() {
 		done.Kept = &o.Kept

@@ -148,17 +148,9 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 		if mi.ReadOnly {
 			return FileInfo{}, &fs.PathError{Op: op, Path: fi.Path, Err: syscall.EROFS}
 		}
-		u, err := m.ufsFor(mi)
+		ufi, sync, err := m.createEmptyUFS(ctx, op, fi.Path, mi, rel, mode)
 		if err != nil {
 			return FileInfo{}, err
-		}
-		w, err := u.Create(ctx, rel, ufs.CreateOptions{Mode: fileMode(mode), SizeHint: 0})
-		if err != nil {
-			return FileInfo{}, m.ufsError(op, fi.Path, mi, err)
-		}
-		ufi, sync, err := closeDeferred(ctx, w)
-		if err != nil {
-			return FileInfo{}, m.ufsError(op, fi.Path, mi, err)
 		}
 		done.Persisted, done.UfsFingerprint = true, ufi.Fingerprint()
 		if a := o.Kept.setAttr(); a.UID != nil || a.GID != nil || a.Mtime != nil {
@@ -172,19 +164,33 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 				done.UfsFingerprint = *fp
 			}
 		}
-		// The under-store's directory sync and the journal's append
-		// run at once: the file is in the under-store, visible, before
-		// the command says so, and the call succeeds only once both are
-		// durable.
-		synced := make(chan error, 1)
-		go func() { synced <- sync() }()
-		v, err := m.proposeRequest(ctx, done)
-		if serr := <-synced; serr != nil && err == nil {
-			return FileInfo{}, m.ufsError(op, fi.Path, mi, serr)
-		}
-		return answer(v, err)
+		return answer(m.proposeSynced(ctx, done, func() error {
+			if err := sync(); err != nil {
+				return m.ufsError(op, fi.Path, mi, err)
+			}
+			return nil
+		}))
 	}
 	return answer(m.proposeRequest(ctx, done))
+}
+
+// createEmptyUFS makes the empty file at rel in mount mi's under-store,
+// for the file at p, leaving its directory's sync to the returned function
+// (closeDeferred).
+func (m *Master) createEmptyUFS(ctx context.Context, op, p string, mi MountInfo, rel string, mode uint32) (ufs.FileInfo, func() error, error) {
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return ufs.FileInfo{}, nil, err
+	}
+	w, err := u.Create(ctx, rel, ufs.CreateOptions{Mode: fileMode(mode)})
+	if err != nil {
+		return ufs.FileInfo{}, nil, m.ufsError(op, p, mi, err)
+	}
+	fi, sync, err := closeDeferred(ctx, w)
+	if err != nil {
+		return ufs.FileInfo{}, nil, m.ufsError(op, p, mi, err)
+	}
+	return fi, sync, nil
 }
 
 // closeDeferred closes w, leaving its last durability step to sync where

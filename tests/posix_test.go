@@ -60,6 +60,36 @@ func TestPosixBasics(t *testing.T) {
 		}
 	}
 
+	// A new file exists, empty, in the under-store once creat() returned
+	// (CACHE_THROUGH over a local store), and its first close fills that
+	// copy with what was written.
+	born, err := os.OpenFile(m("born"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bst, err := os.Stat(u("born"))
+	if err != nil || bst.Size() != 0 || bst.Mode().Perm() != 0o640 {
+		born.Close()
+		t.Fatalf("a file just created, in the under-store: %v %v, want an empty 0640 file", bst, err)
+	}
+	bornIno := bst.Sys().(*syscall.Stat_t).Ino
+	if _, err := born.WriteString("after creat"); err != nil {
+		t.Fatal(err)
+	}
+	if err := born.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(u("born")); err != nil || string(data) != "after creat" {
+		t.Fatalf("the under-store's copy after close: %q, %v", data, err)
+	}
+	// Written into that empty copy in place, not a new file renamed over it.
+	if st, err := os.Stat(u("born")); err != nil || st.Sys().(*syscall.Stat_t).Ino != bornIno {
+		t.Errorf("the under-store's copy after close is another file (%v), want the empty copy written in place", err)
+	}
+	if data, err := os.ReadFile(m("born")); err != nil || string(data) != "after creat" {
+		t.Fatalf("read back through the mount: %q, %v", data, err)
+	}
+
 	// rename of a file over another, and of a directory.
 	os.WriteFile(m("old"), []byte("old"), 0o644)
 	os.WriteFile(m("new"), []byte("to be replaced"), 0o644)

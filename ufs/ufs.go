@@ -86,6 +86,13 @@ type CreateOptions struct {
 	Mode fs.FileMode
 	// SizeHint is the expected length, -1 when unknown.
 	SizeHint int64
+	// Fill is the fingerprint of an empty file at the path that the
+	// bytes may go into in place: the copy a file made complete and empty
+	// at its creation left there (meta.CreateOptions.Complete). A store
+	// that can (a LocalStore) writes into that file while it is still
+	// the one fingerprinted, sparing a new file and its rename; any
+	// other store, or another file found there, is written as usual.
+	Fill string
 }
 
 // UFS is what every under-store implements.
@@ -109,6 +116,14 @@ type UFS interface {
 	Mkdir(ctx context.Context, path string, perm fs.FileMode) error
 	// Close releases connections and other resources.
 	Close() error
+}
+
+// LocalStore is implemented by stores kept in this machine's file systems,
+// where a file is made by a system call rather than a request to a
+// server: making a new file's empty copy at once, to be replaced by its
+// bytes later, costs little (meta.CreateOptions.Complete).
+type LocalStore interface {
+	Local() bool
 }
 
 // Chmoder is implemented by stores that keep permission bits.

@@ -44,6 +44,10 @@ type FileWriter struct {
 	dirty bool
 	// completed is set once the master has the file complete.
 	completed bool
+	// born is set while the file is the empty version the master made
+	// complete at its creation (meta.CreateOptions.Complete): the first
+	// commit replaces that version, with no new version made first.
+	born bool
 	// gone is set once the file was removed while open: writes go on in
 	// the staging file, and nothing is ever committed.
 	gone bool
@@ -87,15 +91,20 @@ type CreateOptions struct {
 
 // CreateFile creates (or truncates) a file and returns its writer.
 func (c *Client) CreateFile(ctx context.Context, path string, o CreateOptions) (*FileWriter, error) {
+	// A new file is complete and empty from the start, as closing it
+	// unwritten would make it (completeEmpty), with one call fewer, when
+	// the write type puts the bytes in the under-store on close: its
+	// first commit replaces the empty copy there.
+	persist := c.persistsOnClose()
 	req := wire.CreateFileRequest{Path: path, Options: meta.CreateOptions{
 		Mode: o.Mode, UID: o.UID, GID: o.GID, Overwrite: !o.Exclusive, Exclusive: o.Exclusive,
-		Persisted: c.persistsOnClose(),
+		Persisted: persist, Complete: persist,
 	}}
 	fi, err := c.callInfo(ctx, wire.MasterCreateFile, false, req)
 	if err != nil {
 		return nil, err
 	}
-	return &FileWriter{c: c, path: path, info: fi}, nil
+	return &FileWriter{c: c, path: path, info: fi, completed: fi.Completed, born: fi.Completed}, nil
 }
 
 // OpenWriter opens an existing file for writing.
@@ -204,7 +213,7 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 		return len(p), nil
 	}
 	switch {
-	case w.session == 0 && !w.completed && off == w.size && w.size+int64(len(p)) <= writeBehind &&
+	case w.session == 0 && w.unfinished() && off == w.size && w.size+int64(len(p)) <= writeBehind &&
 		(w.size == 0 || w.lazy()):
 		// A new file's first bytes, in order: the session waits, so
 		// that a small file is opened, written and committed in one
@@ -271,7 +280,7 @@ func (w *FileWriter) restage(ctx context.Context) error {
 // the bytes of the old one.
 func (w *FileWriter) open(ctx context.Context, staged bool) error {
 	var keep *wire.FileRef
-	if w.completed {
+	if w.completed && !w.born {
 		if w.size > 0 {
 			old := wire.RefOf(w.info)
 			keep = &old
@@ -285,7 +294,7 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 	}
 	lazy := w.lazy()
 	var resp wire.WriteOpenResponse
-	req := wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Keep: keep, Staged: staged}
+	req := wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Keep: keep, Staged: staged, Fill: w.fill()}
 	wc, err := w.c.openSession(ctx, req, &resp)
 	if err != nil {
 		return err
@@ -371,6 +380,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	lazy := w.session == 0 && w.lazy()
 	if w.session == 0 && !lazy {
 		if w.completed {
+			if w.born && !w.kept.Empty() {
+				return w.applyKept(ctx)
+			}
 			return nil
 		}
 		if w.size == 0 && w.c.cfg.WriteType != "MUST_CACHE" {
@@ -402,7 +414,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if lazy {
 		// No session yet: every byte is in pend, and the session is
 		// opened by the commit itself, one worker call in all.
-		req.Open = &wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType}
+		req.Open = &wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Fill: w.fill()}
 		w.wc, err = w.c.onWriter(ctx, req.Open.File, func(wc *rpc.Client) error {
 			_, err := wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
 			return err
@@ -431,6 +443,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
 		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint, Location: resp.Location,
 		Kept: w.kept}}
+	if w.born {
+		complete.Options.Replaces = w.info.Fingerprint
+	}
 	fi, err := w.c.callInfo(ctx, wire.MasterCompleteFile, false, complete)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Deleted (on another node) while this commit was under way:
@@ -450,9 +465,42 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.info, w.size, w.dirty, w.completed, w.kept = fi, resp.Size, false, true, meta.KeptAttrs{}
+	w.info, w.size, w.dirty, w.completed, w.born, w.kept = fi, resp.Size, false, true, false, meta.KeptAttrs{}
 	return nil
 }
+
+// applyKept gives a born file that ends empty the attributes kept for
+// it, at the master.
+func (w *FileWriter) applyKept(ctx context.Context) error {
+	now, err := w.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return w.lose(ctx)
+	case err != nil:
+		return err
+	}
+	k := w.kept
+	fi, err := w.c.SetAttr(ctx, now.Path, meta.SetAttrOptions{Mode: k.Mode, UID: k.UID, GID: k.GID, Mtime: k.Mtime, Atime: k.Atime})
+	if err != nil {
+		return err
+	}
+	w.info, w.path, w.dirty, w.kept = fi, fi.Path, false, meta.KeptAttrs{}
+	return nil
+}
+
+// fill is the fingerprint of the born file's empty under-store copy, which
+// the worker may write into in place ("" when not born).
+func (w *FileWriter) fill() string {
+	if w.born {
+		return w.info.UfsFingerprint
+	}
+	return ""
+}
+
+// unfinished reports that the file's first version is still this
+// handle's to complete: not completed yet, or the empty one it was born
+// with.
+func (w *FileWriter) unfinished() bool { return !w.completed || w.born }
 
 // completeEmpty completes a file that was never written in one call: the
 // master makes the empty file in the under-store (every write type but
@@ -481,7 +529,9 @@ func (w *FileWriter) completeEmpty(ctx context.Context) error {
 func (w *FileWriter) KeepAttr(s fuse.SetAttr) (a fuse.Attr, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.completed || w.gone || s.Size != nil {
+	// A born file keeps them too: its first commit gives them, or, when
+	// it stays empty, its close (applyKept).
+	if !w.unfinished() || w.gone || s.Size != nil {
 		return fuse.Attr{}, false
 	}
 	now := time.Now().UnixNano()
@@ -600,7 +650,7 @@ func (w *FileWriter) lose(ctx context.Context) error {
 func (w *FileWriter) Flush(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.dirty && w.completed {
+	if !w.dirty && w.completed && w.kept.Empty() {
 		return nil
 	}
 	return w.commit(ctx)
@@ -667,9 +717,9 @@ func (w *FileWriter) truncateToZero(ctx context.Context) error {
 			return err
 		}
 	}
-	if !w.completed {
+	if w.unfinished() {
 		// A new file not committed yet: nothing to empty at the master;
-		// Release completes it empty.
+		// Release completes it empty (or it was born so).
 		w.size, w.dirty = 0, false
 		return nil
 	}

@@ -311,6 +311,10 @@ type WriteOpenRequest struct {
 	// Staged takes writes at any offset into a staging file that is
 	// streamed out on commit; otherwise writes must come in order.
 	Staged bool `json:"staged,omitempty"`
+	// Fill is the under-store fingerprint of the empty copy a file made
+	// complete at its creation has (ufs.CreateOptions.Fill): the bytes
+	// may go into it in place.
+	Fill string `json:"fill,omitempty"`
 }
 
 // TruncateRequest sets the length of a staged version.

@@ -382,8 +382,12 @@ func (s *Store) List(ctx context.Context, dir string, fn func(ufs.FileInfo) erro
 	}
 }
 
+// Local implements ufs.LocalStore: the store is a directory here.
+func (s *Store) Local() bool { return true }
+
 // Create starts writing the file at p. The bytes go to a hidden temporary
-// file in the same directory, which Close fsyncs and renames over p.
+// file in the same directory, which Close fsyncs and renames over p; with
+// opts.Fill, into the empty file at p when it is still that one (openFill).
 // opts.Mode sets the permission exactly (the process umask is not
 // applied, as the caller's was already); a zero Mode means 0644.
 // opts.SizeHint is not used.
@@ -403,6 +407,12 @@ func (s *Store) Create(ctx context.Context, p string, opts ufs.CreateOptions) (u
 	dfd, base, err := s.openParent(c)
 	if err != nil {
 		return nil, &fs.PathError{Op: op, Path: c, Err: err}
+	}
+	if opts.Fill != "" {
+		if w := openFill(dfd, base, c, unixMode(mode), opts.Fill); w != nil {
+			unix.Close(dfd)
+			return w, nil
+		}
 	}
 	w, err := newWriter(dfd, base, c, unixMode(mode))
 	if err != nil {

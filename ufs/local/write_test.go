@@ -736,3 +736,118 @@ func TestCloseWhileInUse(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateFill writes into the empty copy a file made complete at its
+// creation left (CreateOptions.Fill): in place, keeping the file's inode,
+// while that empty file is still the one fingerprinted; anything else at
+// the path is replaced as usual. A rename while writing is followed, and
+// an abort leaves the file empty.
+func TestCreateFill(t *testing.T) {
+	ctx := context.Background()
+	eachMode(t, func(t *testing.T, s *Store, root string) {
+		empty := func(t *testing.T, name string) (string, uint64) {
+			t.Helper()
+			w, err := s.Create(ctx, name, ufs.CreateOptions{Mode: 0o640})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, err := w.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fi.Fingerprint(), inodeOf(t, filepath.Join(root, name))
+		}
+		write := func(t *testing.T, name, fill, data string) ufs.Writer {
+			t.Helper()
+			w, err := s.Create(ctx, name, ufs.CreateOptions{Mode: 0o640, Fill: fill})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.WriteString(w, data); err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}
+		check := func(t *testing.T, name, want string) {
+			t.Helper()
+			got, err := os.ReadFile(filepath.Join(root, name))
+			if err != nil || string(got) != want {
+				t.Fatalf("%s: %q, %v; want %q", name, got, err, want)
+			}
+		}
+
+		t.Run("in place", func(t *testing.T) {
+			fp, ino := empty(t, "born")
+			w := write(t, "born", fp, "bytes")
+			fi, err := w.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, "born", "bytes")
+			if got := inodeOf(t, filepath.Join(root, "born")); got != ino {
+				t.Errorf("inode %d after the write, want the empty copy's %d (written in place)", got, ino)
+			}
+			if fi.Size != 5 || fi.Fingerprint() == fp {
+				t.Errorf("info after the write: %+v", fi)
+			}
+			if tmp := tmpFiles(t, root); len(tmp) != 0 {
+				t.Errorf("temporary files left: %v", tmp)
+			}
+		})
+
+		t.Run("another file there", func(t *testing.T) {
+			fp, ino := empty(t, "swapped")
+			// Replaced by another empty file: not the one fingerprinted.
+			os.Remove(filepath.Join(root, "swapped"))
+			if err := os.WriteFile(filepath.Join(root, "swapped"), []byte("other"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			w := write(t, "swapped", fp, "mine")
+			if _, err := w.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			check(t, "swapped", "mine")
+			if got := inodeOf(t, filepath.Join(root, "swapped")); got == ino {
+				t.Error("written into a file that was not the fingerprinted one")
+			}
+		})
+
+		t.Run("renamed while written", func(t *testing.T) {
+			fp, _ := empty(t, "before")
+			w := write(t, "before", fp, "moved")
+			if err := s.Rename(ctx, "before", "after"); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.(ufs.Retargeter).Retarget(ctx, "after"); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := w.Close(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, "after", "moved")
+			if fi.Name != "after" {
+				t.Errorf("info names %q, want after", fi.Name)
+			}
+		})
+
+		t.Run("abort", func(t *testing.T) {
+			fp, _ := empty(t, "aborted")
+			w := write(t, "aborted", fp, "dropped")
+			if err := w.Abort(); err != nil {
+				t.Fatal(err)
+			}
+			check(t, "aborted", "")
+		})
+	})
+}
+
+// inodeOf returns the inode number of the file at p.
+func inodeOf(t *testing.T, p string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}

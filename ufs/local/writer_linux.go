@@ -6,6 +6,7 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -193,6 +194,115 @@ func (w *writer) Abort() error {
 	w.f.Close()
 	if err := unix.Unlinkat(w.dfd, w.tmp, 0); err != nil && err != unix.ENOENT {
 		return &fs.PathError{Op: "abort", Path: w.path, Err: err}
+	}
+	return nil
+}
+
+// fillWriter writes into the empty file already at its target, the copy
+// a file made complete at its creation left there (ufs.CreateOptions.Fill):
+// no new file and no rename, and no directory sync, as the name is
+// durable already. A rename of the file while it is written moves that
+// very file, so Retarget has nothing to move.
+var _ ufs.SyncDeferrer = (*fillWriter)(nil)
+
+type fillWriter struct {
+	mu   sync.Mutex // guards everything below
+	path string     // store-relative target, for errors
+	base string     // the target's name, for the returned info
+	f    *os.File
+	done bool // Close or Abort has run
+}
+
+// openFill opens the file base in dfd for writing in place when it is an
+// empty regular file with fingerprint fill, or returns nil.
+func openFill(dfd int, base, p string, mode uint32, fill string) *fillWriter {
+	fd, err := unix.Openat(dfd, base, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 ||
+		toInfo(base, &st).Fingerprint() != fill || unix.Fchmod(fd, mode) != nil {
+		unix.Close(fd)
+		return nil
+	}
+	return &fillWriter{path: p, base: base, f: os.NewFile(uintptr(fd), p)}
+}
+
+// Write appends b to the file.
+func (w *fillWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return 0, &fs.PathError{Op: "write", Path: w.path, Err: syscall.EBADF}
+	}
+	n, err := w.f.Write(b)
+	if err != nil {
+		return n, &fs.PathError{Op: "write", Path: w.path, Err: errnoOf(err)}
+	}
+	return n, nil
+}
+
+// Retarget follows a rename of the file while it is written
+// (ufs.Retargeter): the renamed file is the one being written.
+func (w *fillWriter) Retarget(ctx context.Context, p string) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c, err := ufs.Clean(p)
+	if err != nil || c == "" {
+		return &fs.PathError{Op: "retarget", Path: p, Err: syscall.EINVAL}
+	}
+	w.path = c
+	if i := strings.LastIndexByte(c, '/'); i >= 0 {
+		w.base = c[i+1:]
+	} else {
+		w.base = c
+	}
+	return nil
+}
+
+// Close fsyncs the file.
+func (w *fillWriter) Close(ctx context.Context) (ufs.FileInfo, error) {
+	fi, _, err := w.CloseDeferred(ctx)
+	return fi, err
+}
+
+// CloseDeferred is Close; there is no directory sync to leave.
+func (w *fillWriter) CloseDeferred(ctx context.Context) (ufs.FileInfo, func() error, error) {
+	const op = "close"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: syscall.EBADF}
+	}
+	w.done = true
+	defer w.f.Close()
+	if err := ctxErr(ctx); err != nil {
+		w.f.Truncate(0)
+		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: err}
+	}
+	if err := w.f.Sync(); err != nil {
+		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: errnoOf(err)}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(w.f.Fd()), &st); err != nil {
+		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: err}
+	}
+	return toInfo(w.base, &st), func() error { return nil }, nil
+}
+
+// Abort empties the file again. It does nothing after Close or a previous
+// Abort.
+func (w *fillWriter) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return nil
+	}
+	w.done = true
+	defer w.f.Close()
+	if err := w.f.Truncate(0); err != nil {
+		return &fs.PathError{Op: "abort", Path: w.path, Err: errnoOf(err)}
 	}
 	return nil
 }
