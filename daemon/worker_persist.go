@@ -14,6 +14,7 @@ import (
 
 	"github.com/alluxio-go/alluxio/blockstore"
 	"github.com/alluxio-go/alluxio/daemon/wire"
+	"github.com/alluxio-go/alluxio/internal/atomicfile"
 	"github.com/alluxio-go/alluxio/meta"
 )
 
@@ -45,23 +46,7 @@ func (w *Worker) enqueuePersist(ref wire.FileRef) error {
 		return err
 	}
 	name := w.queueRecord(ref)
-	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("persist queue record %s: %w", tmp, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(name, data, 0o600); err != nil {
 		return fmt.Errorf("persist queue record %s: %w", name, err)
 	}
 	return nil

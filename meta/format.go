@@ -15,6 +15,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/alluxio-go/alluxio/internal/atomicfile"
 	"github.com/alluxio-go/alluxio/ufs"
 )
 
@@ -330,37 +331,10 @@ func writeFormatToken(dir, token string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("meta: format token %s: %w", p, err)
 	}
-	if err := writeFileAtomic(p, []byte(token+"\n")); err != nil {
+	if err := atomicfile.Write(p, []byte(token+"\n"), 0o600); err != nil {
 		return fmt.Errorf("meta: format token %s: %w", p, err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces the file at p with data: a temporary file
-// written and synced, renamed over p, and the directory synced.
-func writeFileAtomic(p string, data []byte) error {
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(p))
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // folderFormat identifies the last format of a UFS journal folder: the
@@ -446,7 +420,7 @@ func readMetastoreFormat(path string) (folderFormat, error) {
 // writeMetastoreFormat records, durably, the format the metastore at path
 // was built from.
 func writeMetastoreFormat(path string, f folderFormat) error {
-	if err := writeFileAtomic(metastoreFormatPath(path), f.encode()); err != nil {
+	if err := atomicfile.Write(metastoreFormatPath(path), f.encode(), 0o600); err != nil {
 		return fmt.Errorf("meta: %s: %w", metastoreFormatPath(path), err)
 	}
 	return nil

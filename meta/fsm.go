@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"go.etcd.io/bbolt"
+
+	"github.com/alluxio-go/alluxio/internal/atomicfile"
 )
 
 // storeOpenTimeout bounds the wait for the metastore's file lock.
@@ -258,7 +260,7 @@ func (f *fsm) swap(tmp string) error {
 		}
 		return fmt.Errorf("meta: restore: replace %s: %w", f.path, err)
 	}
-	if err := syncDir(filepath.Dir(f.path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(f.path)); err != nil {
 		f.log.Warn("fsync of journal directory failed", "dir", filepath.Dir(f.path), "err", err)
 	}
 	st, err := openStoreWith(f.path, storeOpenTimeout, true)
@@ -295,14 +297,4 @@ func (f *fsm) receive(r io.Reader) (string, error) {
 		return "", fmt.Errorf("meta: restore: receive snapshot into %s: %w", name, err)
 	}
 	return name, nil
-}
-
-// syncDir fsyncs a directory so that a rename in it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

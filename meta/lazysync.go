@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/alluxio-go/alluxio/internal/atomicfile"
 )
 
 // The metastore is written without an fsync per transaction: it is state
@@ -37,26 +39,7 @@ func metastoreStatePath(path string) string { return path + ".state" }
 // writeMetastoreState replaces the state file durably.
 func writeMetastoreState(path, state string) error {
 	sp := metastoreStatePath(path)
-	tmp := sp + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(state + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, sp)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(sp))
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(sp, []byte(state+"\n"), 0o600); err != nil {
 		return fmt.Errorf("metastore state %s: %w", sp, err)
 	}
 	return nil

@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"go.etcd.io/bbolt"
+
+	"github.com/alluxio-go/alluxio/internal/atomicfile"
 )
 
 // Files and directories of the journal folder.
@@ -348,7 +350,7 @@ func moveBoltLog(bolt *raftboltdb.BoltStore, dir string, log *slog.Logger) error
 	if err := os.Rename(tmp, dir); err != nil {
 		return fmt.Errorf("raft log %s: %w", dir, err)
 	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
 		return fmt.Errorf("raft log %s: %w", dir, err)
 	}
 	log.Info("moved the raft log out of "+raftDBName, "entries", last-first+1, "to", dir)

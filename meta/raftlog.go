@@ -21,6 +21,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"golang.org/x/sys/unix"
+
+	"github.com/alluxio-go/alluxio/internal/atomicfile"
 )
 
 // The Raft log lives in segment files under raftLogDirName, not in
@@ -197,7 +199,7 @@ func openSegLog(dir string, need uint64, log *slog.Logger) (*segLog, error) {
 			return nil, fmt.Errorf("raft log %s: %w", s.path, err)
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("raft log %s: %w", dir, err)
 	}
 	return l, nil
@@ -492,7 +494,7 @@ func (l *segLog) newSegment(base uint64) (*logSegment, error) {
 		err = f.Sync()
 	}
 	if err == nil {
-		err = syncDir(l.dir)
+		err = atomicfile.SyncDir(l.dir)
 	}
 	if err != nil {
 		f.Close()
@@ -570,7 +572,7 @@ func (l *segLog) remove(gone []*logSegment) error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, syncDir(l.dir))
+	errs = append(errs, atomicfile.SyncDir(l.dir))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("raft log %s: drop old segments: %w", l.dir, err)
 	}
@@ -676,7 +678,7 @@ func (l *segLog) rewrite(s *logSegment, off, cut int64) error {
 	s.f = f
 	l.mu.Unlock()
 	old.Close()
-	if err := syncDir(l.dir); err != nil {
+	if err := atomicfile.SyncDir(l.dir); err != nil {
 		return fmt.Errorf("raft log %s: %w", l.dir, err)
 	}
 	return nil

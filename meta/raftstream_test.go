@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/alluxio-go/alluxio/internal/atomicfile"
 )
 
 // testLayer is a stream layer on 127.0.0.1 whose log is kept.
@@ -196,7 +198,7 @@ func TestFormatTokenFile(t *testing.T) {
 		{write: "two words\n", bad: true},
 		{write: strings.Repeat("x", maxFormatToken+1), bad: true},
 	} {
-		if err := writeFileAtomic(dir+"/"+formatTokenFile, []byte(tc.write)); err != nil {
+		if err := atomicfile.Write(dir+"/"+formatTokenFile, []byte(tc.write), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		got, err := readFormatToken(dir)

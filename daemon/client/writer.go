@@ -392,11 +392,8 @@ func (w *FileWriter) commit(ctx context.Context) error {
 			return err
 		}
 	}
-	now, err := w.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID})
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return w.lose(ctx)
-	case err != nil:
+	now, ok, err := w.locate(ctx)
+	if !ok {
 		return err
 	}
 	w.path = now.Path
@@ -469,14 +466,24 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	return nil
 }
 
+// locate finds the file by inode id where it is now; when it was removed
+// meanwhile (on another node) the handle loses it and ok is false.
+func (w *FileWriter) locate(ctx context.Context) (now meta.FileInfo, ok bool, err error) {
+	now, err = w.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return now, false, w.lose(ctx)
+	case err != nil:
+		return now, false, err
+	}
+	return now, true, nil
+}
+
 // applyKept gives a born file that ends empty the attributes kept for
 // it, at the master.
 func (w *FileWriter) applyKept(ctx context.Context) error {
-	now, err := w.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID})
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return w.lose(ctx)
-	case err != nil:
+	now, ok, err := w.locate(ctx)
+	if !ok {
 		return err
 	}
 	k := w.kept

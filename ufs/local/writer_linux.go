@@ -20,7 +20,8 @@ import (
 var _ ufs.SyncDeferrer = (*writer)(nil)
 
 type writer struct {
-	path string // store-relative target, for errors
+	// out is the temporary file; its mu also guards the target.
+	out
 	dfd  int    // O_PATH descriptor of the target's directory
 	base string // target name in dfd
 	tmp  string // temporary file name in dfd
@@ -31,10 +32,28 @@ type writer struct {
 	tbase string
 	// openParent resolves a new target for Retarget.
 	openParent func(p string) (int, string, error)
+}
 
-	mu   sync.Mutex // guards f, done and the target
+// out is the file a writer writes, shared by both kinds.
+type out struct {
+	mu   sync.Mutex // guards everything below, and what the writer adds
+	path string     // store-relative target, for errors
 	f    *os.File
 	done bool // Close or Abort has run
+}
+
+// Write appends b to the file.
+func (o *out) Write(b []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return 0, &fs.PathError{Op: "write", Path: o.path, Err: syscall.EBADF}
+	}
+	n, err := o.f.Write(b)
+	if err != nil {
+		return n, &fs.PathError{Op: "write", Path: o.path, Err: errnoOf(err)}
+	}
+	return n, nil
 }
 
 // Retarget makes Close land the file at p instead (ufs.Retargeter).
@@ -93,22 +112,8 @@ func newWriter(dfd int, base, p string, mode uint32) (*writer, error) {
 			unix.Unlinkat(dfd, tmp, 0)
 			return nil, err
 		}
-		return &writer{path: p, dfd: dfd, base: base, tmp: tmp, tdfd: dfd, tbase: base, f: os.NewFile(uintptr(fd), p)}, nil
+		return &writer{out: out{path: p, f: os.NewFile(uintptr(fd), p)}, dfd: dfd, base: base, tmp: tmp, tdfd: dfd, tbase: base}, nil
 	}
-}
-
-// Write appends b to the temporary file.
-func (w *writer) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.done {
-		return 0, &fs.PathError{Op: "write", Path: w.path, Err: syscall.EBADF}
-	}
-	n, err := w.f.Write(b)
-	if err != nil {
-		return n, &fs.PathError{Op: "write", Path: w.path, Err: errnoOf(err)}
-	}
-	return n, nil
 }
 
 // Close fsyncs the temporary file (unless it is empty), renames it over
@@ -206,11 +211,8 @@ func (w *writer) Abort() error {
 var _ ufs.SyncDeferrer = (*fillWriter)(nil)
 
 type fillWriter struct {
-	mu   sync.Mutex // guards everything below
-	path string     // store-relative target, for errors
-	base string     // the target's name, for the returned info
-	f    *os.File
-	done bool // Close or Abort has run
+	out
+	base string // the target's name, for the returned info
 }
 
 // openFill opens the file base in dfd for writing in place when it is an
@@ -226,21 +228,7 @@ func openFill(dfd int, base, p string, mode uint32, fill string) *fillWriter {
 		unix.Close(fd)
 		return nil
 	}
-	return &fillWriter{path: p, base: base, f: os.NewFile(uintptr(fd), p)}
-}
-
-// Write appends b to the file.
-func (w *fillWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.done {
-		return 0, &fs.PathError{Op: "write", Path: w.path, Err: syscall.EBADF}
-	}
-	n, err := w.f.Write(b)
-	if err != nil {
-		return n, &fs.PathError{Op: "write", Path: w.path, Err: errnoOf(err)}
-	}
-	return n, nil
+	return &fillWriter{out: out{path: p, f: os.NewFile(uintptr(fd), p)}, base: base}
 }
 
 // Retarget follows a rename of the file while it is written
