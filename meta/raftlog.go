@@ -50,6 +50,16 @@ import (
 // segment), or a log that ends before the entries the metastore has
 // applied, is damage: the log is not opened and its files are left as they
 // are.
+//
+// While the log is open, a segment's file runs up to segPrealloc bytes
+// past its last batch in zeros, written ahead of the appends: an append
+// then overwrites blocks the file already has, so its fdatasync flushes
+// the data alone, with no change of the file's size or extents for the
+// file system's journal to commit (on the machine this was written on,
+// 131 µs a 4 KiB synced write against 770 µs appending, with other writes
+// going on). Close cuts the zeros off again. A batch header of zeros with
+// only zeros after it ends a segment's batches, as the end of the file
+// does, and a torn last batch may be followed by zeros.
 
 const (
 	raftLogDirName = "raft-log"
@@ -60,7 +70,13 @@ const (
 	// segMaxSize is the size past which the next append starts a new
 	// segment, so that compaction can give disk space back file by file.
 	segMaxSize = 64 << 20
+	// segPrealloc is how far past the last batch an append writes zeros
+	// when it would reach the end of those written before.
+	segPrealloc = 4 << 20
 )
+
+// zeroChunk is what zeros are written ahead from.
+var zeroChunk = make([]byte, 1<<20)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -93,6 +109,9 @@ type logSegment struct {
 	offs    []int64
 	batches []batchStart
 	size    int64 // end of the last good batch
+	// zeroed is the file's length: the bytes from size to it are zeros
+	// written ahead of the appends (see segPrealloc).
+	zeroed int64
 }
 
 // batchStart is where a batch begins and the index of its first entry.
@@ -195,6 +214,7 @@ func openSegLog(dir string, need uint64, log *slog.Logger) (*segLog, error) {
 		if err := s.f.Truncate(s.size); err != nil {
 			return nil, fmt.Errorf("raft log %s: cut off the incomplete append: %w", s.path, err)
 		}
+		s.zeroed = s.size
 		if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
 			return nil, fmt.Errorf("raft log %s: %w", s.path, err)
 		}
@@ -249,16 +269,24 @@ func (s *logSegment) scan(tail bool) (cut bool, err error) {
 			return false, bad("batch at byte %d: "+detail, append([]any{off}, args...)...)
 		}
 		if len(rest) < batchHeaderLen {
+			if allZero(rest) {
+				break // the zeros written ahead of the appends
+			}
 			return torn("%d bytes, shorter than a batch header", len(rest))
 		}
 		n := int64(binary.LittleEndian.Uint32(rest[0:4]))
 		sum := binary.LittleEndian.Uint32(rest[4:8])
+		if n == 0 && sum == 0 && allZero(rest) {
+			// The zeros written ahead of the appends.
+			s.size, s.zeroed = off, int64(len(data))
+			return false, nil
+		}
 		if n == 0 || batchHeaderLen+n > int64(len(rest)) {
 			return torn("its length %d runs past the end of the file", n)
 		}
 		payload := rest[batchHeaderLen : batchHeaderLen+n]
 		if crc32.Checksum(payload, castagnoli) != sum {
-			if batchHeaderLen+n == int64(len(rest)) {
+			if allZero(rest[batchHeaderLen+n:]) {
 				return torn("checksum mismatch")
 			}
 			return false, bad("batch at byte %d: checksum mismatch, with %d bytes after it", off, int64(len(rest))-batchHeaderLen-n)
@@ -280,8 +308,24 @@ func (s *logSegment) scan(tail bool) (cut bool, err error) {
 		}
 		off += batchHeaderLen + n
 	}
-	s.size = off
+	s.size, s.zeroed = off, int64(len(data))
 	return false, nil
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // encodeEntry appends e's record to b.
@@ -427,6 +471,13 @@ func (l *segLog) append(logs []*raft.Log) error {
 		}
 	}
 	if s == nil || s.size >= l.maxSize || first == 0 {
+		if s != nil {
+			// Done with: its zeros go (a failure leaves them, which
+			// opening the log reads as the end of its batches).
+			if err := s.trim(); err != nil {
+				l.log.Warn("could not cut the zeros off a full raft log segment", "err", err)
+			}
+		}
 		ns, err := l.newSegment(logs[0].Index)
 		if err != nil {
 			return err
@@ -464,7 +515,13 @@ func (l *segLog) append(logs []*raft.Log) error {
 // cut back to its old end, or, when even that fails, the log refusing
 // every further change.
 func (l *segLog) write(s *logSegment, b []byte) error {
-	_, err := s.f.WriteAt(b, s.size)
+	var err error
+	if end := s.size + int64(len(b)); end > s.zeroed {
+		err = s.zeroAhead(end + segPrealloc)
+	}
+	if err == nil {
+		_, err = s.f.WriteAt(b, s.size)
+	}
 	if err == nil {
 		err = unix.Fdatasync(int(s.f.Fd()))
 	}
@@ -476,7 +533,33 @@ func (l *segLog) write(s *logSegment, b []byte) error {
 		l.broken = fmt.Errorf("%w; and cutting the append off failed: %v: %w", err, terr, syscall.EIO)
 		return l.broken
 	}
+	s.zeroed = s.size
 	return err
+}
+
+// zeroAhead writes zeros from the end of the file up to end (under
+// appendMu); the append's fdatasync makes them durable with its batch.
+func (s *logSegment) zeroAhead(end int64) error {
+	for s.zeroed < end {
+		n := min(int64(len(zeroChunk)), end-s.zeroed)
+		if _, err := s.f.WriteAt(zeroChunk[:n], s.zeroed); err != nil {
+			return err
+		}
+		s.zeroed += n
+	}
+	return nil
+}
+
+// trim cuts off the zeros written ahead of the appends.
+func (s *logSegment) trim() error {
+	if s.f == nil || s.zeroed <= s.size {
+		return nil
+	}
+	if err := s.f.Truncate(s.size); err != nil {
+		return fmt.Errorf("raft log %s: %w", s.path, err)
+	}
+	s.zeroed = s.size
+	return nil
 }
 
 // newSegment starts the segment file whose first entry is base and makes
@@ -501,7 +584,7 @@ func (l *segLog) newSegment(base uint64) (*logSegment, error) {
 		os.Remove(path)
 		return nil, fmt.Errorf("raft log %s: %w", path, err)
 	}
-	s := &logSegment{path: path, f: f, base: base, size: segHeaderLen}
+	s := &logSegment{path: path, f: f, base: base, size: segHeaderLen, zeroed: segHeaderLen}
 	l.mu.Lock()
 	if n := len(l.segs); n > 0 && len(l.segs[n-1].offs) == 0 {
 		// An empty segment (the log was emptied): replaced.
@@ -631,6 +714,7 @@ func (l *segLog) deleteSuffix(min uint64) error {
 		s.batches = append(s.batches, b)
 		s.size = cut
 	}
+	s.zeroed = s.size // rewritten without the zeros
 	l.mu.Unlock()
 	return nil
 }
@@ -684,13 +768,20 @@ func (l *segLog) rewrite(s *logSegment, off, cut int64) error {
 	return nil
 }
 
-// Close implements io.Closer.
+// Close implements io.Closer. It cuts off the zeros written ahead, so
+// that a log closed cleanly takes only the space its batches need.
 func (l *segLog) Close() error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.closeFiles()
+	var errs []error
+	if l.broken == nil {
+		for _, s := range l.segs {
+			errs = append(errs, s.trim())
+		}
+	}
+	return errors.Join(append(errs, l.closeFiles())...)
 }
 
 func (l *segLog) closeFiles() error {

@@ -186,8 +186,10 @@ func TestSegLogTornAppend(t *testing.T) {
 			dir := t.TempDir()
 			l := openTestLog(t, dir, 0)
 			storeRange(t, l, 1, 50, 5)
+			l.Close()
 			path := lastSegment(t, dir)
 			whole, _ := os.ReadFile(path)
+			l = openTestLog(t, dir, 50)
 			storeRange(t, l, 51, 55, 5)
 			l.Close()
 			data, _ := os.ReadFile(path)
@@ -213,6 +215,97 @@ func TestSegLogTornAppend(t *testing.T) {
 			checkLog(t, l, 1, 60)
 		})
 	}
+}
+
+// TestSegLogZerosAhead: an open log's segments run on in zeros written
+// ahead of the appends, which a crash leaves in the files: opening such a
+// log finds its entries, cuts a torn last batch followed by zeros, still
+// refuses a bad batch with entries after it, and Close cuts the zeros off.
+func TestSegLogZerosAhead(t *testing.T) {
+	// crashed copies the log's files as they are while it is open, as a
+	// crash would leave them, into a new folder.
+	crashed := func(t *testing.T, dir string) string {
+		t.Helper()
+		out := t.TempDir()
+		segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+		for _, p := range segs {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(out, filepath.Base(p)), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	dir := t.TempDir()
+	l := openTestLog(t, dir, 0)
+	l.maxSize = 4 << 10
+	storeRange(t, l, 1, 120, 3)
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	last := lastSegment(t, dir)
+	if st, _ := os.Stat(last); st.Size() < segPrealloc {
+		t.Fatalf("the open log's last segment is %d bytes: no zeros written ahead", st.Size())
+	}
+	if st, _ := os.Stat(segs[0]); st.Size() >= segPrealloc {
+		t.Errorf("a full segment keeps its zeros (%d bytes)", st.Size())
+	}
+
+	t.Run("entries found", func(t *testing.T) {
+		c := crashed(t, dir)
+		checkLog(t, openTestLog(t, c, 120), 1, 120)
+	})
+
+	t.Run("torn batch before the zeros", func(t *testing.T) {
+		c := crashed(t, dir)
+		p := filepath.Join(c, filepath.Base(last))
+		l.mu.RLock()
+		end := l.segs[len(l.segs)-1].size
+		l.mu.RUnlock()
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Half a batch of entry 121 made it before the crash.
+		var h [batchHeaderLen]byte
+		h[0], h[4] = 200, 7
+		f.WriteAt(append(h[:], bytes.Repeat([]byte{9}, 50)...), end)
+		f.Close()
+		got := openTestLog(t, c, 120)
+		checkLog(t, got, 1, 120)
+		storeRange(t, got, 121, 130, 4)
+		got.Close()
+		checkLog(t, openTestLog(t, c, 130), 1, 130)
+	})
+
+	t.Run("bad batch with entries after it", func(t *testing.T) {
+		c := crashed(t, dir)
+		p := filepath.Join(c, filepath.Base(last))
+		flipBytes(segHeaderLen+batchHeaderLen+3, 1)(t, p)
+		got, err := openSegLog(c, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil {
+			got.Close()
+			t.Fatal("a damaged log opened")
+		}
+		if !errors.Is(err, errDamaged) || !strings.Contains(err.Error(), p) {
+			t.Errorf("error does not name %s as damaged: %v", p, err)
+		}
+	})
+
+	t.Run("close cuts the zeros", func(t *testing.T) {
+		l.Close()
+		for _, p := range segs {
+			data, _ := os.ReadFile(p)
+			if len(data) < batchHeaderLen || allZero(data[len(data)-batchHeaderLen:]) {
+				t.Errorf("%s ends in zeros after Close (%d bytes)", p, len(data))
+			}
+		}
+		checkLog(t, openTestLog(t, dir, 120), 1, 120)
+	})
 }
 
 // TestSegLogDamageRefused: damage that a crash cannot explain (a bad
