@@ -357,3 +357,55 @@ func secondMount(t *testing.T, c *cluster, name string, env ...string) string {
 	t.Cleanup(func() { c.run("alluxio-fuse", "umount", dir) })
 	return dir
 }
+
+// TestChmodWhileWrittenAcrossMounts: a chmod through one mount of a new
+// file another mount is still writing reaches the under-store's copy, and
+// the writer's close keeps it there (the close fills that copy in place).
+func TestChmodWhileWrittenAcrossMounts(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	mnt2 := secondMount(t, c, "mnt2")
+	f, err := os.OpenFile(filepath.Join(c.mnt, "shared"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("written through the first mount"); err != nil {
+		t.Fatal(err)
+	}
+	var cerr error
+	for range 100 { // the second mount may not know the name yet
+		if cerr = os.Chmod(filepath.Join(mnt2, "shared"), 0o600); cerr == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if cerr != nil {
+		t.Fatalf("chmod through the second mount: %v", cerr)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(c.ufs, "shared"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("the under-store's copy has mode %v after the writer's close, want 0600 from the chmod", st.Mode().Perm())
+	}
+	if data, err := os.ReadFile(filepath.Join(c.ufs, "shared")); err != nil || string(data) != "written through the first mount" {
+		t.Errorf("the under-store's copy: %q, %v", data, err)
+	}
+	// Through the first mount once its cached attributes expired.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := os.Stat(filepath.Join(c.mnt, "shared"))
+		if err == nil && st.Mode().Perm() == 0o600 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the file through the first mount: %v, %v; want mode 0600", st, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

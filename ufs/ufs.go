@@ -90,8 +90,9 @@ type CreateOptions struct {
 	// bytes may go into in place: the copy a file made complete and empty
 	// at its creation left there (meta.CreateOptions.Complete). A store
 	// that can (a LocalStore) writes into that file while it is still
-	// the one fingerprinted, sparing a new file and its rename; any
-	// other store, or another file found there, is written as usual.
+	// the one fingerprinted, sparing a new file and its rename, and
+	// leaves its mode as it is (Mode is for a new file); any other store,
+	// or another file found there, is written as usual.
 	Fill string
 }
 

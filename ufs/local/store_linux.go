@@ -409,7 +409,7 @@ func (s *Store) Create(ctx context.Context, p string, opts ufs.CreateOptions) (u
 		return nil, &fs.PathError{Op: op, Path: c, Err: err}
 	}
 	if opts.Fill != "" {
-		if w := openFill(dfd, base, c, unixMode(mode), opts.Fill); w != nil {
+		if w := openFill(dfd, base, c, opts.Fill); w != nil {
 			unix.Close(dfd)
 			return w, nil
 		}

@@ -216,15 +216,17 @@ type fillWriter struct {
 }
 
 // openFill opens the file base in dfd for writing in place when it is an
-// empty regular file with fingerprint fill, or returns nil.
-func openFill(dfd int, base, p string, mode uint32, fill string) *fillWriter {
+// empty regular file with fingerprint fill, or returns nil. The file keeps
+// its mode: the one it was made with, or one a chmod gave it since (a
+// chmod through another mount while this one writes the file).
+func openFill(dfd int, base, p string, fill string) *fillWriter {
 	fd, err := unix.Openat(dfd, base, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 ||
-		toInfo(base, &st).Fingerprint() != fill || unix.Fchmod(fd, mode) != nil {
+		toInfo(base, &st).Fingerprint() != fill {
 		unix.Close(fd)
 		return nil
 	}
