@@ -66,8 +66,9 @@ type Worker struct {
 	store  *blockstore.Store
 	master *client.Masters
 	server *rpc.Server
-	// members is the live worker cluster; nil when serving alone.
-	members *cluster.Membership
+	// members is the live worker cluster; nil when serving alone. It is
+	// set while the RPC server already serves (joinCluster).
+	members atomic.Pointer[cluster.Membership]
 	// pinned holds the inode ids known pinned (alluxio fs pin).
 	pinned sync.Map
 	start  time.Time
@@ -215,9 +216,9 @@ func (w *Worker) listen() error {
 // Close stops serving, waits for background persists and closes the store.
 func (w *Worker) Close() error {
 	w.stop()
-	if w.members != nil {
+	if m := w.members.Load(); m != nil {
 		// Tell the others at once, so clients stop routing here.
-		if err := w.members.Leave(2 * time.Second); err != nil {
+		if err := m.Leave(2 * time.Second); err != nil {
 			w.log.Debug("leaving the worker cluster", "err", err)
 		}
 	}

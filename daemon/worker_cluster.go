@@ -40,7 +40,7 @@ func (w *Worker) joinCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.members = ms
+	w.members.Store(ms)
 	return nil
 }
 
@@ -64,8 +64,8 @@ func (w *Worker) seedsFromMasters(ctx context.Context) []string {
 // ring is the consistent-hash ring of the live workers; a worker alone
 // has a ring of itself.
 func (w *Worker) ring() *cluster.Ring {
-	if w.members != nil {
-		return w.members.Ring()
+	if m := w.members.Load(); m != nil {
+		return m.Ring()
 	}
 	return cluster.NewRing([]cluster.Member{w.self()}, w.cfg.VirtualNodes)
 }
