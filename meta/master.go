@@ -724,12 +724,7 @@ func (m *Master) createComplete(ctx context.Context, op string, mi MountInfo, re
 		return FileInfo{}, err
 	}
 	c.Complete, c.UfsFingerprint = true, ufi.Fingerprint()
-	fi, err := result[FileInfo](m.proposeSynced(ctx, c, func() error {
-		if err := sync(); err != nil {
-			return m.ufsError(op, c.Path, mi, err)
-		}
-		return nil
-	}))
+	fi, err := result[FileInfo](m.proposeSynced(ctx, c, sync))
 	if err != nil && refused(err) {
 		if derr := m.DropOrphan(ctx, mi.ID, rel, c.UfsFingerprint); derr != nil {
 			m.log.Warn("could not remove the empty file of a failed create", "path", c.Path, "err", derr)

@@ -164,19 +164,14 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 				done.UfsFingerprint = *fp
 			}
 		}
-		return answer(m.proposeSynced(ctx, done, func() error {
-			if err := sync(); err != nil {
-				return m.ufsError(op, fi.Path, mi, err)
-			}
-			return nil
-		}))
+		return answer(m.proposeSynced(ctx, done, sync))
 	}
 	return answer(m.proposeRequest(ctx, done))
 }
 
 // createEmptyUFS makes the empty file at rel in mount mi's under-store,
 // for the file at p, leaving its directory's sync to the returned function
-// (closeDeferred).
+// (closeDeferred), whose error names p and the store as the others do.
 func (m *Master) createEmptyUFS(ctx context.Context, op, p string, mi MountInfo, rel string, mode uint32) (ufs.FileInfo, func() error, error) {
 	u, err := m.ufsFor(mi)
 	if err != nil {
@@ -190,7 +185,12 @@ func (m *Master) createEmptyUFS(ctx context.Context, op, p string, mi MountInfo,
 	if err != nil {
 		return ufs.FileInfo{}, nil, m.ufsError(op, p, mi, err)
 	}
-	return fi, sync, nil
+	return fi, func() error {
+		if err := sync(); err != nil {
+			return m.ufsError(op, p, mi, err)
+		}
+		return nil
+	}, nil
 }
 
 // closeDeferred closes w, leaving its last durability step to sync where

@@ -42,6 +42,16 @@ type out struct {
 	done bool // Close or Abort has run
 }
 
+// end marks the file done (under mu) and reports whether it was not
+// already: Close and Abort run once.
+func (o *out) end() bool {
+	if o.done {
+		return false
+	}
+	o.done = true
+	return true
+}
+
 // Write appends b to the file.
 func (o *out) Write(b []byte) (int, error) {
 	o.mu.Lock()
@@ -133,10 +143,9 @@ func (w *writer) CloseDeferred(ctx context.Context) (ufs.FileInfo, func() error,
 	const op = "close"
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.done {
+	if !w.end() {
 		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: syscall.EBADF}
 	}
-	w.done = true
 	defer unix.Close(w.dfd)
 	defer w.releaseTarget()
 	fail := func(err error) (ufs.FileInfo, func() error, error) {
@@ -190,10 +199,9 @@ func (w *writer) CloseDeferred(ctx context.Context) (ufs.FileInfo, func() error,
 func (w *writer) Abort() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.done {
+	if !w.end() {
 		return nil
 	}
-	w.done = true
 	defer unix.Close(w.dfd)
 	defer w.releaseTarget()
 	w.f.Close()
@@ -262,10 +270,9 @@ func (w *fillWriter) CloseDeferred(ctx context.Context) (ufs.FileInfo, func() er
 	const op = "close"
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.done {
+	if !w.end() {
 		return ufs.FileInfo{}, nil, &fs.PathError{Op: op, Path: w.path, Err: syscall.EBADF}
 	}
-	w.done = true
 	defer w.f.Close()
 	if err := ctxErr(ctx); err != nil {
 		w.f.Truncate(0)
@@ -286,10 +293,9 @@ func (w *fillWriter) CloseDeferred(ctx context.Context) (ufs.FileInfo, func() er
 func (w *fillWriter) Abort() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.done {
+	if !w.end() {
 		return nil
 	}
-	w.done = true
 	defer w.f.Close()
 	if err := w.f.Truncate(0); err != nil {
 		return &fs.PathError{Op: "abort", Path: w.path, Err: errnoOf(err)}
