@@ -310,9 +310,13 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 }
 
 // hold appends the in-order bytes p to pend and returns their length.
+// pend grows by doubling from 32 KiB up to writeBehind, so that a small
+// file does not cost the zeroing of a whole megabyte.
 func (w *FileWriter) hold(p []byte) int {
-	if w.pend == nil {
-		w.pend = make([]byte, 0, writeBehind)
+	if need := len(w.pend) + len(p); need > cap(w.pend) {
+		grown := make([]byte, len(w.pend), max(min(2*cap(w.pend), writeBehind), need, 32<<10))
+		copy(grown, w.pend)
+		w.pend = grown
 	}
 	w.pend = append(w.pend, p...)
 	w.size += int64(len(p))

@@ -98,7 +98,9 @@ func tryGateway(t *testing.T, bin string, extra []string) (*gateway, error) {
 	addr := l.Addr().String()
 	l.Close()
 	dir := t.TempDir()
-	args := append([]string{"--access", testAccessKey, "--secret", testSecretKey, "--port", addr, "--quiet"}, extra...)
+	// Keep-alive as real S3 servers keep it (versitygw closes every
+	// connection after one request without it).
+	args := append([]string{"--access", testAccessKey, "--secret", testSecretKey, "--port", addr, "--quiet", "--keep-alive"}, extra...)
 	args = append(args, "posix", dir)
 	cmd := exec.Command(bin, args...)
 	var out bytes.Buffer

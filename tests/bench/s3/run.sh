@@ -2,7 +2,9 @@
 # The S3 rows of make bench (tests/bench/run.sh s3, and part of all).
 #
 # One versitygw (the S3 server of the tests) serves a bucket from tmpfs on
-# 127.0.0.1. Over that bucket, in the same run:
+# 127.0.0.1, with keep-alive on as real S3 servers have it (without it
+# versitygw closes each connection after one request, and every client
+# pays a new TCP connection per request). Over that bucket, in the same run:
 #   - alluxio-go: a local-mode cluster with the bucket as a nested mount
 #     (alluxio fs mount --option ... /s3 s3://bench/), MEM tier on tmpfs;
 #   - raw: tests/bench/s3/s3raw, aws-sdk-go-v2 reading the object by
@@ -116,7 +118,7 @@ fi
 mkdir -p "$shm/s3" "$cache/tier" "$cache/rclone-cache" "$work/s3fs" "$work/rclone" \
   "$home/bin" "$home/conf" "$home/ufs" "$home/mnt"
 ROOT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID ROOT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
-  "$root/.cache/bin/versitygw" --port "${endpoint#http://}" --quiet posix "$shm/s3" >"$work/versitygw.log" 2>&1 &
+  "$root/.cache/bin/versitygw" --port "${endpoint#http://}" --quiet --keep-alive posix "$shm/s3" >"$work/versitygw.log" 2>&1 &
 pids+=($!)
 vport=${endpoint##*:}
 for _ in $(seq 150); do (exec 3<>"/dev/tcp/127.0.0.1/$vport") 2>/dev/null && break; sleep 0.1; done
