@@ -155,6 +155,9 @@ func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, 
 		if err != nil {
 			return nil, err
 		}
+		if resp, ok := body.(*rpc.Response); ok {
+			return resp, nil // a data section too
+		}
 		return &rpc.Response{Body: body}, nil
 	})
 }

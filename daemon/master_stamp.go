@@ -6,6 +6,7 @@ import (
 	"path"
 	"syscall"
 
+	"github.com/alluxio-go/alluxio/daemon/rpc"
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
 )
@@ -100,7 +101,13 @@ func (m *Master) stampRoutes() {
 		page := wire.FitPage(wire.ListPageResponse{Entries: entries, More: more, NS: ns})
 		// A file lists as itself, which a brief entry (named within
 		// the listed directory) cannot say.
-		if r.Brief && err == nil && (len(page.Entries) == 0 || path.Dir(page.Entries[0].Path) == path.Clean(r.Path)) {
+		brief := r.Brief && err == nil && (len(page.Entries) == 0 || path.Dir(page.Entries[0].Path) == path.Clean(r.Path))
+		if brief && r.BriefBin {
+			data := wire.AppendBrief(nil, page.Entries)
+			page.Entries = nil
+			return &rpc.Response{Body: page, Data: data}, nil
+		}
+		if brief {
 			page.Brief = make([]wire.BriefEntry, len(page.Entries))
 			for i, fi := range page.Entries {
 				page.Brief[i] = wire.BriefOf(fi)

@@ -120,10 +120,11 @@ func (m *Masters) callFollower(ctx context.Context, method string, req, resp any
 		return false, nil
 	}
 	addr := order[int(m.spread.Add(1))%len(order)]
-	_, err = m.client(addr).Call(ctx, method, withField(req, `"`+wire.FollowerReadField+`":true`), nil, resp, nil)
+	res, err := m.client(addr).Call(ctx, method, withField(req, `"`+wire.FollowerReadField+`":true`), nil, resp, nil)
 	if err != nil && (notLeader(err) || unreachable(err)) && ctx.Err() == nil {
 		return false, nil
 	}
+	takeData(resp, res)
 	return true, err
 }
 
@@ -298,8 +299,9 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 	for {
 		addr := m.pick(failed)
 		if addr != "" {
-			_, err := m.client(addr).Call(ctx, method, body, nil, resp, nil)
+			res, err := m.client(addr).Call(ctx, method, body, nil, resp, nil)
 			if err == nil {
+				takeData(resp, res)
 				return nil
 			}
 			last = err
@@ -339,6 +341,14 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 		clear(failed)
 		redirects = 0
 		m.discover(ctx)
+	}
+}
+
+// takeData hands a response's data section to resp when resp takes one
+// (a binary listing page, wire.ListPageResponse).
+func takeData(resp any, res rpc.Result) {
+	if d, ok := resp.(interface{ SetData([]byte) }); ok && res.Data != nil {
+		d.SetData(res.Data)
 	}
 }
 

@@ -31,8 +31,12 @@ func (c *Client) listPage(ctx context.Context, req wire.ListPageRequest) ([]meta
 	path, startAfter := req.Path, req.StartAfter
 	var resp wire.ListPageResponse
 	sent := time.Now()
+	req.BriefBin = req.Brief
 	err := c.callMaster(ctx, wire.MasterListStatusPage, true, req, &resp)
-	if err == nil && resp.Brief != nil {
+	switch {
+	case err == nil && resp.BriefData != nil:
+		resp.Entries, err = wire.DecodeBrief(resp.BriefData, path)
+	case err == nil && resp.Brief != nil:
 		resp.Entries = make([]meta.FileInfo, len(resp.Brief))
 		for i, b := range resp.Brief {
 			resp.Entries[i] = b.Info(path)

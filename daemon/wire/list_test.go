@@ -2,8 +2,10 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/alluxio-go/alluxio/daemon/rpc"
@@ -53,5 +55,52 @@ func TestFitPage(t *testing.T) {
 				t.Errorf("page encodes to %d bytes, more than an RPC body (%d)", len(b), rpc.MaxBodyLen)
 			}
 		})
+	}
+}
+
+// TestBriefBinary: a binary brief page gives back every field a brief
+// entry keeps (and only those), for directories, links, attributes at
+// the ends of their ranges and names of any bytes; a page cut short at
+// any byte, with bytes left over, or of another format is refused with
+// EPROTO, never a panic.
+func TestBriefBinary(t *testing.T) {
+	in := []meta.FileInfo{
+		{ID: 1, Name: "a", Mode: 0o644, UID: 1000, GID: 1000, Size: 1024, Mtime: 1_700_000_000_000, Atime: 1, Ctime: -5, Nlink: 1},
+		{ID: 1<<64 - 1, Name: "dir ü\x00\"\\", IsDir: true, Mode: 0o40755, Nlink: 2, HasXattrs: true},
+		{ID: 7, Name: "link", IsSymlink: true, Symlink: "../target/x", Mode: 0o120777, UID: 1<<32 - 1, GID: 1<<32 - 1,
+			Size: 1<<63 - 1, Mtime: -1 << 63},
+		{ID: 8, Name: strings.Repeat("n", 255)},
+	}
+	page := AppendBrief(nil, in)
+	out, err := DecodeBrief(page, "/d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != len(in) {
+		t.Fatalf("%d entries, want %d", len(out), len(in))
+	}
+	for i, fi := range in {
+		want := BriefOf(fi).Info("/d")
+		if fmt.Sprintf("%+v", out[i]) != fmt.Sprintf("%+v", want) {
+			t.Errorf("entry %d:\n got %+v\nwant %+v", i, out[i], want)
+		}
+	}
+	if out, err := DecodeBrief(AppendBrief(nil, nil), "/d"); err != nil || len(out) != 0 {
+		t.Errorf("empty page: %v, %v", out, err)
+	}
+
+	bad := map[string][]byte{
+		"empty":          nil,
+		"other format":   append([]byte{2}, page[1:]...),
+		"trailing bytes": append(append([]byte{}, page...), 0),
+		"huge count":     {briefFormat, 0xff, 0xff, 0xff, 0xff, 0x0f},
+	}
+	for n := 1; n < len(page); n++ {
+		bad[fmt.Sprintf("cut at %d", n)] = page[:n]
+	}
+	for name, b := range bad {
+		if _, err := DecodeBrief(b, "/d"); !errors.Is(err, syscall.EPROTO) || !strings.Contains(err.Error(), "/d") {
+			t.Errorf("%s: %v, want EPROTO naming the directory", name, err)
+		}
 	}
 }
