@@ -137,6 +137,14 @@ func (m *Master) stampRoutes() {
 		}
 		return changed, err
 	})
+	handleDone(m, wire.MasterExchange, func(ctx context.Context, r wire.ExchangeRequest) ([]string, error) {
+		err := mm.Exchange(ctx, r.A, r.B)
+		changed := []string{r.A, r.B, path.Dir(r.A)}
+		if d := path.Dir(r.B); d != changed[2] {
+			changed = append(changed, d)
+		}
+		return changed, err
+	})
 	handleInfo(m, wire.MasterSetAttr, func(ctx context.Context, r wire.SetAttrRequest) (meta.FileInfo, error) {
 		return mm.SetAttr(ctx, r.Path, r.Options)
 	})

@@ -71,6 +71,9 @@ type Client interface {
 	// Rename moves src to dst, replacing dst as POSIX rename does unless
 	// noReplace is set.
 	Rename(ctx context.Context, src, dst string, noReplace bool) error
+	// Exchange swaps the entries at a and b atomically
+	// (RENAME_EXCHANGE).
+	Exchange(ctx context.Context, a, b string) error
 	SetAttr(ctx context.Context, path string, s SetAttr) (Attr, error)
 	Symlink(ctx context.Context, path, target string, c Caller) (Attr, error)
 	// Open opens an existing file with open(2) flags.

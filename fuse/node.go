@@ -470,7 +470,7 @@ const (
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	if flags&renameExchange != 0 {
+	if flags&renameExchange != 0 && flags&renameNoReplace != 0 {
 		return syscall.EINVAL
 	}
 	if len(newName) > nameMax {
@@ -483,6 +483,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 	src, to := n.child(name), dst.child(newName)
 	n.forgetListing()
 	dst.forgetListing()
+	if flags&renameExchange != 0 {
+		return n.exchange(ctx, name, dst, newName)
+	}
 	noReplace := flags&renameNoReplace != 0
 	rename := func(ctx context.Context) error { return n.fsys.client.Rename(ctx, src, to, noReplace) }
 	// Hold off the commits of the writers of both files on this mount:
@@ -511,6 +514,27 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 		}
 	}
 	return n.errno("rename", src, rename(ctx))
+}
+
+// exchange swaps name with newName in dst (RENAME_EXCHANGE), holding off
+// the commits of both files' writers on this mount, as a rename does for
+// the file it moves: each writer finds its file by its id afterwards.
+func (n *node) exchange(ctx context.Context, name string, dst *node, newName string) syscall.Errno {
+	a, b := n.child(name), dst.child(newName)
+	exchange := func(ctx context.Context) error { return n.fsys.client.Exchange(ctx, a, b) }
+	an, bn := n.childNode(name), dst.childNode(newName)
+	for _, cn := range []*node{an, bn} {
+		if cn == nil || (cn == bn && bn == an) {
+			continue
+		}
+		cn.openMu.Lock()
+		defer cn.openMu.Unlock()
+		if m, ok := cn.writerHandle().(Movable); ok {
+			inner := exchange
+			exchange = func(ctx context.Context) error { return m.Move(ctx, inner) }
+		}
+	}
+	return n.errno("exchange", a, exchange(ctx))
 }
 
 func (n *node) Symlink(ctx context.Context, target, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {

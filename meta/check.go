@@ -224,6 +224,69 @@ func checkRename(t *txn, src, dst string) (renamePlan, error) {
 	return rp, nil
 }
 
+// exchangePlan is a validated exchange of two entries.
+type exchangePlan struct {
+	a, b             *inode // the entries at the first and the second path
+	aParent, bParent *inode // one record when they share a directory
+	noop             bool   // the same path twice
+}
+
+// checkExchange validates swapping the entries at a and b
+// (renameat2's RENAME_EXCHANGE): both must exist, in one writable mount,
+// neither the root, a mount point, above a mount point, or above the
+// other. Their kinds may differ.
+func checkExchange(t *txn, a, b string) (exchangePlan, error) {
+	const op = "exchange"
+	var xp exchangePlan
+	fail := func(errno syscall.Errno) (exchangePlan, error) {
+		return exchangePlan{}, &os.LinkError{Op: op, Old: a, New: b, Err: errno}
+	}
+	if a == "/" || b == "/" {
+		return fail(syscall.EBUSY)
+	}
+	var err error
+	if xp.a, err = t.lookup(op, a); err != nil {
+		return exchangePlan{}, err
+	}
+	if xp.b, err = t.lookup(op, b); err != nil {
+		return exchangePlan{}, err
+	}
+	if a == b {
+		xp.noop = true
+		return xp, nil
+	}
+	if within(a, b) || within(b, a) {
+		return fail(syscall.EINVAL)
+	}
+	mt := t.mountTable()
+	for _, p := range []string{a, b} {
+		if m, ok := mt.mountAt(p); ok {
+			return exchangePlan{}, fmt.Errorf("exchange %s: is mount point of %s (unmount it first): %w", p, redactURI(m.UfsURI), syscall.EBUSY)
+		}
+		if m, ok := mt.mountBelow(p); ok {
+			return exchangePlan{}, fmt.Errorf("exchange %s: holds mount point %s: %w", p, m.AlluxioPath, syscall.EBUSY)
+		}
+	}
+	ma, _, _ := mt.resolve(a)
+	mb, _, _ := mt.resolve(b)
+	if ma.ID != mb.ID {
+		return fail(syscall.EXDEV)
+	}
+	if ma.ReadOnly {
+		return fail(syscall.EROFS)
+	}
+	if xp.aParent, err = parentOf(t, op, a, xp.a); err != nil {
+		return exchangePlan{}, err
+	}
+	if xp.bParent, err = parentOf(t, op, b, xp.b); err != nil {
+		return exchangePlan{}, err
+	}
+	if xp.aParent.ID == xp.bParent.ID {
+		xp.bParent = xp.aParent // one record, so that both updates land
+	}
+	return xp, nil
+}
+
 // checkSetAttr validates the attribute change c (normalising its TTL
 // action) and returns the entry. truncate reports a size change to 0.
 //

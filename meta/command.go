@@ -35,6 +35,7 @@ const (
 	cmdClearTTL
 	cmdSetXattr
 	cmdSyncDirRange
+	cmdExchange
 )
 
 // command is a typed record that changes the state. Every field that must
@@ -72,6 +73,7 @@ var applyTable = map[commandType]applyFunc{
 	cmdClearTTL:        decodeApply((*clearTTLCmd).apply),
 	cmdSetXattr:        decodeApply((*setXattrCmd).apply),
 	cmdSyncDirRange:    decodeApply((*syncDirRangeCmd).apply),
+	cmdExchange:        decodeApply((*exchangeCmd).apply),
 }
 
 // decodeApply turns a typed apply method into an applyFunc.
@@ -347,6 +349,34 @@ func (c *renameCmd) apply(t *txn) (any, error) {
 	_, rp.n.Name = splitParent(c.Dst)
 	rp.n.Ctime = c.Now
 	t.link(rp.dstParent, rp.n)
+	return nil, t.err
+}
+
+// exchangeCmd swaps the entries at A and B (renameat2's RENAME_EXCHANGE):
+// each takes the other's name and directory.
+type exchangeCmd struct {
+	A   string `json:"a"`
+	B   string `json:"b"`
+	Now int64  `json:"now"`
+}
+
+func (*exchangeCmd) commandType() commandType { return cmdExchange }
+
+func (c *exchangeCmd) apply(t *txn) (any, error) {
+	xp, err := checkExchange(t, c.A, c.B)
+	if err != nil || xp.noop {
+		return nil, err
+	}
+	touch(xp.aParent, c.Now)
+	touch(xp.bParent, c.Now)
+	t.unlinkEdge(xp.aParent, xp.a)
+	t.unlinkEdge(xp.bParent, xp.b)
+	_, aName := splitParent(c.A)
+	_, bName := splitParent(c.B)
+	xp.a.Name, xp.b.Name = bName, aName
+	xp.a.Ctime, xp.b.Ctime = c.Now, c.Now
+	t.link(xp.bParent, xp.a)
+	t.link(xp.aParent, xp.b)
 	return nil, t.err
 }
 

@@ -9,18 +9,20 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/alluxio-go/alluxio/ufs"
 )
 
 // dirUFS is a test-only under-store over a local directory, made with os
-// calls. It implements the optional Chmoder, Chowner, Chtimeser, Symlinker
-// Local implements ufs.LocalStore.
-func (d *dirUFS) Local() bool { return true }
-
-// and Truncater.
+// calls. It implements the optional Chmoder, Chowner, Chtimeser, Symlinker,
+// Truncater, Exchanger and LocalStore.
 type dirUFS struct {
 	root string
 }
+
+// Local implements ufs.LocalStore.
+func (d *dirUFS) Local() bool { return true }
 
 func (d *dirUFS) abs(p string) (string, error) {
 	c, err := ufs.Clean(p)
@@ -156,6 +158,18 @@ func (d *dirUFS) Rename(_ context.Context, src, dst string) error {
 		return err
 	}
 	return os.Rename(s, t)
+}
+
+func (d *dirUFS) Exchange(_ context.Context, a, b string) error {
+	s, err := d.abs(a)
+	if err != nil {
+		return err
+	}
+	t, err := d.abs(b)
+	if err != nil {
+		return err
+	}
+	return unix.Renameat2(unix.AT_FDCWD, s, unix.AT_FDCWD, t, unix.RENAME_EXCHANGE)
 }
 
 func (d *dirUFS) Mkdir(_ context.Context, p string, perm fs.FileMode) error {

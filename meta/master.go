@@ -1276,6 +1276,88 @@ func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOption
 	return nil
 }
 
+// Exchange swaps the entries at a and b atomically, in the under-store
+// too, as renameat2's RENAME_EXCHANGE does: both must exist, in one
+// mount, and neither may be above the other. Entries persisted in the
+// under-store need one that swaps atomically (ufs.Exchanger: a local
+// directory); on others the exchange is EINVAL, as it is when only one of
+// the two is persisted.
+func (m *Master) Exchange(ctx context.Context, a, b string) error {
+	const op = "exchange"
+	pa, err := m.begin(op, a)
+	if err != nil {
+		return err
+	}
+	if r, ok := m.replayed(ctx); ok {
+		return r.err
+	}
+	pb, err := cleanPath(op, b)
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{pa, pb} {
+		if err := m.syncPath(ctx, p); err != nil {
+			return err
+		}
+	}
+	if err := m.authorizeRename(ctx, pa, pb); err != nil {
+		return err
+	}
+	if err := m.authorizeRename(ctx, pb, pa); err != nil {
+		return err
+	}
+	var (
+		xp         exchangePlan
+		mi         MountInfo
+		relA, relB string
+	)
+	if err := m.fsm.view(func(t *txn) error {
+		var err error
+		if xp, err = checkExchange(t, pa, pb); err != nil {
+			return err
+		}
+		mt := t.mountTable()
+		mi, relA, _ = mt.resolve(pa)
+		_, relB, _ = mt.resolve(pb)
+		return nil
+	}); err != nil || xp.noop {
+		return err
+	}
+	switch {
+	case xp.a.Persisted && xp.b.Persisted:
+		u, err := m.ufsFor(mi)
+		if err != nil {
+			return err
+		}
+		x, ok := u.(ufs.Exchanger)
+		if !ok {
+			return fmt.Errorf("exchange %s and %s: under-store %s cannot swap two entries atomically: %w",
+				pa, pb, redactURI(mi.UfsURI), syscall.EINVAL)
+		}
+		if err := x.Exchange(ctx, relA, relB); err != nil {
+			return m.ufsError(op, pa+" <-> "+pb, mi, err)
+		}
+		if _, err := m.proposeRequest(ctx, &exchangeCmd{A: pa, B: pb, Now: time.Now().UnixNano()}); err != nil {
+			if refused(err) {
+				// Changed meanwhile: the under-store gets its names back.
+				if uerr := x.Exchange(context.WithoutCancel(ctx), relA, relB); uerr != nil {
+					m.log.Warn("could not swap back the under-store entries of a refused exchange", "a", pa, "b", pb, "err", uerr)
+				}
+			}
+			return err
+		}
+	case xp.a.Persisted || xp.b.Persisted:
+		return fmt.Errorf("exchange %s and %s: only one of them is in the under-store yet: %w", pa, pb, syscall.EINVAL)
+	default:
+		if _, err := m.proposeRequest(ctx, &exchangeCmd{A: pa, B: pb, Now: time.Now().UnixNano()}); err != nil {
+			return err
+		}
+	}
+	m.sync.forget(pa)
+	m.sync.forget(pb)
+	return nil
+}
+
 // SetAttrOptions are the attributes SetAttr changes; nil leaves one as is.
 type SetAttrOptions struct {
 	// Mode is the new permission (07777).

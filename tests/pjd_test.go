@@ -106,7 +106,6 @@ var pjdGaps = map[string]string{
 	"link/unlink of one name keeps the other":           "hard links are not supported: link(2) returns EPERM",
 	"mkdir/mkfifo makes a FIFO":                         "special files (FIFOs, sockets, devices) are not supported: mknod(2) returns EPERM",
 	"open/O_NONBLOCK|O_WRONLY on a FIFO without reader": "special files (FIFOs, sockets, devices) are not supported: mknod(2) returns EPERM",
-	"rename/RENAME_EXCHANGE swaps two names":            "renameat2(RENAME_EXCHANGE) is not supported: EINVAL",
 }
 
 type pjdCount struct {
@@ -866,6 +865,29 @@ func renameCases() []pjdCase {
 			p.write("g", "g")
 			p.expect(0, "renameat2", "f", "g", "RENAME_EXCHANGE")
 			p.check(p.read("f") == "g" && p.read("g") == "f", "not swapped")
+		}},
+		{"RENAME_EXCHANGE swaps a file and a directory across directories", func(p *pjd) {
+			p.expect(0, "mkdir", "a", "0755")
+			p.expect(0, "mkdir", "b", "0755")
+			p.write("a/f", "f")
+			p.expect(0, "mkdir", "b/d", "0700")
+			p.write("b/d/x", "x")
+			p.changed("a", []string{"mtime", "ctime"}, func() {
+				p.changed("b", []string{"mtime", "ctime"}, func() {
+					p.expect(0, "renameat2", "a/f", "b/d", "RENAME_EXCHANGE")
+				})
+			})
+			p.check(p.lstat("a/f").Mode&syscall.S_IFMT == syscall.S_IFDIR, "a/f is not the directory")
+			p.check(p.read("a/f/x") == "x" && p.read("b/d") == "f", "not swapped")
+		}},
+		{"RENAME_EXCHANGE fails when a name is missing or holds the other", func(p *pjd) {
+			p.expect(0, "mkdir", "a", "0755")
+			p.write("a/f", "f")
+			p.expect(syscall.ENOENT, "renameat2", "a/f", "g", "RENAME_EXCHANGE")
+			p.expect(syscall.ENOENT, "renameat2", "g", "a/f", "RENAME_EXCHANGE")
+			p.expect(syscall.EINVAL, "renameat2", "a", "a/f", "RENAME_EXCHANGE")
+			p.expect(syscall.EINVAL, "renameat2", "a/f", "a", "RENAME_EXCHANGE")
+			p.check(p.read("a/f") == "f", "changed by a failed exchange")
 		}},
 		{"EACCES without write permission on either directory", func(p *pjd) {
 			p.expect(0, "mkdir", "a", "0755")

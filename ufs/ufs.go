@@ -154,6 +154,13 @@ type Truncater interface {
 	Truncate(ctx context.Context, path string, size int64) error
 }
 
+// Exchanger is implemented by stores that swap two entries atomically
+// (renameat2's RENAME_EXCHANGE): both must exist, and either may be a
+// directory.
+type Exchanger interface {
+	Exchange(ctx context.Context, a, b string) error
+}
+
 // FileDeleter is implemented by stores that remove an entry known to be a
 // file more cheaply than Delete, which must first find out what is at the
 // path (an object store's HEAD before its DELETE). A missing file is not

@@ -300,6 +300,24 @@ func (c *Client) Rename(ctx context.Context, src, dst string, noReplace bool) er
 	})
 }
 
+// Exchange swaps the entries at a and b atomically (renameat2's
+// RENAME_EXCHANGE; see meta.Master.Exchange). A master from before
+// exchanges were known refuses with EINVAL.
+func (c *Client) Exchange(ctx context.Context, a, b string) error {
+	err := c.callDone(ctx, wire.MasterExchange, wire.ExchangeRequest{A: a, B: b}, func(u cacheUpdate) {
+		// Both entries moved, with all below them (their new statuses
+		// and the parents' come with the answer).
+		u.forgetTree(a)
+		u.forgetTree(b)
+		u.forget(pathpkg.Dir(a))
+		u.forget(pathpkg.Dir(b))
+	})
+	if errors.Is(err, syscall.ENOSYS) {
+		return fmt.Errorf("exchange %s and %s: the master does not know exchanges: %w", a, b, syscall.EINVAL)
+	}
+	return err
+}
+
 // SetAttr changes attributes.
 func (c *Client) SetAttr(ctx context.Context, path string, o meta.SetAttrOptions) (meta.FileInfo, error) {
 	return c.callInfo(ctx, wire.MasterSetAttr, true, wire.SetAttrRequest{Path: path, Options: o})

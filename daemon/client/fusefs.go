@@ -72,6 +72,11 @@ func (f *FS) Remove(ctx context.Context, path string, dir bool) error {
 	return f.c.Remove(ctx, path, dir)
 }
 
+// Exchange implements fuse.Client.
+func (f *FS) Exchange(ctx context.Context, a, b string) error {
+	return f.c.Exchange(ctx, a, b)
+}
+
 // Rename implements fuse.Client.
 func (f *FS) Rename(ctx context.Context, src, dst string, noReplace bool) error {
 	return f.c.Rename(ctx, src, dst, noReplace)

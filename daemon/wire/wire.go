@@ -16,6 +16,7 @@ const (
 	MasterCreateDirectory  = "master.CreateDirectory"
 	MasterDelete           = "master.Delete"
 	MasterRename           = "master.Rename"
+	MasterExchange         = "master.Exchange"
 	MasterSetAttr          = "master.SetAttr"
 	MasterCreateSymlink    = "master.CreateSymlink"
 	MasterMarkPersisted    = "master.MarkPersisted"
@@ -102,6 +103,13 @@ type RenameRequest struct {
 	Src       string `json:"src"`
 	Dst       string `json:"dst"`
 	NoReplace bool   `json:"noReplace,omitempty"`
+}
+
+// ExchangeRequest swaps the entries at two paths (renameat2's
+// RENAME_EXCHANGE).
+type ExchangeRequest struct {
+	A string `json:"a"`
+	B string `json:"b"`
 }
 
 // SetAttrRequest changes attributes of a path.

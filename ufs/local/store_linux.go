@@ -58,6 +58,7 @@ var (
 	_ ufs.Chtimeser = (*Store)(nil)
 	_ ufs.Symlinker = (*Store)(nil)
 	_ ufs.Truncater = (*Store)(nil)
+	_ ufs.Exchanger = (*Store)(nil)
 )
 
 // openURI is the registry factory: it accepts file:///abs/path (host empty
@@ -449,7 +450,17 @@ func (s *Store) Delete(ctx context.Context, p string) error {
 // at dst is replaced, an empty directory at dst is replaced by a
 // directory, and a directory that is not empty is not (ENOTEMPTY).
 func (s *Store) Rename(ctx context.Context, src, dst string) error {
-	const op = "rename"
+	return s.renameat2(ctx, "rename", src, dst, 0)
+}
+
+// Exchange swaps the entries at a and b atomically (ufs.Exchanger).
+func (s *Store) Exchange(ctx context.Context, a, b string) error {
+	return s.renameat2(ctx, "exchange", a, b, unix.RENAME_EXCHANGE)
+}
+
+// renameat2 renames src to dst with renameat2's flags, both resolved
+// beneath the root.
+func (s *Store) renameat2(ctx context.Context, op, src, dst string, flags uint) error {
 	cs, err := s.begin(ctx, op, src, false)
 	if err != nil {
 		return err
@@ -472,7 +483,7 @@ func (s *Store) Rename(ctx context.Context, src, dst string) error {
 		return &fs.PathError{Op: op, Path: cd, Err: err}
 	}
 	defer unix.Close(dfd)
-	err = unix.Renameat(sfd, sbase, dfd, dbase)
+	err = unix.Renameat2(sfd, sbase, dfd, dbase, flags)
 	if err == unix.EEXIST {
 		err = syscall.ENOTEMPTY
 	}

@@ -362,6 +362,42 @@ func TestRenameDirOverEmptyDir(t *testing.T) {
 	})
 }
 
+// TestExchange: two files, a file and a directory, and entries in two
+// directories swap names; a missing entry, the root and a path out of
+// the root are refused as rename refuses them.
+func TestExchange(t *testing.T) {
+	eachMode(t, func(t *testing.T, s *Store, root string) {
+		ctx := t.Context()
+		if err := s.Exchange(ctx, "f", "d/g"); err != nil {
+			t.Fatal(err)
+		}
+		if f, g := readHost(t, root, "f"), readHost(t, root, "d/g"); f != "gg" || g != "hello world" {
+			t.Errorf("after exchanging f and d/g: f holds %q, d/g %q", f, g)
+		}
+		if err := s.Exchange(ctx, "f", "empty"); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Lstat(filepath.Join(root, "f")); err != nil || !fi.IsDir() {
+			t.Errorf("f is not the directory after the exchange: %v, %v", fi, err)
+		}
+		if got := readHost(t, root, "empty"); got != "gg" {
+			t.Errorf("empty holds %q", got)
+		}
+		for _, tt := range []struct {
+			a, b string
+			err  error
+		}{
+			{"f", "missing", fs.ErrNotExist},
+			{"missing", "f", fs.ErrNotExist},
+			{"", "f", syscall.EBUSY},
+			{"f", "../x", syscall.EINVAL},
+			{"f", "etc/passwd", syscall.EACCES},
+		} {
+			checkErr(t, fmt.Sprintf("Exchange(%q, %q)", tt.a, tt.b), s.Exchange(ctx, tt.a, tt.b), tt.err)
+		}
+	})
+}
+
 func TestMkdir(t *testing.T) {
 	tests := []struct {
 		path string
