@@ -415,7 +415,14 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if lazy {
 		// No session yet: every byte is in pend, and the session is
 		// opened by the commit itself, one worker call in all.
-		req.Open = &wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Fill: w.fill()}
+		ref := wire.RefOf(w.info)
+		if req.Target != "" {
+			// Moved before any byte reached a worker: the session
+			// opens where the file is now (what is at the old name may
+			// be another file or a directory, after an exchange).
+			ref.UfsPath = req.Target
+		}
+		req.Open = &wire.WriteOpenRequest{File: ref, WriteType: w.c.cfg.WriteType, Fill: w.fill()}
 		w.wc, err = w.c.onWriter(ctx, req.Open.File, func(wc *rpc.Client) error {
 			_, err := wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
 			return err
