@@ -633,6 +633,27 @@ var diffRegressions = []struct {
 			{kind: opPread, slot: 0, off: 3757, size: 222860},
 		},
 	},
+	{
+		// A new file's first bytes wait for its commit, which opened
+		// the worker session at the name the file had at its creation:
+		// a directory there by then failed the close with EISDIR.
+		"new file renamed before its first bytes reached a worker", []op{
+			{kind: opOpen, path: "a", flags: rdwrCreate},
+			{kind: opPwrite, slot: 0, size: 95, seed: 1},
+			{kind: opRename, path: "a", to: "e"},
+			{kind: opMkdir, path: "a", mode: 0o755},
+			{kind: opClose, slot: 0},
+		},
+	},
+	{
+		"new file exchanged with a directory before its first bytes reached a worker", []op{
+			{kind: opMkdir, path: "e", mode: 0o755},
+			{kind: opOpen, path: "d/b", flags: rdwrCreate},
+			{kind: opPwrite, slot: 0, size: 95, seed: 1},
+			{kind: opRename, path: "d/b", to: "e", flags: unix.RENAME_EXCHANGE},
+			{kind: opClose, slot: 0},
+		},
+	},
 }
 
 // rdwrCreate is the flags of most opens of the regression sequences.
