@@ -223,11 +223,12 @@ type briefDecoder struct {
 	err error
 }
 
-func (d *briefDecoder) uvarint() uint64 {
+// number reads one varint with read (binary.Uvarint or binary.Varint).
+func number[T uint64 | int64](d *briefDecoder, read func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
+	v, n := read(d.b)
 	if n <= 0 {
 		d.err = fmt.Errorf("bad number")
 		return 0
@@ -236,18 +237,9 @@ func (d *briefDecoder) uvarint() uint64 {
 	return v
 }
 
-func (d *briefDecoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = fmt.Errorf("bad number")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *briefDecoder) uvarint() uint64 { return number(d, binary.Uvarint) }
+
+func (d *briefDecoder) varint() int64 { return number(d, binary.Varint) }
 
 func (d *briefDecoder) uint32() uint32 {
 	v := d.uvarint()
