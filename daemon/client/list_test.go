@@ -28,6 +28,10 @@ type pageMaster struct {
 	deposed   bool
 	leaderRPC string
 	requests  []wire.ListPageRequest
+	// brief is how brief pages are answered: "bin" as a master of now
+	// (AppendBrief), "json" as one from before binary pages; "" ignores
+	// the request's Brief, as the oldest masters do.
+	brief string
 }
 
 func startPageMaster(t *testing.T, names []string, pageSize int, paged bool) *pageMaster {
@@ -56,10 +60,22 @@ func startPageMaster(t *testing.T, names []string, pageSize int, paged bool) *pa
 			}
 			end := min(i+pm.pageSize, len(pm.names))
 			var out []meta.FileInfo
-			for _, n := range pm.names[i:end] {
-				out = append(out, meta.FileInfo{Name: n, Path: r.Path + "/" + n})
+			for k, n := range pm.names[i:end] {
+				out = append(out, meta.FileInfo{ID: uint64(i + k + 1), Name: n, Path: r.Path + "/" + n, Mode: 0o644, Size: int64(i + k)})
 			}
-			return &rpc.Response{Body: wire.ListPageResponse{Entries: out, More: end < len(pm.names)}}, nil
+			page := wire.ListPageResponse{Entries: out, More: end < len(pm.names)}
+			switch {
+			case r.Brief && r.BriefBin && pm.brief == "bin":
+				data := wire.AppendBrief(nil, out)
+				page.Entries = nil
+				return &rpc.Response{Body: page, Data: data}, nil
+			case r.Brief && pm.brief != "":
+				for _, fi := range out {
+					page.Brief = append(page.Brief, wire.BriefOf(fi))
+				}
+				page.Entries = nil
+			}
+			return &rpc.Response{Body: page}, nil
 		})
 	}
 	s.Handle(wire.MasterListStatus, func(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
@@ -167,5 +183,50 @@ func TestListStatusPageOldMaster(t *testing.T) {
 	fsEntries, err := c.FS().List(context.Background(), "/d")
 	if err != nil || len(fsEntries) != len(names) {
 		t.Errorf("FS.List: %d entries, %v", len(fsEntries), err)
+	}
+}
+
+// TestListPageBriefForms: the FUSE view's listing gives the same entries
+// whether the master answers binary pages, JSON brief entries (a master
+// from before binary pages) or whole statuses (one from before brief
+// ones).
+func TestListPageBriefForms(t *testing.T) {
+	names := dirNames(250)
+	for _, form := range []string{"bin", "json", ""} {
+		t.Run("form="+form, func(t *testing.T) {
+			pm := startPageMaster(t, names, 100, true)
+			pm.mu.Lock()
+			pm.brief = form
+			pm.mu.Unlock()
+			c := New(Config{MasterAddr: pm.addr, RetryFor: time.Second})
+			t.Cleanup(func() { c.Close() })
+			var got []string
+			after := ""
+			for {
+				page, more, err := c.FS().ListPage(context.Background(), "/d", after, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range page {
+					want := len(got)
+					if e.Attr.Size != int64(want) || e.Attr.Perm != 0o644 || e.Attr.Ino != uint64(want+1) {
+						t.Errorf("%s: ino %d size %d mode %o, want %d, %d and 0644", e.Name, e.Attr.Ino, e.Attr.Size, e.Attr.Perm, want+1, want)
+					}
+					got = append(got, e.Name)
+				}
+				if !more {
+					break
+				}
+				after = page[len(page)-1].Name
+			}
+			if !slices.Equal(got, names) {
+				t.Fatalf("listed %d names, want %d in order", len(got), len(names))
+			}
+			for _, r := range pm.seen() {
+				if !r.Brief || !r.BriefBin {
+					t.Errorf("request %+v: want brief, binary", r)
+				}
+			}
+		})
 	}
 }
