@@ -104,3 +104,25 @@ func TestBriefBinary(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeBrief: any bytes decode to entries or to an EPROTO error,
+// never a panic; what decodes encodes back to the same entries.
+func FuzzDecodeBrief(f *testing.F) {
+	f.Add(AppendBrief(nil, nil))
+	f.Add(AppendBrief(nil, []meta.FileInfo{{ID: 3, Name: "a", Mode: 0o644, Size: 9, Mtime: -2, Nlink: 1},
+		{ID: 4, Name: "l", IsSymlink: true, Symlink: "a", HasXattrs: true}}))
+	f.Add([]byte{briefFormat, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := DecodeBrief(b, "/d")
+		if err != nil {
+			if !errors.Is(err, syscall.EPROTO) {
+				t.Fatalf("error %v is not EPROTO", err)
+			}
+			return
+		}
+		again, err := DecodeBrief(AppendBrief(nil, out), "/d")
+		if err != nil || fmt.Sprintf("%+v", again) != fmt.Sprintf("%+v", out) {
+			t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, again, out)
+		}
+	})
+}
