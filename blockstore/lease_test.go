@@ -231,7 +231,19 @@ func TestLeaseRefillsFromPagesFetchedAhead(t *testing.T) {
 	l.Release()
 	l = mustLease(t, s, key, src, 2*testPage, testPage) // sequential: pages ahead are fetched
 	l.Release()
-	waitFor(t, "pages fetched ahead", func() bool { return isPresent(s, key, 6) })
+	// Fetched ahead in two runs that may finish in either order: wait
+	// for both, each page cached and its fetch finished (its bytes kept).
+	waitFor(t, "pages fetched ahead", func() bool {
+		s.indexMu.Lock()
+		defer s.indexMu.Unlock()
+		f := s.files[key]
+		for idx := int64(3); idx <= 6; idx++ {
+			if f == nil || !f.has(idx) || s.inflight[pageKey{key: key, idx: idx, n: testPage}] != nil {
+				return false
+			}
+		}
+		return true
+	})
 	calls := src.totalCalls()
 	s.Remove(key)
 
