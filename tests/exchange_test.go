@@ -1,16 +1,12 @@
 package tests
 
 import (
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,16 +71,8 @@ func TestRenameExchange(t *testing.T) {
 	}
 	want("after exchanging a file being written", map[string]string{"old": "written before and after", "new": "old bytes"})
 
-	endpoint, dir := startVersitygw(t)
-	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
-	if _, err := admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("xchg")}); err != nil {
-		t.Fatal(err)
-	}
-	c.must("alluxio", "fs", "mount",
-		"--option", "s3a.accessKeyId="+s3Key, "--option", "s3a.secretKey="+s3Secret,
-		"--option", "alluxio.underfs.s3.endpoint="+endpoint, "--option", "alluxio.underfs.s3.disable.dns.buckets=true",
-		"/s3", "s3://xchg/")
+	endpoint, dir, _ := startBucket(t, "xchg")
+	c.mountS3(endpoint, "/s3", "s3://xchg/")
 	for p, data := range map[string]string{"s3/p": "P", "s3/q": "Q"} {
 		if err := os.WriteFile(m(p), []byte(data), 0o644); err != nil {
 			t.Fatal(err)

@@ -77,23 +77,36 @@ func startVersitygwAt(t *testing.T, dir string) string {
 }
 
 // TestS3NestedMount mounts a real S3 bucket into the namespace with
-// Alluxio's options and uses it through the FUSE mount.
-func TestS3NestedMount(t *testing.T) {
-	endpoint, dir := startVersitygw(t)
-	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
+// startBucket starts versitygw with bucket made in it, and returns the
+// server's endpoint, the directory of its posix backend and a client of it.
+func startBucket(t *testing.T, bucket string) (endpoint, dir string, admin *s3.Client) {
+	t.Helper()
+	endpoint, dir = startVersitygw(t)
+	admin = s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
-	bucket := "systest"
 	if _, err := admin.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
+	return endpoint, dir, admin
+}
+
+// mountS3 mounts uri (s3://bucket/prefix/) of the versitygw at endpoint at
+// path, with the test keys as mount options, as users mount a bucket.
+func (c *cluster) mountS3(endpoint, path, uri string) {
+	c.t.Helper()
+	c.must("alluxio", "fs", "mount",
+		"--option", "s3a.accessKeyId="+s3Key, "--option", "s3a.secretKey="+s3Secret,
+		"--option", "alluxio.underfs.s3.endpoint="+endpoint, "--option", "alluxio.underfs.s3.disable.dns.buckets=true",
+		path, uri)
+}
+
+// Alluxio's options and uses it through the FUSE mount.
+func TestS3NestedMount(t *testing.T) {
+	const bucket = "systest"
+	endpoint, dir, _ := startBucket(t, bucket)
 	c := newCluster(t, nil)
 	c.start()
-	c.must("alluxio", "fs", "mount",
-		"--option", "s3a.accessKeyId="+s3Key,
-		"--option", "s3a.secretKey="+s3Secret,
-		"--option", "alluxio.underfs.s3.endpoint="+endpoint,
-		"--option", "alluxio.underfs.s3.disable.dns.buckets=true",
-		"/s3", "s3://"+bucket+"/data/")
+	c.mountS3(endpoint, "/s3", "s3://"+bucket+"/data/")
 
 	data := make([]byte, 5<<20+3)
 	rand.Read(data)

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -242,13 +241,8 @@ const (
 // missing bucket, an endpoint nobody answers on) are refused with an
 // error naming the mount point and the store, and no credential.
 func TestS3FaultsThroughMount(t *testing.T) {
-	endpoint, _ := startVersitygw(t)
-	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
 	const bucket, prefix = "faults", "data/"
-	if _, err := admin.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	endpoint, _, admin := startBucket(t, bucket)
 	proxy := startFaultProxy(t, endpoint, bucket)
 	c := newCluster(t, map[string]string{
 		"alluxio.fuse.entry.timeout": "0",

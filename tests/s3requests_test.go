@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -26,14 +25,9 @@ import (
 // fails with EIO and leaves the file listed, readable and in the bucket;
 // once the store recovers the unlink removes the object.
 func TestS3RequestsThroughMount(t *testing.T) {
-	endpoint, _ := startVersitygw(t)
-	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
 	const bucket, prefix = "requests", "data/"
 	ctx := t.Context()
-	if _, err := admin.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	endpoint, _, admin := startBucket(t, bucket)
 	proxy := startFaultProxy(t, endpoint, bucket)
 	c := newCluster(t, nil)
 	c.start()

@@ -8,10 +8,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // s3RootPrefix is the key prefix of the root mount in the tests' bucket:
@@ -28,13 +24,8 @@ const s3RootPrefix = "alluxio/"
 // look at what the bucket holds.
 func newS3RootCluster(t *testing.T, props map[string]string) (*cluster, string) {
 	t.Helper()
-	endpoint, dir := startVersitygw(t)
 	const bucket = "root"
-	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
-	if _, err := admin.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	endpoint, dir, _ := startBucket(t, bucket)
 	all := map[string]string{
 		"alluxio.master.mount.table.root.ufs":    "s3://" + bucket + "/" + s3RootPrefix,
 		"s3a.accessKeyId":                        s3Key,

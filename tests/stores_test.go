@@ -18,7 +18,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sys/unix"
@@ -148,13 +147,8 @@ func localSide(t *testing.T) *storeSide {
 
 // s3Side is a bucket of versitygw, reached directly with aws-sdk-go-v2.
 func s3Side(t *testing.T) *storeSide {
-	endpoint, _ := startVersitygw(t)
-	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
 	const bucket, prefix = "conformance", "data/"
-	if _, err := admin.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
+	endpoint, _, admin := startBucket(t, bucket)
 	return &storeSide{
 		name: "s3", mount: "/s3", uri: "s3://" + bucket + "/" + prefix, secret: s3Secret,
 		options: []string{

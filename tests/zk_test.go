@@ -14,10 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/alluxio-go/alluxio/daemon/client"
 	"github.com/alluxio-go/alluxio/internal/zktest"
 	"github.com/alluxio-go/alluxio/ufs/hdfs/hdfstest"
@@ -149,12 +145,7 @@ func TestZooKeeperMasters(t *testing.T) {
 // real S3 server: the leader is killed with -9 and the new one carries on
 // from the log and checkpoints in the bucket.
 func TestZooKeeperMastersS3Journal(t *testing.T) {
-	endpoint, bucketDir := startVersitygw(t)
-	admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
-	if _, err := admin.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("journal")}); err != nil {
-		t.Fatal(err)
-	}
+	endpoint, bucketDir, _ := startBucket(t, "journal")
 	h := newZKCluster(t, "s3://journal/alluxio/", map[string]string{
 		"alluxio.master.journal.ufs.option.s3a.accessKeyId":                        s3Key,
 		"alluxio.master.journal.ufs.option.s3a.secretKey":                          s3Secret,
