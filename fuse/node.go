@@ -522,9 +522,12 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 func (n *node) exchange(ctx context.Context, name string, dst *node, newName string) syscall.Errno {
 	a, b := n.child(name), dst.child(newName)
 	exchange := func(ctx context.Context) error { return n.fsys.client.Exchange(ctx, a, b) }
-	an, bn := n.childNode(name), dst.childNode(newName)
-	for _, cn := range []*node{an, bn} {
-		if cn == nil || (cn == bn && bn == an) {
+	held := []*node{n.childNode(name)}
+	if bn := dst.childNode(newName); bn != held[0] {
+		held = append(held, bn)
+	}
+	for _, cn := range held {
+		if cn == nil {
 			continue
 		}
 		cn.openMu.Lock()

@@ -1323,35 +1323,32 @@ func (m *Master) Exchange(ctx context.Context, a, b string) error {
 	}); err != nil || xp.noop {
 		return err
 	}
+	var x ufs.Exchanger // the store that swapped, when the entries are in it
 	switch {
 	case xp.a.Persisted && xp.b.Persisted:
 		u, err := m.ufsFor(mi)
 		if err != nil {
 			return err
 		}
-		x, ok := u.(ufs.Exchanger)
-		if !ok {
+		var ok bool
+		if x, ok = u.(ufs.Exchanger); !ok {
 			return fmt.Errorf("exchange %s and %s: under-store %s cannot swap two entries atomically: %w",
 				pa, pb, redactURI(mi.UfsURI), syscall.EINVAL)
 		}
 		if err := x.Exchange(ctx, relA, relB); err != nil {
 			return m.ufsError(op, pa+" <-> "+pb, mi, err)
 		}
-		if _, err := m.proposeRequest(ctx, &exchangeCmd{A: pa, B: pb, Now: time.Now().UnixNano()}); err != nil {
-			if refused(err) {
-				// Changed meanwhile: the under-store gets its names back.
-				if uerr := x.Exchange(context.WithoutCancel(ctx), relA, relB); uerr != nil {
-					m.log.Warn("could not swap back the under-store entries of a refused exchange", "a", pa, "b", pb, "err", uerr)
-				}
-			}
-			return err
-		}
 	case xp.a.Persisted || xp.b.Persisted:
 		return fmt.Errorf("exchange %s and %s: only one of them is in the under-store yet: %w", pa, pb, syscall.EINVAL)
-	default:
-		if _, err := m.proposeRequest(ctx, &exchangeCmd{A: pa, B: pb, Now: time.Now().UnixNano()}); err != nil {
-			return err
+	}
+	if _, err := m.proposeRequest(ctx, &exchangeCmd{A: pa, B: pb, Now: time.Now().UnixNano()}); err != nil {
+		if x != nil && refused(err) {
+			// Changed meanwhile: the under-store gets its names back.
+			if uerr := x.Exchange(context.WithoutCancel(ctx), relA, relB); uerr != nil {
+				m.log.Warn("could not swap back the under-store entries of a refused exchange", "a", pa, "b", pb, "err", uerr)
+			}
 		}
+		return err
 	}
 	m.sync.forget(pa)
 	m.sync.forget(pb)

@@ -646,6 +646,15 @@ var diffRegressions = []struct {
 		},
 	},
 	{
+		"new file renamed, a directory at its old name, before a write too big to hold", []op{
+			{kind: opOpen, path: "a", flags: rdwrCreate},
+			{kind: opRename, path: "a", to: "e"},
+			{kind: opMkdir, path: "a", mode: 0o755},
+			{kind: opPwrite, slot: 0, size: 2 << 20, seed: 1},
+			{kind: opClose, slot: 0},
+		},
+	},
+	{
 		"new file exchanged with a directory before its first bytes reached a worker", []op{
 			{kind: opMkdir, path: "e", mode: 0o755},
 			{kind: opOpen, path: "d/b", flags: rdwrCreate},

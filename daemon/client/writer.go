@@ -292,6 +292,13 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 		}
 		w.info, w.completed = fi, false
 	}
+	if w.born {
+		// A lookup failure leaves the path as it was: the commit
+		// finds the file, or finds it gone, by its id.
+		if now, err := w.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID}); err == nil {
+			w.here(now)
+		}
+	}
 	lazy := w.lazy()
 	var resp wire.WriteOpenResponse
 	req := wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Keep: keep, Staged: staged, Fill: w.fill()}
@@ -401,6 +408,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		return err
 	}
 	w.path = now.Path
+	if lazy {
+		w.here(now)
+	}
 	req := wire.CommitRequest{Session: w.session}
 	if now.UfsPath != w.info.UfsPath || now.MountID != w.info.MountID {
 		if now.MountID != w.info.MountID {
@@ -415,14 +425,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if lazy {
 		// No session yet: every byte is in pend, and the session is
 		// opened by the commit itself, one worker call in all.
-		ref := wire.RefOf(w.info)
-		if req.Target != "" {
-			// Moved before any byte reached a worker: the session
-			// opens where the file is now (what is at the old name may
-			// be another file or a directory, after an exchange).
-			ref.UfsPath = req.Target
-		}
-		req.Open = &wire.WriteOpenRequest{File: ref, WriteType: w.c.cfg.WriteType, Fill: w.fill()}
+		req.Open = &wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Fill: w.fill()}
 		w.wc, err = w.c.onWriter(ctx, req.Open.File, func(wc *rpc.Client) error {
 			_, err := wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
 			return err
@@ -475,6 +478,16 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	}
 	w.info, w.size, w.dirty, w.completed, w.born, w.kept = fi, resp.Size, false, true, false, meta.KeptAttrs{}
 	return nil
+}
+
+// here points the writer at where its file is now in the under-store
+// (now: the master's status of it), for a session about to open: a file
+// made at its creation may have moved since (a rename, an exchange), and
+// what stands at its old name may be another file or a directory.
+func (w *FileWriter) here(now meta.FileInfo) {
+	if now.ID == w.info.ID && now.MountID == w.info.MountID {
+		w.info.UfsPath = now.UfsPath
+	}
 }
 
 // locate finds the file by inode id where it is now; when it was removed
