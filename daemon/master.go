@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -136,20 +137,9 @@ func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, 
 		if err := req.Decode(&r); err != nil {
 			return nil, err
 		}
-		ctx, err := withRequestID(ctx, req)
+		ctx, err := withEnvelope(ctx, req)
 		if err != nil {
 			return nil, err
-		}
-		if bytes.Contains(req.Body, []byte(`"`+wire.FollowerReadField+`":true`)) {
-			ctx = meta.WithFollowerRead(ctx)
-		}
-		if bytes.Contains(req.Body, []byte(`"`+wire.CallerField+`":{`)) {
-			var c struct {
-				Caller *meta.Caller `json:"caller"`
-			}
-			if json.Unmarshal(req.Body, &c) == nil && c.Caller != nil {
-				ctx = meta.WithCaller(ctx, *c.Caller)
-			}
 		}
 		body, err := fn(ctx, r)
 		if err != nil {
@@ -162,20 +152,63 @@ func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, 
 	})
 }
 
-// withRequestID adds the request id found in the body of req to ctx.
-func withRequestID(ctx context.Context, req *rpc.Request) (context.Context, error) {
-	if !bytes.Contains(req.Body, []byte(`"`+wire.RequestIDField+`"`)) {
+// envelope holds the fields a client may add to any request body:
+// wire.RequestIDField, CallerField, FollowerReadField and BinaryInfoField.
+type envelope struct {
+	RequestID    string       `json:"requestId"`
+	Caller       *meta.Caller `json:"caller"`
+	FollowerRead bool         `json:"followerRead"`
+	BinaryInfo   bool         `json:"binInfo"`
+}
+
+// envelopeFields are the quoted names of envelope's fields: a body with
+// none of them is not decoded again.
+var envelopeFields = [][]byte{
+	[]byte(`"` + wire.RequestIDField + `"`), []byte(`"` + wire.CallerField + `"`),
+	[]byte(`"` + wire.FollowerReadField + `"`), []byte(`"` + wire.BinaryInfoField + `"`),
+}
+
+// binaryInfoKey marks a call whose client takes a status in binary.
+type binaryInfoKey struct{}
+
+// withEnvelope adds to ctx what the client added to the body of req (one
+// decode for all of it): the request id, the caller, a follower read and
+// a binary answer. A field of one of these names that belongs to the
+// request itself, with another type, is left out.
+func withEnvelope(ctx context.Context, req *rpc.Request) (context.Context, error) {
+	if !slices.ContainsFunc(envelopeFields, func(f []byte) bool { return bytes.Contains(req.Body, f) }) {
 		return ctx, nil
 	}
-	var rid wire.RequestID
-	if err := json.Unmarshal(req.Body, &rid); err != nil || rid.RequestID == "" {
-		return ctx, nil // the field belongs to something else
+	var e envelope
+	// A type error leaves that field unset and fills the others.
+	_ = json.Unmarshal(req.Body, &e)
+	if e.RequestID != "" {
+		id, err := meta.ParseRequestID(e.RequestID)
+		if err != nil {
+			return ctx, fmt.Errorf("%s: %w", req.Method, err)
+		}
+		ctx = meta.WithRequestID(ctx, id)
 	}
-	id, err := meta.ParseRequestID(rid.RequestID)
-	if err != nil {
-		return ctx, fmt.Errorf("%s: %w", req.Method, err)
+	if e.FollowerRead {
+		ctx = meta.WithFollowerRead(ctx)
 	}
-	return meta.WithRequestID(ctx, id), nil
+	if e.Caller != nil {
+		ctx = meta.WithCaller(ctx, *e.Caller)
+	}
+	if e.BinaryInfo {
+		ctx = context.WithValue(ctx, binaryInfoKey{}, true)
+	}
+	return ctx, nil
+}
+
+// infoAnswer is the answer of a call that returns one status: in binary
+// in the data section when the client takes it so (wire.BinaryInfoField),
+// JSON otherwise.
+func infoAnswer(ctx context.Context, s wire.StampedInfo) any {
+	if ctx.Value(binaryInfoKey{}) != nil {
+		return &rpc.Response{Data: wire.AppendStampedInfo(nil, s)}
+	}
+	return s
 }
 
 func (m *Master) routes() {

@@ -39,7 +39,7 @@ func handleInfo[Req any](m *Master, method string, fn func(ctx context.Context, 
 		if err != nil {
 			return nil, err
 		}
-		return wire.StampedInfo{FileInfo: fi, NS: ns}, nil
+		return infoAnswer(ctx, wire.StampedInfo{FileInfo: fi, NS: ns}), nil
 	})
 }
 
@@ -77,12 +77,12 @@ func (m *Master) stampRoutes() {
 		)
 		ns := s.around(func() { fi, err = mm.GetStatus(ctx, r.Path) })
 		if r.Probe && errors.Is(err, syscall.ENOENT) {
-			return wire.StampedInfo{Missing: true, NS: ns}, nil
+			return infoAnswer(ctx, wire.StampedInfo{Missing: true, NS: ns}), nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		return wire.StampedInfo{FileInfo: fi, NS: ns}, nil
+		return infoAnswer(ctx, wire.StampedInfo{FileInfo: fi, NS: ns}), nil
 	})
 	handle(m.server, wire.MasterListStatusPage, func(ctx context.Context, r wire.ListPageRequest) (any, error) {
 		limit := meta.DefaultListPageSize

@@ -45,6 +45,8 @@ type scCluster struct {
 	worker *Worker
 	wc     WorkerConfig
 	dir    string // the directory behind /sc
+	master *Master
+	rpc    string // the master's RPC address
 }
 
 func startSCCluster(t *testing.T, quota string) *scCluster {
@@ -92,6 +94,7 @@ func startSCCluster(t *testing.T, quota string) *scCluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	sc.master, sc.rpc = m, mc.RPCAddr
 	waitFor(t, "master leadership", func() bool { return m.meta.Ready() })
 	wc := WorkerConfigFrom(c, log)
 	wc.WebAddr = ""

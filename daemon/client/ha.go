@@ -279,6 +279,9 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 	if c, ok := m.callerOf(ctx); ok {
 		req = withCaller(req, c)
 	}
+	if b, ok := resp.(interface{ AcceptsBinary() bool }); ok && b.AcceptsBinary() {
+		req = withField(req, `"`+wire.BinaryInfoField+`":true`)
+	}
 	if !idempotent {
 		defer m.lastWrite.Store(time.Now().UnixNano())
 	} else if m.followerStaleness > 0 && readMethods[method] &&
@@ -380,10 +383,15 @@ func notLeader(err error) bool {
 
 // withField returns the JSON of req with a field ("name":value) added
 // (req must encode as a JSON object or null; anything else is sent as is).
+// A req that is JSON already (json.RawMessage, as withField returns) is
+// not encoded again.
 func withField(req any, field string) any {
-	b, err := json.Marshal(req)
-	if err != nil {
-		return req // the RPC layer reports the encoding error
+	b, ok := req.(json.RawMessage)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(req); err != nil {
+			return req // the RPC layer reports the encoding error
+		}
 	}
 	b = bytes.TrimSpace(b)
 	switch {

@@ -181,7 +181,7 @@ func (e *fakeErr) Error() string { return "fake: " + e.errno.Error() }
 func (e *fakeErr) Unwrap() error { return e.errno }
 
 // TestWithRequestID checks the request id field added to JSON bodies by
-// withField.
+// withField, also to a body that is JSON already (another field added).
 func TestWithRequestID(t *testing.T) {
 	id := meta.NewRequestID()
 	cases := []struct {
@@ -193,6 +193,8 @@ func TestWithRequestID(t *testing.T) {
 		{"nil", nil, `{"requestId":"` + id.String() + `"}`},
 		{"empty struct", struct{}{}, `{"requestId":"` + id.String() + `"}`},
 		{"not an object", "text", ""},
+		{"JSON already", json.RawMessage(`{"caller":{"uid":7},"path":"/a"}`),
+			`{"requestId":"` + id.String() + `","caller":{"uid":7},"path":"/a"}`},
 	}
 	for _, tc := range cases {
 		got := withField(tc.req, `"`+wire.RequestIDField+`":"`+id.String()+`"`)

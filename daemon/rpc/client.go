@@ -104,9 +104,9 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Call sends method with req as its JSON body (nil: empty) and reqData as its
-// data section, waits for the answer and decodes its body into resp (nil:
-// ignored). The response's data lands in respBuf when it fits. A server-side
+// Call sends method with req as its JSON body (nil: empty; a json.RawMessage
+// is sent as it is, unchecked) and reqData as its data section, waits for
+// the answer and decodes its body into resp (nil: ignored). The response's data lands in respBuf when it fits. A server-side
 // failure is an *Error; a broken connection wraps syscall.ECONNRESET and the
 // next Call redials. A cancelled ctx returns ctx.Err() wrapped, promptly, and
 // the late answer is dropped without harming the connection; only an answer
@@ -115,8 +115,8 @@ func (c *Client) Call(ctx context.Context, method string, req any, reqData []byt
 	if !validMethod(method) {
 		return Result{}, fmt.Errorf("rpc: call %q at %s: invalid method name: %w", method, c.addr, syscall.EINVAL)
 	}
-	var body []byte
-	if req != nil {
+	body, raw := req.(json.RawMessage)
+	if req != nil && !raw {
 		var err error
 		if body, err = json.Marshal(req); err != nil {
 			return Result{}, fmt.Errorf("rpc: %s at %s: encode request: %v: %w", method, c.addr, err, syscall.EINVAL)

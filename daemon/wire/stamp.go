@@ -32,6 +32,9 @@ type StampedInfo struct {
 	// Missing answers a probe of a path that does not exist.
 	Missing bool   `json:"missing,omitempty"`
 	NS      *Stamp `json:"ns,omitempty"`
+	// data is the answer in binary, when the master sent it so
+	// (SetData, TakeBinary).
+	data []byte
 }
 
 // Stamped is the answer of a call that returns no status of its own: its
