@@ -81,6 +81,9 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 	if cfg.Meta.RPCAddr == "" {
 		cfg.Meta.RPCAddr = cfg.RPCAddr
 	}
+	if cfg.Meta.PeerLevel == nil {
+		cfg.Meta.PeerLevel = peerLevel
+	}
 	l, err := net.Listen("tcp", cfg.RPCAddr)
 	if err != nil {
 		return nil, fmt.Errorf("master rpc address %s (alluxio.master.rpc.port): %w", cfg.RPCAddr, err)
@@ -315,8 +318,21 @@ func (m *Master) RaftStatus() wire.RaftStatus {
 		Term: st.Term, LastApplied: st.LastApplied, CommitIndex: st.CommitIndex,
 		Leader: st.Leader, LeaderRPC: st.LeaderRPC, LastContactMillis: contact,
 		LogWrites: st.LogWrites, LogEntries: st.LogEntries, ApplyBatches: st.ApplyBatches, AppliedEntries: st.AppliedEntries,
-		FollowerReads: st.FollowerReads,
+		FollowerReads: st.FollowerReads, CommandLevel: meta.CommandLevel,
 	}
+}
+
+// peerLevel asks the master at rpcAddr which journal commands it applies
+// (meta.Config.PeerLevel). A master from before command levels does not
+// say, and applies those of the first.
+func peerLevel(ctx context.Context, rpcAddr string) (int, error) {
+	cl := rpc.NewClient("tcp", rpcAddr)
+	defer cl.Close()
+	var st wire.RaftStatus
+	if _, err := cl.Call(ctx, wire.MasterRaftStatus, nil, nil, &st, nil); err != nil {
+		return 0, err
+	}
+	return max(st.CommandLevel, 1), nil
 }
 
 // maskOptions hides credentials in mount options shown to users.

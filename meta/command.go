@@ -103,10 +103,21 @@ func applyCommand(t *txn, buf []byte) (any, error) {
 	}
 	f, ok := applyTable[commandType(buf[0])]
 	if !ok {
-		return nil, fmt.Errorf("meta: unknown command type %d: %w", buf[0], syscall.EINVAL)
+		return nil, &unknownCommandError{typ: buf[0]}
 	}
 	return f(t, buf[1:])
 }
+
+// unknownCommandError is a journal command of a type this master does not
+// know: written by a newer master, which it must not skip (fsm.ApplyBatch
+// stops instead).
+type unknownCommandError struct{ typ byte }
+
+func (e *unknownCommandError) Error() string {
+	return fmt.Sprintf("meta: unknown command type %d (journal command level %d here)", e.typ, CommandLevel)
+}
+
+func (e *unknownCommandError) Unwrap() error { return syscall.EINVAL }
 
 // touch records a change of a directory's entries.
 func touch(dir *inode, now int64) { dir.Mtime, dir.Ctime = now, now }

@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -143,6 +144,14 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 			v, fresh, err := f.applyEntry(t, l.Data)
 			if t.err != nil {
 				return fmt.Errorf("raft entry %d: %w", l.Index, t.err)
+			}
+			if u := (*unknownCommandError)(nil); errors.As(err, &u) {
+				// Skipping it would part this master's namespace
+				// from the group's without a word.
+				f.log.Error("a journal entry is of a kind this master does not know: it was written by a newer "+
+					"master; stopping rather than skip it: upgrade this master", "file", f.path, "entry", l.Index,
+					"type", u.typ, "level", CommandLevel)
+				panic(fmt.Sprintf("meta: raft entry %d: %v: upgrade this master", l.Index, err))
 			}
 			out[i] = &applyResult{value: v, err: err}
 			if err == nil && fresh && commandType(l.Data[0]) != cmdSetMasterAddr {

@@ -106,6 +106,10 @@ type Config struct {
 	// PeerRPC maps other members' Raft addresses to their client RPC
 	// addresses; it is used for members that have not recorded theirs.
 	PeerRPC map[string]string
+	// PeerLevel asks the master at a client RPC address for its
+	// CommandLevel, before a command of a newer level is proposed
+	// (requireLevel). Nil: the members are taken to run this build.
+	PeerLevel func(ctx context.Context, rpcAddr string) (int, error)
 	// RootUFS is the URI of the root mount.
 	RootUFS string
 	// RootOptions configure the root under-store (may hold credentials).
@@ -155,6 +159,8 @@ type Master struct {
 	// the last quorum round stops being trusted for reads.
 	leaseUntil atomic.Int64
 	verify     verifier
+	// levels are the other members' command levels (requireLevel).
+	levels peerLevels
 	// followerReads counts the reads served as a follower.
 	followerReads atomic.Uint64
 	// inodes caches the size of the namespace for reports.
@@ -1304,6 +1310,9 @@ func (m *Master) Exchange(ctx context.Context, a, b string) error {
 		return err
 	}
 	if err := m.authorizeRename(ctx, pb, pa); err != nil {
+		return err
+	}
+	if err := m.requireLevel(ctx, cmdExchange, fmt.Sprintf("exchange %s and %s", pa, pb)); err != nil {
 		return err
 	}
 	var (

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alluxio-go/alluxio/daemon/client"
+	"golang.org/x/sys/unix"
 )
 
 // haCluster is a highly available installation on 127.0.0.1: three
@@ -265,7 +266,31 @@ func TestHAMasters(t *testing.T) {
 	}
 	checkAcked(t, h.client.mnt, h.ufs, acked)
 
+	t.Run("exchange", func(t *testing.T) { testGroupExchange(t, h) })
 	t.Run("quorum", func(t *testing.T) { testQuorumCommands(t, h) })
+}
+
+// testGroupExchange swaps two files through the mount of a group whose
+// masters all run this build: the leader asks the other two whether they
+// apply an exchange (meta.CommandLevel) before it proposes one, and they
+// say so, as a master of an older build would not.
+func testGroupExchange(t *testing.T, h *haCluster) {
+	m := func(p string) string { return filepath.Join(h.client.mnt, p) }
+	for p, data := range map[string]string{"xa": "A", "xb": "B"} {
+		if err := os.WriteFile(m(p), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, m("xa"), unix.AT_FDCWD, m("xb"), unix.RENAME_EXCHANGE); err != nil {
+		t.Fatalf("exchange in a group of one build: %v", err)
+	}
+	for p, data := range map[string]string{"xa": "B", "xb": "A"} {
+		for _, at := range []string{m(p), filepath.Join(h.ufs, p)} {
+			if b, err := os.ReadFile(at); err != nil || string(b) != data {
+				t.Errorf("after the exchange %s holds %q, %v; want %q", at, b, err, data)
+			}
+		}
+	}
 }
 
 // testQuorumCommands drives `alluxio fsadmin journal quorum info|elect|

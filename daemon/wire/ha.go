@@ -57,6 +57,9 @@ type RaftStatus struct {
 	LastContactMillis int64 `json:"lastContactMillis"`
 	// FollowerReads counts the reads this master answered as a follower.
 	FollowerReads uint64 `json:"followerReads,omitempty"`
+	// CommandLevel is the newest kind of journal command the master
+	// applies (meta.CommandLevel); absent from masters older than levels.
+	CommandLevel int `json:"commandLevel,omitempty"`
 	// Journal write and apply counters: entries per write show batching.
 	LogWrites      uint64 `json:"logWrites"`
 	LogEntries     uint64 `json:"logEntries"`
