@@ -10,8 +10,9 @@ import (
 	"github.com/alluxio-go/alluxio/meta"
 )
 
-// TestInfoAnswers: a master answers a status in binary when the body asks
-// for it (wire.BinaryInfoField) and in JSON otherwise, as an older client
+// TestInfoAnswers: a master answers a status, or a stamp with the statuses
+// a change made, in binary when the body asks for it
+// (wire.BinaryAnswerField) and in JSON otherwise, as an older client
 // expects; the fields a client adds to a body (request id, caller, binary
 // answer) all take effect when they come together, and one of them of
 // the wrong type is left out without losing the others.
@@ -50,16 +51,16 @@ func TestInfoAnswers(t *testing.T) {
 	if res.Data != nil || !j.IsDir || j.Path != "/open" || j.NS == nil {
 		t.Fatalf("JSON stat: data %d bytes, %+v", len(res.Data), j)
 	}
-	b := binary(wire.MasterGetStatus, `{"path":"/open","probe":true,"binInfo":true}`)
+	b := binary(wire.MasterGetStatus, `{"path":"/open","probe":true,"binAnswer":true}`)
 	if b.FileInfo != j.FileInfo || b.NS == nil {
 		t.Fatalf("binary stat differs from JSON:\n got %+v\nwant %+v", b, j)
 	}
-	if b := binary(wire.MasterGetStatus, `{"path":"/open/none","probe":true,"binInfo":true}`); !b.Missing || b.NS == nil {
+	if b := binary(wire.MasterGetStatus, `{"path":"/open/none","probe":true,"binAnswer":true}`); !b.Missing || b.NS == nil {
 		t.Fatalf("binary probe of a missing path: %+v", b)
 	}
 
 	rid := meta.NewRequestID().String()
-	create := `{"requestId":"` + rid + `","caller":{"uid":1234,"gid":99},"binInfo":true,"path":"/open/f","options":{"mode":420}}`
+	create := `{"requestId":"` + rid + `","caller":{"uid":1234,"gid":99},"binAnswer":true,"path":"/open/f","options":{"mode":420}}`
 	first := binary(wire.MasterCreateFile, create)
 	if first.Path != "/open/f" || first.UID != 1234 || first.GID != 99 || first.NS == nil {
 		t.Fatalf("create: %+v", first)
@@ -78,5 +79,21 @@ func TestInfoAnswers(t *testing.T) {
 	}
 	if _, err := cl.Call(ctx, wire.MasterCreateFile, json.RawMessage(`{"requestId":"nothex","path":"/open/h"}`), nil, nil, nil); err == nil {
 		t.Fatal("a malformed request id was taken")
+	}
+
+	// A call that answers with its stamp and the statuses it changed
+	// (the parent of a removed file) answers in binary too.
+	var done wire.Stamped
+	res, err := cl.Call(ctx, wire.MasterDelete, json.RawMessage(`{"binAnswer":true,"path":"/open/f","unlink":true}`), nil, &done, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := wire.DecodeStamped(res.Data, wire.MasterDelete)
+	if err != nil || d.NS == nil || len(d.Infos) != 1 || d.Infos[0].Path != "/open" || !d.Infos[0].IsDir {
+		t.Fatalf("binary answer of a delete: %+v, %v", d, err)
+	}
+	if _, err := cl.Call(ctx, wire.MasterDelete, json.RawMessage(`{"path":"/open/g","unlink":true}`), nil, &done, nil); err != nil ||
+		done.NS == nil || len(done.Infos) != 1 || done.Infos[0].Path != "/open" {
+		t.Fatalf("JSON answer of a delete: %+v, %v", done, err)
 	}
 }

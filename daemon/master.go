@@ -156,23 +156,23 @@ func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, 
 }
 
 // envelope holds the fields a client may add to any request body:
-// wire.RequestIDField, CallerField, FollowerReadField and BinaryInfoField.
+// wire.RequestIDField, CallerField, FollowerReadField and BinaryAnswerField.
 type envelope struct {
 	RequestID    string       `json:"requestId"`
 	Caller       *meta.Caller `json:"caller"`
 	FollowerRead bool         `json:"followerRead"`
-	BinaryInfo   bool         `json:"binInfo"`
+	BinaryAnswer bool         `json:"binAnswer"`
 }
 
 // envelopeFields are the quoted names of envelope's fields: a body with
 // none of them is not decoded again.
 var envelopeFields = [][]byte{
 	[]byte(`"` + wire.RequestIDField + `"`), []byte(`"` + wire.CallerField + `"`),
-	[]byte(`"` + wire.FollowerReadField + `"`), []byte(`"` + wire.BinaryInfoField + `"`),
+	[]byte(`"` + wire.FollowerReadField + `"`), []byte(`"` + wire.BinaryAnswerField + `"`),
 }
 
-// binaryInfoKey marks a call whose client takes a status in binary.
-type binaryInfoKey struct{}
+// binaryAnswerKey marks a call whose client takes its answer in binary.
+type binaryAnswerKey struct{}
 
 // withEnvelope adds to ctx what the client added to the body of req (one
 // decode for all of it): the request id, the caller, a follower read and
@@ -198,18 +198,27 @@ func withEnvelope(ctx context.Context, req *rpc.Request) (context.Context, error
 	if e.Caller != nil {
 		ctx = meta.WithCaller(ctx, *e.Caller)
 	}
-	if e.BinaryInfo {
-		ctx = context.WithValue(ctx, binaryInfoKey{}, true)
+	if e.BinaryAnswer {
+		ctx = context.WithValue(ctx, binaryAnswerKey{}, true)
 	}
 	return ctx, nil
 }
 
 // infoAnswer is the answer of a call that returns one status: in binary
-// in the data section when the client takes it so (wire.BinaryInfoField),
+// in the data section when the client takes it so (wire.BinaryAnswerField),
 // JSON otherwise.
 func infoAnswer(ctx context.Context, s wire.StampedInfo) any {
-	if ctx.Value(binaryInfoKey{}) != nil {
+	if ctx.Value(binaryAnswerKey{}) != nil {
 		return &rpc.Response{Data: wire.AppendStampedInfo(nil, s)}
+	}
+	return s
+}
+
+// doneAnswer is infoAnswer for a call that returns its stamp and the
+// statuses it changed.
+func doneAnswer(ctx context.Context, s wire.Stamped) any {
+	if ctx.Value(binaryAnswerKey{}) != nil {
+		return &rpc.Response{Data: wire.AppendStamped(nil, s)}
 	}
 	return s
 }

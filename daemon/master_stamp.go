@@ -62,7 +62,7 @@ func handleDone[Req any](m *Master, method string, fn func(ctx context.Context, 
 		if err != nil {
 			return nil, err
 		}
-		return out, nil
+		return doneAnswer(ctx, out), nil
 	})
 }
 

@@ -202,6 +202,9 @@ func (c *Client) callDone(ctx context.Context, method string, req any, effect fu
 	if err := c.callMaster(ctx, method, false, req, &r); err != nil {
 		return err
 	}
+	if err := r.TakeBinary(method); err != nil {
+		return err
+	}
 	c.mc.update(sent, r.NS, true, func(u cacheUpdate) {
 		effect(u)
 		for _, fi := range r.Infos {

@@ -280,7 +280,7 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 		req = withCaller(req, c)
 	}
 	if b, ok := resp.(interface{ AcceptsBinary() bool }); ok && b.AcceptsBinary() {
-		req = withField(req, `"`+wire.BinaryInfoField+`":true`)
+		req = withField(req, `"`+wire.BinaryAnswerField+`":true`)
 	}
 	if !idempotent {
 		defer m.lastWrite.Store(time.Now().UnixNano())

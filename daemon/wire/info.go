@@ -4,14 +4,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"syscall"
+
+	"github.com/alluxio-go/alluxio/meta"
 )
 
-// BinaryInfoField is the JSON field (true) by which a client says that it
-// takes a StampedInfo answer in binary (AppendStampedInfo) in the data
-// section: a FUSE lookup or create decodes it in a fraction of the time
-// of its JSON. A master that does not know the field answers JSON, which
-// the client takes as well.
-const BinaryInfoField = "binInfo"
+// BinaryAnswerField is the JSON field (true) by which a client says that
+// it takes a StampedInfo or Stamped answer in binary (AppendStampedInfo,
+// AppendStamped) in the data section: a FUSE lookup, create or unlink
+// decodes it in a fraction of the time of its JSON. A master that does
+// not know the field answers JSON, which the client takes as well.
+const BinaryAnswerField = "binAnswer"
 
 // infoFormat is the first byte of a binary status.
 const infoFormat = 1
@@ -50,8 +52,7 @@ func (r *StampedInfo) TakeBinary(what string) error {
 
 // AppendStampedInfo appends s in binary to b: the format byte, a flags
 // byte, the stamp when there is one (epoch, before, after), then the
-// status's numbers and strings in the order of meta.FileInfo's fields.
-// Numbers are varints, strings a length and their bytes.
+// status (appendInfo).
 func AppendStampedInfo(b []byte, s StampedInfo) []byte {
 	fi := &s.FileInfo
 	var flags byte
@@ -60,12 +61,24 @@ func AppendStampedInfo(b []byte, s StampedInfo) []byte {
 			flags |= 1 << i
 		}
 	}
-	b = append(b, infoFormat, flags)
-	if s.NS != nil {
-		b = binary.AppendUvarint(b, s.NS.Epoch)
-		b = binary.AppendUvarint(b, s.NS.Before)
-		b = binary.AppendUvarint(b, s.NS.After)
+	b = appendStamp(append(b, infoFormat, flags), s.NS)
+	return appendInfo(b, fi)
+}
+
+// appendStamp appends ns, when there is one: epoch, before, after.
+func appendStamp(b []byte, ns *Stamp) []byte {
+	if ns == nil {
+		return b
 	}
+	b = binary.AppendUvarint(b, ns.Epoch)
+	b = binary.AppendUvarint(b, ns.Before)
+	return binary.AppendUvarint(b, ns.After)
+}
+
+// appendInfo appends the numbers and strings of fi (its flags go in the
+// flags byte before it) in the order of meta.FileInfo's fields. Numbers
+// are varints, strings a length and their bytes.
+func appendInfo(b []byte, fi *meta.FileInfo) []byte {
 	str := func(s string) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
@@ -103,13 +116,27 @@ func DecodeStampedInfo(b []byte, what string) (StampedInfo, error) {
 	}
 	flags := b[1]
 	d := briefDecoder{b: b[2:]}
-	fi := &s.FileInfo
+	s.Missing = flags&infoMissing != 0
+	if flags&infoStamped != 0 {
+		s.NS = d.stamp()
+	}
+	d.info(&s.FileInfo, flags)
+	if err := d.end(); err != nil {
+		return StampedInfo{}, fmt.Errorf("binary status from %s: %v: %w", what, err, syscall.EPROTO)
+	}
+	return s, nil
+}
+
+// stamp reads a stamp (appendStamp).
+func (d *briefDecoder) stamp() *Stamp {
+	return &Stamp{Epoch: d.uvarint(), Before: d.uvarint(), After: d.uvarint()}
+}
+
+// info reads a status (appendInfo) whose flags byte was flags.
+func (d *briefDecoder) info(fi *meta.FileInfo, flags byte) {
 	fi.IsDir, fi.IsSymlink = flags&infoDir != 0, flags&infoSymlink != 0
 	fi.Completed, fi.Persisted = flags&infoCompleted != 0, flags&infoPersisted != 0
-	fi.Pinned, fi.HasXattrs, s.Missing = flags&infoPinned != 0, flags&infoXattrs != 0, flags&infoMissing != 0
-	if flags&infoStamped != 0 {
-		s.NS = &Stamp{Epoch: d.uvarint(), Before: d.uvarint(), After: d.uvarint()}
-	}
+	fi.Pinned, fi.HasXattrs = flags&infoPinned != 0, flags&infoXattrs != 0
 	fi.ID, fi.ParentID = d.uvarint(), d.uvarint()
 	fi.Name, fi.Path = d.str(), d.str()
 	fi.Mode, fi.UID, fi.GID = d.uint32(), d.uint32(), d.uint32()
@@ -120,11 +147,88 @@ func DecodeStampedInfo(b []byte, what string) (StampedInfo, error) {
 	fi.Nlink = d.uint32()
 	fi.CreationTime, fi.TTL = d.varint(), d.varint()
 	fi.TTLAction, fi.Location = d.str(), d.str()
+}
+
+// end reports the first failure, or bytes left after the last field.
+func (d *briefDecoder) end() error {
 	if d.err != nil {
-		return StampedInfo{}, fmt.Errorf("binary status from %s: %v: %w", what, d.err, syscall.EPROTO)
+		return d.err
 	}
 	if len(d.b) != 0 {
-		return StampedInfo{}, fmt.Errorf("binary status from %s: %d bytes after the end: %w", what, len(d.b), syscall.EPROTO)
+		return fmt.Errorf("%d bytes after the end", len(d.b))
+	}
+	return nil
+}
+
+// AcceptsBinary tells the client to ask for the answer in binary.
+func (r *Stamped) AcceptsBinary() bool { return true }
+
+// SetData takes the response's data section: the answer in binary.
+func (r *Stamped) SetData(b []byte) { r.data = b }
+
+// TakeBinary decodes the binary answer SetData took, if any, into r;
+// what names the call's subject for an error.
+func (r *Stamped) TakeBinary(what string) error {
+	if r.data == nil {
+		return nil
+	}
+	s, err := DecodeStamped(r.data, what)
+	if err != nil {
+		return err
+	}
+	*r = s
+	return nil
+}
+
+// stampedFormat is the first byte of a binary Stamped.
+const stampedFormat = 2
+
+// AppendStamped appends s in binary to b: the format byte, 1 or 0 for
+// whether a stamp follows, the stamp, the number of statuses, then each
+// as its flags byte and appendInfo.
+func AppendStamped(b []byte, s Stamped) []byte {
+	b = append(b, stampedFormat, 0)
+	if s.NS != nil {
+		b[len(b)-1] = 1
+		b = appendStamp(b, s.NS)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.Infos)))
+	for i := range s.Infos {
+		fi := &s.Infos[i]
+		var flags byte
+		for i, set := range []bool{fi.IsDir, fi.IsSymlink, fi.Completed, fi.Persisted, fi.Pinned, fi.HasXattrs} {
+			if set {
+				flags |= 1 << i
+			}
+		}
+		b = appendInfo(append(b, flags), fi)
+	}
+	return b
+}
+
+// DecodeStamped reads a binary Stamped (AppendStamped); what names the
+// call's subject. An answer cut short, of another format or with bytes
+// after its end is an EPROTO error.
+func DecodeStamped(b []byte, what string) (Stamped, error) {
+	var s Stamped
+	if len(b) < 2 || b[0] != stampedFormat || b[1] > 1 {
+		return s, fmt.Errorf("binary answer from %s: not of format %d: %w", what, stampedFormat, syscall.EPROTO)
+	}
+	d := briefDecoder{b: b[2:]}
+	if b[1] == 1 {
+		s.NS = d.stamp()
+	}
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("%d statuses in %d bytes", n, len(d.b))
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		var fi meta.FileInfo
+		d.info(&fi, d.byte())
+		s.Infos = append(s.Infos, fi)
+	}
+	if err := d.end(); err != nil {
+		return Stamped{}, fmt.Errorf("binary answer from %s: %v: %w", what, err, syscall.EPROTO)
 	}
 	return s, nil
 }

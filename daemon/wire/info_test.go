@@ -171,3 +171,71 @@ func BenchmarkStampedInfo(b *testing.B) {
 		}
 	})
 }
+
+// TestStampedBinary: a Stamped's stamp and every field of each of its
+// statuses come back from the binary form as they went in; an answer cut
+// anywhere, of another format or with bytes after it is an EPROTO error
+// naming the call.
+func TestStampedBinary(t *testing.T) {
+	var infos []meta.FileInfo
+	for _, b := range boolFields() {
+		infos = append(infos, filledInfo(t, b))
+	}
+	cases := []Stamped{
+		{},
+		{NS: &Stamp{Epoch: 1, Before: 2, After: 3}},
+		{NS: &Stamp{Epoch: 1<<64 - 1, Before: 7, After: 8}, Infos: infos},
+		{Infos: []meta.FileInfo{filledInfo(t, boolFields()...), {}}},
+	}
+	for i, in := range cases {
+		out, err := DecodeStamped(AppendStamped(nil, in), "x")
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(out, in) {
+			t.Errorf("case %d:\n got %+v\nwant %+v", i, out, in)
+		}
+	}
+	b := AppendStamped(nil, cases[2])
+	bad := map[string][]byte{
+		"empty":          nil,
+		"other format":   append([]byte{infoFormat}, b[1:]...),
+		"bad stamp flag": append([]byte{stampedFormat, 2}, b[2:]...),
+		"trailing bytes": append(append([]byte{}, b...), 0),
+		"huge count":     {stampedFormat, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
+	}
+	for n := 1; n < len(b); n++ {
+		bad[fmt.Sprintf("cut at %d", n)] = b[:n]
+	}
+	for name, data := range bad {
+		if _, err := DecodeStamped(data, "master.Delete /d/f"); !errors.Is(err, syscall.EPROTO) || !strings.Contains(err.Error(), "master.Delete /d/f") {
+			t.Errorf("%s: %v, want EPROTO naming the call", name, err)
+		}
+	}
+	var r Stamped
+	r.SetData(b)
+	if err := r.TakeBinary("x"); err != nil || !reflect.DeepEqual(r, cases[2]) {
+		t.Errorf("TakeBinary: %v, %+v", err, r)
+	}
+}
+
+// FuzzDecodeStamped: any bytes decode to an answer or to an EPROTO error,
+// never a panic; what decodes encodes back to the same answer.
+func FuzzDecodeStamped(f *testing.F) {
+	f.Add(AppendStamped(nil, Stamped{}))
+	f.Add(AppendStamped(nil, Stamped{NS: &Stamp{Epoch: 1, Before: 2, After: 3},
+		Infos: []meta.FileInfo{{ID: 3, Name: "d", Path: "/d", IsDir: true, Mode: 0o755, Nlink: 2}}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := DecodeStamped(b, "/d")
+		if err != nil {
+			if !errors.Is(err, syscall.EPROTO) {
+				t.Fatalf("error %v is not EPROTO", err)
+			}
+			return
+		}
+		again, err := DecodeStamped(AppendStamped(nil, s), "/d")
+		if err != nil || !reflect.DeepEqual(again, s) {
+			t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, again, s)
+		}
+	})
+}

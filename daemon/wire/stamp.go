@@ -44,4 +44,7 @@ type StampedInfo struct {
 type Stamped struct {
 	NS    *Stamp          `json:"ns,omitempty"`
 	Infos []meta.FileInfo `json:"infos,omitempty"`
+	// data is the answer in binary, when the master sent it so
+	// (SetData, TakeBinary).
+	data []byte
 }
