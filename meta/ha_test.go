@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"go.etcd.io/bbolt"
 )
 
 // TestRequestAppliedOnce retries every kind of non-idempotent call with the
@@ -141,6 +143,93 @@ func TestRequestTableBounded(t *testing.T) {
 			if want := i >= 2; ok != want {
 				t.Errorf("request %d recorded: %v, want %v", i, ok, want)
 			}
+		}
+		return nil
+	})
+	if n := len(f.st.requests.seq); n != 3 {
+		t.Errorf("the index holds %d requests, want 3", n)
+	}
+
+	// Two attempts of one request in one batch: the second is answered
+	// with the first's result, not applied again.
+	id := NewRequestID()
+	data, _ := encodeCommand(&createFileCmd{Path: "/d4/f", Mode: 0o644, Exclusive: true, Now: 1})
+	res := f.ApplyBatch([]*raft.Log{
+		{Index: 6, Type: raft.LogCommand, Data: encodeRequest(id, data)},
+		{Index: 7, Type: raft.LogCommand, Data: encodeRequest(id, data)},
+	})
+	a, b := res[0].(*applyResult), res[1].(*applyResult)
+	if a.err != nil || b.err != nil || a.value.(FileInfo).ID != b.value.(FileInfo).ID {
+		t.Errorf("one request twice in a batch: %+v, then %+v", a, b)
+	}
+}
+
+// TestRequestTableMoved: a metastore whose request records are in an
+// earlier build's layout (the result by id in its own bucket, the id
+// alone in the sequence bucket), as that build, or a master of it in the
+// group, left it, has them moved into the table when it opens: each is
+// found with its result, the old bucket is left empty, and a sequence
+// entry whose result was missing is dropped.
+func TestRequestTableMoved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), metastoreName)
+	st, err := openStore(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []RequestID
+	err = st.db.Update(func(tx *bbolt.Tx) error {
+		t := &txn{tx: tx}
+		reqs, order := tx.Bucket(bucketRequests), tx.Bucket(bucketRequestOrder)
+		for i := range 3 {
+			id := NewRequestID()
+			ids = append(ids, id)
+			order.Put(u64(uint64(10+i)), id[:])
+			if i == 1 {
+				continue // the result is missing
+			}
+			v, _ := json.Marshal(recordOf(FileInfo{ID: uint64(100 + i), Path: fmt.Sprintf("/f%d", i)}, nil))
+			reqs.Put(id[:], v)
+		}
+		t.putU64(keyRequestFirst, 10)
+		t.putU64(keyRequestNext, 13)
+		return t.err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	if st, err = openStore(path, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.close() })
+	st.view(func(tx *txn) error {
+		for i, id := range ids {
+			r, ok := tx.recordedRequest(id)
+			switch {
+			case i == 1 && ok:
+				t.Errorf("request %d, whose result was missing, is found: %+v", i, r)
+			case i != 1 && (!ok || r.File == nil || r.File.ID != uint64(100+i)):
+				t.Errorf("request %d: %+v, %v", i, r, ok)
+			}
+		}
+		if k, _ := tx.tx.Bucket(bucketRequests).Cursor().First(); k != nil {
+			t.Error("the earlier layout's bucket still holds records")
+		}
+		return nil
+	})
+	// Recording goes on after the moved ones, and is found after a
+	// reopen too.
+	id := NewRequestID()
+	if err := st.update(func(tx *txn) error { tx.recordRequest(id, recordOf(nil, nil), 10); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+	if st, err = openStore(path, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st.view(func(tx *txn) error {
+		if _, ok := tx.recordedRequest(id); !ok || tx.recordedRequests() != 4 {
+			t.Errorf("a request recorded after the move: found %v, %d recorded", ok, tx.recordedRequests())
 		}
 		return nil
 	})

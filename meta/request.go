@@ -1,13 +1,18 @@
 package meta
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"syscall"
+
+	"go.etcd.io/bbolt"
 )
 
 // A client that loses the reply to a request that changes the namespace
@@ -23,7 +28,11 @@ import (
 //
 // The record is a bounded table in the metastore (maxRecordedRequests
 // entries, oldest dropped first), so it is replicated, survives restarts
-// and travels in snapshots like the rest of the state.
+// and travels in snapshots like the rest of the state. Records are kept
+// in the order they were made, so that recording one touches the two
+// ends of one bucket (a new record at the end, the oldest dropped at the
+// start) and no page in between; an index in memory (requestIndex) finds
+// a record by id.
 
 // maxRecordedRequests bounds the table of recorded request results. It is
 // part of the state machine's behaviour: every replica must use the same.
@@ -31,12 +40,111 @@ const maxRecordedRequests = 100_000
 
 // Metastore buckets and keys of the request table.
 var (
-	bucketRequests     = []byte("requests")     // request id (16 bytes) -> JSON recordedResult
-	bucketRequestOrder = []byte("requestOrder") // sequence (u64 BE) -> request id
+	// bucketRequestOrder is the table: sequence (u64 BE) -> the request
+	// id (16 bytes) followed by its JSON recordedResult.
+	bucketRequestOrder = []byte("requestOrder")
+	// bucketRequests held id -> JSON recordedResult in metastores of
+	// earlier builds, whose sequence bucket held the id alone. It stays,
+	// empty, for masters of those builds (which write to it); what is in
+	// it moves into the table when the metastore opens (moveRequests).
+	bucketRequests = []byte("requests")
 
 	keyRequestNext  = []byte("requestNext")  // sequence of the next recorded request
 	keyRequestFirst = []byte("requestFirst") // sequence of the oldest kept request
 )
+
+// requestIndex finds a recorded request by id: id -> sequence in the
+// table, built when the metastore opens and changed as each write
+// transaction commits (store.update). A reader that finds a sequence
+// checks the id stored there, so an index ahead of or behind its
+// transaction's view only makes a record look absent, which the state
+// machine handles (it checks again when it applies the request).
+type requestIndex struct {
+	mu  sync.RWMutex
+	seq map[RequestID]uint64
+}
+
+func (x *requestIndex) get(id RequestID) (uint64, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	s, ok := x.seq[id]
+	return s, ok
+}
+
+// commit applies what a committed transaction recorded and dropped.
+func (x *requestIndex) commit(added map[RequestID]uint64, dropped []RequestID) {
+	if len(added) == 0 && len(dropped) == 0 {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, id := range dropped {
+		delete(x.seq, id)
+	}
+	for id, s := range added {
+		x.seq[id] = s
+	}
+}
+
+// loadRequestIndex moves the records of an earlier build's layout into
+// the table (moveRequests), then reads the ids of the table.
+func loadRequestIndex(db *bbolt.DB) (*requestIndex, error) {
+	if err := db.Update(moveRequests); err != nil {
+		return nil, fmt.Errorf("move the request records: %w", err)
+	}
+	x := &requestIndex{seq: map[RequestID]uint64{}}
+	err := db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketRequestOrder).ForEach(func(k, v []byte) error {
+			if len(k) == 8 && len(v) > len(RequestID{}) {
+				x.seq[RequestID(v[:len(RequestID{})])] = binary.BigEndian.Uint64(k)
+			}
+			return nil
+		})
+	})
+	return x, err
+}
+
+// moveRequests rewrites records of the earlier layout (an id alone in the
+// table, its result in bucketRequests) as records of this one, and
+// empties bucketRequests. A table entry whose result is missing is
+// dropped.
+func moveRequests(tx *bbolt.Tx) error {
+	reqs, order := tx.Bucket(bucketRequests), tx.Bucket(bucketRequestOrder)
+	if k, _ := reqs.Cursor().First(); k == nil {
+		return nil
+	}
+	type entry struct{ k, v []byte }
+	var moved []entry
+	err := order.ForEach(func(k, v []byte) error {
+		if len(v) != len(RequestID{}) {
+			return nil
+		}
+		var rec []byte
+		if res := reqs.Get(v); res != nil {
+			rec = append(append(make([]byte, 0, len(v)+len(res)), v...), res...)
+		}
+		moved = append(moved, entry{bytes.Clone(k), rec})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range moved {
+		if e.v == nil {
+			err = order.Delete(e.k)
+		} else {
+			err = order.Put(e.k, e.v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := tx.DeleteBucket(bucketRequests); err != nil {
+		return err
+	}
+	_, err = tx.CreateBucket(bucketRequests)
+	return err
+}
 
 // RequestID identifies one client request across its retries.
 type RequestID [16]byte
@@ -158,15 +266,18 @@ func (e *replayedError) Unwrap() error { return e.errno }
 // recordedRequest returns the recorded result of request id.
 func (t *txn) recordedRequest(id RequestID) (recordedResult, bool) {
 	var r recordedResult
-	b := t.tx.Bucket(bucketRequests)
-	if b == nil {
+	seq, ok := t.reqAdded[id]
+	if !ok && t.requests != nil {
+		seq, ok = t.requests.get(id)
+	}
+	if !ok {
 		return r, false
 	}
-	v := b.Get(id[:])
-	if v == nil {
-		return r, false
+	v := t.tx.Bucket(bucketRequestOrder).Get(u64(seq))
+	if len(v) <= len(id) || !bytes.Equal(v[:len(id)], id[:]) {
+		return r, false // dropped, or not in this transaction's view
 	}
-	if err := json.Unmarshal(v, &r); err != nil {
+	if err := json.Unmarshal(v[len(id):], &r); err != nil {
 		t.fail(fmt.Errorf("metastore: request %s: %w: %w", id, err, syscall.EIO))
 		return r, false
 	}
@@ -181,14 +292,23 @@ func (t *txn) recordRequest(id RequestID, r recordedResult, limit uint64) {
 		t.fail(err)
 		return
 	}
-	reqs, order := t.tx.Bucket(bucketRequests), t.tx.Bucket(bucketRequestOrder)
+	order := t.tx.Bucket(bucketRequestOrder)
+	// Records only ever go at the end: full pages split there.
+	order.FillPercent = 1
 	next, first := t.getU64(keyRequestNext), t.getU64(keyRequestFirst)
-	t.fail(reqs.Put(id[:], v))
-	t.fail(order.Put(u64(next), id[:]))
+	t.fail(order.Put(u64(next), append(append(make([]byte, 0, len(id)+len(v)), id[:]...), v...)))
+	if t.reqAdded == nil {
+		t.reqAdded = map[RequestID]uint64{}
+	}
+	t.reqAdded[id] = next
 	next++
 	for ; next-first > limit; first++ {
 		if old := order.Get(u64(first)); old != nil {
-			t.fail(reqs.Delete(old))
+			if len(old) >= len(id) {
+				dropped := RequestID(old[:len(id)])
+				t.reqDropped = append(t.reqDropped, dropped)
+				delete(t.reqAdded, dropped)
+			}
 			t.fail(order.Delete(u64(first)))
 		}
 	}

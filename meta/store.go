@@ -35,10 +35,11 @@ var errLocked = errors.New("locked by another process")
 // update with a *txn, whose methods are the whole vocabulary of the
 // namespace's storage.
 type store struct {
-	path   string
-	db     *bbolt.DB
-	inodes *inodeCache
-	mounts *mountCache
+	path     string
+	db       *bbolt.DB
+	inodes   *inodeCache
+	mounts   *mountCache
+	requests *requestIndex
 }
 
 // openStore opens (creating if needed) the metastore at path. A file locked
@@ -75,7 +76,12 @@ func openStoreWith(path string, timeout time.Duration, noSync bool) (*store, err
 		}
 		return nil, fmt.Errorf("metastore %s: open: %w", path, err)
 	}
-	return &store{path: path, db: db, inodes: newInodeCache(), mounts: new(mountCache)}, nil
+	requests, err := loadRequestIndex(db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("metastore %s: %w", path, err)
+	}
+	return &store{path: path, db: db, inodes: newInodeCache(), mounts: new(mountCache), requests: requests}, nil
 }
 
 // initStore creates the buckets, the counters and the root inode of a new
@@ -105,7 +111,7 @@ func (s *store) close() error { return s.db.Close() }
 // view runs fn in a read transaction.
 func (s *store) view(fn func(t *txn) error) error {
 	return s.db.View(func(tx *bbolt.Tx) error {
-		t := &txn{tx: tx, inodes: s.inodes, mountCache: s.mounts}
+		t := &txn{tx: tx, inodes: s.inodes, mountCache: s.mounts, requests: s.requests}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -128,6 +134,12 @@ type txn struct {
 	// inodesB and edgesB are the buckets every path walk reads, looked
 	// up once per transaction; nil until first use.
 	inodesB, edgesB *bbolt.Bucket
+	// requests finds recorded requests (nil: none are found);
+	// reqAdded and reqDropped are what this transaction recorded and
+	// dropped, for requests once it commits.
+	requests   *requestIndex
+	reqAdded   map[RequestID]uint64
+	reqDropped []RequestID
 }
 
 // inodeBucket returns the bucket of inodes.
@@ -465,11 +477,16 @@ func (t *txn) inodeCount() int {
 // update runs fn in a write transaction and commits it unless fn or a
 // storage write failed.
 func (s *store) update(fn func(t *txn) error) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		t := &txn{tx: tx, inodes: s.inodes, mountCache: s.mounts}
+	var t *txn
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		t = &txn{tx: tx, inodes: s.inodes, mountCache: s.mounts, requests: s.requests}
 		if err := fn(t); err != nil {
 			return err
 		}
 		return t.err
 	})
+	if err == nil {
+		s.requests.commit(t.reqAdded, t.reqDropped)
+	}
+	return err
 }
