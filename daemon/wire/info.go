@@ -39,14 +39,19 @@ func (r *StampedInfo) SetData(b []byte) { r.data = b }
 // TakeBinary decodes the binary answer SetData took, if any, into r;
 // what names the call's subject for an error.
 func (r *StampedInfo) TakeBinary(what string) error {
-	if r.data == nil {
+	return takeBinary(r, r.data, what, DecodeStampedInfo)
+}
+
+// takeBinary decodes data, when there is any, into r.
+func takeBinary[T any](r *T, data []byte, what string, decode func([]byte, string) (T, error)) error {
+	if data == nil {
 		return nil
 	}
-	s, err := DecodeStampedInfo(r.data, what)
+	v, err := decode(data, what)
 	if err != nil {
 		return err
 	}
-	*r = s
+	*r = v
 	return nil
 }
 
@@ -54,15 +59,26 @@ func (r *StampedInfo) TakeBinary(what string) error {
 // byte, the stamp when there is one (epoch, before, after), then the
 // status (appendInfo).
 func AppendStampedInfo(b []byte, s StampedInfo) []byte {
-	fi := &s.FileInfo
+	flags := infoFlags(&s.FileInfo)
+	if s.Missing {
+		flags |= infoMissing
+	}
+	if s.NS != nil {
+		flags |= infoStamped
+	}
+	b = appendStamp(append(b, infoFormat, flags), s.NS)
+	return appendInfo(b, &s.FileInfo)
+}
+
+// infoFlags returns the flags byte of fi's bools.
+func infoFlags(fi *meta.FileInfo) byte {
 	var flags byte
-	for i, set := range []bool{fi.IsDir, fi.IsSymlink, fi.Completed, fi.Persisted, fi.Pinned, fi.HasXattrs, s.Missing, s.NS != nil} {
+	for i, set := range []bool{fi.IsDir, fi.IsSymlink, fi.Completed, fi.Persisted, fi.Pinned, fi.HasXattrs} {
 		if set {
 			flags |= 1 << i
 		}
 	}
-	b = appendStamp(append(b, infoFormat, flags), s.NS)
-	return appendInfo(b, fi)
+	return flags
 }
 
 // appendStamp appends ns, when there is one: epoch, before, after.
@@ -169,15 +185,7 @@ func (r *Stamped) SetData(b []byte) { r.data = b }
 // TakeBinary decodes the binary answer SetData took, if any, into r;
 // what names the call's subject for an error.
 func (r *Stamped) TakeBinary(what string) error {
-	if r.data == nil {
-		return nil
-	}
-	s, err := DecodeStamped(r.data, what)
-	if err != nil {
-		return err
-	}
-	*r = s
-	return nil
+	return takeBinary(r, r.data, what, DecodeStamped)
 }
 
 // stampedFormat is the first byte of a binary Stamped.
@@ -194,14 +202,7 @@ func AppendStamped(b []byte, s Stamped) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.Infos)))
 	for i := range s.Infos {
-		fi := &s.Infos[i]
-		var flags byte
-		for i, set := range []bool{fi.IsDir, fi.IsSymlink, fi.Completed, fi.Persisted, fi.Pinned, fi.HasXattrs} {
-			if set {
-				flags |= 1 << i
-			}
-		}
-		b = appendInfo(append(b, flags), fi)
+		b = appendInfo(append(b, infoFlags(&s.Infos[i])), &s.Infos[i])
 	}
 	return b
 }
