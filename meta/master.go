@@ -1199,26 +1199,36 @@ type RenameOptions struct {
 	NoReplace bool
 }
 
-// RenameWith is Rename with options.
-func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOptions) error {
-	const op = "rename"
-	s, err := m.begin(op, src)
-	if err != nil {
-		return err
+// beginMove is begin for a move of src to dst (a rename, or one way of
+// an exchange): both paths cleaned and synced, and the move authorized.
+// done says to return err at once: the error of the step that failed, or
+// the recorded answer of a replayed request (nil when it succeeded).
+func (m *Master) beginMove(ctx context.Context, op, src, dst string) (s, d string, done bool, err error) {
+	if s, err = m.begin(op, src); err != nil {
+		return "", "", true, err
 	}
 	if r, ok := m.replayed(ctx); ok {
-		return r.err
+		return "", "", true, r.err
 	}
-	d, err := cleanPath(op, dst)
-	if err != nil {
-		return err
+	if d, err = cleanPath(op, dst); err != nil {
+		return "", "", true, err
 	}
 	for _, p := range []string{s, d} {
 		if err := m.syncPath(ctx, p); err != nil {
-			return err
+			return "", "", true, err
 		}
 	}
 	if err := m.authorizeRename(ctx, s, d); err != nil {
+		return "", "", true, err
+	}
+	return s, d, false, nil
+}
+
+// RenameWith is Rename with options.
+func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOptions) error {
+	const op = "rename"
+	s, d, done, err := m.beginMove(ctx, op, src, dst)
+	if done {
 		return err
 	}
 	var (
@@ -1290,23 +1300,8 @@ func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOption
 // the two is persisted.
 func (m *Master) Exchange(ctx context.Context, a, b string) error {
 	const op = "exchange"
-	pa, err := m.begin(op, a)
-	if err != nil {
-		return err
-	}
-	if r, ok := m.replayed(ctx); ok {
-		return r.err
-	}
-	pb, err := cleanPath(op, b)
-	if err != nil {
-		return err
-	}
-	for _, p := range []string{pa, pb} {
-		if err := m.syncPath(ctx, p); err != nil {
-			return err
-		}
-	}
-	if err := m.authorizeRename(ctx, pa, pb); err != nil {
+	pa, pb, done, err := m.beginMove(ctx, op, a, b)
+	if done {
 		return err
 	}
 	if err := m.authorizeRename(ctx, pb, pa); err != nil {
