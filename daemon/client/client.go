@@ -178,9 +178,6 @@ func (c *Client) callInfo(ctx context.Context, method string, idempotent bool, r
 	if err := c.callMaster(ctx, method, idempotent, req, &r); err != nil {
 		return meta.FileInfo{}, err
 	}
-	if err := r.TakeBinary(method); err != nil {
-		return meta.FileInfo{}, err
-	}
 	c.mc.update(sent, r.NS, !readOnlyCalls[method], func(u cacheUpdate) {
 		switch method {
 		case wire.MasterCreateFile, wire.MasterCreateDirectory, wire.MasterCreateSymlink:
@@ -200,9 +197,6 @@ func (c *Client) callDone(ctx context.Context, method string, req any, effect fu
 	var r wire.Stamped
 	sent := time.Now()
 	if err := c.callMaster(ctx, method, false, req, &r); err != nil {
-		return err
-	}
-	if err := r.TakeBinary(method); err != nil {
 		return err
 	}
 	c.mc.update(sent, r.NS, true, func(u cacheUpdate) {
@@ -246,9 +240,6 @@ func (c *Client) GetStatus(ctx context.Context, path string) (meta.FileInfo, err
 	var r wire.StampedInfo
 	sent := time.Now()
 	if err := c.callMaster(ctx, wire.MasterGetStatus, true, wire.StatRequest{Path: path, Probe: true}, &r); err != nil {
-		return meta.FileInfo{}, err
-	}
-	if err := r.TakeBinary(wire.MasterGetStatus + " " + path); err != nil {
 		return meta.FileInfo{}, err
 	}
 	c.mc.update(sent, r.NS, false, func(u cacheUpdate) {

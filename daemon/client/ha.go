@@ -124,7 +124,9 @@ func (m *Masters) callFollower(ctx context.Context, method string, req, resp any
 	if err != nil && (notLeader(err) || unreachable(err)) && ctx.Err() == nil {
 		return false, nil
 	}
-	takeData(resp, res)
+	if err == nil {
+		err = takeData(resp, res, method)
+	}
 	return true, err
 }
 
@@ -304,8 +306,7 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 		if addr != "" {
 			res, err := m.client(addr).Call(ctx, method, body, nil, resp, nil)
 			if err == nil {
-				takeData(resp, res)
-				return nil
+				return takeData(resp, res, method)
 			}
 			last = err
 			if ctx.Err() != nil {
@@ -348,11 +349,17 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 }
 
 // takeData hands a response's data section to resp when resp takes one
-// (a binary listing page, wire.ListPageResponse).
-func takeData(resp any, res rpc.Result) {
+// (a binary listing page, wire.ListPageResponse), and decodes a binary
+// answer into resp (wire.StampedInfo, wire.Stamped: their master sends
+// no JSON then), so that no caller can miss it.
+func takeData(resp any, res rpc.Result, method string) error {
 	if d, ok := resp.(interface{ SetData([]byte) }); ok && res.Data != nil {
 		d.SetData(res.Data)
 	}
+	if b, ok := resp.(interface{ TakeBinary(what string) error }); ok {
+		return b.TakeBinary(method)
+	}
+	return nil
 }
 
 // CallAt calls method on the master at addr only, without redirects or

@@ -106,11 +106,12 @@ func (c *Client) Close() error {
 
 // Call sends method with req as its JSON body (nil: empty; a json.RawMessage
 // is sent as it is, unchecked) and reqData as its data section, waits for
-// the answer and decodes its body into resp (nil: ignored). The response's data lands in respBuf when it fits. A server-side
-// failure is an *Error; a broken connection wraps syscall.ECONNRESET and the
-// next Call redials. A cancelled ctx returns ctx.Err() wrapped, promptly, and
-// the late answer is dropped without harming the connection; only an answer
-// already being read into respBuf is waited for (briefly) and returned.
+// the answer and decodes its body into resp (nil: ignored). The response's
+// data lands in respBuf when it fits. A server-side failure is an *Error;
+// a broken connection wraps syscall.ECONNRESET and the next Call redials.
+// A cancelled ctx returns ctx.Err() wrapped, promptly, and the late answer
+// is dropped without harming the connection; only an answer already being
+// read into respBuf is waited for (briefly) and returned.
 func (c *Client) Call(ctx context.Context, method string, req any, reqData []byte, resp any, respBuf []byte) (Result, error) {
 	if !validMethod(method) {
 		return Result{}, fmt.Errorf("rpc: call %q at %s: invalid method name: %w", method, c.addr, syscall.EINVAL)
