@@ -281,7 +281,7 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 	if c, ok := m.callerOf(ctx); ok {
 		req = withCaller(req, c)
 	}
-	if b, ok := resp.(interface{ AcceptsBinary() bool }); ok && b.AcceptsBinary() {
+	if _, ok := resp.(binaryAnswer); ok {
 		req = withField(req, `"`+wire.BinaryAnswerField+`":true`)
 	}
 	if !idempotent {
@@ -356,10 +356,18 @@ func takeData(resp any, res rpc.Result, method string) error {
 	if d, ok := resp.(interface{ SetData([]byte) }); ok && res.Data != nil {
 		d.SetData(res.Data)
 	}
-	if b, ok := resp.(interface{ TakeBinary(what string) error }); ok {
+	if b, ok := resp.(binaryAnswer); ok {
 		return b.TakeBinary(method)
 	}
 	return nil
+}
+
+// binaryAnswer is a response that can decode its answer in binary from
+// the data section (wire.StampedInfo, wire.Stamped); a call with one asks
+// the master for binary (wire.BinaryAnswerField).
+type binaryAnswer interface {
+	SetData([]byte)
+	TakeBinary(what string) error
 }
 
 // CallAt calls method on the master at addr only, without redirects or

@@ -29,6 +29,9 @@ type fakeMaster struct {
 	status wire.RaftStatus
 	calls  int
 	ids    []string
+	// binary and follower count the calls that asked for a binary answer
+	// (answered so) and the follower reads.
+	binary, follower int
 }
 
 func startFake(t *testing.T) *fakeMaster {
@@ -42,16 +45,26 @@ func startFake(t *testing.T) *fakeMaster {
 	s.Handle(wire.MasterGetStatus, func(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
 		var rid wire.RequestID
 		json.Unmarshal(req.Body, &rid)
+		var flags map[string]any
+		json.Unmarshal(req.Body, &flags)
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.calls++
 		f.ids = append(f.ids, rid.RequestID)
+		if flags[wire.FollowerReadField] == true {
+			f.follower++
+		}
 		if f.answer != nil {
 			if err := f.answer(f.calls); err != nil {
 				return nil, err
 			}
 		}
-		return &rpc.Response{Body: meta.FileInfo{Path: "/from/" + f.addr}}, nil
+		fi := meta.FileInfo{Path: "/from/" + f.addr}
+		if flags[wire.BinaryAnswerField] == true {
+			f.binary++
+			return &rpc.Response{Data: wire.AppendStampedInfo(nil, wire.StampedInfo{FileInfo: fi})}, nil
+		}
+		return &rpc.Response{Body: fi}, nil
 	})
 	s.Handle(wire.MasterRaftStatus, func(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {
 		f.mu.Lock()
@@ -136,6 +149,56 @@ func TestMastersFollowLeader(t *testing.T) {
 	}
 	if n, _ := follower.seen(); n != 1 {
 		t.Errorf("the follower was asked again (%d calls)", n)
+	}
+}
+
+// TestMastersBinaryAnswers: a call whose response can take a binary
+// answer asks for one and decodes it, from the leader and in a follower
+// read alike; a response that cannot is answered in JSON.
+func TestMastersBinaryAnswers(t *testing.T) {
+	a, b := startFake(t), startFake(t)
+	a.set(nil, a.addr)
+	b.set(nil, a.addr)
+	m := NewMasters([]string{a.addr, b.addr}, 10*time.Second, nil).WithFollowerReads(time.Nanosecond)
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+
+	// A write-like call (not idempotent) goes to the leader.
+	var st wire.StampedInfo
+	if err := m.Call(ctx, wire.MasterGetStatus, false, wire.PathRequest{Path: "/x"}, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Path != "/from/"+a.addr {
+		t.Fatalf("leader call answered %+v", st.FileInfo)
+	}
+	// Reads go to each master in turn as follower reads.
+	seen := map[string]bool{}
+	for range 4 {
+		time.Sleep(time.Millisecond) // past the staleness after the write
+		st = wire.StampedInfo{}
+		if err := m.Call(ctx, wire.MasterGetStatus, true, wire.PathRequest{Path: "/x"}, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Path == "" {
+			t.Fatal("a follower read's binary answer was not decoded")
+		}
+		seen[st.Path] = true
+	}
+	if !seen["/from/"+a.addr] || !seen["/from/"+b.addr] {
+		t.Errorf("follower reads answered by %v; want both masters", seen)
+	}
+	// A plain FileInfo takes no binary answer: JSON it is.
+	var fi meta.FileInfo
+	if err := m.Call(ctx, wire.MasterGetStatus, true, wire.PathRequest{Path: "/x"}, &fi); err != nil || fi.Path == "" {
+		t.Fatalf("JSON answer: %+v, %v", fi, err)
+	}
+	a.mu.Lock()
+	b.mu.Lock()
+	calls, binary, follower := a.calls+b.calls, a.binary+b.binary, a.follower+b.follower
+	b.mu.Unlock()
+	a.mu.Unlock()
+	if calls != 6 || binary != 5 || follower != 5 {
+		t.Errorf("%d calls, %d asked for binary, %d follower reads; want 6, 5, 5", calls, binary, follower)
 	}
 }
 

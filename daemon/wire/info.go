@@ -30,9 +30,6 @@ const (
 	infoStamped
 )
 
-// AcceptsBinary tells the client to ask for the answer in binary.
-func (r *StampedInfo) AcceptsBinary() bool { return true }
-
 // SetData takes the response's data section: the answer in binary.
 func (r *StampedInfo) SetData(b []byte) { r.data = b }
 
@@ -175,9 +172,6 @@ func (d *briefDecoder) end() error {
 	}
 	return nil
 }
-
-// AcceptsBinary tells the client to ask for the answer in binary.
-func (r *Stamped) AcceptsBinary() bool { return true }
 
 // SetData takes the response's data section: the answer in binary.
 func (r *Stamped) SetData(b []byte) { r.data = b }
