@@ -323,13 +323,6 @@ func (w *Worker) ufsOf(ctx context.Context, mountID uint64) (ufs.UFS, error) {
 	return u, nil
 }
 
-// versionOpener is an under-store that reads a range only while the file
-// is the version with a given fingerprint, ESTALE otherwise (an object
-// store's If-Match).
-type versionOpener interface {
-	OpenRangeVersion(ctx context.Context, p string, off, n int64, fingerprint string) (io.ReadCloser, error)
-}
-
 // source reads a file's bytes from its under-store; files whose bytes exist
 // only in the cache have none. A ref names the file where it was when its
 // holder looked: when the under-store has no file there any more, or
@@ -349,7 +342,7 @@ func (w *Worker) source(ref wire.FileRef) blockstore.Source {
 			return nil, err
 		}
 		var rc io.ReadCloser
-		if vo, ok := u.(versionOpener); ok && ref.UfsFingerprint != "" {
+		if vo, ok := u.(ufs.VersionOpener); ok && ref.UfsFingerprint != "" {
 			rc, err = vo.OpenRangeVersion(ctx, ref.UfsPath, off, n, ref.UfsFingerprint)
 		} else {
 			rc, err = u.OpenRange(ctx, ref.UfsPath, off, n)

@@ -663,6 +663,38 @@ var diffRegressions = []struct {
 			{kind: opClose, slot: 0},
 		},
 	},
+	{
+		// A file open for writing read its bytes not cached from its
+		// name in the under-store as it was at the open; after an
+		// exchange that name held the other file, so the read failed
+		// with EIO (the other file shorter) or, here, returned the
+		// other file's bytes. A local under-store now reads a version
+		// only while it is the file at its name (ESTALE otherwise, and
+		// the worker asks the master where it is now).
+		"read of a file open for writing, exchanged and evicted", []op{
+			{kind: opOpen, path: "e", flags: rdwrCreate},
+			{kind: opPwrite, slot: 0, size: 1351357, seed: 1},
+			{kind: opClose, slot: 0},
+			{kind: opOpen, path: "c", flags: rdwrCreate},
+			{kind: opPwrite, slot: 0, size: 613274, seed: 2},
+			{kind: opClose, slot: 0},
+			{kind: opOpen, path: "c", flags: rdwrCreate},
+			{kind: opOpen, path: "e", flags: rdwrCreate},
+			{kind: opRename, path: "e", to: "c", flags: unix.RENAME_EXCHANGE},
+			// 9 MB more through the 8 MB tier.
+			{kind: opOpen, path: "b", flags: rdwrCreate},
+			{kind: opPwrite, slot: 2, size: 3 << 20, seed: 3},
+			{kind: opClose, slot: 2},
+			{kind: opOpen, path: "d/a", flags: rdwrCreate},
+			{kind: opPwrite, slot: 2, size: 3 << 20, seed: 4},
+			{kind: opClose, slot: 2},
+			{kind: opOpen, path: "d/b", flags: rdwrCreate},
+			{kind: opPwrite, slot: 2, size: 3 << 20, seed: 5},
+			{kind: opClose, slot: 2},
+			{kind: opPread, slot: 0, off: 0, size: 65536},
+			{kind: opPread, slot: 1, off: 1048000, size: 65536},
+		},
+	},
 }
 
 // rdwrCreate is the flags of most opens of the regression sequences.

@@ -127,6 +127,14 @@ type LocalStore interface {
 	Local() bool
 }
 
+// VersionOpener is implemented by stores that can read a range of a file
+// only while it is a given version: OpenRangeVersion fails with ESTALE
+// when the file at the path is not the one whose Fingerprint is given (a
+// file renamed over it, or rewritten), where OpenRange would read it.
+type VersionOpener interface {
+	OpenRangeVersion(ctx context.Context, path string, off, n int64, fingerprint string) (io.ReadCloser, error)
+}
+
 // Chmoder is implemented by stores that keep permission bits.
 type Chmoder interface {
 	Chmod(ctx context.Context, path string, mode fs.FileMode) error

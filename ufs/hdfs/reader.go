@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,24 @@ const maxResumes = 3
 // locations; the bytes come from the datanodes, with every checksum
 // chunk verified and a failed datanode left for the next replica.
 func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
+	return s.openRange(ctx, p, off, n, "")
+}
+
+// OpenRangeVersion is OpenRange of the file at p only while it is the
+// version with the given fingerprint (ufs.FileInfo.Fingerprint); another
+// file there (one renamed into its name, or rewritten) fails with ESTALE,
+// so that a reader of a version never gets another's bytes.
+func (s *Store) OpenRangeVersion(ctx context.Context, p string, off, n int64, fingerprint string) (io.ReadCloser, error) {
+	identity, ok := strings.CutPrefix(fingerprint, "etag:")
+	if !ok {
+		identity = "" // not one of this store's: nothing to check against
+	}
+	return s.openRange(ctx, p, off, n, identity)
+}
+
+// openRange is OpenRange of the file whose identity (ETag) is identity,
+// when that is not empty.
+func (s *Store) openRange(ctx context.Context, p string, off, n int64, identity string) (io.ReadCloser, error) {
 	const op = "open"
 	c, err := s.begin(ctx, op, p, lookup)
 	if err != nil {
@@ -27,7 +46,7 @@ func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadC
 	if off < 0 {
 		return nil, s.pathErr(op, c, fmt.Errorf("negative offset %d: %w", off, syscall.EINVAL))
 	}
-	r := &reader{s: s, c: c, ctx: ctx, pos: off}
+	r := &reader{s: s, c: c, ctx: ctx, pos: off, identity: identity}
 	if err := r.reopen(op); err != nil {
 		return nil, err
 	}
@@ -93,7 +112,7 @@ func (s *Store) openAt(cl *hdfs.Client, c string, pos int64, identity string) (o
 	o := opened{fr: fr, size: fi.Size(), identity: s.info(fi.Name(), fi).ETag}
 	if identity != "" && o.identity != identity {
 		fr.Close()
-		return opened{}, s.pathErr("read", c, fmt.Errorf("the file changed while it was read: %w", syscall.ESTALE))
+		return opened{}, s.pathErr("open", c, fmt.Errorf("another version of the file is there: %w", syscall.ESTALE))
 	}
 	// colinmarc/hdfs verifies each checksum chunk, but a read that spans
 	// whole chunks returns the bytes of a chunk that failed before it

@@ -137,7 +137,10 @@ func (s *Store) get(ctx context.Context, key string, off, n int64, ifMatch strin
 		req.Header.Set("Range", r)
 	}
 	if ifMatch != "" {
-		req.Header.Set("If-Match", ifMatch)
+		// An entity tag, quoted as HTTP has it (RFC 9110, 8.8.3); the
+		// hash alone is not one, and a server that checks the header
+		// would refuse every read with 412.
+		req.Header.Set("If-Match", `"`+strings.Trim(ifMatch, `"`)+`"`)
 	}
 	resp, err := s.http.Do(req)
 	if err != nil {

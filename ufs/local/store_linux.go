@@ -239,6 +239,19 @@ func (s *Store) Stat(ctx context.Context, p string) (ufs.FileInfo, error) {
 // inside the root. The reader also implements io.ReaderAt and io.Seeker
 // over the range, and fails once ctx is done.
 func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
+	return s.openRange(ctx, p, off, n, "")
+}
+
+// OpenRangeVersion is OpenRange of the file at p only while it is the
+// version with the given fingerprint (ufs.FileInfo.Fingerprint); another
+// file there (one renamed or exchanged into its name, or rewritten) fails
+// with ESTALE, so that a reader of a version never gets another's bytes.
+func (s *Store) OpenRangeVersion(ctx context.Context, p string, off, n int64, fingerprint string) (io.ReadCloser, error) {
+	return s.openRange(ctx, p, off, n, fingerprint)
+}
+
+// openRange is OpenRange, checking the fingerprint when there is one.
+func (s *Store) openRange(ctx context.Context, p string, off, n int64, fingerprint string) (io.ReadCloser, error) {
 	const op = "open"
 	c, err := s.begin(ctx, op, p, false)
 	if err != nil {
@@ -253,7 +266,17 @@ func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadC
 	if err != nil {
 		return nil, &fs.PathError{Op: op, Path: c, Err: err}
 	}
-	if err := checkRegular(fd); err != nil {
+	var st unix.Stat_t
+	err = unix.Fstat(fd, &st)
+	if err == nil {
+		err = regular(&st)
+	}
+	if err == nil && fingerprint != "" {
+		if now := toInfo(path.Base("/"+c), &st).Fingerprint(); now != fingerprint {
+			err = fmt.Errorf("another version is there (%s, not %s): %w", now, fingerprint, syscall.ESTALE)
+		}
+	}
+	if err != nil {
 		unix.Close(fd)
 		return nil, &fs.PathError{Op: op, Path: c, Err: err}
 	}
@@ -281,11 +304,11 @@ func (s *Store) OpenFile(ctx context.Context, p string) (*os.File, ufs.FileInfo,
 		return nil, ufs.FileInfo{}, &fs.PathError{Op: op, Path: c, Err: err}
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, ufs.FileInfo{}, &fs.PathError{Op: op, Path: c, Err: err}
+	err = unix.Fstat(fd, &st)
+	if err == nil {
+		err = regular(&st)
 	}
-	if err := checkRegular(fd); err != nil {
+	if err != nil {
 		unix.Close(fd)
 		return nil, ufs.FileInfo{}, &fs.PathError{Op: op, Path: c, Err: err}
 	}
@@ -303,6 +326,11 @@ func checkRegular(fd int) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
+	return regular(&st)
+}
+
+// regular is checkRegular of what fstat said.
+func regular(st *unix.Stat_t) error {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		return nil

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) ufs.UFS) {
 		{"OpenRange", testOpenRange},
 		{"OpenRangeEmptyFile", testOpenRangeEmpty},
 		{"OpenRangeErrors", testOpenRangeErrors},
+		{"OpenRangeVersion", testOpenRangeVersion},
 		{"LargeFile", testLargeFile},
 		{"VisibleOnlyAfterClose", testVisibleAfterClose},
 		{"Abort", testAbort},
@@ -246,6 +247,40 @@ func testOpenRange(t *testing.T, u ufs.UFS) {
 		if got := get(t, u, "f", tt.off, tt.n); string(got) != tt.want {
 			t.Errorf("OpenRange(f, %d, %d) read %q, want %q", tt.off, tt.n, got, tt.want)
 		}
+	}
+}
+
+// testOpenRangeVersion: where the store can tell versions apart
+// (ufs.VersionOpener), a version reads while it is the file at its name,
+// and fails with ESTALE once another file was renamed over it; the other
+// file reads by its own fingerprint.
+func testOpenRangeVersion(t *testing.T, u ufs.UFS) {
+	v, ok := u.(ufs.VersionOpener)
+	if !ok {
+		t.Skip("the store does not read by version")
+	}
+	ctx := t.Context()
+	fi := put(t, u, "f", []byte("the first version"))
+	r, err := v.OpenRangeVersion(ctx, "f", 4, 5, fi.Fingerprint())
+	must(t, "OpenRangeVersion of the current version", err)
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || string(got) != "first" {
+		t.Fatalf("read of the current version: %q, %v", got, err)
+	}
+	other := put(t, u, "other", []byte("another file, renamed over the first"))
+	must(t, "Rename", u.Rename(ctx, "other", "f"))
+	r, err = v.OpenRangeVersion(ctx, "f", 4, 5, fi.Fingerprint())
+	if err == nil {
+		r.Close()
+	}
+	wantErr(t, "OpenRangeVersion of a version another file was renamed over", err, syscall.ESTALE)
+	r, err = v.OpenRangeVersion(ctx, "f", 0, 7, other.Fingerprint())
+	must(t, "OpenRangeVersion of the file renamed there", err)
+	got, err = io.ReadAll(r)
+	r.Close()
+	if err != nil || string(got) != "another" {
+		t.Fatalf("read of the renamed file by its version: %q, %v", got, err)
 	}
 }
 
