@@ -354,3 +354,57 @@ func TestPassthroughWriterBusy(t *testing.T) {
 		t.Fatalf("read after rewrite: %q", data)
 	}
 }
+
+// TestBornFileSyncedDuringWrite: a file created through the mount (made
+// empty in the under-store at creat()) whose under-store copy changes, and
+// is loaded by an explicit loadMetadata, while its writer has it open: the
+// writer's close wins, as the last writer's does on a local file system,
+// and the file holds the writer's bytes in the namespace and the
+// under-store alike. (The change comes before the first write: running
+// the CLI forks this process, and the kernel sends the open file a FLUSH,
+// which commits what was written so far.)
+func TestBornFileSyncedDuringWrite(t *testing.T) {
+	c := newCluster(t, map[string]string{
+		"alluxio.fuse.entry.timeout": "0",
+		"alluxio.fuse.attr.timeout":  "0",
+	})
+	c.start()
+	m := func(p string) string { return filepath.Join(c.mnt, p) }
+	u := func(p string) string { return filepath.Join(c.ufs, p) }
+
+	const written = "the writer's bytes"
+	for _, other := range []string{"bytes that reached the under-store first, longer than the writer's", "short"} {
+		name := fmt.Sprintf("synced-%d", len(other))
+		f, err := os.OpenFile(m(name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(u(name), []byte(other), 0o640); err != nil {
+			f.Close()
+			t.Fatal(err)
+		}
+		if out, err := c.run("alluxio", "fs", "loadMetadata", "/"+name); err != nil {
+			f.Close()
+			t.Fatalf("loadMetadata: %v: %s", err, out)
+		}
+		if out, err := c.run("alluxio", "fs", "stat", "/"+name); err != nil || !strings.Contains(out, fmt.Sprintf("length=%d,", len(other))) {
+			f.Close()
+			t.Fatalf("after loadMetadata: %v: %s; want the under-store's %d bytes", err, out, len(other))
+		}
+		if _, err := f.WriteString(written); err != nil {
+			f.Close()
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatalf("close after a sync of the file: %v", err)
+		}
+		for _, p := range []string{m(name), u(name)} {
+			if data, err := os.ReadFile(p); err != nil || string(data) != written {
+				t.Errorf("%s after close: %q, %v; want %q", p, data, err, written)
+			}
+		}
+		if out, err := c.run("alluxio", "fs", "stat", "/"+name); err != nil || !strings.Contains(out, fmt.Sprintf("length=%d,", len(written))) {
+			t.Errorf("after close: %v: %s; want %d bytes", err, out, len(written))
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -458,6 +459,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		complete.Options.Replaces = w.info.Fingerprint
 	}
 	fi, err := w.c.callInfo(ctx, wire.MasterCompleteFile, false, complete)
+	if err != nil && w.born && resp.Persisted && errors.Is(err, syscall.EINVAL) {
+		fi, err = w.completeSynced(ctx, resp, err)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		// Deleted (on another node) while this commit was under way:
 		// the file is gone, as a closed unlinked file is; take back
@@ -478,6 +482,37 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	}
 	w.info, w.size, w.dirty, w.completed, w.born, w.kept = fi, resp.Size, false, true, false, meta.KeptAttrs{}
 	return nil
+}
+
+// completeSynced completes a file made at its creation whose empty version
+// the master no longer has, refused (refusal) because a sync of the file
+// took what its under-store copy held while this writer filled it (an
+// explicit loadMetadata): this writer's commit has written that very copy
+// since, so a sync of the file now takes the writer's bytes. The file is
+// complete when the under-store holds exactly what the commit wrote
+// (resp), with the attributes the writer kept set after it; otherwise
+// refusal stands.
+func (w *FileWriter) completeSynced(ctx context.Context, resp wire.WriteCommitResponse, refusal error) (meta.FileInfo, error) {
+	now, ok, err := w.locate(ctx)
+	if !ok || err != nil {
+		return now, cmp.Or(err, fs.ErrNotExist)
+	}
+	if _, err := w.c.LoadMetadata(ctx, now.Path, false); err != nil {
+		return now, refusal
+	}
+	now, ok, err = w.locate(ctx)
+	if !ok || err != nil {
+		return now, cmp.Or(err, fs.ErrNotExist)
+	}
+	if !now.Completed || !now.Persisted || now.Size != resp.Size || now.UfsFingerprint != resp.UfsFingerprint {
+		return now, refusal
+	}
+	w.c.log.Info("a file synced from the under-store while written is complete with its writer's bytes", "path", now.Path, "size", now.Size)
+	if w.kept.Empty() {
+		return now, nil
+	}
+	k := w.kept
+	return w.c.SetAttr(ctx, now.Path, meta.SetAttrOptions{Mode: k.Mode, UID: k.UID, GID: k.GID, Mtime: k.Mtime, Atime: k.Atime})
 }
 
 // here points the writer at where its file is now in the under-store
