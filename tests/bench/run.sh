@@ -23,7 +23,9 @@
 # unlink of 10,000 files (BENCH_META_FILES) from one process, and an untar
 # of the Go source tree, through a mount of its own local-mode cluster vs.
 # the same on tmpfs and through the go-fuse loopback over tmpfs (with the
-# mount's 1s entry and attribute timeouts), all in the same run.
+# mount's 1s entry and attribute timeouts), all in the same run; and the
+# rate of synced appends on the journal's disk (tests/bench/syncappend), the
+# floor of a durable create or unlink.
 #
 # Then S3 (tests/bench/s3/run.sh): a 1 GiB object on versitygw read cold and
 # again through the mount vs. a raw aws-sdk-go-v2 parallel ranged reader,
@@ -73,7 +75,8 @@ meta_bench() {
   [ -z "${BENCH_META_UFS_DISK:-}" ] || mufs=$mh/ufs
   mkdir -p "$mh/bin" "$mh/conf" "$mufs" "$mh/mnt" "$mw/loop" "$shm/meta-tier" "$shm/meta-tmpfs" "$shm/meta-loop"
   cp "$root"/bin/* "$mh/bin/"
-  (cd "$root" && go build -o "$mw/metabench" ./tests/bench/metabench && go build -o "$mw/loopback" ./tests/bench/loopback)
+  (cd "$root" && go build -o "$mw/metabench" ./tests/bench/metabench && go build -o "$mw/loopback" ./tests/bench/loopback &&
+    go build -o "$mw/syncappend" ./tests/bench/syncappend)
   mport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
   # The mount writes THROUGH, as every run recorded so far did: a worker
   # keeps a descriptor open per cached file (its backing file), and under
@@ -122,6 +125,10 @@ PROPS
   read -r -a l <<<"$out"
   out=$(rates "$mh/mnt")
   read -r -a a <<<"$out"
+  # The floor of a durable change on the journal's disk: one synced
+  # append per create or unlink, as the Raft log makes.
+  local synced
+  synced=$("$mw/syncappend" -dir "$mh")
   ut=$(untar "$shm/meta-tmpfs")
   ul=$(untar "$mw/loop")
   ua=$(untar "$mh/mnt")
@@ -152,6 +159,10 @@ PROPS
       echo "| $name | ${a[$i]} | ${t[$i]} | ${l[$i]} | $(r "${a[$i]}" "${t[$i]}") | $(r "${a[$i]}" "${l[$i]}") |"
     done
     echo "| untar (files/s) | $ua | $ut | $ul | $(r "$ua" "$ut") | $(r "$ua" "$ul") |"
+    echo
+    echo "A 300-byte append with fdatasync on the journal's disk (tests/bench/syncappend), the"
+    echo "floor of one durable change, as the Raft log makes one per create and unlink: ${synced}/s;"
+    echo "the mount's creates are $(r "${a[0]}" "$synced")x and its unlinks $(r "${a[3]}" "$synced")x that rate (tmpfs and the loopback sync nothing)."
   } | tee -a "$root/docs/benchmarks.md"
 }
 if [ "$suite" = meta ]; then
