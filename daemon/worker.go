@@ -104,7 +104,7 @@ type workerCounters struct {
 	bytesWrittenDomain, bytesWrittenRemote atomic.Int64
 	bytesWrittenUfs                        atomic.Int64
 	passthroughOpens, bytesPassedThrough   atomic.Int64
-	bytesShortCircuit                      atomic.Int64
+	bytesShortCircuit, shortCircuitFiles   atomic.Int64
 	ufsPassthroughOpens                    atomic.Int64
 	pendingPersists                        atomic.Int64
 }
@@ -580,6 +580,7 @@ func (w *Worker) Stats() wire.WorkerStats {
 		PendingPersists:       w.counters.pendingPersists.Load(),
 		BytesReadDomain:       w.counters.bytesReadDomain.Load(),
 		BytesReadShortCircuit: w.counters.bytesShortCircuit.Load(),
+		ShortCircuitFiles:     w.counters.shortCircuitFiles.Load(),
 		BytesReadRemote:       w.counters.bytesReadRemote.Load(),
 		BytesWrittenDomain:    w.counters.bytesWrittenDomain.Load(),
 		BytesWrittenRemote:    w.counters.bytesWrittenRemote.Load(),

@@ -84,6 +84,7 @@ func (w *Worker) handleReadLocal(ctx context.Context, req *rpc.Request) (*rpc.Re
 			return answer(n)
 		}
 		files = []*os.File{f}
+		w.counters.shortCircuitFiles.Add(1)
 	}
 	readBufs.Put(bp)
 	resp.Lease = w.addLease(conn, l.Release)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"sync"
 	"syscall"
 
@@ -277,6 +278,16 @@ func (fh *fileHandle) Read(ctx context.Context, dest []byte, off int64) (gofuse.
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fh.node.errno("read", fh.node.path(), err)
 		}
+		if sp != nil && !fitsPipe(sp.Off, sp.Len) {
+			// go-fuse would send part of the range as a short read.
+			r := &spliceResult{sp: sp}
+			b, st := r.Bytes(dest)
+			r.Done()
+			if !st.Ok() {
+				return nil, syscall.Errno(st)
+			}
+			return gofuse.ReadResultData(b), 0
+		}
 		if sp != nil {
 			return &spliceResult{sp: sp}, 0
 		}
@@ -310,6 +321,28 @@ type SpliceReader interface {
 	// ReadSplice reads len(dest) bytes at off: either as a Splice (n is
 	// 0), or into dest as ReadAt does (sp is nil; io.EOF at the end).
 	ReadSplice(ctx context.Context, dest []byte, off int64) (sp *Splice, n int, err error)
+}
+
+// outHeaderSize is the length of a FUSE reply's header.
+const outHeaderSize = 16
+
+// fitsPipe reports whether go-fuse splices the n bytes at off of a file
+// whole. It writes the reply's header into a pipe, where it takes a
+// buffer, then splices the range in, a buffer for every page the range
+// touches; it grows the pipe to the reply's length and a page, which the
+// kernel rounds up to a power of two of pages. A range that does not
+// start on a page can touch one page more than that leaves room for, and
+// go-fuse then answers with the part that fitted: a short read, which a
+// reader takes for the end of the file.
+func fitsPipe(off int64, n int) bool {
+	page := os.Getpagesize()
+	need := 1 + (int(off%int64(page))+n+page-1)/page
+	grown := (outHeaderSize + n + page + page - 1) / page
+	have := 1
+	for have < grown {
+		have <<= 1
+	}
+	return need <= have
 }
 
 // spliceResult hands a Splice to go-fuse, which splices from a result that

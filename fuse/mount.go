@@ -192,6 +192,7 @@ func Serve(client Client, o Options) (*Mount, error) {
 	if o.MaxIO <= 0 || o.MaxIO > 1<<20 {
 		o.MaxIO = 1 << 20
 	}
+	o.MaxIO = spliceable(o.MaxIO, pipeMaxSize())
 	mo.MaxWrite, mo.MaxReadAhead = o.MaxIO, o.MaxIO
 	// O_TRUNC arrives with the open, so an open decides its I/O mode
 	// knowing the file is being emptied.
@@ -240,6 +241,36 @@ func Serve(client Client, o Options) (*Mount, error) {
 		}
 	}
 	return m, nil
+}
+
+// spliceable caps a request size so that a read's reply fits a pipe of
+// at most pipeMax bytes: go-fuse splices a read answered from a file (the
+// worker's backing file) through a pipe it grows to the whole reply plus a
+// page, and fails over to copying the bytes through user space when the
+// pipe cannot grow that far. With Linux's default limit of 1 MiB, every
+// read of 1 MiB did. A limit under 256 KiB is not worth the smaller
+// requests and leaves size as it is.
+func spliceable(size, pipeMax int) int {
+	page := os.Getpagesize()
+	limit := pipeMax - 2*page // the reply's header and go-fuse's spare page
+	if pipeMax < 256<<10 || size <= limit {
+		return size
+	}
+	return limit / page * page
+}
+
+// pipeMaxSize is the most a pipe can hold (/proc/sys/fs/pipe-max-size), or
+// 0 when unknown.
+func pipeMaxSize() int {
+	b, err := os.ReadFile("/proc/sys/fs/pipe-max-size")
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // fstabOnly are options that mount(8) and /etc/fstab use and that mean

@@ -114,3 +114,28 @@ func TestCheckMountPoint(t *testing.T) {
 		}
 	}
 }
+
+// Requests are capped so that a read's reply fits a pipe (go-fuse's
+// splice), unless the pipe limit is too small to be worth it.
+func TestSpliceable(t *testing.T) {
+	page := os.Getpagesize()
+	tests := []struct {
+		size, pipeMax, want int
+	}{
+		{1 << 20, 1 << 20, 1<<20 - 2*page}, // Linux's default limit
+		{1 << 20, 4 << 20, 1 << 20},
+		{1<<20 - 2*page, 1 << 20, 1<<20 - 2*page},
+		{512 << 10, 1 << 20, 512 << 10},
+		{1 << 20, 1<<20 + 100, 1<<20 - 2*page}, // rounded down to pages
+		{1 << 20, 64 << 10, 1 << 20},           // too small a limit: no cap
+		{1 << 20, 0, 1 << 20},                  // unknown
+	}
+	for _, tt := range tests {
+		if got := spliceable(tt.size, tt.pipeMax); got != tt.want {
+			t.Errorf("spliceable(%d, %d) = %d, want %d", tt.size, tt.pipeMax, got, tt.want)
+		}
+		if got := spliceable(tt.size, tt.pipeMax); got != tt.size && got+2*page > tt.pipeMax {
+			t.Errorf("spliceable(%d, %d) = %d: a reply does not fit the pipe", tt.size, tt.pipeMax, got)
+		}
+	}
+}

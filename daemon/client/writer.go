@@ -63,7 +63,14 @@ type FileWriter struct {
 	// call when the buffer fills, and before anything else the worker
 	// must see them (drain).
 	pend []byte
+	// rd reads the version in info while no session is open: an open for
+	// writing that wrote nothing yet, or nothing since its last commit.
+	// It is kept from one read to the next so that its read-ahead and
+	// short-circuit leases carry over, as a read-only open's do.
+	rd *FileReader
 }
+
+var _ fuse.SpliceReader = (*FileWriter)(nil)
 
 // writeBehind bounds pend: the kernel hands a FUSE daemon each write(2)
 // as it comes (4 KiB for many programs), and one worker call per 4 KiB
@@ -151,6 +158,11 @@ func (w *FileWriter) Passthrough() *os.File { return nil }
 func (w *FileWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.readAt(ctx, p, off)
+}
+
+// readAt is ReadAt; caller holds w.mu.
+func (w *FileWriter) readAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if w.lazy() {
 		// Every byte is still here.
 		if off >= w.size {
@@ -169,8 +181,7 @@ func (w *FileWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 		}
 	}
 	if w.session == 0 {
-		r := &FileReader{c: w.c, info: w.info, ref: wire.RefOf(w.info)}
-		return r.ReadAt(ctx, p, off)
+		return w.reader().ReadAt(ctx, p, off)
 	}
 	if off >= w.size {
 		return 0, io.EOF
@@ -193,6 +204,44 @@ func (w *FileWriter) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 		}
 	}
 	return done, nil
+}
+
+// ReadSplice answers a FUSE read (fuse.SpliceReader): while no session is
+// open, from the committed version as a read-only open would, so that the
+// kernel copies leased ranges of the local worker's backing file itself;
+// else as ReadAt.
+func (w *FileWriter) ReadSplice(ctx context.Context, dest []byte, off int64) (*fuse.Splice, int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.session == 0 && !w.lazy() {
+		return w.reader().ReadSplice(ctx, dest, off)
+	}
+	n, err := w.readAt(ctx, dest, off)
+	return nil, n, err
+}
+
+// reader returns the reader of the version in info, replacing one of an
+// earlier version. Caller holds w.mu.
+func (w *FileWriter) reader() *FileReader {
+	ref := wire.RefOf(w.info)
+	if w.rd != nil && w.rd.ref == ref {
+		return w.rd
+	}
+	w.closeReader()
+	w.rd = &FileReader{c: w.c, info: w.info, ref: ref}
+	return w.rd
+}
+
+// closeReader ends the reader of the committed version, if any, with the
+// leases it holds. Caller holds w.mu.
+func (w *FileWriter) closeReader() {
+	if w.rd == nil {
+		return
+	}
+	if err := w.rd.Close(); err != nil {
+		w.c.log.Debug("closing the reader of a file open for writing", "path", w.path, "err", err)
+	}
+	w.rd = nil
 }
 
 // Write appends p (io.Writer, for the CLI).
@@ -308,6 +357,7 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 		return err
 	}
 	w.wc, w.session, w.staged = wc, resp.Session, staged
+	w.closeReader() // reads go to the session now
 	if !lazy {
 		w.size = resp.Size
 		return nil
@@ -730,6 +780,7 @@ func (w *FileWriter) Release(ctx context.Context) error {
 	err := w.Flush(ctx)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.closeReader()
 	if w.gone && w.session != 0 {
 		w.wc.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
 		w.session = 0

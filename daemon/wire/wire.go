@@ -192,15 +192,18 @@ type WorkerStats struct {
 	// BytesReadShortCircuit counts bytes leased to local readers that
 	// read them from the backing file themselves (not in BytesReadDomain).
 	BytesReadShortCircuit int64 `json:"bytesReadShortCircuit"`
-	BytesReadRemote       int64 `json:"bytesReadRemote"`
-	BytesWrittenDomain    int64 `json:"bytesWrittenDomain"`
-	BytesWrittenRemote    int64 `json:"bytesWrittenRemote"`
-	ActiveWriteSessions   int64 `json:"activeWriteSessions"`
-	ChecksumErrors        int64 `json:"checksumErrors"`
-	Demotions             int64 `json:"demotions"`
-	Promotions            int64 `json:"promotions"`
-	RecoveredPages        int64 `json:"recoveredPages"`
-	RecoveryDamaged       int64 `json:"recoveryDamaged"`
+	// ShortCircuitFiles counts the backing files' descriptors passed to
+	// local readers (once per reader and backing file).
+	ShortCircuitFiles   int64 `json:"shortCircuitFiles"`
+	BytesReadRemote     int64 `json:"bytesReadRemote"`
+	BytesWrittenDomain  int64 `json:"bytesWrittenDomain"`
+	BytesWrittenRemote  int64 `json:"bytesWrittenRemote"`
+	ActiveWriteSessions int64 `json:"activeWriteSessions"`
+	ChecksumErrors      int64 `json:"checksumErrors"`
+	Demotions           int64 `json:"demotions"`
+	Promotions          int64 `json:"promotions"`
+	RecoveredPages      int64 `json:"recoveredPages"`
+	RecoveryDamaged     int64 `json:"recoveryDamaged"`
 }
 
 // InfoResponse describes the master and the cluster.
