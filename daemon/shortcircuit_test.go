@@ -17,6 +17,7 @@ import (
 	"github.com/alluxio-go/alluxio/blockstore"
 	"github.com/alluxio-go/alluxio/daemon/client"
 	"github.com/alluxio-go/alluxio/daemon/conf"
+	"github.com/alluxio-go/alluxio/fuse"
 	"github.com/alluxio-go/alluxio/meta"
 	"github.com/alluxio-go/alluxio/ufs"
 	"github.com/alluxio-go/alluxio/ufs/local"
@@ -136,9 +137,16 @@ func (sc *scCluster) file(t *testing.T, name string, seed uint64, n int) []byte 
 	return data
 }
 
+// splicer is a handle the FUSE layer reads through ReadSplice: a
+// client.FileReader or client.FileWriter.
+type splicer interface {
+	fuse.SpliceReader
+	Size() int64
+}
+
 // readLikeKernel reads r from off to the end in chunks of chunk bytes,
 // through ReadSplice as the FUSE layer does, and returns the bytes.
-func readLikeKernel(t *testing.T, r *client.FileReader, off int64, chunk int, each func(off int64)) []byte {
+func readLikeKernel(t *testing.T, r splicer, off int64, chunk int, each func(off int64)) []byte {
 	t.Helper()
 	var out []byte
 	buf := make([]byte, chunk)
@@ -405,34 +413,7 @@ func TestShortCircuitReadThroughWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	read := func() []byte {
-		t.Helper()
-		var out []byte
-		buf := make([]byte, 1<<20)
-		for off := int64(0); off < w.Size(); {
-			sp, n, err := w.ReadSplice(ctx, buf, off)
-			if err != nil && err != io.EOF {
-				t.Fatalf("ReadSplice at %d: %v", off, err)
-			}
-			if sp != nil {
-				n = sp.Len
-				p := make([]byte, n)
-				m, err := syscall.Pread(int(sp.Fd), p, sp.Off)
-				sp.Done()
-				if err != nil || m != n {
-					t.Fatalf("pread of the splice at %d: %d bytes, %v; want %d", off, m, err, n)
-				}
-				out = append(out, p...)
-			} else {
-				out = append(out, buf[:n]...)
-			}
-			if n == 0 {
-				t.Fatalf("ReadSplice at %d: no bytes", off)
-			}
-			off += int64(n)
-		}
-		return out
-	}
+	read := func() []byte { return readLikeKernel(t, w, 0, 1<<20, nil) }
 	before := sc.worker.Stats()
 	if got := read(); !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes through the writer, differ from the file's %d", len(got), len(data))
