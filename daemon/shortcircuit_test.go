@@ -452,3 +452,74 @@ func TestShortCircuitReadThroughWriter(t *testing.T) {
 		return len(sc.worker.leases) == 0
 	})
 }
+
+// A file open for writing whose version the worker holds whole is read
+// from the whole file the worker passes, as a read-only open's is: no
+// lease per range. A read spliced from the whole file keeps it open, and
+// its lease, until the kernel has the bytes, even when the reader closes
+// first.
+func TestWholeFileReadThroughWriter(t *testing.T) {
+	sc := startSCCluster(t, "64MB")
+	ctx := context.Background()
+	data := sc.file(t, "whole", 5, 6<<20+11)
+	cl := sc.client(t, true)
+	// A first reader caches the file whole.
+	r, err := cl.OpenFile(ctx, "/sc/whole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readLikeKernel(t, r, 0, 1<<20, nil); !bytes.Equal(got, data) {
+		t.Fatal("first read: bytes differ")
+	}
+	r.Close()
+	waitFor(t, "the file cached whole", func() bool {
+		r, err := cl.OpenFile(ctx, "/sc/whole")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		return r.Passthrough() != nil
+	})
+
+	w, err := cl.OpenWriter(ctx, "/sc/whole")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	before := sc.worker.Stats()
+	if got := readLikeKernel(t, w, 0, 1<<20, nil); !bytes.Equal(got, data) {
+		t.Fatal("read through the writer: bytes differ")
+	}
+	after := sc.worker.Stats()
+	if whole, leased := after.PassthroughOpens-before.PassthroughOpens, after.BytesReadShortCircuit-before.BytesReadShortCircuit; whole != 1 || leased != 0 {
+		t.Fatalf("read through the writer: %d whole-file opens and %d bytes leased by range; want 1 and 0", whole, leased)
+	}
+	// A splice outlives the reader's close.
+	sp, _, err := w.ReadSplice(ctx, make([]byte, 4096), 12345)
+	if err != nil || sp == nil {
+		t.Fatalf("ReadSplice: %v, %v; want a splice of the whole file", sp, err)
+	}
+	if _, err := w.WriteAt(ctx, []byte("changed"), 3<<20); err != nil {
+		t.Fatal(err) // the write ends the reader of the committed version
+	}
+	p := make([]byte, sp.Len)
+	if n, err := syscall.Pread(int(sp.Fd), p, sp.Off); err != nil || n != len(p) || !bytes.Equal(p, data[12345:12345+4096]) {
+		t.Fatalf("pread of a splice after its reader closed: %d bytes, %v, equal %t", n, err, bytes.Equal(p, data[12345:12345+4096]))
+	}
+	sp.Done()
+	if err := w.Fsync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	copy(data[3<<20:], "changed")
+	if got := readLikeKernel(t, w, 0, 1<<20, nil); !bytes.Equal(got, data) {
+		t.Fatal("read after a committed write: bytes differ from the new version")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "leases released", func() bool {
+		sc.worker.stateMu.Lock()
+		defer sc.worker.stateMu.Unlock()
+		return len(sc.worker.leases) == 0
+	})
+}

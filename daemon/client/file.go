@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/alluxio-go/alluxio/daemon/wire"
@@ -31,8 +32,7 @@ type FileReader struct {
 	mu    sync.Mutex
 	info  meta.FileInfo
 	ref   wire.FileRef
-	whole *os.File
-	lease uint64
+	whole *wholeFile
 	// pos is the offset of the next Read (io.Reader use by the CLI).
 	pos int64
 	// ahead serves sequential page-by-page reads in large calls.
@@ -41,10 +41,54 @@ type FileReader struct {
 	local leaseReader
 }
 
+// wholeFile is a file the worker passed with all the bytes of a version
+// (its fully cached backing file, or the under-store's own file), under a
+// lease. The reader holds a reference, and so does every read spliced from
+// it until the kernel has the bytes; the last reference closes the file
+// and ends the lease.
+type wholeFile struct {
+	c     *Client
+	f     *os.File
+	fd    uintptr // f's descriptor, for splicing
+	lease uint64
+	refs  atomic.Int32
+}
+
+func newWholeFile(c *Client, f *os.File, lease uint64) *wholeFile {
+	w := &wholeFile{c: c, f: f, fd: f.Fd(), lease: lease}
+	w.refs.Store(1)
+	return w
+}
+
+// unref drops a reference; the last closes the file and ends the lease at
+// the worker.
+func (w *wholeFile) unref() error {
+	if w == nil || w.refs.Add(-1) != 0 {
+		return nil
+	}
+	err := w.f.Close()
+	if wc, werr := w.c.workerClient(); werr == nil {
+		_, lerr := wc.Call(context.Background(), wire.WorkerReleaseLease, wire.LeaseRequest{Lease: w.lease}, nil, nil, nil)
+		err = errors.Join(err, lerr)
+	}
+	return err
+}
+
 // view returns the version being read.
-func (r *FileReader) view() (meta.FileInfo, wire.FileRef, *os.File) {
+func (r *FileReader) view() (meta.FileInfo, wire.FileRef, *wholeFile) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.info, r.ref, r.whole
+}
+
+// holdWhole is view, with a reference to the whole file (when the reader
+// has it) that the caller drops.
+func (r *FileReader) holdWhole() (meta.FileInfo, wire.FileRef, *wholeFile) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.whole != nil {
+		r.whole.refs.Add(1)
+	}
 	return r.info, r.ref, r.whole
 }
 
@@ -57,14 +101,13 @@ func (r *FileReader) Refresh(ctx context.Context) error {
 		return err
 	}
 	r.mu.Lock()
-	var whole *os.File
-	var lease uint64
+	var whole *wholeFile
 	if fi.Fingerprint != r.info.Fingerprint {
-		whole, lease, r.whole, r.lease = r.whole, r.lease, nil, 0
+		whole, r.whole = r.whole, nil
 	}
 	r.info, r.ref = fi, wire.RefOf(fi)
 	r.mu.Unlock()
-	return r.release(whole, lease)
+	return whole.unref()
 }
 
 // OpenFile opens a file for reading. It asks the worker for the backing
@@ -78,22 +121,30 @@ func (c *Client) OpenFile(ctx context.Context, path string) (*FileReader, error)
 		return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.EISDIR}
 	}
 	r := &FileReader{c: c, info: fi, ref: wire.RefOf(fi)}
-	if fi.Size > 0 && fi.Completed && c.worker != nil && c.cfg.WorkerNetwork == "unix" {
-		var resp wire.OpenWholeResponse
-		req := wire.OpenWholeRequest{File: r.ref, ReadType: c.cfg.ReadType}
-		res, err := c.worker.Call(ctx, wire.WorkerOpenWhole, req, nil, &resp, nil)
-		switch {
-		case err != nil:
-			c.log.Debug("open whole failed; reading by range", "path", path, "err", err)
-		case resp.OK && len(res.Files) == 1:
-			r.whole, r.lease = res.Files[0], resp.Lease
-		default:
-			for _, f := range res.Files {
-				f.Close()
-			}
+	r.openWhole(ctx)
+	return r, nil
+}
+
+// openWhole asks the local worker for the whole file when the version is
+// complete and not empty; without it the reader reads by range.
+func (r *FileReader) openWhole(ctx context.Context) {
+	c, fi := r.c, r.info
+	if fi.Size <= 0 || !fi.Completed || c.worker == nil || c.cfg.WorkerNetwork != "unix" {
+		return
+	}
+	var resp wire.OpenWholeResponse
+	req := wire.OpenWholeRequest{File: r.ref, ReadType: c.cfg.ReadType}
+	res, err := c.worker.Call(ctx, wire.WorkerOpenWhole, req, nil, &resp, nil)
+	switch {
+	case err != nil:
+		c.log.Debug("open whole failed; reading by range", "path", fi.Path, "err", err)
+	case resp.OK && len(res.Files) == 1:
+		r.whole = newWholeFile(c, res.Files[0], resp.Lease)
+	default:
+		for _, f := range res.Files {
+			f.Close()
 		}
 	}
-	return r, nil
 }
 
 // Info is the file's metadata as the reader knows it.
@@ -111,7 +162,10 @@ func (r *FileReader) Version() string { return r.Info().Fingerprint }
 // Passthrough is the fully cached backing file, or nil.
 func (r *FileReader) Passthrough() *os.File {
 	_, _, whole := r.view()
-	return whole
+	if whole == nil {
+		return nil
+	}
+	return whole.f
 }
 
 // ReadAt reads from off; it returns io.EOF with fewer bytes at the end.
@@ -124,7 +178,7 @@ func (r *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 		p = p[:rest]
 	}
 	if whole != nil {
-		return whole.ReadAt(p, off)
+		return whole.f.ReadAt(p, off)
 	}
 	if sp, n, ok, err := r.readShort(ctx, ref, p, off); ok {
 		if err != nil || sp == nil {
@@ -157,24 +211,27 @@ func (r *FileReader) ReadAt(ctx context.Context, p []byte, off int64) (int, erro
 	return done, nil
 }
 
-// ReadSplice answers a FUSE read: with a range of the local worker's
-// backing file when the bytes can be leased there (the kernel copies them
-// itself), else into dest as ReadAt does.
+// ReadSplice answers a FUSE read: with a range of the whole file when the
+// worker passed it, or of the local worker's backing file when the bytes
+// can be leased there (the kernel copies them itself), else into dest as
+// ReadAt does.
 func (r *FileReader) ReadSplice(ctx context.Context, dest []byte, off int64) (*fuse.Splice, int, error) {
-	info, ref, whole := r.view()
+	info, ref, whole := r.holdWhole()
 	if off >= info.Size {
+		whole.unref()
 		return nil, 0, io.EOF
 	}
 	if rest := info.Size - off; int64(len(dest)) > rest {
 		dest = dest[:rest]
 	}
-	if whole == nil {
-		if sp, n, ok, err := r.readShort(ctx, ref, dest, off); ok {
-			if err != nil || sp == nil {
-				return nil, n, err
-			}
-			return &fuse.Splice{Fd: sp.win.file.fd, Off: sp.off, Len: sp.n, Done: func() { sp.done(r.c) }}, 0, nil
+	if whole != nil {
+		return &fuse.Splice{Fd: whole.fd, Off: off, Len: len(dest), Done: func() { whole.unref() }}, 0, nil
+	}
+	if sp, n, ok, err := r.readShort(ctx, ref, dest, off); ok {
+		if err != nil || sp == nil {
+			return nil, n, err
 		}
+		return &fuse.Splice{Fd: sp.win.file.fd, Off: sp.off, Len: sp.n, Done: func() { sp.done(r.c) }}, 0, nil
 	}
 	n, err := r.ReadAt(ctx, dest, off)
 	return nil, n, err
@@ -221,23 +278,10 @@ func (r *FileReader) Read(p []byte) (int, error) {
 func (r *FileReader) Close() error {
 	r.local.close(r.c)
 	r.mu.Lock()
-	whole, lease := r.whole, r.lease
-	r.whole, r.lease = nil, 0
+	whole := r.whole
+	r.whole = nil
 	r.mu.Unlock()
-	return r.release(whole, lease)
-}
-
-// release closes a backing file and ends its lease at the worker.
-func (r *FileReader) release(whole *os.File, lease uint64) error {
-	if whole == nil {
-		return nil
-	}
-	err := whole.Close()
-	if w, werr := r.c.workerClient(); werr == nil {
-		_, lerr := w.Call(context.Background(), wire.WorkerReleaseLease, wire.LeaseRequest{Lease: lease}, nil, nil, nil)
-		err = errors.Join(err, lerr)
-	}
-	return err
+	return whole.unref()
 }
 
 // Truncate is refused on a reader.

@@ -181,7 +181,7 @@ func (w *FileWriter) readAt(ctx context.Context, p []byte, off int64) (int, erro
 		}
 	}
 	if w.session == 0 {
-		return w.reader().ReadAt(ctx, p, off)
+		return w.reader(ctx).ReadAt(ctx, p, off)
 	}
 	if off >= w.size {
 		return 0, io.EOF
@@ -214,21 +214,23 @@ func (w *FileWriter) ReadSplice(ctx context.Context, dest []byte, off int64) (*f
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.session == 0 && !w.lazy() {
-		return w.reader().ReadSplice(ctx, dest, off)
+		return w.reader(ctx).ReadSplice(ctx, dest, off)
 	}
 	n, err := w.readAt(ctx, dest, off)
 	return nil, n, err
 }
 
 // reader returns the reader of the version in info, replacing one of an
-// earlier version. Caller holds w.mu.
-func (w *FileWriter) reader() *FileReader {
+// earlier version; like a read-only open, it reads the whole file when the
+// worker passes it. Caller holds w.mu.
+func (w *FileWriter) reader(ctx context.Context) *FileReader {
 	ref := wire.RefOf(w.info)
 	if w.rd != nil && w.rd.ref == ref {
 		return w.rd
 	}
 	w.closeReader()
 	w.rd = &FileReader{c: w.c, info: w.info, ref: ref}
+	w.rd.openWhole(ctx)
 	return w.rd
 }
 
