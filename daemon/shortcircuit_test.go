@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -522,4 +523,63 @@ func TestWholeFileReadThroughWriter(t *testing.T) {
 		defer sc.worker.stateMu.Unlock()
 		return len(sc.worker.leases) == 0
 	})
+}
+
+// After a write into the middle of a file, a handle reads its staged
+// version from the staging file the worker passes (by splice), not through
+// the worker's socket; with short-circuit reads off it reads through the
+// socket. Both read the written bytes, and a hole left by truncating up
+// reads as zeros.
+func TestStagedReadThroughWriter(t *testing.T) {
+	sc := startSCCluster(t, "64MB")
+	ctx := context.Background()
+	orig := sc.file(t, "staged", 7, 3<<20+5)
+	for _, shortCircuit := range []bool{true, false} {
+		t.Run(fmt.Sprintf("short-circuit %t", shortCircuit), func(t *testing.T) {
+			if err := os.WriteFile(filepath.Join(sc.dir, "staged"), orig, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cl := sc.client(t, shortCircuit)
+			if _, err := cl.LoadMetadata(ctx, "/sc/staged", false); err != nil {
+				t.Fatal(err)
+			}
+			w, err := cl.OpenWriter(ctx, "/sc/staged")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			data := append([]byte(nil), orig...)
+			if _, err := w.WriteAt(ctx, []byte("written"), 1<<20+3); err != nil {
+				t.Fatal(err)
+			}
+			copy(data[1<<20+3:], "written")
+			if err := w.Truncate(ctx, int64(len(data))+10000); err != nil {
+				t.Fatal(err)
+			}
+			data = append(data, make([]byte, 10000)...)
+			sp, _, err := w.ReadSplice(ctx, make([]byte, 1<<20), 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if spliced := sp != nil; spliced != shortCircuit {
+				t.Fatalf("a staged read answered by splice: %t, want %t", spliced, shortCircuit)
+			}
+			if sp != nil {
+				sp.Done()
+			}
+			if got := readLikeKernel(t, w, 0, 1<<20, nil); !bytes.Equal(got, data) {
+				t.Fatalf("staged read: %d bytes, differ from the %d written", len(got), len(data))
+			}
+			p := make([]byte, 64<<10)
+			if n, err := w.ReadAt(ctx, p, int64(len(data))-int64(len(p))); err != nil || n != len(p) || !bytes.Equal(p, data[len(data)-len(p):]) {
+				t.Fatalf("ReadAt of the staged tail: %d bytes, %v", n, err)
+			}
+			if err := w.Fsync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := readLikeKernel(t, w, 0, 1<<20, nil); !bytes.Equal(got, data) {
+				t.Fatal("read after the commit: bytes differ")
+			}
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/meta"
 	"github.com/alluxio-go/alluxio/ufs"
+	"golang.org/x/sys/unix"
 )
 
 // writeSession is one file version being written. A streaming session
@@ -277,6 +278,18 @@ func (w *Worker) handleWriteRead(ctx context.Context, req *rpc.Request) (*rpc.Re
 	defer s.mu.Unlock()
 	if s.staging == nil {
 		return nil, &fs.PathError{Op: "read back", Path: s.ref.UfsPath, Err: syscall.EINVAL}
+	}
+	if r.File {
+		if !isUnixPeer(req.Peer) {
+			return &rpc.Response{}, nil // descriptors travel on UNIX sockets only
+		}
+		// A descriptor of its own: the response's files are closed once
+		// sent, and the session keeps writing through its own.
+		fd, err := unix.FcntlInt(s.staging.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("staging file of %s: %w", s.ref.UfsPath, err)
+		}
+		return &rpc.Response{Files: []*os.File{os.NewFile(uintptr(fd), s.staging.Name())}}, nil
 	}
 	bp := readBufs.Get().(*[]byte)
 	buf := (*bp)[:r.Length]

@@ -43,7 +43,7 @@ type FileReader struct {
 
 // wholeFile is a file the worker passed with all the bytes of a version
 // (its fully cached backing file, or the under-store's own file), under a
-// lease. The reader holds a reference, and so does every read spliced from
+// lease, or the staging file of a write session (no lease). The reader holds a reference, and so does every read spliced from
 // it until the kernel has the bytes; the last reference closes the file
 // and ends the lease.
 type wholeFile struct {
@@ -67,6 +67,9 @@ func (w *wholeFile) unref() error {
 		return nil
 	}
 	err := w.f.Close()
+	if w.lease == 0 {
+		return err
+	}
 	if wc, werr := w.c.workerClient(); werr == nil {
 		_, lerr := wc.Call(context.Background(), wire.WorkerReleaseLease, wire.LeaseRequest{Lease: w.lease}, nil, nil, nil)
 		err = errors.Join(err, lerr)

@@ -17,6 +17,7 @@ import (
 	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/fuse"
 	"github.com/alluxio-go/alluxio/meta"
+	"golang.org/x/sys/unix"
 )
 
 // FileWriter writes a file through the worker. Writes in order stream to
@@ -68,6 +69,12 @@ type FileWriter struct {
 	// It is kept from one read to the next so that its read-ahead and
 	// short-circuit leases carry over, as a read-only open's do.
 	rd *FileReader
+	// staging is the staging file of a staged session on the node's own
+	// worker, which passes it for reads; stagingOf is the session it
+	// was asked of (once), so that a worker that does not pass it is
+	// not asked again in that session.
+	staging   *wholeFile
+	stagingOf uint64
 }
 
 var _ fuse.SpliceReader = (*FileWriter)(nil)
@@ -187,6 +194,15 @@ func (w *FileWriter) readAt(ctx context.Context, p []byte, off int64) (int, erro
 		return 0, io.EOF
 	}
 	p = p[:min(int64(len(p)), w.size-off)]
+	if f := w.stagingFile(ctx); f != nil {
+		n, err := f.f.ReadAt(p, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return n, err
+		}
+		// A hole at the end of a sparse staging file reads as zeros.
+		clear(p[n:])
+		return len(p), nil
+	}
 	done := 0
 	for done < len(p) {
 		chunk := p[done:min(len(p), done+maxReadCall)]
@@ -216,8 +232,67 @@ func (w *FileWriter) ReadSplice(ctx context.Context, dest []byte, off int64) (*f
 	if w.session == 0 && !w.lazy() {
 		return w.reader(ctx).ReadSplice(ctx, dest, off)
 	}
+	if sp := w.spliceStaged(ctx, dest, off); sp != nil {
+		return sp, 0, nil
+	}
 	n, err := w.readAt(ctx, dest, off)
 	return nil, n, err
+}
+
+// spliceStaged answers a read of a staged session from its staging file,
+// or returns nil. Caller holds w.mu.
+func (w *FileWriter) spliceStaged(ctx context.Context, dest []byte, off int64) *fuse.Splice {
+	if w.session == 0 || !w.staged || off >= w.size {
+		return nil
+	}
+	f := w.stagingFile(ctx)
+	if f == nil {
+		return nil
+	}
+	n := min(int64(len(dest)), w.size-off)
+	// A splice ends where the file ends: a hole at its end (a sparse
+	// file truncated up) is read, as zeros, by readAt.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.fd), &st); err != nil || off+n > st.Size {
+		return nil
+	}
+	f.refs.Add(1)
+	return &fuse.Splice{Fd: f.fd, Off: off, Len: int(n), Done: func() { f.unref() }}
+}
+
+// stagingFile returns the staging file of the open staged session, asking
+// the node's own worker for it once per session; nil when the session is
+// elsewhere or the worker does not pass it. Caller holds w.mu.
+func (w *FileWriter) stagingFile(ctx context.Context) *wholeFile {
+	if w.staging != nil && w.stagingOf == w.session {
+		return w.staging
+	}
+	w.dropStaging()
+	if w.session == 0 || !w.staged || w.stagingOf == w.session || w.wc != w.c.worker || !w.c.shortCircuitable() {
+		return nil
+	}
+	w.stagingOf = w.session
+	res, err := w.wc.Call(ctx, wire.WorkerWriteRead, wire.SessionReadRequest{Session: w.session, File: true}, nil, nil, nil)
+	switch {
+	case err != nil:
+		w.c.log.Debug("staging file not passed; reading through the worker", "path", w.path, "err", err)
+	case len(res.Files) == 1:
+		w.staging = newWholeFile(w.c, res.Files[0], 0)
+	default:
+		for _, f := range res.Files {
+			f.Close()
+		}
+	}
+	return w.staging
+}
+
+// dropStaging lets go of the staging file of an earlier session. Caller
+// holds w.mu.
+func (w *FileWriter) dropStaging() {
+	if w.staging != nil {
+		w.staging.unref()
+		w.staging = nil
+	}
 }
 
 // reader returns the reader of the version in info, replacing one of an
@@ -497,6 +572,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	}
 	w.pend = w.pend[:0]
 	w.session, w.staged = 0, false
+	w.dropStaging()
 	if err != nil {
 		return err
 	}
@@ -783,6 +859,7 @@ func (w *FileWriter) Release(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closeReader()
+	w.dropStaging()
 	if w.gone && w.session != 0 {
 		w.wc.Call(ctx, wire.WorkerWriteAbort, wire.SessionRequest{Session: w.session}, nil, nil, nil)
 		w.session = 0

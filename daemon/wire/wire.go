@@ -339,6 +339,11 @@ type SessionReadRequest struct {
 	Session uint64 `json:"session"`
 	Offset  int64  `json:"offset"`
 	Length  int    `json:"length"`
+	// File asks, instead of bytes, for the descriptor of the staged
+	// session's staging file, which a worker passes to callers on its
+	// UNIX socket (and answers with nothing otherwise): the caller reads
+	// the staged bytes from it itself.
+	File bool `json:"file,omitempty"`
 }
 
 // WriteOpenResponse names the write session.
