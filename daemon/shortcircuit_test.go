@@ -124,6 +124,16 @@ func (sc *scCluster) client(t *testing.T, shortCircuit bool) *client.Client {
 	return cl
 }
 
+// waitLeasesReleased waits until the worker holds no lease.
+func (sc *scCluster) waitLeasesReleased(t *testing.T) {
+	t.Helper()
+	waitFor(t, "leases released", func() bool {
+		sc.worker.stateMu.Lock()
+		defer sc.worker.stateMu.Unlock()
+		return len(sc.worker.leases) == 0
+	})
+}
+
 // file writes n random bytes behind /sc/name and returns them.
 func (sc *scCluster) file(t *testing.T, name string, seed uint64, n int) []byte {
 	t.Helper()
@@ -244,11 +254,7 @@ func TestShortCircuitRead(t *testing.T) {
 		tt.r.Close()
 	}
 	random.Close()
-	waitFor(t, "leases released", func() bool {
-		sc.worker.stateMu.Lock()
-		defer sc.worker.stateMu.Unlock()
-		return len(sc.worker.leases) == 0
-	})
+	sc.waitLeasesReleased(t)
 }
 
 // TestShortCircuitEvictAndRewrite reads a file by short-circuit while the
@@ -447,11 +453,7 @@ func TestShortCircuitReadThroughWriter(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "leases released", func() bool {
-		sc.worker.stateMu.Lock()
-		defer sc.worker.stateMu.Unlock()
-		return len(sc.worker.leases) == 0
-	})
+	sc.waitLeasesReleased(t)
 }
 
 // A file open for writing whose version the worker holds whole is read
@@ -518,11 +520,7 @@ func TestWholeFileReadThroughWriter(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "leases released", func() bool {
-		sc.worker.stateMu.Lock()
-		defer sc.worker.stateMu.Unlock()
-		return len(sc.worker.leases) == 0
-	})
+	sc.waitLeasesReleased(t)
 }
 
 // After a write into the middle of a file, a handle reads its staged
