@@ -278,18 +278,18 @@ func (fh *fileHandle) Read(ctx context.Context, dest []byte, off int64) (gofuse.
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fh.node.errno("read", fh.node.path(), err)
 		}
-		if sp != nil && !fitsPipe(sp.Off, sp.Len) {
-			// go-fuse would send part of the range as a short read.
+		if sp != nil {
 			r := &spliceResult{sp: sp}
+			if fitsPipe(sp.Off, sp.Len) {
+				return r, 0
+			}
+			// go-fuse would send part of the range as a short read.
+			defer r.Done()
 			b, st := r.Bytes(dest)
-			r.Done()
 			if !st.Ok() {
 				return nil, syscall.Errno(st)
 			}
 			return gofuse.ReadResultData(b), 0
-		}
-		if sp != nil {
-			return &spliceResult{sp: sp}, 0
 		}
 		return gofuse.ReadResultData(dest[:n]), 0
 	}

@@ -41,11 +41,12 @@ type FileReader struct {
 	local leaseReader
 }
 
-// wholeFile is a file the worker passed with all the bytes of a version
-// (its fully cached backing file, or the under-store's own file), under a
-// lease, or the staging file of a write session (no lease). The reader holds a reference, and so does every read spliced from
-// it until the kernel has the bytes; the last reference closes the file
-// and ends the lease.
+// wholeFile is a file the worker passed with all the bytes of a version:
+// its fully cached backing file or the under-store's own file, under a
+// lease, or the staging file of a write session (no lease). Its holder
+// has a reference, and so does every read spliced from it until the
+// kernel has the bytes; the last reference closes the file and ends the
+// lease.
 type wholeFile struct {
 	c     *Client
 	f     *os.File

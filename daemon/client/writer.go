@@ -69,10 +69,10 @@ type FileWriter struct {
 	// It is kept from one read to the next so that its read-ahead and
 	// short-circuit leases carry over, as a read-only open's do.
 	rd *FileReader
-	// staging is the staging file of a staged session on the node's own
-	// worker, which passes it for reads; stagingOf is the session it
-	// was asked of (once), so that a worker that does not pass it is
-	// not asked again in that session.
+	// staging is the staging file of the staged session, which the
+	// node's own worker passes for reads; it goes when the session ends
+	// (commit, Release). stagingOf is the session it was last asked of,
+	// so that a worker that does not pass it is asked once a session.
 	staging   *wholeFile
 	stagingOf uint64
 }
@@ -264,12 +264,9 @@ func (w *FileWriter) spliceStaged(ctx context.Context, dest []byte, off int64) *
 // the node's own worker for it once per session; nil when the session is
 // elsewhere or the worker does not pass it. Caller holds w.mu.
 func (w *FileWriter) stagingFile(ctx context.Context) *wholeFile {
-	if w.staging != nil && w.stagingOf == w.session {
+	if w.staging != nil || w.session == 0 || !w.staged || w.stagingOf == w.session ||
+		w.wc != w.c.worker || !w.c.shortCircuitable() {
 		return w.staging
-	}
-	w.dropStaging()
-	if w.session == 0 || !w.staged || w.stagingOf == w.session || w.wc != w.c.worker || !w.c.shortCircuitable() {
-		return nil
 	}
 	w.stagingOf = w.session
 	res, err := w.wc.Call(ctx, wire.WorkerWriteRead, wire.SessionReadRequest{Session: w.session, File: true}, nil, nil, nil)
@@ -286,8 +283,8 @@ func (w *FileWriter) stagingFile(ctx context.Context) *wholeFile {
 	return w.staging
 }
 
-// dropStaging lets go of the staging file of an earlier session. Caller
-// holds w.mu.
+// dropStaging lets go of the staging file of a session that ended.
+// Caller holds w.mu.
 func (w *FileWriter) dropStaging() {
 	if w.staging != nil {
 		w.staging.unref()
