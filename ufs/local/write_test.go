@@ -833,8 +833,17 @@ func TestCreateFill(t *testing.T) {
 
 		t.Run("another file there", func(t *testing.T) {
 			fp, ino := empty(t, "swapped")
-			// Replaced by another empty file: not the one fingerprinted.
-			os.Remove(filepath.Join(root, "swapped"))
+			// Replaced by another file: not the one fingerprinted. The
+			// old one is held open, so its inode number cannot be given
+			// to the new file or the writer's temporary file.
+			old, err := os.Open(filepath.Join(root, "swapped"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer old.Close()
+			if err := os.Remove(filepath.Join(root, "swapped")); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.WriteFile(filepath.Join(root, "swapped"), []byte("other"), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -844,7 +853,12 @@ func TestCreateFill(t *testing.T) {
 			}
 			check(t, "swapped", "mine")
 			if got := inodeOf(t, filepath.Join(root, "swapped")); got == ino {
-				t.Error("written into a file that was not the fingerprinted one")
+				t.Error("the fingerprinted file, removed, is back at the path")
+			}
+			if st, err := old.Stat(); err != nil {
+				t.Error(err)
+			} else if st.Size() != 0 {
+				t.Errorf("the removed fingerprinted file was written: %d bytes", st.Size())
 			}
 		})
 
