@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
@@ -26,10 +27,13 @@ var errNotLeading = errors.New("not the journal's leader")
 // uses nothing else of the replication layer, so the embedded Raft journal
 // and the UFS journal serve the same namespace code.
 type journal interface {
-	// propose appends an encoded command and returns what applying it on
-	// this master returned (an *applyResult). It fails with errNotLeading
-	// when this master does not lead.
-	propose(data []byte, timeout time.Duration) (any, error)
+	// submit appends an encoded command and returns without waiting for
+	// it to apply; the returned wait gives what applying it on this
+	// master returned (an *applyResult), or ctx's error when ctx ends
+	// first. It fails with errNotLeading when this master does not lead.
+	// Split so that a caller can do other work, such as the under-store's
+	// part of a change, in its own goroutine while the entry commits.
+	submit(ctx context.Context, data []byte, timeout time.Duration) (wait func(context.Context) (any, error))
 	// leading reports whether this master leads now.
 	leading() bool
 	// term identifies the current leadership: it changes whenever a
@@ -64,16 +68,32 @@ func notLeaderErr(err error) error {
 	return err
 }
 
-// propose implements journal.
-func (n *raftNode) propose(data []byte, timeout time.Duration) (any, error) {
+// submit implements journal. Raft's future has no channel to select on,
+// so waiting with a context that can end takes a goroutine; it only
+// waits, and its stack stays small.
+func (n *raftNode) submit(_ context.Context, data []byte, timeout time.Duration) func(context.Context) (any, error) {
 	f := n.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrEnqueueTimeout) {
-			return nil, fmt.Errorf("%w: %w", err, syscall.ETIMEDOUT)
+	return func(ctx context.Context) (any, error) {
+		var err error
+		if ctx.Done() == nil {
+			err = f.Error()
+		} else {
+			done := make(chan error, 1)
+			go func() { done <- f.Error() }()
+			select {
+			case err = <-done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
-		return nil, notLeaderErr(err)
+		if err != nil {
+			if errors.Is(err, raft.ErrEnqueueTimeout) {
+				return nil, fmt.Errorf("%w: %w", err, syscall.ETIMEDOUT)
+			}
+			return nil, notLeaderErr(err)
+		}
+		return f.Response(), nil
 	}
-	return f.Response(), nil
 }
 
 // leading implements journal.

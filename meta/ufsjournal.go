@@ -697,25 +697,41 @@ func (j *ufsJournal) restoreNewer(ctx context.Context, applied, need uint64) err
 	return nil
 }
 
-// propose implements journal: the command joins the next log file.
+// propose appends an encoded command and waits for it to apply.
 func (j *ufsJournal) propose(data []byte, timeout time.Duration) (any, error) {
+	ctx := context.Background()
+	return j.submit(ctx, data, timeout)(ctx)
+}
+
+// submit implements journal: the command joins the next log file.
+func (j *ufsJournal) submit(ctx context.Context, data []byte, timeout time.Duration) func(context.Context) (any, error) {
+	failed := func(err error) func(context.Context) (any, error) {
+		return func(context.Context) (any, error) { return nil, err }
+	}
 	if !j.leading() {
-		return nil, errNotLeading
+		return failed(errNotLeading)
 	}
 	p := &proposal{data: data, done: make(chan proposalResult, 1)}
 	t := time.NewTimer(timeout)
-	defer t.Stop()
 	select {
 	case j.queue <- p:
 	case <-t.C:
-		return nil, fmt.Errorf("meta: journal queue full for %v: %w", timeout, syscall.ETIMEDOUT)
+		return failed(fmt.Errorf("meta: journal queue full for %v: %w", timeout, syscall.ETIMEDOUT))
+	case <-ctx.Done():
+		t.Stop()
+		return failed(ctx.Err())
 	}
 	j.kick()
-	select {
-	case r := <-p.done:
-		return r.resp, r.err
-	case <-t.C:
-		return nil, fmt.Errorf("meta: journal write not done within %v: %w", timeout, syscall.ETIMEDOUT)
+	return func(ctx context.Context) (any, error) {
+		defer t.Stop()
+		select {
+		case r := <-p.done:
+			return r.resp, r.err
+		case <-t.C:
+			return nil, fmt.Errorf("meta: journal write not done within %v: %w", timeout, syscall.ETIMEDOUT)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 

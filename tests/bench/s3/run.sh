@@ -266,7 +266,8 @@ if [ -n "$quick" ]; then
   echo "raw $raw GB/s; alluxio-go cold $a_cold GB/s ($(awk -v a="$a_cold" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')x raw), second read $a_warm GB/s"
   # One more cold read, with the CPU seconds each process spent on it
   # (and the worker's and FUSE daemon's CPU profiles in
-  # BENCH_S3_PROFILE.worker and .fuse, when set).
+  # BENCH_S3_PROFILE.worker and .fuse, when set, and the master's over
+  # the unlinks below in BENCH_S3_PROFILE.master).
   names=(versitygw) procs=("${pids[0]}")
   for f in "$home"/logs/*.pid; do names+=("$(basename "$f" .pid)") procs+=("$(head -n 1 "$f")"); done
   "$home/bin/alluxio" fs free /s3/data.bin >/dev/null
@@ -290,7 +291,12 @@ if [ -n "$quick" ]; then
   # The small-file rows, alluxio-go and s3fs in turn.
   mount_s3fs
   echo "small files (create+1KiB/s stat/s readdir entries/s unlink/s), $files files:"
-  echo "  alluxio-go $("$work/fileops" -dir "$amnt" -n "$files")"
+  hook=""
+  if [ -n "${BENCH_S3_PROFILE:-}" ]; then
+    # The master's CPU profile over the first second of the unlinks.
+    hook="curl -s -o $BENCH_S3_PROFILE.master 'http://127.0.0.1:$web/debug/pprof/profile?seconds=1'"
+  fi
+  echo "  alluxio-go $("$work/fileops" -dir "$amnt" -n "$files" -before-unlink "$hook")"
   echo "  s3fs       $("$work/fileops" -dir "$work/s3fs" -n "$files")"
   exit 0
 fi

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 )
@@ -19,6 +20,7 @@ func main() {
 	dir := flag.String("dir", "", "a directory on the file system to measure; a new subdirectory is made in it")
 	n := flag.Int("n", 1000, "files")
 	size := flag.Int("size", 1024, "bytes written to each file")
+	beforeUnlink := flag.String("before-unlink", "", "a shell command started (not waited for) as the unlink phase begins, such as a profiler's")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("fileops: ")
@@ -82,6 +84,14 @@ func main() {
 		}
 		return nil
 	})
+	if *beforeUnlink != "" {
+		cmd := exec.Command("sh", "-c", *beforeUnlink)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			log.Fatal(err)
+		}
+		defer cmd.Wait()
+	}
 	unlink := rate(*n, func() error {
 		for _, name := range names {
 			if err := os.Remove(name); err != nil {
