@@ -189,6 +189,7 @@ func newStore(c *config) (*Store, error) {
 		// caught by the reader instead.
 		streaming: func(o *s3.Options) { o.HTTPClient = stream },
 		copyLimit: maxCopySize,
+		lean:      newLean(c, api, awsCfg.Credentials, newRetryer(c.maxRetry)),
 	}
 	s.Store = objstore.New(objects{s}, c.layout())
 	return s, nil

@@ -177,6 +177,9 @@ func (o objects) abortCopy(ctx context.Context, key, id string) {
 // DeleteObject deletes one object.
 func (o objects) DeleteObject(ctx context.Context, key string) error {
 	s := o.s
+	if s.lean != nil {
+		return s.classify(ctx, s.lean.deleteObject(ctx, key))
+	}
 	if _, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.cfg.bucket, Key: &key}); err != nil {
 		return s.classify(ctx, err)
 	}

@@ -259,7 +259,7 @@ func TestPathStyle(t *testing.T) {
 	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
 		mu.Lock()
 		defer mu.Unlock()
-		hosts = append(hosts, r.Host+" "+r.URL.Path)
+		hosts = append(hosts, r.Method+" "+r.Host+" "+r.URL.Path)
 		return false
 	}, nil)
 	for _, tt := range []struct {
@@ -284,13 +284,32 @@ func TestPathStyle(t *testing.T) {
 			if got := readFile(t, u, "f"); string(got) != "style "+tt.pathStyle {
 				t.Errorf("read %q", got)
 			}
+			putFile(t, u, "g", nil)
+			must(t, u.DeleteFile(t.Context(), "g"))
+			if _, err := u.Stat(t.Context(), "g"); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("g after DeleteFile: %v, want ENOENT", err)
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			want := tt.host + " " + tt.path
+			del := "DELETE " + tt.host + " " + strings.TrimSuffix(tt.path, "f") + "g"
+			deleted := false
 			for _, h := range hosts {
-				if h != want {
-					t.Errorf("request to %q, want %q", h, want)
+				switch {
+				case !strings.Contains(h, " "+tt.host+" "):
+					t.Errorf("request %q, want one to host %s", h, tt.host)
+				case h == del:
+					deleted = true
+				case strings.HasPrefix(h, "DELETE "):
+					t.Errorf("request %q, want %q", h, del)
+				case strings.HasSuffix(h, "/g"), strings.HasSuffix(h, " "+strings.TrimSuffix(tt.path, "/f")),
+					strings.HasSuffix(h, " /"):
+					// g's upload, and the listing of Stat's look for a directory g
+				case h != "GET "+tt.host+" "+tt.path && h != "PUT "+tt.host+" "+tt.path:
+					t.Errorf("request %q, want one to %q", h, tt.host+" "+tt.path)
 				}
+			}
+			if !deleted {
+				t.Errorf("no %q among %q", del, hosts)
 			}
 			if len(hosts) == 0 {
 				t.Error("no request reached the proxy")
@@ -451,6 +470,15 @@ func TestRetries(t *testing.T) {
 	if got := readFile(t, u, "e/big"); !bytes.Equal(got, data) {
 		t.Fatal("renamed big file differs")
 	}
+	putFile(t, u, "e/gone", []byte("x"))
+	before := failed.Load()
+	must(t, u.DeleteFile(ctx, "e/gone"))
+	if _, err := u.Stat(ctx, "e/gone"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("e/gone after DeleteFile: %v, want ENOENT", err)
+	}
+	if failed.Load() == before {
+		t.Error("no failure injected into DeleteFile's requests")
+	}
 	if failed.Load() < 10 {
 		t.Errorf("only %d failures injected", failed.Load())
 	}
@@ -482,6 +510,16 @@ func TestAlwaysFailing(t *testing.T) {
 	w.Write([]byte("x"))
 	_, err = w.Close(ctx)
 	errContains(t, err, "s3://"+bucket+"/some/file", "HTTP 500")
+	noSecret(t, err)
+	p.requests()
+	quick(t, 5*time.Second, "DeleteFile against a failing server", func() { err = u.DeleteFile(ctx, "some/key") })
+	errContains(t, err, "s3://"+bucket+"/some/key", "HTTP 500 InternalError", "after 3 attempts")
+	if !errors.Is(err, syscall.EIO) {
+		t.Errorf("DeleteFile: %v, want EIO", err)
+	}
+	if reqs := p.requests(); len(reqs) != 3 || !strings.HasPrefix(reqs[0], "DELETE /"+bucket+"/some/key") {
+		t.Errorf("DeleteFile made %q, want 3 DELETEs of the key", reqs)
+	}
 	noSecret(t, err)
 }
 
@@ -596,6 +634,12 @@ func TestBadCredentials(t *testing.T) {
 				t.Errorf("error %v, want EACCES", err)
 			}
 			noSecret(t, err)
+			quick(t, 5*time.Second, "DeleteFile with bad credentials", func() { err = u.DeleteFile(t.Context(), "f") })
+			errContains(t, err, "s3://"+bucket+"/f", "access denied (check s3a.accessKeyId/s3a.secretKey)")
+			if !errors.Is(err, syscall.EACCES) {
+				t.Errorf("DeleteFile: %v, want EACCES", err)
+			}
+			noSecret(t, err)
 		})
 	}
 	t.Run("aws.* aliases", func(t *testing.T) {
@@ -632,6 +676,11 @@ func TestNoSuchBucket(t *testing.T) {
 		t.Errorf("error %v, want ENOENT", err)
 	}
 	noSecret(t, err)
+	err = u.DeleteFile(t.Context(), "f")
+	errContains(t, err, "s3://no-such-bucket/dir/f", "bucket no-such-bucket does not exist")
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("DeleteFile: %v, want ENOENT", err)
+	}
 }
 
 // TestNoCredentials: without keys and with nothing for the default chain
@@ -675,6 +724,17 @@ func TestOddNames(t *testing.T) {
 	for _, n := range names {
 		if b := readFile(t, u, "renamed dir+/"+n); string(b) != n {
 			t.Errorf("%q holds %q after the rename", n, b)
+		}
+	}
+	// DeleteFile signs its request apart from the SDK (see lean): each
+	// name must be escaped as it was signed.
+	if u.lean == nil {
+		t.Fatal("the store sends DELETEs through the SDK; want the lean path against a custom endpoint")
+	}
+	for _, n := range names {
+		must(t, u.DeleteFile(ctx, "renamed dir+/"+n))
+		if _, err := u.Stat(ctx, "renamed dir+/"+n); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%q after DeleteFile: %v, want ENOENT", n, err)
 		}
 	}
 }

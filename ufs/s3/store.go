@@ -48,6 +48,7 @@ type Store struct {
 	endpoint  string              // for error messages
 	streaming func(o *s3.Options) // per-call option for GetObject
 	copyLimit int64               // largest object copied by one CopyObject
+	lean      *lean               // DeleteObject without the SDK's middleware; nil: through the SDK
 }
 
 var _ ufs.UFS = (*Store)(nil)
