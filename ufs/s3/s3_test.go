@@ -90,13 +90,17 @@ func TestLayout(t *testing.T) {
 	if size, ok := rawSize("mnt/newdir/"); !ok || size != 0 {
 		t.Errorf("Mkdir did not write the zero-byte marker mnt/newdir/ (size %d, found %v)", size, ok)
 	}
+	if h, err := g.admin.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("mnt/newdir/")}); err != nil ||
+		aws.ToString(h.ContentType) != "application/x-directory" {
+		t.Errorf("the marker's content type: %v, %v; want application/x-directory", h, err)
+	}
 	// Stat finds the marker by a listing, which gives its time.
 	mh, err := g.admin.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("mnt/newdir/")})
 	must(t, err)
 	if fi, err := u.Stat(ctx, "newdir"); err != nil || !fi.IsDir() || !fi.ModTime.Equal(aws.ToTime(mh.LastModified)) {
 		t.Errorf("Stat(newdir) = %+v, %v; want a directory with its marker's time %v", fi, err, aws.ToTime(mh.LastModified))
 	}
-	putFile(t, u, "newdir/f", []byte("hello"))
+	written := putFile(t, u, "newdir/f", []byte("hello"))
 	if size, ok := rawSize("mnt/newdir/f"); !ok || size != 5 {
 		t.Errorf("file newdir/f is not the object mnt/newdir/f of 5 bytes (size %d, found %v)", size, ok)
 	}
@@ -104,8 +108,8 @@ func TestLayout(t *testing.T) {
 	must(t, err)
 	h, err := g.admin.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: aws.String("mnt/newdir/f")})
 	must(t, err)
-	if fi.ETag == "" || fi.ETag != strings.Trim(aws.ToString(h.ETag), `"`) {
-		t.Errorf("ETag %q, the object's is %s", fi.ETag, aws.ToString(h.ETag))
+	if fi.ETag == "" || fi.ETag != strings.Trim(aws.ToString(h.ETag), `"`) || written.ETag != fi.ETag {
+		t.Errorf("ETag %q (%q from the write), the object's is %s", fi.ETag, written.ETag, aws.ToString(h.ETag))
 	}
 	if _, err := u.Stat(ctx, "elsewhere"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a key outside the mount is visible: %v", err)
@@ -811,4 +815,53 @@ func TestRetarget(t *testing.T) {
 		t.Errorf("Retarget after a part: %v, want EXDEV", err)
 	}
 	must(t, w.Abort())
+}
+
+// TestServerSideEncryption: with SSE on, every upload asks for it, the
+// small ones sent without the SDK (see lean) as well as multipart ones,
+// and the server accepts the signed header. (versitygw does not encrypt,
+// so what is checked is the request.)
+func TestServerSideEncryption(t *testing.T) {
+	g := startGateway(t)
+	bucket := g.newBucket(t)
+	p := newProxy(t, g.url)
+	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keySSE, "true", keyPartSize, "5MB"))
+	var mu sync.Mutex
+	var uploads []string
+	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.Method == http.MethodPut || (r.Method == http.MethodPost && r.URL.Query().Has("uploads")) {
+			mu.Lock()
+			uploads = append(uploads, r.Method+" "+r.URL.Path+" "+r.Header.Get("X-Amz-Server-Side-Encryption"))
+			mu.Unlock()
+		}
+		return false
+	}, nil)
+	small := []byte("small")
+	big := randomBytes(6<<20, 3)
+	putFile(t, u, "small", small)
+	putFile(t, u, "big", big)
+	if got := readFile(t, u, "small"); !bytes.Equal(got, small) {
+		t.Errorf("small reads %q", got)
+	}
+	if got := readFile(t, u, "big"); !bytes.Equal(got, big) {
+		t.Error("big differs")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var sawSmall, sawBig bool
+	for _, up := range uploads {
+		switch {
+		case up == "PUT /"+bucket+"/small AES256":
+			sawSmall = true
+		case up == "POST /"+bucket+"/big AES256":
+			sawBig = true
+		case strings.HasPrefix(up, "PUT /"+bucket+"/big "):
+			// the parts: SSE is asked for when the upload starts
+		default:
+			t.Errorf("upload %q without AES256", up)
+		}
+	}
+	if !sawSmall || !sawBig {
+		t.Errorf("uploads %q: want the small PUT and the multipart start to ask for AES256", uploads)
+	}
 }

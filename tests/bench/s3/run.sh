@@ -291,12 +291,24 @@ if [ -n "$quick" ]; then
   # The small-file rows, alluxio-go and s3fs in turn.
   mount_s3fs
   echo "small files (create+1KiB/s stat/s readdir entries/s unlink/s), $files files:"
-  hook=""
+  # The CPU each process spent on the unlinks, and the master's CPU
+  # profile over their first second (BENCH_S3_PROFILE.master, when set).
+  cat >"$work/cpusnap" <<SNAP
+#!/usr/bin/env bash
+for p in ${procs[*]}; do sed 's/.*) //' "/proc/\$p/stat" | awk '{ print \$12 + \$13 }'; done | paste -sd' '
+SNAP
+  chmod +x "$work/cpusnap"
+  hook="$work/cpusnap >$work/cpu.before"
   if [ -n "${BENCH_S3_PROFILE:-}" ]; then
-    # The master's CPU profile over the first second of the unlinks.
-    hook="curl -s -o $BENCH_S3_PROFILE.master 'http://127.0.0.1:$web/debug/pprof/profile?seconds=1'"
+    hook="$hook; curl -s -o $BENCH_S3_PROFILE.master 'http://127.0.0.1:$web/debug/pprof/profile?seconds=1'"
   fi
-  echo "  alluxio-go $("$work/fileops" -dir "$amnt" -n "$files" -before-unlink "$hook")"
+  echo "  alluxio-go $("$work/fileops" -dir "$amnt" -n "$files" -before-unlink "$hook" -after-unlink "$work/cpusnap >$work/cpu.after")"
+  read -r -a c0 <"$work/cpu.before"
+  read -r -a c1 <"$work/cpu.after"
+  hz=$(getconf CLK_TCK)
+  for i in "${!procs[@]}"; do
+    echo "  cpu of the unlinks, ${names[$i]}: $(awk -v a="${c0[$i]}" -v b="${c1[$i]}" -v n="$files" -v hz="$hz" 'BEGIN { printf "%.0f us each", (b - a) / hz * 1e6 / n }')"
+  done
   echo "  s3fs       $("$work/fileops" -dir "$work/s3fs" -n "$files")"
   exit 0
 fi

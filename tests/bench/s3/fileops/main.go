@@ -21,6 +21,7 @@ func main() {
 	n := flag.Int("n", 1000, "files")
 	size := flag.Int("size", 1024, "bytes written to each file")
 	beforeUnlink := flag.String("before-unlink", "", "a shell command started (not waited for) as the unlink phase begins, such as a profiler's")
+	afterUnlink := flag.String("after-unlink", "", "a shell command run as the unlink phase ends")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("fileops: ")
@@ -100,6 +101,13 @@ func main() {
 		}
 		return nil
 	})
+	if *afterUnlink != "" {
+		cmd := exec.Command("sh", "-c", *afterUnlink)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if err := os.Remove(d); err != nil {
 		log.Fatal(err)
 	}
