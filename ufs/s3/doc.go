@@ -67,6 +67,15 @@
 // jitter (the SDK's standard retryer, without its client-side retry quota,
 // which would turn a burst of server errors into immediate failures).
 //
+// With an endpoint of the mount's own (a server such as MinIO, where a
+// request's round trip is short), DeleteObject and a PutObject of up to
+// 1 MiB are sent without the SDK's middleware, whose cost was most of a
+// DELETE's: signed with the SDK's own SigV4 signer, retried by the same
+// retryer, their errors classified as the SDK's are. An unlink of an S3
+// file and the upload of a small one wait for them. Against AWS itself
+// (no endpoint option) every request goes through the SDK, which knows
+// AWS's endpoint variants.
+//
 // # TLS and AWS_CA_BUNDLE
 //
 // The store uses its own HTTP client. When AWS_CA_BUNDLE names a PEM file,
