@@ -51,7 +51,7 @@ pids=()
 
 unmount() { grep -qs " $1 " /proc/mounts && { umount "$1" 2>/dev/null || umount -l "$1"; } || true; }
 cleanup() {
-  for m in "$work/s3fs" "$work/rclone"; do unmount "$m"; done
+  for m in "$work/s3fs" "$work/rclone" "$work/loop"; do unmount "$m"; done
   "$home/bin/alluxio-stop.sh" local >/dev/null 2>&1 || true
   unmount "$home/mnt"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -123,7 +123,8 @@ pids+=($!)
 vport=${endpoint##*:}
 for _ in $(seq 150); do (exec 3<>"/dev/tcp/127.0.0.1/$vport") 2>/dev/null && break; sleep 0.1; done
 
-(cd "$root" && go build -o "$work/s3raw" ./tests/bench/s3/s3raw && go build -o "$work/fileops" ./tests/bench/s3/fileops)
+(cd "$root" && go build -o "$work/s3raw" ./tests/bench/s3/s3raw && go build -o "$work/fileops" ./tests/bench/s3/fileops &&
+  go build -o "$work/loopback" ./tests/bench/loopback)
 s3raw() { "$work/s3raw" -endpoint "$endpoint" -bucket "$bucket" "$@"; }
 echo "filling the bucket: a ${size_mib} MiB object and $keys small ones"
 s3raw mkbucket
@@ -213,6 +214,31 @@ c1=$(cpu_secs "${pids[0]}")
 # "0m1.234s 0m0.567s".
 raw_self=$(tail -n 1 "$work/raw.times" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%.3f", t }')
 raw_cpu=$(awk -v a="$c0" -v b="$c1" -v r="$raw_self" -v n="$runs" -v m="$size_mib" 'BEGIN { printf "%.2f", (b - a + r) / n * 1024 / m }')
+
+# The ceiling of any FUSE mount of the bucket on this machine: its bytes
+# come from the server at least as dearly as the raw reader gets them, and
+# then go through FUSE to the reader. That second part is measured on
+# go-fuse's loopback over the object's own file in versitygw's tmpfs
+# (passthrough off, page cache dropped): the CPU seconds per GiB of the
+# loopback and of dd together. The raw read is CPU-bound on this machine,
+# and so would the mount's be, so no mount can read faster than
+# raw x raw_cpu / (raw_cpu + that), even one that caches nothing.
+echo "reading: go-fuse loopback of the object's file"
+mkdir -p "$work/loop"
+"$work/loopback" "$shm/s3/$bucket" "$work/loop" &
+loop_pid=$!
+pids+=("$loop_pid")
+for _ in $(seq 100); do grep -qs " $work/loop " /proc/mounts && break; sleep 0.1; done
+loop_cpu=$(for _ in $(seq "$runs"); do
+  drop
+  l0=$(cpu_secs "$loop_pid")
+  dd_cpu=$({ dd if="$work/loop/data.bin" of=/dev/null bs=1M 2>/dev/null; times; } | tail -n 1 |
+    awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%.3f", t }')
+  awk -v a="$l0" -v b="$(cpu_secs "$loop_pid")" -v d="$dd_cpu" -v m="$size_mib" 'BEGIN { printf "%.2f\n", (b - a + d) * 1024 / m }'
+done | least)
+unmount "$work/loop"
+ceiling=$(awk -v g="$raw" -v r="$raw_cpu" -v l="$loop_cpu" 'BEGIN { printf "%.3f", g * r / (r + l) }')
+echo "raw $raw GB/s at $raw_cpu CPU s/GiB; through FUSE $loop_cpu CPU s/GiB more: no mount above $ceiling GB/s"
 if [ -n "$quick" ]; then
   for pc in 1:16 2:16 4:16 4:1 16:1; do
     echo "raw, ${pc%%:*} x ${pc#*:} MiB GETs: $(s3raw -runs 2 -parallel "${pc%%:*}" -chunk "${pc#*:}" read data.bin) GB/s"
@@ -344,6 +370,7 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   echo "| cold read, GB/s | $a_cold | $raw | $s_cold | $r_cold | $(ratio "$a_cold" "$raw") | $(ratio "$a_cold" "$s_cold") | $(ratio "$a_cold" "$r_cold") |"
   echo "| cold read, CPU seconds per GiB (the mount's processes and versitygw; for raw, the reader and versitygw) | $a_cpu | $raw_cpu | $s_cpu | $r_cpu | $(ratio "$raw_cpu" "$a_cpu") | $(ratio "$s_cpu" "$a_cpu") | $(ratio "$r_cpu" "$a_cpu") |"
+  echo "| cold read, ceiling of any FUSE mount here (raw's CPU plus go-fuse loopback's and dd's, $loop_cpu s/GiB), GB/s | $ceiling | $raw | | | $(ratio "$ceiling" "$raw") | | |"
   echo "| second read, GB/s | $a_warm | | $s_warm | $r_warm | | $(ratio "$a_warm" "$s_warm") | $(ratio "$a_warm" "$r_warm") |"
   echo "| first ls -l of $keys objects, s | $ls_alluxio | | $ls_s3fs | $ls_rclone | | $(ratio "$ls_s3fs" "$ls_alluxio") | $(ratio "$ls_rclone" "$ls_alluxio") |"
   echo "| create + 1 KiB write + close, files/s | $a_create | | $s_create | $r_create | | $(ratio "$a_create" "$s_create") | $(ratio "$a_create" "$r_create") |"
