@@ -200,14 +200,20 @@ func (l *lean) send(ctx context.Context, method, key string, body []byte, h http
 		hash = hex.EncodeToString(sum[:])
 		rd = bytes.NewReader(body)
 	}
-	path := l.prefix + httpbinding.EscapePath(key, false)
 	req, err := http.NewRequestWithContext(ctx, method, l.scheme+"://"+l.host+"/", rd)
 	if err != nil {
 		return nil, err
 	}
-	// Opaque carries the path exactly as signed: Go would escape it its
-	// own way, and S3 checks the signature against the path it received.
-	req.URL.Opaque = "//" + l.host + path
+	// RawPath carries the path exactly as signed (every byte but the
+	// unreserved ones and "/" escaped, as S3 canonicalises it): Go would
+	// escape Path its own way, and S3 checks the signature against the
+	// path it received. The request line stays in origin form, as the
+	// SDK's.
+	req.URL.Path = l.prefix + key
+	req.URL.RawPath = l.prefix + httpbinding.EscapePath(key, false)
+	if req.URL.EscapedPath() != req.URL.RawPath {
+		return nil, fmt.Errorf("key %q: cannot send its escaped path as it is signed", key)
+	}
 	for k, v := range h {
 		req.Header[k] = v
 	}

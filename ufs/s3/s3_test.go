@@ -264,6 +264,10 @@ func TestPathStyle(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		hosts = append(hosts, r.Method+" "+r.Host+" "+r.URL.Path)
+		if !strings.HasPrefix(r.RequestURI, "/") {
+			// Not origin form (the absolute form a proxy gets).
+			hosts = append(hosts, "request line "+r.Method+" "+r.RequestURI)
+		}
 		return false
 	}, nil)
 	for _, tt := range []struct {
