@@ -27,15 +27,15 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 // maxErrorBody bounds how much of an error answer is read.
 const maxErrorBody = 64 << 10
 
-// lean sends the requests whose cost is mostly the SDK's own, DELETE and
-// a small PUT: a DeleteObject through the SDK's middleware (endpoint rules, auth scheme
-// resolution, a dozen handlers) took 160-300 µs of CPU here against
-// 60-110 µs for the same request signed with the SDK's signer and sent by
-// the store's HTTP client, and an unlink of an S3 file waits for it. The
-// requests keep the SDK's signing, retries (its standard retryer, so the
-// same errors are retried with the same backoff) and the store's error
-// classification, which reads the same status and code off a leanError as
-// off the SDK's errors.
+// lean sends the requests whose cost is mostly the SDK's own, a DELETE
+// and a small PUT: a DeleteObject through the SDK's middleware (endpoint
+// rules, auth scheme resolution, a dozen handlers) took 160-300 µs of CPU
+// here against 60-110 µs for the same request signed with the SDK's
+// signer and sent by the store's HTTP client, and an unlink of an S3 file
+// waits for it. The requests keep the SDK's signing, retries (its
+// standard retryer, so the same errors are retried with the same backoff)
+// and the store's error classification, which reads the same status and
+// code off a leanError as off the SDK's errors.
 type lean struct {
 	client    *http.Client
 	scheme    string
