@@ -1,9 +1,12 @@
 package s3
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"io/fs"
 	"net/http"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -42,3 +45,85 @@ func TestConnectionCut(t *testing.T) {
 		t.Errorf("%d PUT requests, want 2 (1 + max.error.retry)", n)
 	}
 }
+
+// TestConnectionDroppedOnce: a PUT or DELETE whose connection the server
+// drops once, after taking the whole request (the answer lost) or part of
+// its body, is sent again and succeeds.
+func TestConnectionDroppedOnce(t *testing.T) {
+	g := startGateway(t)
+	bucket := g.newBucket(t)
+	p := newProxy(t, g.url)
+	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keyMaxRetry, "2"))
+	ctx := t.Context()
+	for _, tt := range []struct {
+		name   string
+		method string
+		read   int64 // bytes of the body read before the connection is dropped; -1: all
+	}{
+		{"PUT answer lost", http.MethodPut, -1},
+		{"PUT cut mid-upload", http.MethodPut, 100},
+		{"DELETE answer lost", http.MethodDelete, -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := randomBytes(4<<10, 7)
+			if tt.method == http.MethodDelete {
+				putFile(t, u, "f", data)
+			}
+			var dropped atomic.Bool
+			p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
+				if r.Method != tt.method || dropped.Load() {
+					return false
+				}
+				if tt.read < 0 {
+					// Let the request through, then lose the answer.
+					return false
+				}
+				io.CopyN(io.Discard, r.Body, tt.read)
+				dropped.Store(true)
+				if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+					conn.Close()
+				}
+				return true
+			}, func(w http.ResponseWriter, r *http.Request, n int) http.ResponseWriter {
+				if r.Method != tt.method || dropped.Load() || tt.read >= 0 {
+					return w
+				}
+				dropped.Store(true)
+				return &loseAnswer{ResponseWriter: w}
+			})
+			defer p.set(nil, nil)
+			p.requests()
+			if tt.method == http.MethodDelete {
+				must(t, u.DeleteFile(ctx, "f"))
+				if _, err := u.Stat(ctx, "f"); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("f after DeleteFile: %v, want ENOENT", err)
+				}
+			} else {
+				putFile(t, u, "f", data)
+				if got := readFile(t, u, "f"); !bytes.Equal(got, data) {
+					t.Errorf("f holds %d bytes, not the %d written", len(got), len(data))
+				}
+			}
+			if !dropped.Load() {
+				t.Fatal("no connection was dropped")
+			}
+			if n := count(p.requests(), tt.method); n != 2 {
+				t.Errorf("%d %s requests, want 2 (the dropped one and its retry)", n, tt.method)
+			}
+		})
+	}
+}
+
+// loseAnswer passes a request's answer on to nowhere and then drops the
+// connection: the server has done the request, the client never hears.
+type loseAnswer struct {
+	http.ResponseWriter
+}
+
+func (l *loseAnswer) WriteHeader(int) {
+	if conn, _, err := l.ResponseWriter.(http.Hijacker).Hijack(); err == nil {
+		conn.Close()
+	}
+}
+
+func (l *loseAnswer) Write(b []byte) (int, error) { return len(b), nil }

@@ -19,6 +19,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/encoding/httpbinding"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // emptySHA256 is the SHA-256 of an empty payload, in hex.
@@ -224,7 +225,12 @@ func (l *lean) send(ctx context.Context, method, key string, body []byte, h http
 	}
 	resp, err := l.client.Do(req)
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// As the SDK wraps it: a connection that broke off, or an
+		// answer lost, is retried like any connection error.
+		return nil, &smithyhttp.RequestSendError{Err: err}
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
