@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -47,6 +49,8 @@ type lean struct {
 	signer    *v4.Signer
 	retryer   aws.Retryer
 	userAgent string
+	now       func() time.Time // the clock requests are signed by
+	skew      atomic.Int64     // nanoseconds the server's clock is ahead of ours, learnt from RequestTimeTooSkewed
 }
 
 // newLean returns the lean client of a store with an endpoint of its own
@@ -78,6 +82,7 @@ func newLean(c *config, client *http.Client, creds aws.CredentialsProvider, retr
 		signer:    v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }),
 		retryer:   retryer,
 		userAgent: "alluxio-go",
+		now:       time.Now,
 	}
 	if !c.pathStyle && net.ParseIP(u.Hostname()) == nil {
 		if !hostLabel(b) {
@@ -110,6 +115,7 @@ type leanError struct {
 	code      string
 	message   string
 	requestID string
+	skew      time.Duration // for RequestTimeTooSkewed, how far the server's clock is ahead
 }
 
 var _ smithy.APIError = (*leanError)(nil)
@@ -161,10 +167,20 @@ func (l *lean) putObject(ctx context.Context, key string, data []byte, h http.He
 // retry runs one attempt after another until one succeeds, the retryer
 // says the error is not worth another, or the attempts run out.
 func (l *lean) retry(ctx context.Context, attempt func() error) error {
+	skewed := false
 	for n := 1; ; n++ {
 		err := attempt()
 		if err == nil {
 			return nil
+		}
+		var le *leanError
+		if errors.As(err, &le) && le.skew != 0 && !skewed {
+			// Signed by a clock too far from the server's: once more, by
+			// the server's, as the SDK corrects it.
+			skewed = true
+			l.skew.Store(int64(le.skew))
+			n--
+			continue
 		}
 		if ctx.Err() != nil || !l.retryer.IsErrorRetryable(err) {
 			return err
@@ -220,7 +236,7 @@ func (l *lean) send(ctx context.Context, method, key string, body []byte, h http
 	}
 	req.Header.Set("User-Agent", l.userAgent)
 	req.Header.Set("X-Amz-Content-Sha256", hash)
-	if err := l.signer.SignHTTP(ctx, creds, req, hash, "s3", l.region, time.Now()); err != nil {
+	if err := l.signer.SignHTTP(ctx, creds, req, hash, "s3", l.region, l.now().Add(time.Duration(l.skew.Load()))); err != nil {
 		return nil, err
 	}
 	resp, err := l.client.Do(req)
@@ -245,6 +261,11 @@ func (l *lean) send(ctx context.Context, method, key string, body []byte, h http
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	if xml.Unmarshal(b, &answer) == nil {
 		e.code, e.message = answer.Code, answer.Message
+	}
+	if e.code == "RequestTimeTooSkewed" {
+		if at, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			e.skew = at.Sub(l.now())
+		}
 	}
 	return nil, e
 }

@@ -1,8 +1,11 @@
 package s3
 
 import (
+	"errors"
+	"io/fs"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
@@ -44,5 +47,33 @@ func TestLeanAddressing(t *testing.T) {
 	}
 	if l := newLean(&config{endpoint: "http://minio:9000", bucket: "data"}, http.DefaultClient, nil, newRetryer(1)); l != nil {
 		t.Error("a lean client without a credentials provider")
+	}
+}
+
+// TestLeanClockSkew: a lean request signed by a clock an hour ahead of the
+// server's is refused with RequestTimeTooSkewed, and sent once more signed
+// by the server's clock, as the SDK corrects it; later ones are signed
+// right at once.
+func TestLeanClockSkew(t *testing.T) {
+	g := startGateway(t)
+	bucket := g.newBucket(t)
+	p := newProxy(t, g.url)
+	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL))
+	u.lean.now = func() time.Time { return time.Now().Add(time.Hour) }
+	ctx := t.Context()
+	p.requests()
+	putFile(t, u, "f", []byte("skewed"))
+	if got := readFile(t, u, "f"); string(got) != "skewed" {
+		t.Errorf("f holds %q", got)
+	}
+	if n := count(p.requests(), "PUT"); n != 2 {
+		t.Errorf("%d PUTs, want 2: refused for the skew, then signed by the server's clock", n)
+	}
+	must(t, u.DeleteFile(ctx, "f"))
+	if n := count(p.requests(), "DELETE"); n != 1 {
+		t.Errorf("%d DELETEs, want 1: the skew is known by now", n)
+	}
+	if _, err := u.Stat(ctx, "f"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("f after DeleteFile: %v, want ENOENT", err)
 	}
 }
