@@ -71,7 +71,9 @@
 // request's round trip is short), DeleteObject and a PutObject of up to
 // 1 MiB are sent without the SDK's middleware, whose cost was most of a
 // DELETE's: signed with the SDK's own SigV4 signer, retried by the same
-// retryer, their errors classified as the SDK's are. An unlink of an S3
+// retryer (a connection that broke off or an answer lost included), a
+// clock the server finds skewed corrected by its Date as the SDK does,
+// their errors classified as the SDK's are. An unlink of an S3
 // file and the upload of a small one wait for them. Against AWS itself
 // (no endpoint option) every request goes through the SDK, which knows
 // AWS's endpoint variants.
