@@ -486,7 +486,7 @@ func (m *Master) propose(ctx context.Context, c command) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.proposeData(ctx, c, data)
+	return m.submitData(ctx, c, data)(ctx)
 }
 
 // proposeRequest replicates the command that carries out a client request.
@@ -508,11 +508,6 @@ func (m *Master) submitRequest(ctx context.Context, c command) func(context.Cont
 		data = encodeRequest(id, data)
 	}
 	return m.submitData(ctx, c, data)
-}
-
-// proposeData replicates an encoded command c.
-func (m *Master) proposeData(ctx context.Context, c command, data []byte) (any, error) {
-	return m.submitData(ctx, c, data)(ctx)
 }
 
 // failedWait is the wait of a command that was not handed to the journal.

@@ -18,10 +18,7 @@ import (
 // connection broke off; "unreachable" (EHOSTUNREACH) is for endpoints no
 // connection can be made to (TestUnreachable).
 func TestConnectionCut(t *testing.T) {
-	g := startGateway(t)
-	bucket := g.newBucket(t)
-	p := newProxy(t, g.url)
-	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keyMaxRetry, "1"))
+	u, p, bucket := proxiedStore(t, keyMaxRetry, "1")
 	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if r.Method != http.MethodPut {
 			return false
@@ -50,10 +47,7 @@ func TestConnectionCut(t *testing.T) {
 // drops once, after taking the whole request (the answer lost) or part of
 // its body, is sent again and succeeds.
 func TestConnectionDroppedOnce(t *testing.T) {
-	g := startGateway(t)
-	bucket := g.newBucket(t)
-	p := newProxy(t, g.url)
-	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keyMaxRetry, "2"))
+	u, p, _ := proxiedStore(t, keyMaxRetry, "2")
 	ctx := t.Context()
 	for _, tt := range []struct {
 		name   string

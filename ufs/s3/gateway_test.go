@@ -173,6 +173,17 @@ func options(endpoint string, extra ...string) map[string]string {
 	return o
 }
 
+// proxiedStore starts a gateway with a new bucket and opens the bucket
+// through a fault-injecting proxy in front of it, with the options extra
+// (key, value, ...) on top of the defaults.
+func proxiedStore(t *testing.T, extra ...string) (*Store, *proxy, string) {
+	t.Helper()
+	g := startGateway(t)
+	bucket := g.newBucket(t)
+	p := newProxy(t, g.url)
+	return openStore(t, "s3://"+bucket+"/", options(p.srv.URL, extra...)), p, bucket
+}
+
 // openStore opens uri with opts through the registry and closes it when the
 // test ends.
 func openStore(t *testing.T, uri string, opts map[string]string) *Store {

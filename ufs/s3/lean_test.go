@@ -55,10 +55,7 @@ func TestLeanAddressing(t *testing.T) {
 // by the server's clock, as the SDK corrects it; later ones are signed
 // right at once.
 func TestLeanClockSkew(t *testing.T) {
-	g := startGateway(t)
-	bucket := g.newBucket(t)
-	p := newProxy(t, g.url)
-	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL))
+	u, p, _ := proxiedStore(t)
 	u.lean.now = func() time.Time { return time.Now().Add(time.Hour) }
 	ctx := t.Context()
 	p.requests()

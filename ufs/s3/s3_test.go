@@ -426,10 +426,7 @@ func TestHTTPS(t *testing.T) {
 // fail, then every other request for a whole workload; everything still
 // succeeds.
 func TestRetries(t *testing.T) {
-	g := startGateway(t)
-	bucket := g.newBucket(t)
-	p := newProxy(t, g.url)
-	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keyPartSize, "5MB"))
+	u, p, _ := proxiedStore(t, keyPartSize, "5MB")
 	ctx := t.Context()
 	var failed atomic.Int64
 	inject := func(w http.ResponseWriter, n int) {
@@ -495,10 +492,7 @@ func TestRetries(t *testing.T) {
 // TestAlwaysFailing: a server that always answers 500 makes operations
 // fail quickly with the key and the status.
 func TestAlwaysFailing(t *testing.T) {
-	g := startGateway(t)
-	bucket := g.newBucket(t)
-	p := newProxy(t, g.url)
-	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keyMaxRetry, "2"))
+	u, p, bucket := proxiedStore(t, keyMaxRetry, "2")
 	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
 		s3Error(w, http.StatusInternalServerError, "InternalError")
 		return true
@@ -534,10 +528,7 @@ func TestAlwaysFailing(t *testing.T) {
 // TestReadResume: a GetObject answer that breaks off, or stalls for longer
 // than the request timeout, is resumed where it stopped.
 func TestReadResume(t *testing.T) {
-	g := startGateway(t)
-	bucket := g.newBucket(t)
-	p := newProxy(t, g.url)
-	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keyTimeout, "500ms"))
+	u, p, _ := proxiedStore(t, keyTimeout, "500ms")
 	data := randomBytes(3<<20, 6)
 	putFile(t, u, "f", data)
 
@@ -593,10 +584,7 @@ func TestReadResume(t *testing.T) {
 // TestRequestTimeout: a server that does not answer within the request
 // timeout fails the request after the retries, saying so.
 func TestRequestTimeout(t *testing.T) {
-	g := startGateway(t)
-	bucket := g.newBucket(t)
-	p := newProxy(t, g.url)
-	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keyTimeout, "200ms", keyMaxRetry, "1"))
+	u, p, bucket := proxiedStore(t, keyTimeout, "200ms", keyMaxRetry, "1")
 	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
 		select {
 		case <-r.Context().Done():
@@ -826,10 +814,7 @@ func TestRetarget(t *testing.T) {
 // and the server accepts the signed header. (versitygw does not encrypt,
 // so what is checked is the request.)
 func TestServerSideEncryption(t *testing.T) {
-	g := startGateway(t)
-	bucket := g.newBucket(t)
-	p := newProxy(t, g.url)
-	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keySSE, "true", keyPartSize, "5MB"))
+	u, p, bucket := proxiedStore(t, keySSE, "true", keyPartSize, "5MB")
 	var mu sync.Mutex
 	var uploads []string
 	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {

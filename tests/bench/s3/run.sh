@@ -91,6 +91,11 @@ cpu_secs() {
   for p in "$@"; do sed 's/.*) //' "/proc/$p/stat"; done |
     awk -v hz="$(getconf CLK_TCK)" '{ t += $12 + $13 } END { printf "%.3f", t / hz }'
 }
+# children_secs: the CPU seconds of a shell's children, from the second
+# line of its `times` on stdin ("0m1.234s 0m0.567s").
+children_secs() {
+  tail -n 1 | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%.3f", t }'
+}
 # per_gib CPU0 CPU1: CPU seconds per GiB read, from counts before and after
 # one read of the big object.
 per_gib() { awk -v a="$1" -v b="$2" -v m="$size_mib" 'BEGIN { printf "%.2f", (b - a) * 1024 / m }'; }
@@ -210,9 +215,8 @@ echo "reading: raw"
 c0=$(cpu_secs "${pids[0]}")
 raw=$(s3raw -runs "$runs" read data.bin && times >"$work/raw.times")
 c1=$(cpu_secs "${pids[0]}")
-# The reader's own CPU time, from the second line of times (children):
-# "0m1.234s 0m0.567s".
-raw_self=$(tail -n 1 "$work/raw.times" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%.3f", t }')
+# The reader's own CPU time.
+raw_self=$(children_secs <"$work/raw.times")
 raw_cpu=$(awk -v a="$c0" -v b="$c1" -v r="$raw_self" -v n="$runs" -v m="$size_mib" 'BEGIN { printf "%.2f", (b - a + r) / n * 1024 / m }')
 
 # The ceiling of any FUSE mount of the bucket on this machine: its bytes
@@ -232,8 +236,7 @@ for _ in $(seq 100); do grep -qs " $work/loop " /proc/mounts && break; sleep 0.1
 loop_cpu=$(for _ in $(seq "$runs"); do
   drop
   l0=$(cpu_secs "$loop_pid")
-  dd_cpu=$({ dd if="$work/loop/data.bin" of=/dev/null bs=1M 2>/dev/null; times; } | tail -n 1 |
-    awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] } printf "%.3f", t }')
+  dd_cpu=$({ dd if="$work/loop/data.bin" of=/dev/null bs=1M 2>/dev/null; times; } | children_secs)
   awk -v a="$l0" -v b="$(cpu_secs "$loop_pid")" -v d="$dd_cpu" -v m="$size_mib" 'BEGIN { printf "%.2f\n", (b - a + d) * 1024 / m }'
 done | least)
 unmount "$work/loop"
@@ -319,10 +322,8 @@ if [ -n "$quick" ]; then
   echo "small files (create+1KiB/s stat/s readdir entries/s unlink/s), $files files:"
   # The CPU each process spent on the unlinks, and the master's CPU
   # profile over their first second (BENCH_S3_PROFILE.master, when set).
-  cat >"$work/cpusnap" <<SNAP
-#!/usr/bin/env bash
-for p in ${procs[*]}; do sed 's/.*) //' "/proc/\$p/stat" | awk '{ print \$12 + \$13 }'; done | paste -sd' '
-SNAP
+  { echo '#!/usr/bin/env bash'; declare -f cpu_secs
+    echo "for p in ${procs[*]}; do cpu_secs \$p; echo; done | paste -sd' '"; } >"$work/cpusnap"
   chmod +x "$work/cpusnap"
   hook="$work/cpusnap >$work/cpu.before"
   if [ -n "${BENCH_S3_PROFILE:-}" ]; then
@@ -331,9 +332,8 @@ SNAP
   echo "  alluxio-go $("$work/fileops" -dir "$amnt" -n "$files" -before-unlink "$hook" -after-unlink "$work/cpusnap >$work/cpu.after")"
   read -r -a c0 <"$work/cpu.before"
   read -r -a c1 <"$work/cpu.after"
-  hz=$(getconf CLK_TCK)
   for i in "${!procs[@]}"; do
-    echo "  cpu of the unlinks, ${names[$i]}: $(awk -v a="${c0[$i]}" -v b="${c1[$i]}" -v n="$files" -v hz="$hz" 'BEGIN { printf "%.0f us each", (b - a) / hz * 1e6 / n }')"
+    echo "  cpu of the unlinks, ${names[$i]}: $(awk -v a="${c0[$i]}" -v b="${c1[$i]}" -v n="$files" 'BEGIN { printf "%.0f us each", (b - a) * 1e6 / n }')"
   done
   echo "  s3fs       $("$work/fileops" -dir "$work/s3fs" -n "$files")"
   exit 0

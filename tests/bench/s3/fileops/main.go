@@ -85,12 +85,7 @@ func main() {
 		}
 		return nil
 	})
-	if *beforeUnlink != "" {
-		cmd := exec.Command("sh", "-c", *beforeUnlink)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			log.Fatal(err)
-		}
+	if cmd := startHook(*beforeUnlink); cmd != nil {
 		defer cmd.Wait()
 	}
 	unlink := rate(*n, func() error {
@@ -101,10 +96,8 @@ func main() {
 		}
 		return nil
 	})
-	if *afterUnlink != "" {
-		cmd := exec.Command("sh", "-c", *afterUnlink)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
+	if cmd := startHook(*afterUnlink); cmd != nil {
+		if err := cmd.Wait(); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -112,4 +105,18 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("%.0f %.0f %.0f %.0f\n", create, stat, readdir, unlink)
+}
+
+// startHook starts the shell command line, its output going to stderr, or
+// returns nil when line is empty.
+func startHook(line string) *exec.Cmd {
+	if line == "" {
+		return nil
+	}
+	cmd := exec.Command("sh", "-c", line)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	return cmd
 }
