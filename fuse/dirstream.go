@@ -128,8 +128,94 @@ func (s *dirStream) Next() (gofuse.DirEntry, syscall.Errno) {
 	return gofuse.DirEntry{Name: e.Name, Ino: e.Attr.Ino, Mode: typeBits(e.Attr), Off: s.off}, 0
 }
 
+// last returns the entry Next returned last, if it is still in the page.
+func (s *dirStream) last() (Entry, bool) {
+	if s.idx == 0 || s.idx > len(s.page) {
+		return Entry{}, false
+	}
+	return s.page[s.idx-1], true
+}
+
 // Close drops the current page.
 func (s *dirStream) Close() { s.page = nil }
+
+// dirHandle is an open directory: a listing, started by the first read,
+// and the lookups of the entries a READDIRPLUS returns.
+//
+// An entry whose inode the kernel already holds under that name goes
+// without its attributes (node ID 0, which the kernel takes as "no
+// attributes for this one", as in a plain READDIR): linking it again
+// would only cost go-fuse's registration of the child, about as much as
+// the rest of the readdir. Its attributes stay as the kernel has them,
+// until they time out. A name that now names another inode is looked up
+// in full.
+type dirHandle struct {
+	n *node
+	s *dirStream // nil until the first read
+}
+
+var (
+	_ fs.FileReaddirenter = (*dirHandle)(nil)
+	_ fs.FileSeekdirer    = (*dirHandle)(nil)
+	_ fs.FileReleasedirer = (*dirHandle)(nil)
+	_ fs.FileLookuper     = (*dirHandle)(nil)
+)
+
+func (h *dirHandle) stream(ctx context.Context) syscall.Errno {
+	if h.s != nil {
+		return 0
+	}
+	s, errno := h.n.readdir(ctx)
+	if errno != 0 {
+		return errno
+	}
+	h.s = s
+	return 0
+}
+
+// Readdirent returns the next entry, or nil at the end.
+func (h *dirHandle) Readdirent(ctx context.Context) (*gofuse.DirEntry, syscall.Errno) {
+	if errno := h.stream(ctx); errno != 0 {
+		return nil, errno
+	}
+	if !h.s.HasNext() {
+		return nil, 0
+	}
+	e, errno := h.s.Next()
+	return &e, errno
+}
+
+// Seekdir moves the listing to offset off.
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if errno := h.stream(ctx); errno != 0 {
+		return errno
+	}
+	return h.s.Seekdir(ctx, off)
+}
+
+// Releasedir drops the listing.
+func (h *dirHandle) Releasedir(ctx context.Context, flags uint32) {
+	if h.s != nil {
+		h.s.Close()
+	}
+}
+
+// errKnown makes go-fuse send an entry of a READDIRPLUS without
+// attributes; no lookup fails with it.
+const errKnown = syscall.EEXIST
+
+// Lookup answers the lookup of READDIRPLUS for name, the entry returned
+// last.
+func (h *dirHandle) Lookup(ctx context.Context, name string, out *gofuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	if h.s != nil {
+		if e, ok := h.s.last(); ok && e.Name == name {
+			if ch := h.n.GetChild(name); ch != nil && ch.StableAttr().Ino == e.Attr.Ino {
+				return nil, errKnown
+			}
+		}
+	}
+	return h.n.Lookup(ctx, name, out)
+}
 
 // Seekdir moves to offset off: 0 starts the listing again (and so sees
 // the directory as it is now); an offset in the current page moves within

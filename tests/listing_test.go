@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -105,5 +106,78 @@ for e in os.scandir(sys.argv[1]): print(e.name)' `+big))
 	// unless the mount adds them; accept either.
 	if !strings.Contains(out, fmt.Sprintf("all=%d", n)) && !strings.Contains(out, fmt.Sprintf("all=%d", n+2)) {
 		t.Errorf("rewinddir then reading to the end: %s; want %d entries", out, n)
+	}
+}
+
+// TestListingKnownEntries: a READDIRPLUS sends the entries the kernel
+// already holds without their attributes, and every other entry with
+// them. With minute-long entry and attribute timeouts, a file another
+// mount replaced (a new inode under the old name) is seen as the new one
+// by a stat right after the listing, a new name lists with its type, and
+// the names the kernel knew list unchanged.
+func TestListingKnownEntries(t *testing.T) {
+	c := newCluster(t, map[string]string{
+		"alluxio.fuse.entry.timeout": "1m",
+		"alluxio.fuse.attr.timeout":  "1m",
+	})
+	c.start()
+	mnt2 := secondMount(t, c, "mnt2")
+	dir := filepath.Join(c.mnt, "d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"kept", "replaced"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ino := func(p string) (uint64, int64) {
+		t.Helper()
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino, st.Size
+	}
+	oldIno, _ := ino(filepath.Join(dir, "replaced"))
+	keptIno, _ := ino(filepath.Join(dir, "kept"))
+	ino(filepath.Join(dir, "sub"))
+
+	// The second mount replaces a file and adds a directory.
+	d2 := filepath.Join(mnt2, "d")
+	if err := os.Remove(filepath.Join(d2, "replaced")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d2, "replaced"), []byte("twelve bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(d2, "new"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, fmt.Sprintf("%s dir=%v", e.Name(), e.IsDir()))
+	}
+	want := []string{"kept dir=false", "new dir=true", "replaced dir=false", "sub dir=true"}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("listing: %v, want %v", got, want)
+	}
+	newIno, size := ino(filepath.Join(dir, "replaced"))
+	if newIno == oldIno || size != 12 {
+		t.Errorf("replaced: inode %d size %d after the listing; want a new inode (not %d) of 12 bytes", newIno, size, oldIno)
+	}
+	if i, size := ino(filepath.Join(dir, "kept")); i != keptIno || size != 1 {
+		t.Errorf("kept: inode %d size %d, want %d and 1", i, size, keptIno)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "replaced")); err != nil || string(b) != "twelve bytes" {
+		t.Errorf("reading replaced: %q, %v", b, err)
 	}
 }

@@ -320,14 +320,18 @@ if [ -n "$quick" ]; then
   # The small-file rows, alluxio-go and s3fs in turn.
   mount_s3fs
   echo "small files (create+1KiB/s stat/s readdir entries/s unlink/s), $files files:"
-  # The CPU each process spent on the unlinks, and the master's CPU
-  # profile over their first second (BENCH_S3_PROFILE.master, when set).
+  # The CPU each process spent on the unlinks, and the master's and the
+  # FUSE daemon's CPU profiles over their first BENCH_S3_PROFILE_SECS
+  # seconds (default 1) in BENCH_S3_PROFILE.master and .unlink.fuse.
   { echo '#!/usr/bin/env bash'; declare -f cpu_secs
     echo "for p in ${procs[*]}; do cpu_secs \$p; echo; done | paste -sd' '"; } >"$work/cpusnap"
   chmod +x "$work/cpusnap"
   hook="$work/cpusnap >$work/cpu.before"
   if [ -n "${BENCH_S3_PROFILE:-}" ]; then
-    hook="$hook; curl -s -o $BENCH_S3_PROFILE.master 'http://127.0.0.1:$web/debug/pprof/profile?seconds=1'"
+    fport=$(awk -F= '/fuse.web.port/ {print $2}' "$home/conf/alluxio-site.properties")
+    secs=${BENCH_S3_PROFILE_SECS:-1}
+    hook="$hook; curl -s -o $BENCH_S3_PROFILE.master 'http://127.0.0.1:$web/debug/pprof/profile?seconds=$secs' &"
+    hook="$hook curl -s -o $BENCH_S3_PROFILE.unlink.fuse 'http://127.0.0.1:$fport/debug/pprof/profile?seconds=$secs' &"
   fi
   echo "  alluxio-go $("$work/fileops" -dir "$amnt" -n "$files" -before-unlink "$hook" -after-unlink "$work/cpusnap >$work/cpu.after")"
   read -r -a c0 <"$work/cpu.before"
