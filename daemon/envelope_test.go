@@ -51,9 +51,18 @@ func TestInfoAnswers(t *testing.T) {
 	if res.Data != nil || !j.IsDir || j.Path != "/open" || j.NS == nil {
 		t.Fatalf("JSON stat: data %d bytes, %+v", len(res.Data), j)
 	}
-	b := binary(wire.MasterGetStatus, `{"path":"/open","probe":true,"binAnswer":true}`)
-	if b.FileInfo != j.FileInfo || b.NS == nil {
+	b := binary(wire.MasterGetStatus, `{"path":"/open","probe":true,"binAnswer":true,"binExt":true}`)
+	if b.FileInfo != j.FileInfo || b.NS == nil || !b.Loaded {
 		t.Fatalf("binary stat differs from JSON:\n got %+v\nwant %+v", b, j)
+	}
+	// A client from before wire.BinaryExtField gets the format it reads,
+	// without Loaded.
+	old, res := call(wire.MasterGetStatus, `{"path":"/open","probe":true,"binAnswer":true}`)
+	if len(res.Data) == 0 || res.Data[0] != 1 || old.ID != 0 {
+		t.Fatalf("binary stat for an older client: %q, JSON %+v", res.Data, old)
+	}
+	if b := binary(wire.MasterGetStatus, `{"path":"/open","probe":true,"binAnswer":true}`); b.Loaded || b.Path != "/open" {
+		t.Fatalf("binary stat for an older client: %+v", b)
 	}
 	if b := binary(wire.MasterGetStatus, `{"path":"/open/none","probe":true,"binAnswer":true}`); !b.Missing || b.NS == nil {
 		t.Fatalf("binary probe of a missing path: %+v", b)

@@ -45,8 +45,9 @@ func FuseConfigFrom(c *conf.Config, mountPoint, alluxioPath string, extraOpts []
 	// only a call to the master does.
 	if c.Duration("alluxio.user.file.metadata.sync.interval") != 0 {
 		cc.MetadataCache = client.MetadataCacheConfig{
-			MaxSize:    c.Int("alluxio.user.metadata.cache.max.size"),
-			Expiration: c.Duration("alluxio.user.metadata.cache.expiration.time"),
+			MaxSize:      c.Int("alluxio.user.metadata.cache.max.size"),
+			Expiration:   c.Duration("alluxio.user.metadata.cache.expiration.time"),
+			SyncInterval: c.Duration("alluxio.user.file.metadata.sync.interval"),
 		}
 	}
 	return FuseConfig{

@@ -156,12 +156,14 @@ func handle[Req any](s *rpc.Server, method string, fn func(ctx context.Context, 
 }
 
 // envelope holds the fields a client may add to any request body:
-// wire.RequestIDField, CallerField, FollowerReadField and BinaryAnswerField.
+// wire.RequestIDField, CallerField, FollowerReadField, BinaryAnswerField
+// and BinaryExtField.
 type envelope struct {
 	RequestID    string       `json:"requestId"`
 	Caller       *meta.Caller `json:"caller"`
 	FollowerRead bool         `json:"followerRead"`
 	BinaryAnswer bool         `json:"binAnswer"`
+	BinaryExt    bool         `json:"binExt"`
 }
 
 // envelopeFields are the quoted names of envelope's fields: a body with
@@ -171,8 +173,16 @@ var envelopeFields = [][]byte{
 	[]byte(`"` + wire.FollowerReadField + `"`), []byte(`"` + wire.BinaryAnswerField + `"`),
 }
 
-// binaryAnswerKey marks a call whose client takes its answer in binary.
+// binaryAnswerKey marks a call whose client takes its answer in binary;
+// its value is binaryExt when the client reads wire.BinaryExtField's
+// format too.
 type binaryAnswerKey struct{}
+
+// binaryAnswer values.
+const (
+	binaryPlain = 1
+	binaryExt   = 2
+)
 
 // withEnvelope adds to ctx what the client added to the body of req (one
 // decode for all of it): the request id, the caller, a follower read and
@@ -199,7 +209,11 @@ func withEnvelope(ctx context.Context, req *rpc.Request) (context.Context, error
 		ctx = meta.WithCaller(ctx, *e.Caller)
 	}
 	if e.BinaryAnswer {
-		ctx = context.WithValue(ctx, binaryAnswerKey{}, true)
+		v := binaryPlain
+		if e.BinaryExt {
+			v = binaryExt
+		}
+		ctx = context.WithValue(ctx, binaryAnswerKey{}, v)
 	}
 	return ctx, nil
 }
@@ -208,8 +222,8 @@ func withEnvelope(ctx context.Context, req *rpc.Request) (context.Context, error
 // in the data section when the client takes it so (wire.BinaryAnswerField),
 // JSON otherwise.
 func infoAnswer(ctx context.Context, s wire.StampedInfo) any {
-	if ctx.Value(binaryAnswerKey{}) != nil {
-		return &rpc.Response{Data: wire.AppendStampedInfo(nil, s)}
+	if v := ctx.Value(binaryAnswerKey{}); v != nil {
+		return &rpc.Response{Data: wire.AppendStampedInfo(nil, s, v == binaryExt)}
 	}
 	return s
 }

@@ -18,7 +18,7 @@ func (d *FuseDaemon) webRoutes() *http.ServeMux {
 		for _, m := range []struct {
 			name string
 			v    uint64
-		}{{"Client_MetadataCacheHits", st.Hits}, {"Client_MetadataCacheMisses", st.Misses}, {"Client_MetadataCacheResets", st.Resets}} {
+		}{{"Client_MetadataCacheHits", st.Hits}, {"Client_MetadataCacheMisses", st.Misses}, {"Client_MetadataCacheResets", st.Resets}, {"Client_MetadataCacheListHits", st.ListHits}} {
 			fmt.Fprintf(rw, "# TYPE %s counter\n%s %d\n", m.name, m.name, m.v)
 		}
 	})

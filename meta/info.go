@@ -76,6 +76,9 @@ type FileInfo struct {
 	// HasXattrs reports that the entry has extended attributes, so that a
 	// client that knows the entry can answer "none" without asking.
 	HasXattrs bool `json:"hasXattrs,omitempty"`
+	// Loaded marks a directory whose children the namespace holds: it
+	// was listed from its under-store, or made there empty.
+	Loaded bool `json:"loaded,omitempty"`
 }
 
 // MountInfo describes one entry of the mount table.
@@ -316,7 +319,7 @@ func (mt mountTable) toInfo(n *inode, p string) FileInfo {
 		Nlink:        1,
 		CreationTime: n.CreationTime,
 		Pinned:       n.Pinned, TTL: n.TTL, TTLAction: n.TTLAction, Location: n.Location,
-		HasXattrs: len(n.Xattrs) > 0,
+		HasXattrs: len(n.Xattrs) > 0, Loaded: n.IsDir && n.Loaded,
 	}
 	if fi.TTL > 0 && fi.TTLAction == "" {
 		fi.TTLAction = TTLActionDelete

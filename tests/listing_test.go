@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestLargeDirectoryListing: a directory of 30,000 files put straight into
@@ -119,6 +120,9 @@ func TestListingKnownEntries(t *testing.T) {
 	c := newCluster(t, map[string]string{
 		"alluxio.fuse.entry.timeout": "1m",
 		"alluxio.fuse.attr.timeout":  "1m",
+		// The daemon's metadata cache would answer the listing for
+		// this long after the other mount's change.
+		"alluxio.user.metadata.cache.expiration.time": "100ms",
 	})
 	c.start()
 	mnt2 := secondMount(t, c, "mnt2")
@@ -158,6 +162,7 @@ func TestListingKnownEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	time.Sleep(200 * time.Millisecond)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -179,5 +184,50 @@ func TestListingKnownEntries(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "replaced")); err != nil || string(b) != "twelve bytes" {
 		t.Errorf("reading replaced: %q, %v", b, err)
+	}
+}
+
+// TestCachedListingSyncs: with the metadata cache trusted for an hour, a
+// directory the mount made is listed from the cache, but for no longer
+// than alluxio.user.file.metadata.sync.interval, so that a file put
+// straight into the under-store shows up in the listing about as soon as
+// the master syncs the directory.
+func TestCachedListingSyncs(t *testing.T) {
+	c := newCluster(t, map[string]string{
+		"alluxio.user.metadata.cache.expiration.time": "1h",
+		"alluxio.user.file.metadata.sync.interval":    "500ms",
+	})
+	c.start()
+	dir := filepath.Join(c.mnt, "d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mine"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	names := func() string {
+		t.Helper()
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			out = append(out, e.Name())
+		}
+		return strings.Join(out, " ")
+	}
+	if got := names(); got != "mine" {
+		t.Fatalf("listing: %q, want mine", got)
+	}
+	if err := os.WriteFile(filepath.Join(c.ufs, "d", "theirs"), []byte("y"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for got := names(); got != "mine theirs"; got = names() {
+		if time.Now().After(deadline) {
+			t.Fatalf("listing 15s after a file was put into the under-store: %q, want mine theirs", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -255,15 +259,19 @@ func TestMetadataCacheAcrossMounts(t *testing.T) {
 // asks the master each time: every attribute the cache keeps (type, mode,
 // owner, size, times, link count, whether there are extended attributes)
 // must match, so the changes the cache applies in place are exactly the
-// master's.
+// master's. The listings of the directories must match too, and most of
+// the cached mount's come from its cache (the directories it made, and
+// those it listed, with the entries it added since).
 func TestMetadataCacheExact(t *testing.T) {
+	webPort := freePort(t)
 	c := newCluster(t, map[string]string{
 		"alluxio.user.metadata.cache.expiration.time": "1h",
 		"alluxio.fuse.attr.timeout":                   "0",
 		"alluxio.fuse.entry.timeout":                  "0",
+		"alluxio.fuse.web.port":                       fmt.Sprint(webPort),
 	})
 	c.start()
-	ref := secondMount(t, c, "ref", "ALLUXIO_FUSE_JAVA_OPTS=-Dalluxio.user.metadata.cache.max.size=0")
+	ref := secondMount(t, c, "ref", "ALLUXIO_FUSE_JAVA_OPTS=-Dalluxio.user.metadata.cache.max.size=0 -Dalluxio.fuse.web.port=0")
 	at := func(name string) string { return filepath.Join(c.mnt, name) }
 	names := []string{".", "d", "d/sub", "d/f", "d/g", "d/l", "d/f2", "d/sub/f3", "moved", "moved/f3"}
 	steps := []struct {
@@ -315,7 +323,57 @@ func TestMetadataCacheExact(t *testing.T) {
 				t.Fatalf("after %s: %s\n cached: %s\n master: %s", s.name, p, cached[p], truth[p])
 			}
 		}
+		for _, d := range []string{".", "d", "d/sub", "moved"} {
+			if cached, truth := listing(c.mnt, d), listing(ref, d); cached != truth {
+				t.Fatalf("after %s: listing of %s\n cached: %s\n master: %s", s.name, d, cached, truth)
+			}
+		}
 	}
+	if hits := fuseMetric(t, webPort, "Client_MetadataCacheListHits"); hits < float64(len(steps)) {
+		t.Errorf("%v listings of %d answered from the cache; want most of them", hits, 4*len(steps))
+	}
+}
+
+// listing describes directory dir under root as readdir shows it: each
+// name with its type, or the error.
+func listing(root, dir string) string {
+	entries, err := os.ReadDir(filepath.Join(root, dir))
+	if perr := (*fs.PathError)(nil); errors.As(err, &perr) {
+		return perr.Err.Error() // without the path, which differs
+	} else if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		fmt.Fprintf(&b, "%s %v; ", e.Name(), e.Type())
+	}
+	return b.String()
+}
+
+// fuseMetric reads one counter of the FUSE daemon whose web server is at
+// port.
+func fuseMetric(t *testing.T, port int, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in the FUSE daemon's metrics:\n%s", name, body)
+	return 0
 }
 
 // pathAttrs describes each of names under root as lstat shows it: type

@@ -282,7 +282,7 @@ func (m *Masters) Call(ctx context.Context, method string, idempotent bool, req,
 		req = withCaller(req, c)
 	}
 	if _, ok := resp.(binaryAnswer); ok {
-		req = withField(req, `"`+wire.BinaryAnswerField+`":true`)
+		req = withField(req, `"`+wire.BinaryAnswerField+`":true,"`+wire.BinaryExtField+`":true`)
 	}
 	if !idempotent {
 		defer m.lastWrite.Store(time.Now().UnixNano())

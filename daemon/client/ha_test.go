@@ -62,7 +62,7 @@ func startFake(t *testing.T) *fakeMaster {
 		fi := meta.FileInfo{Path: "/from/" + f.addr}
 		if flags[wire.BinaryAnswerField] == true {
 			f.binary++
-			return &rpc.Response{Data: wire.AppendStampedInfo(nil, wire.StampedInfo{FileInfo: fi})}, nil
+			return &rpc.Response{Data: wire.AppendStampedInfo(nil, wire.StampedInfo{FileInfo: fi}, flags[wire.BinaryExtField] == true)}, nil
 		}
 		return &rpc.Response{Body: fi}, nil
 	})

@@ -47,6 +47,9 @@ func (c *Client) listPage(ctx context.Context, req wire.ListPageRequest) ([]meta
 			for _, fi := range resp.Entries {
 				u.putInfo(fi)
 			}
+			if startAfter == "" && !resp.More {
+				u.listed(path, resp.Entries)
+			}
 		})
 	}
 	if err != nil && startAfter == "" && errors.Is(err, syscall.ENOSYS) {
@@ -81,8 +84,15 @@ func (c *Client) ListStatusPages(ctx context.Context, path string, fn func([]met
 	}
 }
 
-// ListPage implements fuse.Lister.
+// ListPage implements fuse.Lister, from the metadata cache for a
+// directory it knows whole while it is trusted (metaCache.list).
 func (f *FS) ListPage(ctx context.Context, path, startAfter string, limit int) ([]fuse.Entry, bool, error) {
+	if entries, ok := f.c.mc.list(path, startAfter); ok {
+		if limit > 0 && len(entries) > limit {
+			return entries[:limit], true, nil
+		}
+		return entries, false, nil
+	}
 	infos, more, err := f.c.listPage(ctx, wire.ListPageRequest{Path: path, StartAfter: startAfter, Limit: limit, Brief: true})
 	if err != nil {
 		return nil, false, err

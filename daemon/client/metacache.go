@@ -1,7 +1,9 @@
 package client
 
 import (
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,12 @@ type MetadataCacheConfig struct {
 	// happen; changes made elsewhere show up at the latest Expiration
 	// after they were made.
 	Expiration time.Duration
+	// SyncInterval is alluxio.user.file.metadata.sync.interval: a
+	// directory's listing is answered from the cache for at most this
+	// long after the master listed it (or made it empty), so that the
+	// master still gets to sync it with its under-store as often as
+	// without the cache. Negative: no bound (the master never syncs).
+	SyncInterval time.Duration
 }
 
 // metaCache keeps the attributes of paths as of one namespace version of
@@ -41,6 +49,12 @@ type MetadataCacheConfig struct {
 // Only names that exist are cached: a lookup of a name the cache does not
 // hold asks the master, so a file another mount created is found as soon
 // as that mount closed it (close-to-open).
+//
+// A directory the master listed whole in one page, or that this client
+// made, is also known whole (dirs), and its listing is answered from the
+// cache while it is trusted, like a lookup. Creates through this client
+// add to it; anything else that changes what is in it (a remove, a
+// rename, an entry dropped for room) forgets it until it is listed again.
 type metaCache struct {
 	cfg MetadataCacheConfig
 
@@ -52,10 +66,12 @@ type metaCache struct {
 	// trustedUntil ends the time the entries may be served.
 	trustedUntil time.Time
 	entries      map[string]cacheEntry
+	// dirs holds the directories known whole.
+	dirs map[string]*dirListing
 	// hits, misses and resets count lookups answered, lookups that asked
 	// the master, and times the cache was emptied for a change it did
-	// not know.
-	hits, misses, resets uint64
+	// not know; listHits the listings answered.
+	hits, misses, resets, listHits uint64
 }
 
 // MetadataCacheStats describes the FUSE daemon's metadata cache.
@@ -64,8 +80,9 @@ type MetadataCacheStats struct {
 	Size int
 	// Hits and Misses count the lookups answered from the cache and those
 	// that asked the master; Resets the times a change the cache did not
-	// know of emptied it.
-	Hits, Misses, Resets uint64
+	// know of emptied it; ListHits the directory listings answered from
+	// it.
+	Hits, Misses, Resets, ListHits uint64
 }
 
 // MetadataCacheStats returns the metadata cache's counters (zero when it
@@ -77,14 +94,41 @@ func (c *Client) MetadataCacheStats() MetadataCacheStats {
 	}
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
-	return MetadataCacheStats{Size: len(mc.entries), Hits: mc.hits, Misses: mc.misses, Resets: mc.resets}
+	return MetadataCacheStats{Size: len(mc.entries), Hits: mc.hits, Misses: mc.misses, Resets: mc.resets, ListHits: mc.listHits}
 }
 
 func newMetaCache(cfg MetadataCacheConfig) *metaCache {
 	if cfg.MaxSize <= 0 || cfg.Expiration <= 0 {
 		return nil
 	}
-	return &metaCache{cfg: cfg, entries: map[string]cacheEntry{}}
+	return &metaCache{cfg: cfg, entries: map[string]cacheEntry{}, dirs: map[string]*dirListing{}}
+}
+
+// dirListing is a directory known whole: the names in it, every one of
+// them in entries unless it was forgotten since (which ends the listing's
+// use), and when the master listed it.
+type dirListing struct {
+	names map[string]struct{}
+	// sorted holds the names in order, when it was made since the last
+	// name came in.
+	sorted []string
+	listed time.Time
+}
+
+func newDirListing(listed time.Time, names ...string) *dirListing {
+	d := &dirListing{names: make(map[string]struct{}, len(names)), listed: listed}
+	for _, n := range names {
+		d.names[n] = struct{}{}
+	}
+	return d
+}
+
+// inOrder returns the names in order.
+func (d *dirListing) inOrder() []string {
+	if d.sorted == nil {
+		d.sorted = slices.Sorted(maps.Keys(d.names))
+	}
+	return d.sorted
 }
 
 // cacheEntry is what the cache knows of one path.
@@ -113,6 +157,45 @@ func (c *metaCache) get(p string) (cacheEntry, bool) {
 	}
 	c.misses++
 	return cacheEntry{}, false
+}
+
+// list returns the entries of directory dir whose names sort after
+// after, in name order, while the cache is trusted and knows dir whole.
+func (c *metaCache) list(dir, after string) ([]fuse.Entry, bool) {
+	if c == nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.dirs[dir]
+	now := time.Now()
+	if !ok || !c.known || !now.Before(c.trustedUntil) ||
+		c.cfg.SyncInterval >= 0 && now.Sub(d.listed) >= c.cfg.SyncInterval {
+		return nil, false
+	}
+	names := d.inOrder()
+	i, found := slices.BinarySearch(names, after)
+	if found {
+		i++
+	}
+	out := make([]fuse.Entry, 0, len(names)-i)
+	for _, name := range names[i:] {
+		e, ok := c.entries[childPath(dir, name)]
+		if !ok {
+			delete(c.dirs, dir)
+			return nil, false
+		}
+		out = append(out, fuse.Entry{Name: name, Attr: e.attr})
+	}
+	c.listHits++
+	return out, true
+}
+
+func childPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
 }
 
 // distrust stops serving entries until a stamp confirms them again.
@@ -163,7 +246,7 @@ func (c *metaCache) update(sent time.Time, ns *wire.Stamp, own bool, fn func(u c
 	if until := sent.Add(c.cfg.Expiration); until.After(c.trustedUntil) {
 		c.trustedUntil = until
 	}
-	fn(cacheUpdate{c})
+	fn(cacheUpdate{c, sent})
 }
 
 // reset empties the cache for a new version.
@@ -172,18 +255,25 @@ func (c *metaCache) reset(epoch, version uint64) {
 		c.resets++
 	}
 	clear(c.entries)
+	clear(c.dirs)
 	c.epoch, c.version, c.known = epoch, version, true
 	c.trustedUntil = time.Time{}
 }
 
-// cacheUpdate changes the entries; it is only handed out under the lock.
-type cacheUpdate struct{ c *metaCache }
+// cacheUpdate changes the entries of an answer to a call sent at sent; it
+// is only handed out under the lock.
+type cacheUpdate struct {
+	c    *metaCache
+	sent time.Time
+}
 
 // put records what the master said of p.
 func (u cacheUpdate) put(p string, fi meta.FileInfo) {
 	c := u.c
 	if _, ok := c.entries[p]; !ok && len(c.entries) >= c.cfg.MaxSize {
-		// Full: drop an eighth, in the map's own (unordered) order.
+		// Full: drop an eighth, in the map's own (unordered) order,
+		// and with them the directories known whole.
+		clear(c.dirs)
 		drop := max(c.cfg.MaxSize/8, 1)
 		for k := range c.entries {
 			delete(c.entries, k)
@@ -201,6 +291,17 @@ func (u cacheUpdate) put(p string, fi meta.FileInfo) {
 func (u cacheUpdate) created(fi meta.FileInfo) {
 	u.put(fi.Path, fi)
 	dir := path.Dir(fi.Path)
+	if d, ok := u.c.dirs[dir]; ok {
+		name := path.Base(fi.Path)
+		if _, ok := d.names[name]; !ok {
+			d.names[name] = struct{}{}
+			d.sorted = nil
+		}
+	}
+	if fi.IsDir && fi.Loaded {
+		// Made empty in the under-store too: known whole.
+		u.c.dirs[fi.Path] = newDirListing(u.sent)
+	}
 	if pe, ok := u.c.entries[dir]; ok {
 		ctime := time.Unix(0, fi.Ctime)
 		pe.attr.Mtime, pe.attr.Ctime = ctime, ctime
@@ -215,10 +316,13 @@ func (u cacheUpdate) created(fi meta.FileInfo) {
 func (u cacheUpdate) forget(p string) { delete(u.c.entries, p) }
 
 // forgetTree drops p and, unless it is cached as something other than a
-// directory, every path under it.
+// directory, every path under it; the listing of p's directory is
+// forgotten too, as p may be gone from it or have come into it.
 func (u cacheUpdate) forgetTree(p string) {
 	e, ok := u.c.entries[p]
 	delete(u.c.entries, p)
+	delete(u.c.dirs, path.Dir(p))
+	delete(u.c.dirs, p)
 	if ok && !e.attr.IsDir {
 		return
 	}
@@ -228,6 +332,27 @@ func (u cacheUpdate) forgetTree(p string) {
 			delete(u.c.entries, k)
 		}
 	}
+	for k := range u.c.dirs {
+		if strings.HasPrefix(k, prefix) {
+			delete(u.c.dirs, k)
+		}
+	}
+}
+
+// listed records that infos, all of them already put, are the whole of
+// directory dir.
+func (u cacheUpdate) listed(dir string, infos []meta.FileInfo) {
+	d := newDirListing(u.sent)
+	for _, fi := range infos {
+		if path.Dir(fi.Path) != dir || fi.Path == dir {
+			return // a file, listed as itself
+		}
+		if _, ok := u.c.entries[fi.Path]; !ok {
+			return // dropped for room already
+		}
+		d.names[path.Base(fi.Path)] = struct{}{}
+	}
+	u.c.dirs[dir] = d
 }
 
 // putInfo records a status the master returned, under its own path.

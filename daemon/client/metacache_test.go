@@ -2,6 +2,8 @@ package client
 
 import (
 	"fmt"
+	"path"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +141,110 @@ func TestMetaCacheBounded(t *testing.T) {
 	}
 	if size, ok := cachedSize(c, "/e/99"); !ok || size != 99 {
 		t.Fatalf("the newest entry: %d, %v", size, ok)
+	}
+}
+
+// names lists dir from the cache: its names joined, or ok false.
+func names(c *metaCache, dir, after string) (string, bool) {
+	entries, ok := c.list(dir, after)
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name)
+	}
+	return strings.Join(out, " "), ok
+}
+
+// TestMetaCacheListings: a directory listed whole in one exact page, or
+// made empty by this client, is listed from the cache with the entries
+// created in it since, in name order; a listing is forgotten when a
+// change may have changed it in ways the cache does not apply, when an
+// entry of it is gone from the cache, when the cache is emptied, and is
+// not served once the sync interval has passed since the master listed
+// it.
+func TestMetaCacheListings(t *testing.T) {
+	own := func(c *metaCache, v uint64, fn func(u cacheUpdate)) { c.update(time.Now(), stamp(1, v, v+1), true, fn) }
+	infos := func(dir string, names ...string) []meta.FileInfo {
+		var out []meta.FileInfo
+		for _, n := range names {
+			out = append(out, meta.FileInfo{Path: path.Join(dir, n), Name: n})
+		}
+		return out
+	}
+	listAt := func(c *metaCache, v uint64, dir string, names ...string) {
+		c.update(time.Now(), stamp(1, v, v), false, func(u cacheUpdate) {
+			for _, fi := range infos(dir, names...) {
+				u.putInfo(fi)
+			}
+			u.listed(dir, infos(dir, names...))
+		})
+	}
+	cases := []struct {
+		name string
+		// then runs after /d was listed with b and a at version 10.
+		then  func(c *metaCache)
+		dir   string
+		after string
+		want  string
+		ok    bool
+	}{
+		{"a listing is served in order", func(c *metaCache) {}, "/d", "", "a b", true},
+		{"from a name on", func(c *metaCache) {}, "/d", "a", "b", true},
+		{"an unlisted directory is not", func(c *metaCache) {}, "/e", "", "", false},
+		{"a create adds its name", func(c *metaCache) {
+			own(c, 10, func(u cacheUpdate) { u.created(meta.FileInfo{Path: "/d/ab", Name: "ab"}) })
+		}, "/d", "", "a ab b", true},
+		{"a new directory made empty is known whole", func(c *metaCache) {
+			own(c, 10, func(u cacheUpdate) { u.created(meta.FileInfo{Path: "/d/n", Name: "n", IsDir: true, Loaded: true}) })
+		}, "/d/n", "", "", true},
+		{"one that was there in the under-store is not", func(c *metaCache) {
+			own(c, 10, func(u cacheUpdate) { u.created(meta.FileInfo{Path: "/d/n", Name: "n", IsDir: true}) })
+		}, "/d/n", "", "", false},
+		{"a remove forgets the listing", func(c *metaCache) {
+			own(c, 10, func(u cacheUpdate) { u.forgetTree("/d/a") })
+		}, "/d", "", "", false},
+		{"an entry forgotten ends the listing's use", func(c *metaCache) {
+			own(c, 10, func(u cacheUpdate) { u.forget("/d/b") })
+		}, "/d", "", "", false},
+		{"removing the directory forgets it", func(c *metaCache) {
+			own(c, 10, func(u cacheUpdate) { u.forgetTree("/d") })
+		}, "/d", "", "", false},
+		{"a change elsewhere empties the cache", func(c *metaCache) { putAt(c, 11, "/x", 1) }, "/d", "", "", false},
+		{"distrust stops serving it", func(c *metaCache) { c.distrust() }, "/d", "", "", false},
+		{"a page of a file is not a listing", func(c *metaCache) {
+			c.update(time.Now(), stamp(1, 10, 10), false, func(u cacheUpdate) {
+				u.putInfo(meta.FileInfo{Path: "/f", Name: "f"})
+				u.listed("/f", []meta.FileInfo{{Path: "/f", Name: "f"}})
+			})
+		}, "/f", "", "", false},
+		{"an entry dropped for room forgets the listings", func(c *metaCache) {
+			c.update(time.Now(), stamp(1, 10, 10), false, func(u cacheUpdate) {
+				for i := range 200 {
+					u.putInfo(meta.FileInfo{Path: fmt.Sprintf("/many/%d", i)})
+				}
+			})
+		}, "/d", "", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testCache(t)
+			c.cfg.SyncInterval = -1
+			listAt(c, 10, "/d", "b", "a")
+			tc.then(c)
+			got, ok := names(c, tc.dir, tc.after)
+			if ok != tc.ok || got != tc.want {
+				t.Fatalf("listing %s after %q: %q, %v; want %q, %v", tc.dir, tc.after, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+
+	c := newMetaCache(MetadataCacheConfig{MaxSize: 100, Expiration: time.Hour, SyncInterval: time.Minute})
+	c.update(time.Now().Add(-2*time.Minute), stamp(1, 1, 1), false, func(u cacheUpdate) { u.listed("/", nil) })
+	putAt(c, 1, "/x", 0) // trusted again
+	if _, ok := c.list("/", ""); ok {
+		t.Fatal("a listing from two minutes ago is served with a one-minute sync interval")
+	}
+	listAt(c, 1, "/", "x")
+	if got, ok := names(c, "/", ""); !ok || got != "x" {
+		t.Fatalf("a fresh listing of /: %q, %v", got, ok)
 	}
 }

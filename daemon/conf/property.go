@@ -217,7 +217,7 @@ func buildTable() []Property {
 		def("alluxio.user.metadata.cache.max.size", KindInt, "100000",
 			"Most paths whose attributes the FUSE daemon keeps in memory; 0 turns its metadata cache off.").between(0, 1<<30),
 		def("alluxio.user.metadata.cache.expiration.time", KindDuration, "1s",
-			"How long the FUSE daemon answers lookups of names it knows from its metadata cache after the master last confirmed the cache; changes made through other nodes to those names show up in stat within this plus alluxio.fuse.attr.timeout (opens and new names always ask the master)."),
+			"How long the FUSE daemon answers lookups of names it knows from its metadata cache, and listings of directories it knows whole, after the master last confirmed the cache; changes made through other nodes show up in stat and readdir within this plus alluxio.fuse.attr.timeout (opens and lookups of new names always ask the master)."),
 		def("alluxio.fuse.max.read.bytes", KindBytes, "1MB",
 			"Largest read request the kernel sends to the FUSE daemon; lowered to two pages under the system's pipe limit (/proc/sys/fs/pipe-max-size, 1 MiB by default) so that replies can be spliced.").between(4*kib, mib),
 		def("alluxio.fuse.passthrough.enabled", KindBool, "true",

@@ -15,8 +15,21 @@ import (
 // not know the field answers JSON, which the client takes as well.
 const BinaryAnswerField = "binAnswer"
 
-// infoFormat is the first byte of a binary status.
-const infoFormat = 1
+// BinaryExtField is the JSON field (true) by which a client that asks for
+// a binary answer says that it also reads a status with a second flags
+// byte (infoFormatExt). A master that does not know the field answers
+// infoFormat, whose statuses lack the second byte's flags.
+const BinaryExtField = "binExt"
+
+// infoFormat is the first byte of a binary status; infoFormatExt that of
+// one with a second flags byte (extLoaded) after the first.
+const (
+	infoFormat    = 1
+	infoFormatExt = 3
+)
+
+// Flags of a binary status's second byte.
+const extLoaded = 1
 
 // Flags of a binary status.
 const (
@@ -53,9 +66,10 @@ func takeBinary[T any](r *T, data []byte, what string, decode func([]byte, strin
 }
 
 // AppendStampedInfo appends s in binary to b: the format byte, a flags
-// byte, the stamp when there is one (epoch, before, after), then the
-// status (appendInfo).
-func AppendStampedInfo(b []byte, s StampedInfo) []byte {
+// byte, with ext a second flags byte, the stamp when there is one (epoch,
+// before, after), then the status (appendInfo). Without ext, Loaded is
+// left out.
+func AppendStampedInfo(b []byte, s StampedInfo, ext bool) []byte {
 	flags := infoFlags(&s.FileInfo)
 	if s.Missing {
 		flags |= infoMissing
@@ -63,8 +77,16 @@ func AppendStampedInfo(b []byte, s StampedInfo) []byte {
 	if s.NS != nil {
 		flags |= infoStamped
 	}
-	b = appendStamp(append(b, infoFormat, flags), s.NS)
-	return appendInfo(b, &s.FileInfo)
+	if ext {
+		var more byte
+		if s.Loaded {
+			more |= extLoaded
+		}
+		b = append(b, infoFormatExt, flags, more)
+	} else {
+		b = append(b, infoFormat, flags)
+	}
+	return appendInfo(appendStamp(b, s.NS), &s.FileInfo)
 }
 
 // infoFlags returns the flags byte of fi's bools.
@@ -124,11 +146,18 @@ func appendInfo(b []byte, fi *meta.FileInfo) []byte {
 // bytes after its end is an EPROTO error.
 func DecodeStampedInfo(b []byte, what string) (StampedInfo, error) {
 	var s StampedInfo
-	if len(b) < 2 || b[0] != infoFormat {
-		return s, fmt.Errorf("binary status from %s: not of format %d: %w", what, infoFormat, syscall.EPROTO)
+	if len(b) < 2 || b[0] != infoFormat && b[0] != infoFormatExt {
+		return s, fmt.Errorf("binary status from %s: not of format %d or %d: %w", what, infoFormat, infoFormatExt, syscall.EPROTO)
 	}
 	flags := b[1]
 	d := briefDecoder{b: b[2:]}
+	if b[0] == infoFormatExt {
+		more := d.byte()
+		if more&^extLoaded != 0 && d.err == nil {
+			d.err = fmt.Errorf("unknown flags %#x", more)
+		}
+		s.Loaded = more&extLoaded != 0
+	}
 	s.Missing = flags&infoMissing != 0
 	if flags&infoStamped != 0 {
 		s.NS = d.stamp()
@@ -187,7 +216,7 @@ const stampedFormat = 2
 
 // AppendStamped appends s in binary to b: the format byte, 1 or 0 for
 // whether a stamp follows, the stamp, the number of statuses, then each
-// as its flags byte and appendInfo.
+// as its flags byte and appendInfo (so without Loaded).
 func AppendStamped(b []byte, s Stamped) []byte {
 	b = append(b, stampedFormat, 0)
 	if s.NS != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,13 +40,13 @@ func filledInfo(t *testing.T, on ...string) meta.FileInfo {
 	return fi
 }
 
-// boolFields names FileInfo's bool fields.
-func boolFields() []string {
+// boolFields names FileInfo's bool fields but those named in except.
+func boolFields(except ...string) []string {
 	var out []string
 	typ := reflect.TypeFor[meta.FileInfo]()
 	for i := range typ.NumField() {
-		if typ.Field(i).Type.Kind() == reflect.Bool {
-			out = append(out, typ.Field(i).Name)
+		if f := typ.Field(i); f.Type.Kind() == reflect.Bool && !slices.Contains(except, f.Name) {
+			out = append(out, f.Name)
 		}
 	}
 	return out
@@ -68,12 +69,20 @@ func TestStampedInfoBinary(t *testing.T) {
 		StampedInfo{},
 	)
 	for i, in := range cases {
-		out, err := DecodeStampedInfo(AppendStampedInfo(nil, in), "/f")
+		out, err := DecodeStampedInfo(AppendStampedInfo(nil, in, true), "/f")
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
 		if !reflect.DeepEqual(out, in) {
 			t.Errorf("case %d:\n got %+v %+v\nwant %+v %+v", i, out, out.NS, in, in.NS)
+		}
+		// For a client that does not read the second flags byte: the
+		// first format, the same but for Loaded.
+		plain := AppendStampedInfo(nil, in, false)
+		out, err = DecodeStampedInfo(plain, "/f")
+		in.Loaded = false
+		if err != nil || plain[0] != infoFormat || !reflect.DeepEqual(out, in) {
+			t.Errorf("case %d without the second flags byte: format %d, %v\n got %+v\nwant %+v", i, plain[0], err, out, in)
 		}
 	}
 }
@@ -81,10 +90,11 @@ func TestStampedInfoBinary(t *testing.T) {
 // TestStampedInfoBinaryBad: an answer cut anywhere, of another format or
 // with bytes after it is an EPROTO error naming the call's subject.
 func TestStampedInfoBinaryBad(t *testing.T) {
-	b := AppendStampedInfo(nil, StampedInfo{FileInfo: filledInfo(t, "IsDir"), NS: &Stamp{Epoch: 1, Before: 2, After: 3}})
+	b := AppendStampedInfo(nil, StampedInfo{FileInfo: filledInfo(t, "IsDir", "Loaded"), NS: &Stamp{Epoch: 1, Before: 2, After: 3}}, true)
 	bad := map[string][]byte{
 		"empty":          nil,
 		"other format":   append([]byte{infoFormat + 1}, b[1:]...),
+		"unknown flag":   append([]byte{infoFormatExt, b[1], 2}, b[3:]...),
 		"trailing bytes": append(append([]byte{}, b...), 0),
 		"huge number":    {infoFormat, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
 	}
@@ -107,7 +117,7 @@ func TestTakeBinary(t *testing.T) {
 		t.Fatalf("no data: %v, %+v", err, r)
 	}
 	want := StampedInfo{FileInfo: meta.FileInfo{ID: 6, Name: "bin", Path: "/bin"}, NS: &Stamp{Epoch: 1, Before: 1, After: 2}}
-	r.SetData(AppendStampedInfo(nil, want))
+	r.SetData(AppendStampedInfo(nil, want, true))
 	if err := r.TakeBinary("x"); err != nil || !reflect.DeepEqual(r, want) {
 		t.Fatalf("binary: %v\n got %+v\nwant %+v", err, r, want)
 	}
@@ -120,9 +130,10 @@ func TestTakeBinary(t *testing.T) {
 // FuzzDecodeStampedInfo: any bytes decode to a status or to an EPROTO
 // error, never a panic; what decodes encodes back to the same bytes.
 func FuzzDecodeStampedInfo(f *testing.F) {
-	f.Add(AppendStampedInfo(nil, StampedInfo{}))
+	f.Add(AppendStampedInfo(nil, StampedInfo{}, false))
 	f.Add(AppendStampedInfo(nil, StampedInfo{FileInfo: meta.FileInfo{ID: 3, Name: "a", Path: "/a", Mode: 0o644, Size: 9, Mtime: -2, Nlink: 1,
-		Completed: true, Fingerprint: "fp", TTL: 5, TTLAction: "FREE"}, NS: &Stamp{Epoch: 1, Before: 2, After: 3}}))
+		Completed: true, Fingerprint: "fp", TTL: 5, TTLAction: "FREE"}, NS: &Stamp{Epoch: 1, Before: 2, After: 3}}, false))
+	f.Add(AppendStampedInfo(nil, StampedInfo{FileInfo: meta.FileInfo{ID: 4, Name: "d", Path: "/d", IsDir: true, Loaded: true}}, true))
 	f.Add([]byte{infoFormat, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := DecodeStampedInfo(b, "/d")
@@ -132,7 +143,7 @@ func FuzzDecodeStampedInfo(f *testing.F) {
 			}
 			return
 		}
-		again, err := DecodeStampedInfo(AppendStampedInfo(nil, s), "/d")
+		again, err := DecodeStampedInfo(AppendStampedInfo(nil, s, true), "/d")
 		if err != nil || !reflect.DeepEqual(again, s) {
 			t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, again, s)
 		}
@@ -147,7 +158,7 @@ func BenchmarkStampedInfo(b *testing.B) {
 		Ctime: 1_764_000_000_000_000_000, Completed: true, Persisted: true, Fingerprint: "f123456-0-1764000000000000000",
 		UfsFingerprint: "0:1764000000000000000", MountID: 1, UfsPath: "bench/meta/file-000123", Nlink: 1,
 		CreationTime: 1_764_000_000_000_000_000}, NS: &Stamp{Epoch: 1, Before: 99, After: 100}}
-	bin := AppendStampedInfo(nil, s)
+	bin := AppendStampedInfo(nil, s, true)
 	js, err := json.Marshal(s)
 	if err != nil {
 		b.Fatal(err)
@@ -170,19 +181,19 @@ func BenchmarkStampedInfo(b *testing.B) {
 }
 
 // TestStampedBinary: a Stamped's stamp and every field of each of its
-// statuses come back from the binary form as they went in; an answer cut
-// anywhere, of another format or with bytes after it is an EPROTO error
-// naming the call.
+// statuses but Loaded come back from the binary form as they went in; an
+// answer cut anywhere, of another format or with bytes after it is an
+// EPROTO error naming the call.
 func TestStampedBinary(t *testing.T) {
 	var infos []meta.FileInfo
-	for _, b := range boolFields() {
+	for _, b := range boolFields("Loaded") {
 		infos = append(infos, filledInfo(t, b))
 	}
 	cases := []Stamped{
 		{},
 		{NS: &Stamp{Epoch: 1, Before: 2, After: 3}},
 		{NS: &Stamp{Epoch: 1<<64 - 1, Before: 7, After: 8}, Infos: infos},
-		{Infos: []meta.FileInfo{filledInfo(t, boolFields()...), {}}},
+		{Infos: []meta.FileInfo{filledInfo(t, boolFields("Loaded")...), {}}},
 	}
 	for i, in := range cases {
 		out, err := DecodeStamped(AppendStamped(nil, in), "x")

@@ -327,8 +327,8 @@ if [ -n "$quick" ]; then
     echo "for p in ${procs[*]}; do cpu_secs \$p; echo; done | paste -sd' '"; } >"$work/cpusnap"
   chmod +x "$work/cpusnap"
   hook="$work/cpusnap >$work/cpu.before"
+  fport=$(awk -F= '/fuse.web.port/ {print $2}' "$home/conf/alluxio-site.properties")
   if [ -n "${BENCH_S3_PROFILE:-}" ]; then
-    fport=$(awk -F= '/fuse.web.port/ {print $2}' "$home/conf/alluxio-site.properties")
     secs=${BENCH_S3_PROFILE_SECS:-1}
     hook="$hook; curl -s -o $BENCH_S3_PROFILE.master 'http://127.0.0.1:$web/debug/pprof/profile?seconds=$secs' &"
     hook="$hook curl -s -o $BENCH_S3_PROFILE.unlink.fuse 'http://127.0.0.1:$fport/debug/pprof/profile?seconds=$secs' &"
@@ -339,6 +339,7 @@ if [ -n "$quick" ]; then
   for i in "${!procs[@]}"; do
     echo "  cpu of the unlinks, ${names[$i]}: $(awk -v a="${c0[$i]}" -v b="${c1[$i]}" -v n="$files" 'BEGIN { printf "%.0f us each", (b - a) * 1e6 / n }')"
   done
+  echo "  FUSE daemon's metadata cache: $(curl -s "http://127.0.0.1:$fport/metrics" | awk '/^Client_MetadataCache/ { sub("Client_MetadataCache", ""); printf "%s %s, ", $1, $2 }')"
   echo "  s3fs       $("$work/fileops" -dir "$work/s3fs" -n "$files")"
   exit 0
 fi
