@@ -295,8 +295,7 @@ if [ -n "$quick" ]; then
   echo "raw $raw GB/s; alluxio-go cold $a_cold GB/s ($(awk -v a="$a_cold" -v b="$raw" 'BEGIN { printf "%.2f", a / b }')x raw), second read $a_warm GB/s"
   # One more cold read, with the CPU seconds each process spent on it
   # (and the worker's and FUSE daemon's CPU profiles in
-  # BENCH_S3_PROFILE.worker and .fuse, when set, and the master's over
-  # the unlinks below in BENCH_S3_PROFILE.master).
+  # BENCH_S3_PROFILE.worker and .fuse, when set).
   names=(versitygw) procs=("${pids[0]}")
   for f in "$home"/logs/*.pid; do names+=("$(basename "$f" .pid)") procs+=("$(head -n 1 "$f")"); done
   "$home/bin/alluxio" fs free /s3/data.bin >/dev/null
@@ -320,24 +319,30 @@ if [ -n "$quick" ]; then
   # The small-file rows, alluxio-go and s3fs in turn.
   mount_s3fs
   echo "small files (create+1KiB/s stat/s readdir entries/s unlink/s), $files files:"
-  # The CPU each process spent on the unlinks, and the master's and the
-  # FUSE daemon's CPU profiles over their first BENCH_S3_PROFILE_SECS
-  # seconds (default 1) in BENCH_S3_PROFILE.master and .unlink.fuse.
-  { echo '#!/usr/bin/env bash'; declare -f cpu_secs
-    echo "for p in ${procs[*]}; do cpu_secs \$p; echo; done | paste -sd' '"; } >"$work/cpusnap"
-  chmod +x "$work/cpusnap"
-  hook="$work/cpusnap >$work/cpu.before"
+  # The CPU each process spent on the creates and on the unlinks (a
+  # snapshot in $work/cpu.PHASE.begin and .end), and the master's and the
+  # FUSE daemon's CPU profiles over the first BENCH_S3_PROFILE_SECS
+  # seconds (default 1) of each (BENCH_S3_PROFILE.PHASE.master and
+  # .PHASE.fuse).
   fport=$(awk -F= '/fuse.web.port/ {print $2}' "$home/conf/alluxio-site.properties")
-  if [ -n "${BENCH_S3_PROFILE:-}" ]; then
-    secs=${BENCH_S3_PROFILE_SECS:-1}
-    hook="$hook; curl -s -o $BENCH_S3_PROFILE.master 'http://127.0.0.1:$web/debug/pprof/profile?seconds=$secs' &"
-    hook="$hook curl -s -o $BENCH_S3_PROFILE.unlink.fuse 'http://127.0.0.1:$fport/debug/pprof/profile?seconds=$secs' &"
-  fi
-  echo "  alluxio-go $("$work/fileops" -dir "$amnt" -n "$files" -before-unlink "$hook" -after-unlink "$work/cpusnap >$work/cpu.after")"
-  read -r -a c0 <"$work/cpu.before"
-  read -r -a c1 <"$work/cpu.after"
-  for i in "${!procs[@]}"; do
-    echo "  cpu of the unlinks, ${names[$i]}: $(awk -v a="${c0[$i]}" -v b="${c1[$i]}" -v n="$files" 'BEGIN { printf "%.0f us each", (b - a) * 1e6 / n }')"
+  { echo '#!/usr/bin/env bash'; declare -f cpu_secs
+    echo 'case $2 in create|unlink) ;; *) exit 0 ;; esac'
+    echo "for p in ${procs[*]}; do cpu_secs \$p; echo; done | paste -sd' ' >$work/cpu.\$2.\$1"
+    if [ -n "${BENCH_S3_PROFILE:-}" ]; then
+      echo '[ "$1" = begin ] || exit 0'
+      for d in master:$web fuse:$fport; do
+        echo "curl -s -o $BENCH_S3_PROFILE.\$2.${d%%:*} 'http://127.0.0.1:${d#*:}/debug/pprof/profile?seconds=${BENCH_S3_PROFILE_SECS:-1}' >/dev/null 2>&1 &"
+      done
+    fi
+  } >"$work/hook"
+  chmod +x "$work/hook"
+  echo "  alluxio-go $("$work/fileops" -dir "$amnt" -n "$files" -hook "$work/hook")"
+  for phase in create unlink; do
+    read -r -a c0 <"$work/cpu.$phase.begin"
+    read -r -a c1 <"$work/cpu.$phase.end"
+    for i in "${!procs[@]}"; do
+      echo "  cpu of the ${phase}s, ${names[$i]}: $(awk -v a="${c0[$i]}" -v b="${c1[$i]}" -v n="$files" 'BEGIN { printf "%.0f us each", (b - a) * 1e6 / n }')"
+    done
   done
   echo "  FUSE daemon's metadata cache: $(curl -s "http://127.0.0.1:$fport/metrics" | awk '/^Client_MetadataCache/ { sub("Client_MetadataCache", ""); printf "%s %s, ", $1, $2 }')"
   echo "  s3fs       $("$work/fileops" -dir "$work/s3fs" -n "$files")"

@@ -3,7 +3,8 @@
 // files of -size bytes in a new directory (open O_CREAT|O_EXCL, write,
 // close), stats each, reads the directory, and unlinks each. It prints one
 // line: the operations per second of the four phases, in that order
-// (a readdir "operation" is one entry returned).
+// (a readdir "operation" is one entry returned). -hook runs a command
+// around each phase, outside its timing (CPU counters, profilers).
 package main
 
 import (
@@ -20,8 +21,7 @@ func main() {
 	dir := flag.String("dir", "", "a directory on the file system to measure; a new subdirectory is made in it")
 	n := flag.Int("n", 1000, "files")
 	size := flag.Int("size", 1024, "bytes written to each file")
-	beforeUnlink := flag.String("before-unlink", "", "a shell command started (not waited for) as the unlink phase begins, such as a profiler's")
-	afterUnlink := flag.String("after-unlink", "", "a shell command run as the unlink phase ends")
+	hook := flag.String("hook", "", "a shell command run, and waited for, just before and just after each phase, with two arguments: begin or end, and the phase (create, stat, readdir or unlink); its output goes to stderr")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("fileops: ")
@@ -40,14 +40,17 @@ func main() {
 	for i := range data {
 		data[i] = byte(i)
 	}
-	rate := func(ops int, f func() error) float64 {
+	rate := func(phase string, ops int, f func() error) float64 {
+		runHook(*hook, "begin", phase)
 		start := time.Now()
 		if err := f(); err != nil {
 			log.Fatal(err)
 		}
-		return float64(ops) / time.Since(start).Seconds()
+		secs := time.Since(start).Seconds()
+		runHook(*hook, "end", phase)
+		return float64(ops) / secs
 	}
-	create := rate(*n, func() error {
+	create := rate("create", *n, func() error {
 		for _, name := range names {
 			f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 			if err != nil {
@@ -63,7 +66,7 @@ func main() {
 		}
 		return nil
 	})
-	stat := rate(*n, func() error {
+	stat := rate("stat", *n, func() error {
 		for _, name := range names {
 			fi, err := os.Stat(name)
 			if err != nil {
@@ -75,7 +78,7 @@ func main() {
 		}
 		return nil
 	})
-	readdir := rate(*n, func() error {
+	readdir := rate("readdir", *n, func() error {
 		entries, err := os.ReadDir(d)
 		if err != nil {
 			return err
@@ -85,10 +88,7 @@ func main() {
 		}
 		return nil
 	})
-	if cmd := startHook(*beforeUnlink); cmd != nil {
-		defer cmd.Wait()
-	}
-	unlink := rate(*n, func() error {
+	unlink := rate("unlink", *n, func() error {
 		for _, name := range names {
 			if err := os.Remove(name); err != nil {
 				return err
@@ -96,27 +96,21 @@ func main() {
 		}
 		return nil
 	})
-	if cmd := startHook(*afterUnlink); cmd != nil {
-		if err := cmd.Wait(); err != nil {
-			log.Fatal(err)
-		}
-	}
 	if err := os.Remove(d); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("%.0f %.0f %.0f %.0f\n", create, stat, readdir, unlink)
 }
 
-// startHook starts the shell command line, its output going to stderr, or
-// returns nil when line is empty.
-func startHook(line string) *exec.Cmd {
+// runHook runs the shell command line, when there is one, with the
+// arguments event and phase, its output going to stderr.
+func runHook(line, event, phase string) {
 	if line == "" {
-		return nil
+		return
 	}
-	cmd := exec.Command("sh", "-c", line)
+	cmd := exec.Command("sh", "-c", line+` "$@"`, "hook", event, phase)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("hook %s %s: %v", event, phase, err)
 	}
-	return cmd
 }
