@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"fmt"
 	"io"
@@ -577,6 +578,84 @@ func TestStagedReadThroughWriter(t *testing.T) {
 			}
 			if got := readLikeKernel(t, w, 0, 1<<20, nil); !bytes.Equal(got, data) {
 				t.Fatal("read after the commit: bytes differ")
+			}
+		})
+	}
+}
+
+// With short-circuit on, a staged handle writes into the staging file the
+// node's worker passes, with no worker call per write (the worker's
+// session does not see the writes until the commit); with it off, through
+// the worker. Either way the committed version is every write, past the
+// end, over a hole and after a truncate down, and the worker counts the
+// bytes written.
+func TestStagedWritesIntoStagingFile(t *testing.T) {
+	sc := startSCCluster(t, "64MB")
+	ctx := context.Background()
+	orig := sc.file(t, "direct", 9, 2<<20+7)
+	for _, shortCircuit := range []bool{true, false} {
+		t.Run(fmt.Sprintf("short-circuit %t", shortCircuit), func(t *testing.T) {
+			ufsPath := filepath.Join(sc.dir, "direct")
+			if err := os.WriteFile(ufsPath, orig, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cl := sc.client(t, shortCircuit)
+			if _, err := cl.LoadMetadata(ctx, "/sc/direct", false); err != nil {
+				t.Fatal(err)
+			}
+			w, err := cl.OpenWriter(ctx, "/sc/direct")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			counted := sc.worker.counters.bytesWrittenDomain.Load()
+			data := append([]byte(nil), orig...)
+			written := 0
+			at := func(s string, off int) {
+				t.Helper()
+				if n, err := w.WriteAt(ctx, []byte(s), int64(off)); err != nil || n != len(s) {
+					t.Fatalf("write of %d bytes at %d: %d, %v", len(s), off, n, err)
+				}
+				if end := off + len(s); end > len(data) {
+					data = append(data, make([]byte, end-len(data))...)
+				}
+				copy(data[off:], s)
+				written += len(s)
+			}
+			at("in the middle", 1<<20)
+			at("at the end", len(data))
+			at("past a hole", len(data)+5000)
+			if err := w.Truncate(ctx, 1<<20+100); err != nil {
+				t.Fatal(err)
+			}
+			data = data[:1<<20+100]
+			at("after a truncate down", 1<<20+200)
+
+			got := make([]byte, len(data)+10)
+			if n, err := w.ReadAt(ctx, got, 0); n != len(data) || !errors.Is(err, io.EOF) && err != nil || !bytes.Equal(got[:n], data) {
+				t.Fatalf("read back: %d bytes, %v; want the %d written", n, err, len(data))
+			}
+			sc.worker.stateMu.Lock()
+			var sessionSize []int64
+			for _, s := range sc.worker.sessions {
+				sessionSize = append(sessionSize, s.size)
+			}
+			sc.worker.stateMu.Unlock()
+			if len(sessionSize) != 1 {
+				t.Fatalf("%d write sessions at the worker, want 1", len(sessionSize))
+			}
+			if seen := sessionSize[0] == int64(len(data)); seen == shortCircuit {
+				t.Errorf("the worker's session is %d bytes long, the file %d: the writes went through the worker: %t, want %t",
+					sessionSize[0], len(data), seen, !shortCircuit)
+			}
+			if err := w.Fsync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if n := sc.worker.counters.bytesWrittenDomain.Load() - counted; n != int64(written) {
+				t.Errorf("the worker counted %d bytes written, want %d", n, written)
+			}
+			if b, err := os.ReadFile(ufsPath); err != nil || !bytes.Equal(b, data) {
+				t.Fatalf("under-store copy: %d bytes, %v; want the %d written", len(b), err, len(data))
 			}
 		})
 	}

@@ -289,7 +289,8 @@ func (w *Worker) handleWriteRead(ctx context.Context, req *rpc.Request) (*rpc.Re
 		if err != nil {
 			return nil, fmt.Errorf("staging file of %s: %w", s.ref.UfsPath, err)
 		}
-		return &rpc.Response{Files: []*os.File{os.NewFile(uintptr(fd), s.staging.Name())}}, nil
+		return &rpc.Response{Body: wire.StagingFileResponse{Writable: true},
+			Files: []*os.File{os.NewFile(uintptr(fd), s.staging.Name())}}, nil
 	}
 	bp := readBufs.Get().(*[]byte)
 	buf := (*bp)[:r.Length]
@@ -312,11 +313,18 @@ func (w *Worker) takeSession(id uint64) (*writeSession, error) {
 	return s, nil
 }
 
-// drainStaging streams a staged version to the cache and under-store.
+// drainStaging streams a staged version to the cache and under-store. The
+// version is the staging file as it is, whose length is the version's: the
+// client may have written into the file itself (StagingFileResponse).
 func (w *Worker) drainStaging(ctx context.Context, s *writeSession) error {
-	staging, size := s.staging, s.size
+	staging := s.staging
 	s.staging, s.size = nil, 0
 	defer staging.Close()
+	st, err := staging.Stat()
+	if err != nil {
+		return fmt.Errorf("staging file of %s: %w", s.ref.UfsPath, err)
+	}
+	size := st.Size()
 	if err := w.openOutputs(ctx, s); err != nil {
 		return err
 	}
@@ -384,6 +392,9 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 			return nil, err
 		}
 		w.countWrite(req.Peer, s, len(req.Data))
+	}
+	if r.Written > 0 {
+		w.countWrite(req.Peer, s, int(r.Written))
 	}
 	if s.staging != nil {
 		if err := w.drainStaging(ctx, s); err != nil {

@@ -25,7 +25,9 @@ import (
 // type says. The first write before the end, truncate to a non-zero length
 // or read-back of unwritten bytes switches the handle to a staged session:
 // the worker keeps the new version in a staging file that takes writes
-// anywhere and streams it out on commit. The file is completed at the
+// anywhere and streams it out on commit; the node's own worker passes the
+// file, and the handle then writes into it and reads from it itself, with
+// no worker call per write. The file is completed at the
 // master on Flush/Fsync/Release; writing after a commit starts a new
 // version that keeps the committed bytes.
 type FileWriter struct {
@@ -73,8 +75,12 @@ type FileWriter struct {
 	// node's own worker passes for reads; it goes when the session ends
 	// (commit, Release). stagingOf is the session it was last asked of,
 	// so that a worker that does not pass it is asked once a session.
-	staging   *wholeFile
-	stagingOf uint64
+	// stagingWritable says the worker lets this handle write into it
+	// too; written counts the bytes written so since the last commit.
+	staging         *wholeFile
+	stagingOf       uint64
+	stagingWritable bool
+	written         int64
 }
 
 var _ fuse.SpliceReader = (*FileWriter)(nil)
@@ -269,12 +275,14 @@ func (w *FileWriter) stagingFile(ctx context.Context) *wholeFile {
 		return w.staging
 	}
 	w.stagingOf = w.session
-	res, err := w.wc.Call(ctx, wire.WorkerWriteRead, wire.SessionReadRequest{Session: w.session, File: true}, nil, nil, nil)
+	var sf wire.StagingFileResponse
+	res, err := w.wc.Call(ctx, wire.WorkerWriteRead, wire.SessionReadRequest{Session: w.session, File: true}, nil, &sf, nil)
 	switch {
 	case err != nil:
 		w.c.log.Debug("staging file not passed; reading through the worker", "path", w.path, "err", err)
 	case len(res.Files) == 1:
 		w.staging = newWholeFile(w.c, res.Files[0], 0)
+		w.stagingWritable = sf.Writable
 	default:
 		for _, f := range res.Files {
 			f.Close()
@@ -290,6 +298,7 @@ func (w *FileWriter) dropStaging() {
 		w.staging.unref()
 		w.staging = nil
 	}
+	w.stagingWritable = false
 }
 
 // reader returns the reader of the version in info, replacing one of an
@@ -352,6 +361,11 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 			return 0, err
 		}
 	}
+	if w.staged {
+		if n, ok, err := w.writeStaging(ctx, p, off); ok {
+			return n, err
+		}
+	}
 	if !w.staged && off == w.size && len(p) < writeBehind {
 		if len(w.pend)+len(p) > writeBehind {
 			if err := w.drain(ctx); err != nil {
@@ -379,6 +393,31 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 		done += len(chunk)
 	}
 	return len(p), nil
+}
+
+// writeStaging writes p at off straight into the staging file of the
+// staged session, when the node's own worker lets this handle write into
+// it: no worker call per write, as a database's page writes would
+// otherwise cost. ok is false when the bytes must go through the worker.
+// Caller holds w.mu.
+func (w *FileWriter) writeStaging(ctx context.Context, p []byte, off int64) (n int, ok bool, err error) {
+	f := w.stagingFile(ctx)
+	if f == nil || !w.stagingWritable {
+		return 0, false, nil
+	}
+	if err := w.drain(ctx); err != nil {
+		return 0, true, err
+	}
+	n, err = f.f.WriteAt(p, off)
+	if n > 0 {
+		w.size = max(w.size, off+int64(n))
+		w.dirty = true
+		w.written += int64(n)
+	}
+	if err != nil {
+		return n, true, fmt.Errorf("write %s into its staging file: %w", w.path, err)
+	}
+	return n, true, nil
 }
 
 func (w *FileWriter) send(ctx context.Context, b []byte, off int64) error {
@@ -536,7 +575,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if lazy {
 		w.here(now)
 	}
-	req := wire.CommitRequest{Session: w.session}
+	req := wire.CommitRequest{Session: w.session, Written: w.written}
+	direct := w.written > 0
+	w.written = 0
 	if now.UfsPath != w.info.UfsPath || now.MountID != w.info.MountID {
 		if now.MountID != w.info.MountID {
 			return &fs.PathError{Op: "commit", Path: now.Path, Err: syscall.EXDEV}
@@ -573,8 +614,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if pend > 0 && resp.Size != w.size {
-		// A worker that does not take data with a commit.
+	if (pend > 0 || direct) && resp.Size != w.size {
+		// A worker that does not take data with a commit, or a staging
+		// file that is not as this handle wrote it.
 		return fmt.Errorf("commit %s: the worker committed %d bytes of %d: %w", w.path, resp.Size, w.size, syscall.EIO)
 	}
 	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{

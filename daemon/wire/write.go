@@ -43,4 +43,17 @@ type CommitRequest struct {
 	// writer whose bytes all travel with the commit opens, writes and
 	// commits in one call.
 	Open *WriteOpenRequest `json:"open,omitempty"`
+	// Written counts the bytes the client wrote into the staging file
+	// itself (StagingFileResponse.Writable), for the worker's counters.
+	Written int64 `json:"written,omitempty"`
+}
+
+// StagingFileResponse goes with the staging file a worker passes for a
+// SessionReadRequest with File.
+type StagingFileResponse struct {
+	// Writable says that the caller may write the version's bytes into
+	// the file itself: the worker takes the file's length as the
+	// version's at commit. A worker from before says nothing, and then
+	// every write goes through it.
+	Writable bool `json:"writable,omitempty"`
 }
