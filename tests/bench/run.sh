@@ -12,6 +12,9 @@
 #        TCP connection
 #   random 4 KiB reads (fio, 4 jobs) of a cached file through the mount vs.
 #        the same on the tmpfs file
+#   random 4 KiB writes (fio, 1 job, as a database writes its pages) into an
+#        existing file through the mount vs. the same on a tmpfs file and
+#        through go-fuse's loopback over it
 # Appends a table to docs/benchmarks.md. Needs root and /dev/fuse.
 #
 # Then the master group (tests/bench/habench): creates per second through
@@ -193,6 +196,7 @@ cp "$root"/bin/* "$home/bin/"
 (cd "$root" && go build -o "$work/loopback" ./tests/bench/loopback && go build -o "$work/tcpraw" ./tests/bench/tcpraw)
 rand_mib=${BENCH_RANDOM_MIB:-4096}
 rand_secs=${BENCH_RANDOM_SECS:-15}
+randw_mib=${BENCH_RANDOM_WRITE_MIB:-256}
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cat >"$home/conf/alluxio-site.properties" <<PROPS
 alluxio.master.hostname=127.0.0.1
@@ -309,6 +313,22 @@ rand_tmpfs=$(rand_iops "$shm/rand.bin")
 rand_mount=$(rand_iops "$home/mnt/rand.bin")
 rm -f "$shm/rand.bin"
 
+# Random 4 KiB writes into an existing file, one job.
+randw_iops() { # file
+  fio --name=randw --filename="$1" --rw=randwrite --bs=4k --numjobs=1 --size="${randw_mib}M" \
+    --runtime="$rand_secs" --time_based --ioengine=psync --group_reporting --output-format=terse \
+    2>/dev/null | awk -F';' '{print $49}'
+}
+head -c $((randw_mib << 20)) /dev/urandom >"$shm/randw.bin"
+cp "$shm/randw.bin" "$home/ufs/randw.bin"
+randw_tmpfs=$(randw_iops "$shm/randw.bin")
+randw_mount=$(randw_iops "$home/mnt/randw.bin")
+"$work/loopback" "$shm" "$work/loop" &
+for _ in $(seq 100); do grep -qs " $work/loop " /proc/mounts && break; sleep 0.1; done
+randw_loop=$(randw_iops "$work/loop/randw.bin")
+umount "$work/loop"
+rm -f "$shm/randw.bin"
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
@@ -333,6 +353,11 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo "| random 4 KiB reads, fio, 4 jobs, ${rand_mib} MiB file | IOPS | baseline | baseline IOPS | ratio |"
   echo "| --- | ---: | --- | ---: | ---: |"
   echo "| cached file through the mount | $rand_mount | the tmpfs file, direct | $rand_tmpfs | $(ratio "$rand_mount" "$rand_tmpfs") |"
+  echo
+  echo "| random 4 KiB writes, fio, 1 job, into an existing ${randw_mib} MiB file | IOPS | baseline | baseline IOPS | ratio |"
+  echo "| --- | ---: | --- | ---: | ---: |"
+  echo "| through the mount | $randw_mount | the tmpfs file, direct | $randw_tmpfs | $(ratio "$randw_mount" "$randw_tmpfs") |"
+  echo "| through the mount | $randw_mount | go-fuse loopback of the tmpfs file | $randw_loop | $(ratio "$randw_mount" "$randw_loop") |"
   echo
   echo "Worker Go heap in use: ${heap_before} MiB with $((size_mib * (runs + 1))) MiB cached, ${heap_after} MiB after ${rand_mib} MiB more."
 } | tee -a "$root/docs/benchmarks.md"
