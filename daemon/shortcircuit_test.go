@@ -524,6 +524,26 @@ func TestWholeFileReadThroughWriter(t *testing.T) {
 	sc.waitLeasesReleased(t)
 }
 
+// rewrite puts data into the under-store as /sc/name, loads it, and opens
+// it for writing through a client of its own (closed when the test ends).
+func (sc *scCluster) rewrite(t *testing.T, name string, data []byte, shortCircuit bool) *client.FileWriter {
+	t.Helper()
+	ctx := context.Background()
+	if err := os.WriteFile(filepath.Join(sc.dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl := sc.client(t, shortCircuit)
+	if _, err := cl.LoadMetadata(ctx, "/sc/"+name, false); err != nil {
+		t.Fatal(err)
+	}
+	w, err := cl.OpenWriter(ctx, "/sc/"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
 // After a write into the middle of a file, a handle reads its staged
 // version from the staging file the worker passes (by splice), not through
 // the worker's socket; with short-circuit reads off it reads through the
@@ -535,18 +555,7 @@ func TestStagedReadThroughWriter(t *testing.T) {
 	orig := sc.file(t, "staged", 7, 3<<20+5)
 	for _, shortCircuit := range []bool{true, false} {
 		t.Run(fmt.Sprintf("short-circuit %t", shortCircuit), func(t *testing.T) {
-			if err := os.WriteFile(filepath.Join(sc.dir, "staged"), orig, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cl := sc.client(t, shortCircuit)
-			if _, err := cl.LoadMetadata(ctx, "/sc/staged", false); err != nil {
-				t.Fatal(err)
-			}
-			w, err := cl.OpenWriter(ctx, "/sc/staged")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			w := sc.rewrite(t, "staged", orig, shortCircuit)
 			data := append([]byte(nil), orig...)
 			if _, err := w.WriteAt(ctx, []byte("written"), 1<<20+3); err != nil {
 				t.Fatal(err)
@@ -595,19 +604,8 @@ func TestStagedWritesIntoStagingFile(t *testing.T) {
 	orig := sc.file(t, "direct", 9, 2<<20+7)
 	for _, shortCircuit := range []bool{true, false} {
 		t.Run(fmt.Sprintf("short-circuit %t", shortCircuit), func(t *testing.T) {
+			w := sc.rewrite(t, "direct", orig, shortCircuit)
 			ufsPath := filepath.Join(sc.dir, "direct")
-			if err := os.WriteFile(ufsPath, orig, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			cl := sc.client(t, shortCircuit)
-			if _, err := cl.LoadMetadata(ctx, "/sc/direct", false); err != nil {
-				t.Fatal(err)
-			}
-			w, err := cl.OpenWriter(ctx, "/sc/direct")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
 			counted := sc.worker.counters.bytesWrittenDomain.Load()
 			data := append([]byte(nil), orig...)
 			written := 0
@@ -638,7 +636,9 @@ func TestStagedWritesIntoStagingFile(t *testing.T) {
 			sc.worker.stateMu.Lock()
 			var sessionSize []int64
 			for _, s := range sc.worker.sessions {
+				s.mu.Lock()
 				sessionSize = append(sessionSize, s.size)
+				s.mu.Unlock()
 			}
 			sc.worker.stateMu.Unlock()
 			if len(sessionSize) != 1 {
