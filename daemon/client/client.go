@@ -271,11 +271,13 @@ func (c *Client) Delete(ctx context.Context, path string, recursive bool) error 
 }
 
 // removed is the cache effect of removing p: nothing at or under it
-// remains, and its parent changed (its new status comes with the answer,
-// unless the master could not read it).
+// remains, its name is out of its directory's listing, and its parent
+// changed (its new status comes with the answer, unless the master could
+// not read it).
 func removed(p string) func(u cacheUpdate) {
 	return func(u cacheUpdate) {
 		u.forgetTree(p)
+		u.unlist(p)
 		u.forget(pathpkg.Dir(p))
 	}
 }
@@ -290,14 +292,21 @@ func (c *Client) Remove(ctx context.Context, path string, dir bool) error {
 
 // Rename moves a path.
 func (c *Client) Rename(ctx context.Context, src, dst string, noReplace bool) error {
-	return c.callDone(ctx, wire.MasterRename, wire.RenameRequest{Src: src, Dst: dst, NoReplace: noReplace}, func(u cacheUpdate) {
-		// What was under either name is gone or moved (the moved
-		// entry's and the parents' statuses come with the answer).
+	return c.callDone(ctx, wire.MasterRename, wire.RenameRequest{Src: src, Dst: dst, NoReplace: noReplace}, renamed(src, dst))
+}
+
+// renamed is the cache effect of moving src to dst: what was under either
+// name is gone or moved (the moved entry's and the parents' statuses come
+// with the answer), and the name moved from one listing to the other.
+func renamed(src, dst string) func(u cacheUpdate) {
+	return func(u cacheUpdate) {
 		u.forgetTree(dst)
 		u.forgetTree(src)
+		u.unlist(src)
+		u.enlist(dst)
 		u.forget(pathpkg.Dir(src))
 		u.forget(pathpkg.Dir(dst))
-	})
+	}
 }
 
 // Exchange swaps the entries at a and b atomically (renameat2's

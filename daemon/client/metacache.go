@@ -291,13 +291,7 @@ func (u cacheUpdate) put(p string, fi meta.FileInfo) {
 func (u cacheUpdate) created(fi meta.FileInfo) {
 	u.put(fi.Path, fi)
 	dir := path.Dir(fi.Path)
-	if d, ok := u.c.dirs[dir]; ok {
-		name := path.Base(fi.Path)
-		if _, ok := d.names[name]; !ok {
-			d.names[name] = struct{}{}
-			d.sorted = nil
-		}
-	}
+	u.enlist(fi.Path)
 	if fi.IsDir && fi.Loaded {
 		// Made empty in the under-store too: known whole.
 		u.c.dirs[fi.Path] = newDirListing(u.sent)
@@ -315,13 +309,36 @@ func (u cacheUpdate) created(fi meta.FileInfo) {
 // forget drops p.
 func (u cacheUpdate) forget(p string) { delete(u.c.entries, p) }
 
+// enlist adds p's name to the listing of its directory, when that is
+// known whole.
+func (u cacheUpdate) enlist(p string) {
+	if d, ok := u.c.dirs[path.Dir(p)]; ok {
+		name := path.Base(p)
+		if _, ok := d.names[name]; !ok {
+			d.names[name] = struct{}{}
+			d.sorted = nil
+		}
+	}
+}
+
+// unlist takes p's name out of the listing of its directory, when that is
+// known whole.
+func (u cacheUpdate) unlist(p string) {
+	if d, ok := u.c.dirs[path.Dir(p)]; ok {
+		name := path.Base(p)
+		if _, ok := d.names[name]; ok {
+			delete(d.names, name)
+			d.sorted = nil
+		}
+	}
+}
+
 // forgetTree drops p and, unless it is cached as something other than a
-// directory, every path under it; the listing of p's directory is
-// forgotten too, as p may be gone from it or have come into it.
+// directory, every path under it, with the listings of p and the
+// directories under it (not the listing p is in).
 func (u cacheUpdate) forgetTree(p string) {
 	e, ok := u.c.entries[p]
 	delete(u.c.entries, p)
-	delete(u.c.dirs, path.Dir(p))
 	delete(u.c.dirs, p)
 	if ok && !e.attr.IsDir {
 		return

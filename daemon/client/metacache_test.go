@@ -156,9 +156,9 @@ func names(c *metaCache, dir, after string) (string, bool) {
 
 // TestMetaCacheListings: a directory listed whole in one exact page, or
 // made empty by this client, is listed from the cache with the entries
-// created in it since, in name order; a listing is forgotten when a
-// change may have changed it in ways the cache does not apply, when an
-// entry of it is gone from the cache, when the cache is emptied, and is
+// created in it since, in name order, less those removed and with those
+// renamed in it; a listing is forgotten when an entry of it is gone from
+// the cache, when the cache is emptied, and is
 // not served once the sync interval has passed since the master listed
 // it.
 func TestMetaCacheListings(t *testing.T) {
@@ -199,7 +199,17 @@ func TestMetaCacheListings(t *testing.T) {
 		{"one that was there in the under-store is not", func(c *metaCache) {
 			own(c, 10, func(u cacheUpdate) { u.created(meta.FileInfo{Path: "/d/n", Name: "n", IsDir: true}) })
 		}, "/d/n", "", "", false},
-		{"a remove forgets the listing", func(c *metaCache) {
+		{"a remove takes the name out", func(c *metaCache) { own(c, 10, removed("/d/a")) }, "/d", "", "b", true},
+		{"a rename moves the name", func(c *metaCache) {
+			own(c, 10, func(u cacheUpdate) {
+				renamed("/d/a", "/d/c")(u)
+				u.putInfo(meta.FileInfo{Path: "/d/c", Name: "c"}) // as the answer has it
+			})
+		}, "/d", "", "b c", true},
+		{"a rename whose moved entry the answer lacks ends the listing's use", func(c *metaCache) {
+			own(c, 10, renamed("/d/a", "/d/c"))
+		}, "/d", "", "", false},
+		{"a subtree forgotten ends the listing's use", func(c *metaCache) {
 			own(c, 10, func(u cacheUpdate) { u.forgetTree("/d/a") })
 		}, "/d", "", "", false},
 		{"an entry forgotten ends the listing's use", func(c *metaCache) {
