@@ -368,15 +368,15 @@ func (n *node) handleOf(f fs.FileHandle) *fileHandle {
 	return nil
 }
 
-// Readdir streams the directory a page at a time (see dirStream): the
-// next page is fetched when the kernel has read the last one.
-// OpendirHandle opens n for reading; the listing starts with the first
-// read.
+// OpendirHandle opens n for reading (see dirHandle); the listing starts
+// with the first read.
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	return &dirHandle{n: n}, 0, 0
 }
 
-// readdir starts a listing of n.
+// readdir starts a listing of n, streamed a page at a time (see
+// dirStream): the next page is fetched when the kernel has read the last
+// one.
 func (n *node) readdir(ctx context.Context) (*dirStream, syscall.Errno) {
 	ctx = uninterrupted(ctx)
 	lister, ok := n.fsys.client.(Lister)

@@ -52,9 +52,9 @@ type MetadataCacheConfig struct {
 //
 // A directory the master listed whole in one page, or that this client
 // made, is also known whole (dirs), and its listing is answered from the
-// cache while it is trusted, like a lookup. Creates through this client
-// add to it; anything else that changes what is in it (a remove, a
-// rename, an entry dropped for room) forgets it until it is listed again.
+// cache while it is trusted, like a lookup. Creates, removes and renames
+// through this client change it in place; an entry of it forgotten or
+// dropped for room ends its use until it is listed again.
 type metaCache struct {
 	cfg MetadataCacheConfig
 
@@ -115,12 +115,8 @@ type dirListing struct {
 	listed time.Time
 }
 
-func newDirListing(listed time.Time, names ...string) *dirListing {
-	d := &dirListing{names: make(map[string]struct{}, len(names)), listed: listed}
-	for _, n := range names {
-		d.names[n] = struct{}{}
-	}
-	return d
+func newDirListing(listed time.Time) *dirListing {
+	return &dirListing{names: map[string]struct{}{}, listed: listed}
 }
 
 // inOrder returns the names in order.
@@ -311,26 +307,29 @@ func (u cacheUpdate) forget(p string) { delete(u.c.entries, p) }
 
 // enlist adds p's name to the listing of its directory, when that is
 // known whole.
-func (u cacheUpdate) enlist(p string) {
-	if d, ok := u.c.dirs[path.Dir(p)]; ok {
-		name := path.Base(p)
-		if _, ok := d.names[name]; !ok {
-			d.names[name] = struct{}{}
-			d.sorted = nil
-		}
-	}
-}
+func (u cacheUpdate) enlist(p string) { u.relist(p, true) }
 
 // unlist takes p's name out of the listing of its directory, when that is
 // known whole.
-func (u cacheUpdate) unlist(p string) {
-	if d, ok := u.c.dirs[path.Dir(p)]; ok {
-		name := path.Base(p)
-		if _, ok := d.names[name]; ok {
-			delete(d.names, name)
-			d.sorted = nil
-		}
+func (u cacheUpdate) unlist(p string) { u.relist(p, false) }
+
+// relist puts p's name in the listing of its directory (in) or takes it
+// out, when that directory is known whole.
+func (u cacheUpdate) relist(p string, in bool) {
+	d, ok := u.c.dirs[path.Dir(p)]
+	if !ok {
+		return
 	}
+	name := path.Base(p)
+	if _, there := d.names[name]; there == in {
+		return
+	}
+	if in {
+		d.names[name] = struct{}{}
+	} else {
+		delete(d.names, name)
+	}
+	d.sorted = nil
 }
 
 // forgetTree drops p and, unless it is cached as something other than a
