@@ -65,7 +65,7 @@ image-check:
 
 # bench is not part of test: it measures through a real mount and appends
 # ratios to docs/benchmarks.md.
-bench: build
+bench: build test-deps
 	./tests/bench/run.sh
 
 # soak runs the differential tester (mount vs. tmpfs) on random seeds.
