@@ -152,12 +152,13 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		}
 		return fh, gofuse.FOPEN_DIRECT_IO, 0
 	}
-	if write && n.passthroughActive() {
+	if (write || flags&syscall.O_TRUNC != 0) && n.passthroughActive() {
 		// The kernel serves every open of an inode with a backing file
 		// through that file, and refuses (EIO) an open that is not; a
 		// writer cannot share the read-only cached copy, so it must wait
-		// until the readers close.
-		n.fsys.log.Info("write open refused while the file is read through kernel passthrough", "path", p)
+		// until the readers close. So must a read-only open that
+		// truncates: the readers would go on reading the old bytes.
+		n.fsys.log.Info("write or truncating open refused while the file is read through kernel passthrough", "path", p)
 		return nil, 0, syscall.ETXTBSY
 	}
 	h, err := n.fsys.client.Open(ctx, p, flags, caller(ctx))

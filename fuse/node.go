@@ -266,6 +266,18 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 		s.Atime = &t
 	}
 	p := n.path()
+	if _, ok := in.GetSize(); ok {
+		// A resize changes the bytes under every open handle: it waits
+		// for the opens and releases in flight, like a write open.
+		n.openMu.Lock()
+		defer n.openMu.Unlock()
+		if n.writerHandle() == nil && n.passthroughActive() {
+			// The kernel would go on serving the readers' cached copy
+			// at its old length.
+			n.fsys.log.Info("truncate refused while the file is read through kernel passthrough", "path", p)
+			return syscall.ETXTBSY
+		}
+	}
 	w := n.writerHandle()
 	if sz, ok := in.GetSize(); ok {
 		size := int64(sz)

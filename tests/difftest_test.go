@@ -709,6 +709,33 @@ var diffRegressions = []struct {
 			{kind: opPread, slot: 0, off: 7954, size: 255258},
 		},
 	},
+	{
+		// A truncate by path made a new version under a read-only
+		// handle, which took its length but held nothing of it: once
+		// its pages had left the (8 MB) tier and the name was
+		// unlinked, reads failed with ESTALE on a local root too. The
+		// handle now asks for the whole new version, as an open does.
+		// Found by make soak (seed 1795772435910975519).
+		"read-only handle of a file truncated by path, evicted and unlinked", []op{
+			{kind: opOpen, path: "a", flags: rdwrCreate},
+			{kind: opClose, slot: 0},
+			{kind: opOpen, path: "a", flags: syscall.O_RDONLY},
+			{kind: opTruncate, path: "a", size: 898188},
+			// 9 MB more through the 8 MB tier.
+			{kind: opOpen, path: "b", flags: rdwrCreate},
+			{kind: opPwrite, slot: 1, size: 3 << 20, seed: 1},
+			{kind: opClose, slot: 1},
+			{kind: opOpen, path: "c", flags: rdwrCreate},
+			{kind: opPwrite, slot: 1, size: 3 << 20, seed: 2},
+			{kind: opClose, slot: 1},
+			{kind: opOpen, path: "d/b", flags: rdwrCreate},
+			{kind: opPwrite, slot: 1, size: 3 << 20, seed: 3},
+			{kind: opClose, slot: 1},
+			{kind: opUnlink, path: "a"},
+			{kind: opPread, slot: 0, off: 0, size: 65536},
+			{kind: opPread, slot: 0, off: 850000, size: 65536},
+		},
+	},
 }
 
 // rdwrCreate is the flags of most opens of the regression sequences.

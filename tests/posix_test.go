@@ -312,8 +312,9 @@ func TestNestedMount(t *testing.T) {
 
 // TestPassthroughWriterBusy: while a reader holds a fully cached file
 // through kernel passthrough, a write open is refused with ETXTBSY (the
-// kernel would otherwise fail it with EIO); once the reader closes, the
-// write goes through and a new reader sees it.
+// kernel would otherwise fail it with EIO), and so are a truncate by path
+// and a truncating read-only open (the reader would read the old length);
+// once the reader closes, the write goes through and a new reader sees it.
 func TestPassthroughWriterBusy(t *testing.T) {
 	c := newCluster(t, nil)
 	c.start()
@@ -334,6 +335,22 @@ func TestPassthroughWriterBusy(t *testing.T) {
 		}
 		w, err := os.OpenFile(p, os.O_WRONLY, 0)
 		if errors.Is(err, syscall.ETXTBSY) {
+			// A truncate by path, or a read-only open that
+			// truncates, would leave the reader reading the old
+			// length from the kernel's copy: refused too.
+			if err := os.Truncate(p, 3); !errors.Is(err, syscall.ETXTBSY) {
+				t.Errorf("truncate during a passthrough read: %v, want ETXTBSY", err)
+			}
+			if f, err := os.OpenFile(p, os.O_RDONLY|os.O_TRUNC, 0); !errors.Is(err, syscall.ETXTBSY) {
+				t.Errorf("O_RDONLY|O_TRUNC open during a passthrough read: %v, want ETXTBSY", err)
+				if err == nil {
+					f.Close()
+				}
+			}
+			buf := make([]byte, 64)
+			if n, _ := r.ReadAt(buf, 0); string(buf[:n]) != "version one" {
+				t.Errorf("the reader read %q after the refused truncates", buf[:n])
+			}
 			r.Close()
 			break
 		}

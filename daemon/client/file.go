@@ -97,7 +97,9 @@ func (r *FileReader) holdWhole() (meta.FileInfo, wire.FileRef, *wholeFile) {
 }
 
 // Refresh takes the file's current version, by inode id: a truncate by
-// path changed the bytes under the reader (fuse.Refresher).
+// path changed the bytes under the reader (fuse.Refresher). Like an open,
+// it asks for the whole new version, so that the reader holds its bytes
+// even after the name is unlinked and its pages have left the cache.
 func (r *FileReader) Refresh(ctx context.Context) error {
 	info, _, _ := r.view()
 	fi, err := r.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: info.ID})
@@ -105,10 +107,15 @@ func (r *FileReader) Refresh(ctx context.Context) error {
 		return err
 	}
 	r.mu.Lock()
-	var whole *wholeFile
-	if fi.Fingerprint != r.info.Fingerprint {
-		whole, r.whole = r.whole, nil
+	if fi.Fingerprint == r.info.Fingerprint {
+		r.info, r.ref = fi, wire.RefOf(fi)
+		r.mu.Unlock()
+		return nil
 	}
+	r.mu.Unlock()
+	whole := r.c.openWhole(ctx, fi)
+	r.mu.Lock()
+	whole, r.whole = r.whole, whole
 	r.info, r.ref = fi, wire.RefOf(fi)
 	r.mu.Unlock()
 	return whole.unref()
@@ -124,31 +131,30 @@ func (c *Client) OpenFile(ctx context.Context, path string) (*FileReader, error)
 	if fi.IsDir {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: syscall.EISDIR}
 	}
-	r := &FileReader{c: c, info: fi, ref: wire.RefOf(fi)}
-	r.openWhole(ctx)
-	return r, nil
+	return &FileReader{c: c, info: fi, ref: wire.RefOf(fi), whole: c.openWhole(ctx, fi)}, nil
 }
 
-// openWhole asks the local worker for the whole file when the version is
-// complete and not empty; without it the reader reads by range.
-func (r *FileReader) openWhole(ctx context.Context) {
-	c, fi := r.c, r.info
+// openWhole asks the local worker for the whole of version fi when it is
+// complete and not empty; nil when the worker does not pass it, and the
+// reader reads by range.
+func (c *Client) openWhole(ctx context.Context, fi meta.FileInfo) *wholeFile {
 	if fi.Size <= 0 || !fi.Completed || c.worker == nil || c.cfg.WorkerNetwork != "unix" {
-		return
+		return nil
 	}
 	var resp wire.OpenWholeResponse
-	req := wire.OpenWholeRequest{File: r.ref, ReadType: c.cfg.ReadType}
+	req := wire.OpenWholeRequest{File: wire.RefOf(fi), ReadType: c.cfg.ReadType}
 	res, err := c.worker.Call(ctx, wire.WorkerOpenWhole, req, nil, &resp, nil)
 	switch {
 	case err != nil:
 		c.log.Debug("open whole failed; reading by range", "path", fi.Path, "err", err)
 	case resp.OK && len(res.Files) == 1:
-		r.whole = newWholeFile(c, res.Files[0], resp.Lease)
+		return newWholeFile(c, res.Files[0], resp.Lease)
 	default:
 		for _, f := range res.Files {
 			f.Close()
 		}
 	}
+	return nil
 }
 
 // Info is the file's metadata as the reader knows it.

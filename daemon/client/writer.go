@@ -310,8 +310,7 @@ func (w *FileWriter) reader(ctx context.Context) *FileReader {
 		return w.rd
 	}
 	w.closeReader()
-	w.rd = &FileReader{c: w.c, info: w.info, ref: ref}
-	w.rd.openWhole(ctx)
+	w.rd = &FileReader{c: w.c, info: w.info, ref: ref, whole: w.c.openWhole(ctx, w.info)}
 	return w.rd
 }
 
