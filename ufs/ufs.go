@@ -94,6 +94,31 @@ type CreateOptions struct {
 	// leaves its mode as it is (Mode is for a new file); any other store,
 	// or another file found there, is written as usual.
 	Fill string
+	// Base, when set, is the stored version the new file starts from (a
+	// rewrite of part of a file, an append): a store that copies ranges
+	// of a stored file on its own side (an object store's multipart
+	// copy) may take the ranges Base.Unchanged names from it instead of
+	// uploading them again. Every byte is still written to the Writer.
+	Base *BaseVersion
+}
+
+// BaseVersion is the version a rewrite of a file starts from
+// (CreateOptions.Base).
+type BaseVersion struct {
+	// Path and Fingerprint name the stored version; Size is its length.
+	Path        string
+	Fingerprint string
+	Size        int64
+	// Unchanged reports whether the new file's bytes [off, end) are the
+	// base's at the same offsets. The writer calls it from Write and
+	// Close, once every byte of the range has been written.
+	Unchanged func(off, end int64) bool
+}
+
+// CopyReporter is implemented by writers that can take ranges of a
+// BaseVersion on the store's side: Copied is how many bytes they took so.
+type CopyReporter interface {
+	Copied() int64
 }
 
 // UFS is what every under-store implements.

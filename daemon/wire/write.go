@@ -1,6 +1,11 @@
 package wire
 
-import "github.com/alluxio-go/alluxio/meta"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/alluxio-go/alluxio/meta"
+)
 
 // Master methods a writer uses to follow its file by inode id.
 const (
@@ -46,6 +51,47 @@ type CommitRequest struct {
 	// Written counts the bytes the client wrote into the staging file
 	// itself (StagingFileResponse.Writable), for the worker's counters.
 	Written int64 `json:"written,omitempty"`
+	// Changed holds where those bytes went, when the client kept track
+	// (at most MaxExtents ranges): the worker's under-store may copy the
+	// rest of the old version on its side. Written bytes without Changed
+	// may be anywhere.
+	Changed Extents `json:"changed,omitempty"`
+}
+
+// MaxExtents bounds the ranges a CommitRequest lists in Changed; a writer
+// with more changes says they may be anywhere.
+const MaxExtents = 1024
+
+// Extent is the byte range [Off, End) of a file.
+type Extent struct {
+	Off int64 `json:"off"`
+	End int64 `json:"end"`
+}
+
+// Extents is a set of byte ranges, sorted and merged.
+type Extents []Extent
+
+// Add returns the set with [off, end) added, merged with the ranges it
+// meets or touches.
+func (e Extents) Add(off, end int64) Extents {
+	if end <= off {
+		return e
+	}
+	// The first range that ends at or after off, and the first that
+	// starts after end: those between merge with [off, end).
+	i, _ := slices.BinarySearchFunc(e, off, func(x Extent, off int64) int { return cmp.Compare(x.End, off) })
+	j := i
+	for j < len(e) && e[j].Off <= end {
+		off, end = min(off, e[j].Off), max(end, e[j].End)
+		j++
+	}
+	return slices.Replace(e, i, j, Extent{Off: off, End: end})
+}
+
+// Overlaps reports whether a range of the set meets [off, end).
+func (e Extents) Overlaps(off, end int64) bool {
+	i, _ := slices.BinarySearchFunc(e, off, func(x Extent, off int64) int { return cmp.Compare(x.End, off+1) })
+	return i < len(e) && e[i].Off < end
 }
 
 // StagingFileResponse goes with the staging file a worker passes for a

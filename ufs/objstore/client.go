@@ -92,6 +92,17 @@ type Mover interface {
 	MoveObject(ctx context.Context, src, dst string) error
 }
 
+// PartCopier is implemented by stores whose multipart uploads can take a
+// part from a range of a stored object on the server (S3's
+// UploadPartCopy), so that a rewrite of part of a big file uploads only
+// the parts that changed.
+type PartCopier interface {
+	// CopyPart makes part number of the upload the bytes [off, off+n) of
+	// the object src, provided src is still the version whose ETag is
+	// ifMatch: otherwise it fails with ESTALE.
+	CopyPart(ctx context.Context, key, uploadID string, number int, src string, off, n int64, ifMatch string) (Part, error)
+}
+
 // BatchDeleter is implemented by stores that delete many objects in one
 // request. Without it, Store deletes them one by one.
 type BatchDeleter interface {

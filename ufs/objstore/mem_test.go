@@ -49,6 +49,7 @@ var (
 	_ Multipart    = (*mem)(nil)
 	_ Mover        = (*mem)(nil)
 	_ BatchDeleter = (*mem)(nil)
+	_ PartCopier   = (*mem)(nil)
 )
 
 // begin logs a request and runs the fault hook; it is called with mu
@@ -308,6 +309,30 @@ func (m *mem) UploadPart(ctx context.Context, key, id string, number int, data [
 	}
 	u.parts[number] = slices.Clone(data)
 	sum := md5.Sum(data)
+	return Part{Number: number, ETag: hex.EncodeToString(sum[:])}, nil
+}
+
+func (m *mem) CopyPart(ctx context.Context, key, id string, number int, src string, off, n int64, ifMatch string) (Part, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.begin(ctx, "COPYPART", key); err != nil {
+		return Part{}, err
+	}
+	u := m.uploads[id]
+	if u == nil || u.key != key {
+		return Part{}, fmt.Errorf("no upload %s of %s: %w", id, key, syscall.ENOENT)
+	}
+	o, ok := m.objs[src]
+	switch {
+	case !ok:
+		return Part{}, syscall.ENOENT
+	case ifMatch != "" && o.etag != ifMatch:
+		return Part{}, syscall.ESTALE
+	case off < 0 || n <= 0 || off+n > int64(len(o.data)):
+		return Part{}, fmt.Errorf("range %d+%d of %d bytes: %w", off, n, len(o.data), syscall.EINVAL)
+	}
+	u.parts[number] = slices.Clone(o.data[off : off+n])
+	sum := md5.Sum(u.parts[number])
 	return Part{Number: number, ETag: hex.EncodeToString(sum[:])}, nil
 }
 

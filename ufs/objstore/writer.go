@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -35,6 +36,13 @@ const abortTimeout = time.Minute
 // Create context's values but not its cancellation (Create is typically
 // called from a request whose context ends before the writes do); Abort
 // cancels them.
+//
+// With opts.Base (an older version of the file, still stored) and a
+// client that copies parts on the server (PartCopier), a part whose bytes
+// are the base's own at the same offsets is copied from the base object,
+// on condition of its ETag, instead of uploaded; the first copy that fails
+// (the base replaced or gone since) ends the copying, and that part and
+// the rest are uploaded from the bytes written.
 func (s *Store) Create(ctx context.Context, p string, opts ufs.CreateOptions) (ufs.Writer, error) {
 	const op = "create"
 	c, err := s.begin(ctx, op, p)
@@ -53,7 +61,27 @@ func (s *Store) Create(ctx context.Context, p string, opts ufs.CreateOptions) (u
 	}
 	mp, _ := s.client.(Multipart)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	return &writer{s: s, mp: mp, key: s.key(c), name: path.Base(c), ctx: wctx, cancel: cancel, partSize: partSize}, nil
+	w := &writer{s: s, mp: mp, key: s.key(c), name: path.Base(c), ctx: wctx, cancel: cancel, partSize: partSize}
+	w.copier, w.base, w.baseKey, w.baseETag = s.baseOf(ctx, mp, opts.Base)
+	return w, nil
+}
+
+// baseOf returns what a writer copies parts from: the client's PartCopier,
+// the base version, its key and its ETag; nil when nothing can be copied.
+func (s *Store) baseOf(ctx context.Context, mp Multipart, b *ufs.BaseVersion) (PartCopier, *ufs.BaseVersion, string, string) {
+	pc, ok := s.client.(PartCopier)
+	if !ok || mp == nil || b == nil || b.Unchanged == nil || b.Size <= 0 {
+		return nil, nil, "", ""
+	}
+	etag, ok := strings.CutPrefix(b.Fingerprint, "etag:")
+	if !ok || etag == "" {
+		return nil, nil, "", ""
+	}
+	c, err := s.begin(ctx, "create", b.Path)
+	if err != nil || c == "" {
+		return nil, nil, "", ""
+	}
+	return pc, b, s.key(c), etag
 }
 
 // writer is the ufs.Writer of Create: one buffered part, then a multipart
@@ -74,6 +102,14 @@ type writer struct {
 	size     int64
 	err      error // the first failure; the upload is then aborted
 	done     bool  // Close or Abort has run
+
+	// copier, when set, takes parts from base (at baseKey, whose ETag is
+	// baseETag) on the server; copied counts the bytes it took.
+	copier   PartCopier
+	base     *ufs.BaseVersion
+	baseKey  string
+	baseETag string
+	copied   int64
 }
 
 // Write buffers b, uploading each part as it fills.
@@ -129,7 +165,7 @@ func (w *writer) flushPart(ctx context.Context) error {
 	if n > s.cfg.MaxParts {
 		return s.pathErr("write", w.key, fmt.Errorf("more than %d parts: %w", s.cfg.MaxParts, syscall.EFBIG))
 	}
-	part, err := w.mp.UploadPart(ctx, w.key, w.upload, n, w.buf)
+	part, err := w.sendPart(ctx, n)
 	if err != nil {
 		return s.pathErr("write", w.key, fmt.Errorf("part %d: %w", n, err))
 	}
@@ -139,6 +175,37 @@ func (w *writer) flushPart(ctx context.Context) error {
 		w.partSize *= 2
 	}
 	return nil
+}
+
+// sendPart uploads the buffer as part n, or copies it from the base
+// version on the server when the buffer holds the base's own bytes.
+func (w *writer) sendPart(ctx context.Context, n int) (Part, error) {
+	off := w.size - int64(len(w.buf))
+	end := w.size
+	if w.copier != nil && end <= w.base.Size && w.base.Unchanged(off, end) {
+		part, err := w.copier.CopyPart(ctx, w.key, w.upload, n, w.baseKey, off, end-off, w.baseETag)
+		if err == nil {
+			w.copied += end - off
+			return part, nil
+		}
+		if cerr := ContextError(ctx); cerr != nil {
+			return Part{}, cerr
+		}
+		// Replaced or gone since, or a store that refuses: the bytes
+		// are here, and so are the rest's.
+		slog.Info("cannot copy a part of the file's older version on the store; uploading its bytes",
+			"component", w.s.cfg.Component, "object", w.s.uri(w.key), "from", w.s.uri(w.baseKey), "part", n, "err", err.Error())
+		w.copier = nil
+	}
+	return w.mp.UploadPart(ctx, w.key, w.upload, n, w.buf)
+}
+
+// Copied is how many bytes were copied from the base version on the
+// server (ufs.CopyReporter).
+func (w *writer) Copied() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.copied
 }
 
 // fail records the first failure and aborts the multipart upload.

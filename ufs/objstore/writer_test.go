@@ -298,3 +298,73 @@ func TestCloseDescribes(t *testing.T) {
 		t.Errorf("Close = %+v, want 5 bytes with ETag %s and a time", fi, h.ETag)
 	}
 }
+
+// TestCopyParts rewrites part of a stored file with its older version as
+// the base: the parts that hold the base's own bytes are copied on the
+// server and the others uploaded; a base replaced since, or one named by
+// something other than an ETag, is not copied from, and the bytes are
+// always the new file's.
+func TestCopyParts(t *testing.T) {
+	const part = 1 << 10
+	old := randomBytes(5*part+7, 4)
+	// The new version: a byte of the second part changed, 100 bytes
+	// appended (the last part straddles the base's end).
+	data := append(bytes.Clone(old), randomBytes(100, 5)...)
+	const changed = part + 17
+	data[changed] ^= 0xff
+	unchanged := func(off, end int64) bool { return !(off <= changed && changed < end) }
+	tests := []struct {
+		name         string
+		fingerprint  func(etag string) string
+		replace      bool // another object at the name before the writes
+		copies, puts int
+	}{
+		{"copied", func(e string) string { return "etag:" + e }, false, 4, 2},
+		{"base replaced", func(e string) string { return "etag:" + e }, true, 1, 6},
+		{"no etag", func(string) string { return "mt:1:2" }, false, 0, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMem()
+			u := open(t, m, Config{PartSize: part})
+			ctx := t.Context()
+			etag := m.put("d/f", old)
+			base := &ufs.BaseVersion{Path: "/d/f", Fingerprint: tt.fingerprint(etag), Size: int64(len(old)), Unchanged: unchanged}
+			w, err := u.Create(ctx, "/d/f", ufs.CreateOptions{SizeHint: -1, Base: base})
+			must(t, err)
+			if tt.replace {
+				m.put("d/f", randomBytes(len(old), 6))
+			}
+			m.requests()
+			for rest := data; len(rest) > 0; {
+				n := min(len(rest), 333)
+				if _, err := w.Write(rest[:n]); err != nil {
+					t.Fatal(err)
+				}
+				rest = rest[n:]
+			}
+			fi, err := w.Close(ctx)
+			must(t, err)
+			reqs := m.requests()
+			if got := count(reqs, "COPYPART"); got != tt.copies {
+				t.Errorf("%d parts copied, want %d: %q", got, tt.copies, reqs)
+			}
+			if got := count(reqs, "PART"); got != tt.puts {
+				t.Errorf("%d parts uploaded, want %d: %q", got, tt.puts, reqs)
+			}
+			copied := int64(0)
+			if tt.copies > 0 && !tt.replace {
+				copied = int64(tt.copies * part)
+			}
+			if got := w.(ufs.CopyReporter).Copied(); got != copied {
+				t.Errorf("Copied = %d, want %d", got, copied)
+			}
+			if fi.Size != int64(len(data)) {
+				t.Errorf("Close = %+v, want %d bytes", fi, len(data))
+			}
+			if got := readFile(t, u, "/d/f"); !bytes.Equal(got, data) {
+				t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(data))
+			}
+		})
+	}
+}

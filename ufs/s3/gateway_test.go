@@ -259,7 +259,11 @@ func (p *proxy) handler(t *testing.T, target string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := int(seq.Add(1))
 		p.mu.Lock()
-		p.reqs = append(p.reqs, r.Method+" "+r.URL.RequestURI())
+		req := r.Method + " " + r.URL.RequestURI()
+		if r.Header.Get("X-Amz-Copy-Source") != "" {
+			req += " (copy)"
+		}
+		p.reqs = append(p.reqs, req)
 		fault, body := p.fault, p.body
 		p.mu.Unlock()
 		if fault != nil && fault(w, r, n) {
@@ -281,7 +285,8 @@ func (p *proxy) set(fault func(http.ResponseWriter, *http.Request, int) bool,
 	p.fault, p.body = fault, body
 }
 
-// requests returns the requests seen so far and forgets them.
+// requests returns the requests seen so far ("METHOD URI", with " (copy)"
+// when the request copies from another object) and forgets them.
 func (p *proxy) requests() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -28,6 +28,7 @@ var (
 	_ objstore.Client       = objects{}
 	_ objstore.Multipart    = objects{}
 	_ objstore.BatchDeleter = objects{}
+	_ objstore.PartCopier   = objects{}
 )
 
 // directoryType is the content type of a directory marker.
@@ -61,10 +62,7 @@ func (o objects) GetObject(ctx context.Context, key string, off, n int64, ifMatc
 	}
 	if ifMatch != "" {
 		// An entity tag is quoted; Object.ETag is kept without quotes.
-		if !strings.HasPrefix(ifMatch, `"`) && !strings.HasPrefix(ifMatch, "W/") {
-			ifMatch = `"` + ifMatch + `"`
-		}
-		in.IfMatch = aws.String(ifMatch)
+		in.IfMatch = aws.String(quoteETag(ifMatch))
 	}
 	out, err := s.client.GetObject(ctx, in, s.streaming)
 	if err != nil {
@@ -252,6 +250,36 @@ func (o objects) UploadPart(ctx context.Context, key, id string, number int, dat
 		return objstore.Part{}, s.classify(ctx, err)
 	}
 	return objstore.Part{Number: number, ETag: aws.ToString(out.ETag)}, nil
+}
+
+// CopyPart makes a part of the bytes [off, off+n) of the object src, on
+// condition that its ETag is still ifMatch (UploadPartCopy).
+func (o objects) CopyPart(ctx context.Context, key, id string, number int, src string, off, n int64, ifMatch string) (objstore.Part, error) {
+	s := o.s
+	source := copySource(s.cfg.bucket, src)
+	out, err := s.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+		Bucket: &s.cfg.bucket, Key: &key, UploadId: &id, PartNumber: aws.Int32(int32(number)),
+		CopySource: &source, CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1)),
+		CopySourceIfMatch: aws.String(quoteETag(ifMatch)),
+	})
+	if err != nil {
+		if ei := inspect(err); ei.status == 412 || ei.code == "PreconditionFailed" {
+			return objstore.Part{}, syscall.ESTALE
+		}
+		return objstore.Part{}, s.classify(ctx, err)
+	}
+	if out.CopyPartResult == nil || aws.ToString(out.CopyPartResult.ETag) == "" {
+		return objstore.Part{}, fmt.Errorf("copy of part %d from %s: no ETag in the answer: %w", number, src, syscall.EIO)
+	}
+	return objstore.Part{Number: number, ETag: aws.ToString(out.CopyPartResult.ETag)}, nil
+}
+
+// quoteETag returns an entity tag as HTTP conditions take it: quoted.
+func quoteETag(e string) string {
+	if strings.HasPrefix(e, `"`) || strings.HasPrefix(e, "W/") {
+		return e
+	}
+	return `"` + e + `"`
 }
 
 // CompleteUpload completes a multipart upload.

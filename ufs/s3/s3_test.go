@@ -854,3 +854,64 @@ func TestServerSideEncryption(t *testing.T) {
 		t.Errorf("uploads %q: want the small PUT and the multipart start to ask for AES256", uploads)
 	}
 }
+
+// TestCopyParts rewrites a 3-part file with its stored version as the
+// base: the part whose bytes did not change is copied on the server
+// (UploadPartCopy on the base's ETag), the others uploaded; once the base
+// has been replaced, the copy is refused and every part is uploaded. The
+// bytes are the new version's either way.
+func TestCopyParts(t *testing.T) {
+	g := startGateway(t)
+	bucket := g.newBucket(t)
+	p := newProxy(t, g.url)
+	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL, keyPartSize, "5MB"))
+	ctx := t.Context()
+
+	old := randomBytes(2*5<<20+777_777, 7)
+	write := func(name string, data []byte, base *ufs.BaseVersion) (ufs.FileInfo, int64) {
+		t.Helper()
+		w, err := u.Create(ctx, name, ufs.CreateOptions{SizeHint: -1, Base: base})
+		must(t, err)
+		for rest := data; len(rest) > 0; {
+			n := min(len(rest), 1_000_003)
+			if _, err := w.Write(rest[:n]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[n:]
+		}
+		fi, err := w.Close(ctx)
+		must(t, err)
+		return fi, w.(ufs.CopyReporter).Copied()
+	}
+	fi, _ := write("big", old, nil)
+
+	// A byte of the second part changed, 1,000 bytes appended.
+	data := append(bytes.Clone(old), randomBytes(1000, 8)...)
+	const changed = 5<<20 + 5
+	data[changed] ^= 0xff
+	base := &ufs.BaseVersion{Path: "big", Fingerprint: fi.Fingerprint(), Size: fi.Size,
+		Unchanged: func(off, end int64) bool { return !(off <= changed && changed < end) }}
+	p.requests()
+	_, copied := write("big", data, base)
+	reqs := p.requests()
+	if n := count(reqs, "PUT", "partNumber=", "(copy)"); n != 1 || copied != 5<<20 {
+		t.Errorf("%d parts copied (%d bytes), want the first (5 MiB): %q", n, copied, reqs)
+	}
+	if n := count(reqs, "PUT", "partNumber="); n != 3 {
+		t.Errorf("%d parts in all, want 3: %q", n, reqs)
+	}
+	if got := readFile(t, u, "big"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(data))
+	}
+
+	// The base is the version before the last now: replaced, so not
+	// copied from.
+	data2 := bytes.Clone(data)
+	data2[changed] ^= 0x0f
+	if _, copied := write("big", data2, base); copied != 0 {
+		t.Errorf("%d bytes copied from a base replaced since", copied)
+	}
+	if got := readFile(t, u, "big"); !bytes.Equal(got, data2) {
+		t.Fatalf("read back %d bytes after a refused copy, differing from the %d written", len(got), len(data2))
+	}
+}
