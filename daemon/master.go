@@ -417,6 +417,7 @@ func (m *Master) clusterMetrics() []metric {
 		sum.BytesReadDomain += s.BytesReadDomain
 		sum.BytesReadRemote += s.BytesReadRemote
 		sum.BytesWrittenUfs += s.BytesWrittenUfs
+		sum.BytesCopiedUfs += s.BytesCopiedUfs
 		sum.BytesWrittenDomain += s.BytesWrittenDomain
 		sum.PassthroughOpens += s.PassthroughOpens
 		sum.UfsPassthroughOpens += s.UfsPassthroughOpens
@@ -431,6 +432,7 @@ func (m *Master) clusterMetrics() []metric {
 		{"Cluster.BytesReadDomain", float64(sum.BytesReadDomain)},
 		{"Cluster.BytesReadRemote", float64(sum.BytesReadRemote)},
 		{"Cluster.BytesWrittenUfsAll", float64(sum.BytesWrittenUfs)},
+		{"Cluster.BytesCopiedUfs", float64(sum.BytesCopiedUfs)},
 		{"Cluster.BytesWrittenDomain", float64(sum.BytesWrittenDomain)},
 		{"Cluster.PassthroughOpens", float64(sum.PassthroughOpens)},
 		{"Cluster.UfsPassthroughOpens", float64(sum.UfsPassthroughOpens)},

@@ -91,6 +91,7 @@ func (w *Worker) metrics() []metric {
 		{"Worker.BytesWrittenDomain", float64(st.BytesWrittenDomain)},
 		{"Worker.BytesWrittenRemote", float64(st.BytesWrittenRemote)},
 		{"Worker.BytesWrittenUfsAll", float64(st.BytesWrittenUfs)},
+		{"Worker.BytesCopiedUfs", float64(st.BytesCopiedUfs)},
 		{"Worker.BlocksEvicted", float64(st.Evictions)},
 		{"Worker.PassthroughOpens", float64(st.PassthroughOpens)},
 		{"Worker.UfsPassthroughOpens", float64(st.UfsPassthroughOpens)},

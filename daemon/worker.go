@@ -102,7 +102,7 @@ type Worker struct {
 type workerCounters struct {
 	bytesReadDomain, bytesReadRemote       atomic.Int64
 	bytesWrittenDomain, bytesWrittenRemote atomic.Int64
-	bytesWrittenUfs                        atomic.Int64
+	bytesWrittenUfs, bytesCopiedUfs        atomic.Int64
 	passthroughOpens, bytesPassedThrough   atomic.Int64
 	bytesShortCircuit, shortCircuitFiles   atomic.Int64
 	ufsPassthroughOpens                    atomic.Int64
@@ -573,6 +573,7 @@ func (w *Worker) Stats() wire.WorkerStats {
 		Capacity: st.Capacity, Used: st.Used, Pages: st.Pages,
 		BytesReadCache: st.BytesReadCache, BytesReadUfs: st.BytesReadSource,
 		BytesWrittenCache: st.BytesWritten, BytesWrittenUfs: w.counters.bytesWrittenUfs.Load(),
+		BytesCopiedUfs:        w.counters.bytesCopiedUfs.Load(),
 		Evictions:             st.Evictions,
 		PassthroughOpens:      w.counters.passthroughOpens.Load(),
 		UfsPassthroughOpens:   w.counters.ufsPassthroughOpens.Load(),

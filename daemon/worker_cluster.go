@@ -172,7 +172,7 @@ func (w *Worker) handleClearMetrics(ctx context.Context, req *rpc.Request) (*rpc
 	w.store.ResetCounters()
 	c := &w.counters
 	for _, n := range []*atomic.Int64{&c.bytesReadDomain, &c.bytesReadRemote, &c.bytesWrittenDomain,
-		&c.bytesWrittenRemote, &c.bytesWrittenUfs, &c.passthroughOpens, &c.bytesPassedThrough, &c.ufsPassthroughOpens} {
+		&c.bytesWrittenRemote, &c.bytesWrittenUfs, &c.bytesCopiedUfs, &c.passthroughOpens, &c.bytesPassedThrough, &c.ufsPassthroughOpens} {
 		n.Store(0)
 	}
 	w.log.Info("metrics cleared")

@@ -38,6 +38,49 @@ type writeSession struct {
 	// fill is the fingerprint of an empty under-store copy the bytes may
 	// go into in place (wire.WriteOpenRequest.Fill).
 	fill string
+	// base is the old version the session started from (Keep), whose
+	// bytes the under-store may copy on its side where they did not
+	// change (ufs.BaseVersion). What did: the ranges written since
+	// (changed), everything from the least length the version had
+	// meanwhile (low), or anything at all (anywhere: writes whose place
+	// is not known).
+	base     *wire.FileRef
+	changed  wire.Extents
+	low      int64
+	anywhere bool
+}
+
+// change records a write of [off, end) over the base's bytes.
+func (s *writeSession) change(off, end int64) {
+	if s.base == nil || s.anywhere {
+		return
+	}
+	if off < 0 || end < off {
+		s.anywhere = true
+		return
+	}
+	s.changed = s.changed.Add(off, end)
+	if len(s.changed) > wire.MaxExtents {
+		s.anywhere, s.changed = true, nil
+	}
+}
+
+// unchanged reports whether the version's bytes [off, end) are still the
+// base's (ufs.BaseVersion.Unchanged). The under-store's writer asks from
+// a write or the commit, with s.mu held.
+func (s *writeSession) unchanged(off, end int64) bool {
+	return !s.anywhere && end <= s.low && !s.changed.Overlaps(off, end)
+}
+
+// baseVersion is the session's base as the under-store takes it: nil
+// unless the under-store holds it, named by a fingerprint, in the mount
+// the new version goes to.
+func (s *writeSession) baseVersion() *ufs.BaseVersion {
+	b := s.base
+	if b == nil || !b.Persisted || b.UfsFingerprint == "" || b.MountID != s.ref.MountID {
+		return nil
+	}
+	return &ufs.BaseVersion{Path: b.UfsPath, Fingerprint: b.UfsFingerprint, Size: b.Size, Unchanged: s.unchanged}
 }
 
 func validWriteType(t string) bool {
@@ -64,7 +107,7 @@ func (w *Worker) openOutputs(ctx context.Context, s *writeSession) error {
 		if err != nil {
 			return err
 		}
-		uw, err := u.Create(ctx, s.ref.UfsPath, ufs.CreateOptions{Mode: ufsMode(s.ref), SizeHint: -1, Fill: s.fill})
+		uw, err := u.Create(ctx, s.ref.UfsPath, ufs.CreateOptions{Mode: ufsMode(s.ref), SizeHint: -1, Fill: s.fill, Base: s.baseVersion()})
 		if err != nil {
 			return err
 		}
@@ -97,13 +140,7 @@ func (w *Worker) newSession(ctx context.Context, r wire.WriteOpenRequest) (*writ
 	}
 	conn, _ := rpc.ConnID(ctx)
 	s := &writeSession{conn: conn, ref: r.File, key: keyOf(r.File), writeType: r.WriteType, fill: r.Fill}
-	var err error
-	if r.Staged {
-		err = w.openStaging(s)
-	} else {
-		err = w.openOutputs(ctx, s)
-	}
-	if err == nil && r.Keep != nil {
+	if r.Keep != nil {
 		keep := *r.Keep
 		if keep.ID == r.File.ID && keep.MountID == r.File.MountID && keep.UfsPath != r.File.UfsPath {
 			// The writer's ref of the old version names the file where
@@ -112,7 +149,16 @@ func (w *Worker) newSession(ctx context.Context, r wire.WriteOpenRequest) (*writ
 			// fingerprint where the store renames by copying).
 			keep.UfsPath, keep.UfsFingerprint = r.File.UfsPath, ""
 		}
-		err = w.copyVersion(ctx, s, keep)
+		s.base, s.low = &keep, keep.Size
+	}
+	var err error
+	if r.Staged {
+		err = w.openStaging(s)
+	} else {
+		err = w.openOutputs(ctx, s)
+	}
+	if err == nil && s.base != nil {
+		err = w.copyVersion(ctx, s, *s.base)
 	}
 	if err != nil {
 		s.abort()
@@ -220,6 +266,7 @@ func (w *Worker) handleWrite(ctx context.Context, req *rpc.Request) (*rpc.Respon
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.change(r.Offset, r.Offset+int64(len(req.Data)))
 	if err := s.writeAt(req.Data, r.Offset); err != nil {
 		return nil, err
 	}
@@ -257,7 +304,7 @@ func (w *Worker) handleWriteTruncate(ctx context.Context, req *rpc.Request) (*rp
 	if err := s.staging.Truncate(r.Size); err != nil {
 		return nil, fmt.Errorf("staging truncate of %s: %w", s.ref.UfsPath, err)
 	}
-	s.size = r.Size
+	s.size, s.low = r.Size, min(s.low, r.Size)
 	return &rpc.Response{}, nil
 }
 
@@ -387,6 +434,7 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 			s.abort()
 			return nil, &fs.PathError{Op: "commit with data", Path: s.ref.UfsPath, Err: syscall.EINVAL}
 		}
+		s.change(s.size, s.size+int64(len(req.Data)))
 		if err := s.writeAt(req.Data, s.size); err != nil {
 			s.abort()
 			return nil, err
@@ -395,6 +443,12 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 	}
 	if r.Written > 0 {
 		w.countWrite(req.Peer, s, int(r.Written))
+		if r.Changed == nil {
+			s.anywhere = true
+		}
+		for _, e := range r.Changed {
+			s.change(e.Off, e.End)
+		}
 	}
 	if s.staging != nil {
 		if err := w.drainStaging(ctx, s); err != nil {
@@ -418,6 +472,13 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 			return nil, fmt.Errorf("complete %s in the under-store: %w", s.ref.UfsPath, err)
 		}
 		resp.Persisted, resp.UfsFingerprint = true, fi.Fingerprint()
+		if cr, ok := s.under.(ufs.CopyReporter); ok {
+			// Bytes the under-store took from the old version on its
+			// side: not written to it.
+			copied := cr.Copied()
+			w.counters.bytesCopiedUfs.Add(copied)
+			w.counters.bytesWrittenUfs.Add(-copied)
+		}
 	}
 	if !resp.Persisted {
 		resp.Location = w.cfg.RPCAddr // the only copy is here

@@ -145,3 +145,76 @@ func TestS3OpenFilesMoved(t *testing.T) {
 		}
 	})
 }
+
+// TestS3RewriteCopiesUnchangedParts: an append to, a write into, and a
+// truncate and regrowth of a multipart file on an S3 root upload only the
+// parts that changed; the others the bucket copies from the old version
+// (UploadPartCopy), which the worker counts. The bucket holds the bytes
+// tmpfs would after each step.
+func TestS3RewriteCopiesUnchangedParts(t *testing.T) {
+	c, bucket := newS3RootCluster(t, map[string]string{
+		"alluxio.underfs.s3.multipart.part.size": "5MB",
+	})
+	c.start()
+	const part = 5 << 20
+	p := filepath.Join(c.mnt, "big")
+	want := randomData(2*part+12345, 11)
+	if err := os.WriteFile(p, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The copies so far must add up to at least this (the heartbeats
+	// bring the workers' counters to the master).
+	var copies int
+	check := func(t *testing.T, atLeast int) {
+		t.Helper()
+		got, err := os.ReadFile(filepath.Join(bucket, "big"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("the bucket's %d bytes differ from the %d expected", len(got), len(want))
+		}
+		copies += atLeast
+		m := c.waitMetrics(func(m map[string]float64) bool { return m["Cluster.BytesCopiedUfs"] >= float64(copies) })
+		if got := m["Cluster.BytesCopiedUfs"]; got < float64(copies) {
+			t.Errorf("%.0f bytes copied in the bucket so far, want at least %d", got, copies)
+		}
+	}
+	update := func(t *testing.T, flags int, fn func(f *os.File) error) {
+		t.Helper()
+		f, err := os.OpenFile(p, flags, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fn(f); err != nil {
+			f.Close()
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("append", func(t *testing.T) {
+		tail := randomData(1000, 12)
+		update(t, os.O_WRONLY|os.O_APPEND, func(f *os.File) error { _, err := f.Write(tail); return err })
+		want = append(want, tail...)
+		check(t, 2*part)
+	})
+	t.Run("write into the middle", func(t *testing.T) {
+		patch := randomData(4096, 13)
+		update(t, os.O_RDWR, func(f *os.File) error { _, err := f.WriteAt(patch, part+100); return err })
+		copy(want[part+100:], patch)
+		check(t, part)
+	})
+	t.Run("truncate and grow again", func(t *testing.T) {
+		update(t, os.O_RDWR, func(f *os.File) error {
+			if err := f.Truncate(part + 7); err != nil {
+				return err
+			}
+			return f.Truncate(int64(len(want)))
+		})
+		clear(want[part+7:])
+		check(t, part)
+	})
+}

@@ -76,11 +76,16 @@ type FileWriter struct {
 	// (commit, Release). stagingOf is the session it was last asked of,
 	// so that a worker that does not pass it is asked once a session.
 	// stagingWritable says the worker lets this handle write into it
-	// too; written counts the bytes written so since the last commit.
+	// too; written counts the bytes written so since the last commit,
+	// and changed says where they went, up to wire.MaxExtents ranges
+	// (nil past that: anywhere), for the worker to copy the rest of the
+	// old version on the under-store's side.
 	staging         *wholeFile
 	stagingOf       uint64
 	stagingWritable bool
 	written         int64
+	changed         wire.Extents
+	changedAnywhere bool
 }
 
 var _ fuse.SpliceReader = (*FileWriter)(nil)
@@ -412,6 +417,12 @@ func (w *FileWriter) writeStaging(ctx context.Context, p []byte, off int64) (n i
 		w.size = max(w.size, off+int64(n))
 		w.dirty = true
 		w.written += int64(n)
+		if !w.changedAnywhere {
+			w.changed = w.changed.Add(off, off+int64(n))
+			if len(w.changed) > wire.MaxExtents {
+				w.changed, w.changedAnywhere = nil, true
+			}
+		}
 	}
 	if err != nil {
 		return n, true, fmt.Errorf("write %s into its staging file: %w", w.path, err)
@@ -574,9 +585,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if lazy {
 		w.here(now)
 	}
-	req := wire.CommitRequest{Session: w.session, Written: w.written}
+	req := wire.CommitRequest{Session: w.session, Written: w.written, Changed: w.changed}
 	direct := w.written > 0
-	w.written = 0
+	w.written, w.changed, w.changedAnywhere = 0, nil, false
 	if now.UfsPath != w.info.UfsPath || now.MountID != w.info.MountID {
 		if now.MountID != w.info.MountID {
 			return &fs.PathError{Op: "commit", Path: now.Path, Err: syscall.EXDEV}

@@ -204,6 +204,9 @@ type WorkerStats struct {
 	Promotions          int64 `json:"promotions"`
 	RecoveredPages      int64 `json:"recoveredPages"`
 	RecoveryDamaged     int64 `json:"recoveryDamaged"`
+	// BytesCopiedUfs counts bytes of new versions the under-store copied
+	// from the old ones on its side (ufs.BaseVersion), not written to it.
+	BytesCopiedUfs int64 `json:"bytesCopiedUfs,omitempty"`
 }
 
 // InfoResponse describes the master and the cluster.
