@@ -44,6 +44,10 @@ type Config struct {
 	// MaxParts is the store's limit on the parts of an upload (default
 	// 10000).
 	MaxParts int
+	// PartsInFlight is how many parts of one upload are sent at once
+	// while the next fills (default 1); each holds its bytes until sent,
+	// so a writer holds up to PartsInFlight+1 parts in memory.
+	PartsInFlight int
 	// ReadStall is how long a read may get no data before the request is
 	// dropped and resumed (0: no limit).
 	ReadStall time.Duration
@@ -98,6 +102,9 @@ func New(c Client, cfg Config) *Store {
 	}
 	if cfg.MaxParts <= 0 {
 		cfg.MaxParts = defaultMaxParts
+	}
+	if cfg.PartsInFlight <= 0 {
+		cfg.PartsInFlight = 1
 	}
 	if cfg.Scrub == nil {
 		cfg.Scrub = func(s string) string { return s }

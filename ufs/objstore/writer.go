@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,10 +30,12 @@ const abortTimeout = time.Minute
 //
 // The writer buffers one part. If Close comes before the first part is
 // full the file is written with one PutObject; otherwise a multipart
-// upload starts and each part is uploaded as it fills, the upload is
+// upload starts and each part is sent as it fills, in the background
+// while the next one fills (Config.PartsInFlight at once); a failure shows
+// at the next Write that fills a part, or at Close. The upload is
 // completed on Close and aborted on Abort or on any error, so an
 // unfinished file is never visible and leaves no parts behind. The part
-// size doubles every 1000 parts. Parts uploaded from Write run under the
+// size doubles every 1000 parts. Parts sent from Write run under the
 // Create context's values but not its cancellation (Create is typically
 // called from a request whose context ends before the writes do); Abort
 // cancels them.
@@ -92,24 +95,36 @@ type writer struct {
 	ctx    context.Context // for parts uploaded from Write
 	cancel context.CancelFunc
 
-	mu       sync.Mutex // guards everything below
+	mu       sync.Mutex // guards everything below but copied and noCopy
 	key      string
 	name     string
 	buf      []byte
+	spare    []byte // the buffer of a part sent, for the next
 	partSize int64
 	upload   string // multipart upload id, "" before the first part
 	parts    []Part
+	sending  []*partSend // the parts being sent, in order
 	size     int64
 	err      error // the first failure; the upload is then aborted
 	done     bool  // Close or Abort has run
 
 	// copier, when set, takes parts from base (at baseKey, whose ETag is
-	// baseETag) on the server; copied counts the bytes it took.
+	// baseETag) on the server; copied counts the bytes it took, and
+	// noCopy is set once a copy failed.
 	copier   PartCopier
 	base     *ufs.BaseVersion
 	baseKey  string
 	baseETag string
-	copied   int64
+	copied   atomic.Int64
+	noCopy   atomic.Bool
+}
+
+// partSend is a part being sent in the background.
+type partSend struct {
+	buf  []byte
+	part Part
+	err  error
+	done chan struct{}
 }
 
 // Write buffers b, uploading each part as it fills.
@@ -150,8 +165,9 @@ func (w *writer) Write(b []byte) (int, error) {
 	return written, nil
 }
 
-// flushPart uploads the buffer as the next part, starting the multipart
-// upload first if needed.
+// flushPart sends the buffer as the next part, in the background, starting
+// the multipart upload first if needed. It first waits for the oldest part
+// in flight when PartsInFlight are.
 func (w *writer) flushPart(ctx context.Context) error {
 	s := w.s
 	if w.upload == "" {
@@ -161,59 +177,97 @@ func (w *writer) flushPart(ctx context.Context) error {
 		}
 		w.upload = id
 	}
-	n := len(w.parts) + 1
+	n := len(w.parts) + len(w.sending) + 1
 	if n > s.cfg.MaxParts {
 		return s.pathErr("write", w.key, fmt.Errorf("more than %d parts: %w", s.cfg.MaxParts, syscall.EFBIG))
 	}
-	part, err := w.sendPart(ctx, n)
-	if err != nil {
-		return s.pathErr("write", w.key, fmt.Errorf("part %d: %w", n, err))
+	for len(w.sending) >= s.cfg.PartsInFlight {
+		if err := w.settle(); err != nil {
+			return err
+		}
 	}
-	w.parts = append(w.parts, part)
-	w.buf = w.buf[:0]
+	// Whether to copy is settled here, with the caller's lock held, as
+	// ufs.BaseVersion.Unchanged asks.
+	off, end := w.size-int64(len(w.buf)), w.size
+	copyIt := w.copier != nil && !w.noCopy.Load() && end <= w.base.Size && w.base.Unchanged(off, end)
+	p := &partSend{buf: w.buf, done: make(chan struct{})}
+	upload := w.upload
+	go func() {
+		defer close(p.done)
+		p.part, p.err = w.sendPart(ctx, upload, n, off, p.buf, copyIt)
+		if p.err != nil {
+			p.err = s.pathErr("write", w.key, fmt.Errorf("part %d: %w", n, p.err))
+		}
+	}()
+	w.sending = append(w.sending, p)
+	w.buf, w.spare = w.spare[:0], nil
 	if n%partGrowth == 0 && 2*w.partSize <= s.cfg.MaxPartSize {
 		w.partSize *= 2
 	}
 	return nil
 }
 
-// sendPart uploads the buffer as part n, or copies it from the base
-// version on the server when the buffer holds the base's own bytes.
-func (w *writer) sendPart(ctx context.Context, n int) (Part, error) {
-	off := w.size - int64(len(w.buf))
-	end := w.size
-	if w.copier != nil && end <= w.base.Size && w.base.Unchanged(off, end) {
-		part, err := w.copier.CopyPart(ctx, w.key, w.upload, n, w.baseKey, off, end-off, w.baseETag)
+// settle waits for the oldest part in flight and takes its answer.
+func (w *writer) settle() error {
+	p := w.sending[0]
+	<-p.done
+	w.sending = w.sending[1:]
+	if p.err != nil {
+		return p.err
+	}
+	w.parts = append(w.parts, p.part)
+	if int64(cap(p.buf)) >= w.partSize {
+		w.spare = p.buf
+	}
+	return nil
+}
+
+// settleAll waits for every part in flight; the first failure is returned.
+func (w *writer) settleAll() error {
+	var first error
+	for len(w.sending) > 0 {
+		if err := w.settle(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// sendPart uploads buf as part n of the upload, or copies it from the base
+// version on the server when copyIt says buf holds the base's own bytes
+// from off. A copy refused falls back to the bytes, and ends the copying.
+func (w *writer) sendPart(ctx context.Context, upload string, n int, off int64, buf []byte, copyIt bool) (Part, error) {
+	if copyIt {
+		end := off + int64(len(buf))
+		part, err := w.copier.CopyPart(ctx, w.key, upload, n, w.baseKey, off, end-off, w.baseETag)
 		if err == nil {
-			w.copied += end - off
+			w.copied.Add(end - off)
 			return part, nil
 		}
 		if cerr := ContextError(ctx); cerr != nil {
 			return Part{}, cerr
 		}
 		// Replaced or gone since, or a store that refuses: the bytes
-		// are here, and so are the rest's.
+		// are here.
+		w.noCopy.Store(true)
 		slog.Info("cannot copy a part of the file's older version on the store; uploading its bytes",
 			"component", w.s.cfg.Component, "object", w.s.uri(w.key), "from", w.s.uri(w.baseKey), "part", n, "err", err.Error())
-		w.copier = nil
 	}
-	return w.mp.UploadPart(ctx, w.key, w.upload, n, w.buf)
+	return w.mp.UploadPart(ctx, w.key, upload, n, buf)
 }
 
 // Copied is how many bytes were copied from the base version on the
 // server (ufs.CopyReporter).
-func (w *writer) Copied() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.copied
-}
+func (w *writer) Copied() int64 { return w.copied.Load() }
 
-// fail records the first failure and aborts the multipart upload.
+// fail records the first failure and aborts the multipart upload, once
+// the parts in flight are done.
 func (w *writer) fail(err error) error {
 	if w.err == nil {
 		w.err = err
 	}
-	w.buf = nil
+	w.buf, w.spare = nil, nil
+	w.settleAll()
 	if w.upload != "" {
 		w.s.abortUpload(w.ctx, w.mp, w.key, w.upload)
 		w.upload = ""
@@ -253,6 +307,9 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 			if err := w.flushPart(ctx); err != nil {
 				return ufs.FileInfo{}, w.fail(err)
 			}
+		}
+		if err := w.settleAll(); err != nil {
+			return ufs.FileInfo{}, w.fail(err)
 		}
 		e, err := w.mp.CompleteUpload(ctx, w.key, w.upload, w.parts)
 		if err != nil {
@@ -314,7 +371,8 @@ func (w *writer) Abort() error {
 		return nil
 	}
 	w.done = true
-	w.buf = nil
+	w.buf, w.spare = nil, nil
+	w.settleAll()
 	if w.upload != "" {
 		err := w.s.abortUpload(w.ctx, w.mp, w.key, w.upload)
 		w.upload = ""

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/alluxio-go/alluxio/ufs"
 )
@@ -366,5 +368,43 @@ func TestCopyParts(t *testing.T) {
 				t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(data))
 			}
 		})
+	}
+}
+
+// TestPartsInBackground: a part is sent while the writer takes the next
+// one's bytes: the Write that fills a part returns before the part's
+// upload is answered, and Close waits for it.
+func TestPartsInBackground(t *testing.T) {
+	const part = 1 << 10
+	m := newMem()
+	u := open(t, m, Config{PartSize: part})
+	ctx := t.Context()
+	returned := make(chan struct{})
+	var waitedOut atomic.Bool
+	m.fail = func(op, key string) error {
+		if op == "PART" {
+			select {
+			case <-returned:
+			case <-time.After(10 * time.Second):
+				waitedOut.Store(true) // Write waited for this answer
+			}
+		}
+		return nil
+	}
+	data := randomBytes(part+part/2, 9)
+	w, err := u.Create(ctx, "f", ufs.CreateOptions{SizeHint: -1})
+	must(t, err)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	close(returned)
+	if _, err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if waitedOut.Load() {
+		t.Error("the Write that filled a part waited for its upload")
+	}
+	if got := readFile(t, u, "f"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(data))
 	}
 }
