@@ -16,8 +16,11 @@
 # kernel page cache dropped) and the CPU seconds it cost the mount's
 # processes and versitygw (robust where the machine is shared and GB/s
 # is not), second read of it, first ls -l of a prefix of
-# 10,000 objects, and create (1 KiB written) / stat / readdir / unlink of
-# 1,000 files. Best of BENCH_RUNS runs for the reads. Appends a table to
+# 10,000 objects, create (1 KiB written) / stat / readdir / unlink of
+# 1,000 files, and an append of 1 KiB to an object of BENCH_S3_APPEND_MIB
+# (256) MiB: the seconds until close() returns, on each mount in turn (for
+# alluxio-go, first with nothing of it cached, then again). Best of
+# BENCH_RUNS runs for the reads. Appends a table to
 # docs/benchmarks.md (BENCH_OUT: another file). BENCH_S3_PAGE_SIZE sets the
 # worker's page size (alluxio.worker.page.store.page.size), which is the
 # size of its pages; BENCH_S3_READ_AHEAD sets how far ahead of a sequential
@@ -39,6 +42,7 @@ size_mib=${BENCH_S3_SIZE_MIB:-1024}
 runs=${BENCH_RUNS:-3}
 keys=${BENCH_S3_KEYS:-10000}
 files=${BENCH_S3_FILES:-1000}
+append_mib=${BENCH_S3_APPEND_MIB:-256}
 page=${BENCH_S3_PAGE_SIZE:-} # alluxio.worker.page.store.page.size, when set
 ahead=${BENCH_S3_READ_AHEAD:-} # alluxio.worker.network.reader.buffer.size, when set
 quick=${BENCH_S3_QUICK:-}
@@ -134,6 +138,7 @@ s3raw() { "$work/s3raw" -endpoint "$endpoint" -bucket "$bucket" "$@"; }
 echo "filling the bucket: a ${size_mib} MiB object and $keys small ones"
 s3raw mkbucket
 s3raw put data.bin "$size_mib"
+s3raw put append.bin "$append_mib"
 [ -n "$quick" ] || s3raw -parallel 32 putmany many/k "$keys"
 
 # alluxio-go: local mode, the bucket mounted at /s3.
@@ -200,6 +205,17 @@ mount_rclone() {
   wait_mount "$work/rclone"
 }
 
+# append DIR: appends 1 KiB to DIR/append.bin and prints the seconds until
+# close() returned.
+append() { secs bash -c "head -c 1024 /dev/urandom >>'$1/append.bin'"; }
+# appended N: checks that the bucket's append.bin holds N appends.
+appended() {
+  local got
+  got=$(stat -c %s "$shm/s3/$bucket/append.bin")
+  [ "$got" -eq $(((append_mib << 20) + $1 * 1024)) ] ||
+    { echo "append.bin holds $got bytes after $1 appends" >&2; exit 1; }
+}
+
 # First ls -l of the 10,000-object prefix, on fresh mounts.
 if [ -z "$quick" ]; then
   mount_s3fs
@@ -209,6 +225,12 @@ if [ -z "$quick" ]; then
   ls_rclone=$(secs ls -l "$work/rclone/many")
   n_alluxio=$(ls "$amnt/many" | wc -l)
   [ "$n_alluxio" -eq "$keys" ] || { echo "alluxio-go lists $n_alluxio of $keys keys" >&2; exit 1; }
+  echo "appending"
+  ap_alluxio=$(append "$amnt")
+  ap_alluxio2=$(append "$amnt")
+  ap_s3fs=$(append "$work/s3fs")
+  appended 3
+  ap_rclone=$(append "$work/rclone")
 fi
 
 echo "reading: raw"
@@ -346,6 +368,9 @@ if [ -n "$quick" ]; then
   done
   echo "  FUSE daemon's metadata cache: $(curl -s "http://127.0.0.1:$fport/metrics" | awk '/^Client_MetadataCache/ { sub("Client_MetadataCache", ""); printf "%s %s, ", $1, $2 }')"
   echo "  s3fs       $("$work/fileops" -dir "$work/s3fs" -n "$files")"
+  echo "append 1 KiB to $append_mib MiB, s: alluxio-go cold $(append "$amnt"), again $(append "$amnt"); s3fs $(append "$work/s3fs")"
+  appended 3
+  echo "  bytes the bucket copied for alluxio-go: $(curl -s "http://127.0.0.1:$web/api/v1/master/metrics" | python3 -c 'import json,sys; print(int(json.load(sys.stdin).get("Cluster.BytesCopiedUfs", 0)))')"
   exit 0
 fi
 s_cold=$(printf '%s\n' "${s_cold[@]}" | best)
@@ -373,7 +398,7 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo "reads: ${size_mib} MiB object, dd bs=1M, best of $runs; kernel passthrough: $([ "${passthrough:-0}" -gt 0 ] && echo on || echo off);"
   echo "alluxio-go page size: ${page:-1MB (the default)}; read-ahead (alluxio.worker.network.reader.buffer.size): ${ahead:-64MB (the default)};"
   echo "the alluxio-go tier and rclone's cache on $([ -n "$huge" ] && echo "a tmpfs with huge=within_size (transparent huge pages)" || echo "/dev/shm (tmpfs, 4 KiB pages)")."
-  echo "Ratios are alluxio-go / the other (above 1: alluxio-go ahead); for ls -l and CPU seconds, the other's / alluxio-go's."
+  echo "Ratios are alluxio-go / the other (above 1: alluxio-go ahead); for ls -l, appends and CPU seconds, the other's / alluxio-go's."
   echo "CPU seconds: the least of the cold reads, dd's own left out (the same for every mount)."
   echo
   echo "| row | alluxio-go | raw SDK, 16 x 8 MiB ranged GETs | s3fs | rclone full cache | vs raw | vs s3fs | vs rclone |"
@@ -387,4 +412,6 @@ passthrough=$(grep -c 'passthrough=true' "$home"/logs/fuse-*.log | head -n 1 || 
   echo "| stat, files/s | $a_stat | | $s_stat | $r_stat | | $(ratio "$a_stat" "$s_stat") | $(ratio "$a_stat" "$r_stat") |"
   echo "| readdir of $files, entries/s | $a_readdir | | $s_readdir | $r_readdir | | $(ratio "$a_readdir" "$s_readdir") | $(ratio "$a_readdir" "$r_readdir") |"
   echo "| unlink, files/s | $a_unlink | | $s_unlink | $r_unlink | | $(ratio "$a_unlink" "$s_unlink") | $(ratio "$a_unlink" "$r_unlink") |"
+  echo "| append 1 KiB to a $append_mib MiB object, nothing cached, s until close() returns | $ap_alluxio | | $ap_s3fs | $ap_rclone | | $(ratio "$ap_s3fs" "$ap_alluxio") | $(ratio "$ap_rclone" "$ap_alluxio") |"
+  echo "| the same append again, s | $ap_alluxio2 | | | | | | |"
 } | tee -a "${BENCH_OUT:-$root/docs/benchmarks.md}"
