@@ -203,6 +203,11 @@ func (w *Worker) copyVersion(ctx context.Context, s *writeSession, old wire.File
 		}
 		off += int64(n)
 	}
+	if s.under != nil {
+		// Streamed on to the under-store (less what it copies on its
+		// side, taken off at the commit).
+		w.counters.bytesWrittenUfs.Add(old.Size)
+	}
 	return nil
 }
 

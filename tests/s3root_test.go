@@ -165,7 +165,9 @@ func TestS3RewriteCopiesUnchangedParts(t *testing.T) {
 	// The copies so far must add up to at least this (the heartbeats
 	// bring the workers' counters to the master).
 	var copies int
-	check := func(t *testing.T, atLeast int) {
+	written := func(m map[string]float64) float64 { return m["Cluster.BytesWrittenUfsAll"] }
+	m0 := c.waitMetrics(func(m map[string]float64) bool { return written(m) >= float64(len(want)) })
+	check := func(t *testing.T, atLeast int) map[string]float64 {
 		t.Helper()
 		got, err := os.ReadFile(filepath.Join(bucket, "big"))
 		if err != nil {
@@ -179,6 +181,7 @@ func TestS3RewriteCopiesUnchangedParts(t *testing.T) {
 		if got := m["Cluster.BytesCopiedUfs"]; got < float64(copies) {
 			t.Errorf("%.0f bytes copied in the bucket so far, want at least %d", got, copies)
 		}
+		return m
 	}
 	update := func(t *testing.T, flags int, fn func(f *os.File) error) {
 		t.Helper()
@@ -199,7 +202,12 @@ func TestS3RewriteCopiesUnchangedParts(t *testing.T) {
 		tail := randomData(1000, 12)
 		update(t, os.O_WRONLY|os.O_APPEND, func(f *os.File) error { _, err := f.Write(tail); return err })
 		want = append(want, tail...)
-		check(t, 2*part)
+		m := check(t, 2*part)
+		// Only the last part went up: the copied ones count as copied,
+		// not written.
+		if d := written(m) - written(m0); d < float64(len(tail)) || d > part {
+			t.Errorf("%.0f bytes written to the bucket for an append of %d, want at most a part", d, len(tail))
+		}
 	})
 	t.Run("write into the middle", func(t *testing.T) {
 		patch := randomData(4096, 13)
