@@ -34,7 +34,10 @@ type writeSession struct {
 	cache     *blockstore.Writer // nil for THROUGH
 	under     ufs.Writer         // nil unless the bytes go through now
 	staging   *os.File           // set for staged sessions
-	size      int64
+	// drained is the staging file a commit uploads from, open until the
+	// upload is done: the under-store may read it back (BaseVersion.ReadAt).
+	drained *os.File
+	size    int64
 	// fill is the fingerprint of an empty under-store copy the bytes may
 	// go into in place (wire.WriteOpenRequest.Fill).
 	fill string
@@ -80,7 +83,19 @@ func (s *writeSession) baseVersion() *ufs.BaseVersion {
 	if b == nil || !b.Persisted || b.UfsFingerprint == "" || b.MountID != s.ref.MountID {
 		return nil
 	}
-	return &ufs.BaseVersion{Path: b.UfsPath, Fingerprint: b.UfsFingerprint, Size: b.Size, Unchanged: s.unchanged}
+	v := &ufs.BaseVersion{Path: b.UfsPath, Fingerprint: b.UfsFingerprint, Size: b.Size, Unchanged: s.unchanged}
+	if s.drained != nil {
+		v.ReadAt = s.drained.ReadAt
+	}
+	return v
+}
+
+// closeDrained closes the staging file of a commit once its upload is done.
+func (s *writeSession) closeDrained() {
+	if s.drained != nil {
+		s.drained.Close()
+		s.drained = nil
+	}
 }
 
 func validWriteType(t string) bool {
@@ -248,6 +263,7 @@ func (s *writeSession) abort() {
 	if s.staging != nil {
 		s.staging.Close()
 	}
+	s.closeDrained()
 }
 
 func (w *Worker) session(id uint64) (*writeSession, error) {
@@ -370,8 +386,7 @@ func (w *Worker) takeSession(id uint64) (*writeSession, error) {
 // client may have written into the file itself (StagingFileResponse).
 func (w *Worker) drainStaging(ctx context.Context, s *writeSession) error {
 	staging := s.staging
-	s.staging, s.size = nil, 0
-	defer staging.Close()
+	s.staging, s.drained, s.size = nil, staging, 0
 	st, err := staging.Stat()
 	if err != nil {
 		return fmt.Errorf("staging file of %s: %w", s.ref.UfsPath, err)
@@ -418,6 +433,7 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.closeDrained()
 	if r.Target != "" && r.Target != s.ref.UfsPath {
 		// Renamed while being written: land at the new name.
 		s.ref.UfsPath = r.Target

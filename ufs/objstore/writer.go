@@ -3,6 +3,7 @@ package objstore
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"path"
 	"strings"
@@ -18,6 +19,10 @@ import (
 // size doubles, keeping a stream of unknown length under MaxParts.
 const partGrowth = 1000
 
+// copiesInFlight bounds the parts of one upload copied on the server at
+// once when the writer need not hold their bytes (ufs.BaseVersion.ReadAt).
+const copiesInFlight = 8
+
 // abortTimeout bounds the clean-up of a failed upload, which runs after
 // the caller's context may have ended.
 const abortTimeout = time.Minute
@@ -31,7 +36,8 @@ const abortTimeout = time.Minute
 // The writer buffers one part. If Close comes before the first part is
 // full the file is written with one PutObject; otherwise a multipart
 // upload starts and each part is sent as it fills, in the background
-// while the next one fills (Config.PartsInFlight at once); a failure shows
+// while the next one fills (Config.PartsInFlight at once, or up to 8 parts
+// copied from opts.Base when it can read their bytes back); a failure shows
 // at the next Write that fills a part, or at Close. The upload is
 // completed on Close and aborted on Abort or on any error, so an
 // unfinished file is never visible and leaves no parts behind. The part
@@ -117,11 +123,15 @@ type writer struct {
 	baseETag string
 	copied   atomic.Int64
 	noCopy   atomic.Bool
+	readBack sync.Mutex // one refused copy's bytes read back at a time
 }
 
-// partSend is a part being sent in the background.
+// partSend is a part being sent in the background: from buf, or, for a
+// part copied without its bytes held, n bytes at off.
 type partSend struct {
 	buf  []byte
+	off  int64
+	n    int64
 	part Part
 	err  error
 	done chan struct{}
@@ -181,30 +191,50 @@ func (w *writer) flushPart(ctx context.Context) error {
 	if n > s.cfg.MaxParts {
 		return s.pathErr("write", w.key, fmt.Errorf("more than %d parts: %w", s.cfg.MaxParts, syscall.EFBIG))
 	}
-	for len(w.sending) >= s.cfg.PartsInFlight {
-		if err := w.settle(); err != nil {
-			return err
-		}
-	}
 	// Whether to copy is settled here, with the caller's lock held, as
 	// ufs.BaseVersion.Unchanged asks.
 	off, end := w.size-int64(len(w.buf)), w.size
 	copyIt := w.copier != nil && !w.noCopy.Load() && end <= w.base.Size && w.base.Unchanged(off, end)
-	p := &partSend{buf: w.buf, done: make(chan struct{})}
+	// A part copied from a base that can read its bytes back holds none.
+	light := copyIt && w.base.ReadAt != nil
+	for len(w.sending) >= copiesInFlight || !light && w.heavy() >= s.cfg.PartsInFlight {
+		if err := w.settle(); err != nil {
+			return err
+		}
+	}
+	p := &partSend{off: off, n: end - off, done: make(chan struct{})}
+	if !light {
+		p.buf = w.buf
+	}
 	upload := w.upload
 	go func() {
 		defer close(p.done)
-		p.part, p.err = w.sendPart(ctx, upload, n, off, p.buf, copyIt)
+		p.part, p.err = w.sendPart(ctx, upload, n, p, copyIt)
 		if p.err != nil {
 			p.err = s.pathErr("write", w.key, fmt.Errorf("part %d: %w", n, p.err))
 		}
 	}()
 	w.sending = append(w.sending, p)
-	w.buf, w.spare = w.spare[:0], nil
+	if light {
+		w.buf = w.buf[:0]
+	} else {
+		w.buf, w.spare = w.spare[:0], nil
+	}
 	if n%partGrowth == 0 && 2*w.partSize <= s.cfg.MaxPartSize {
 		w.partSize *= 2
 	}
 	return nil
+}
+
+// heavy counts the parts in flight that hold their bytes.
+func (w *writer) heavy() int {
+	n := 0
+	for _, p := range w.sending {
+		if p.buf != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // settle waits for the oldest part in flight and takes its answer.
@@ -216,7 +246,7 @@ func (w *writer) settle() error {
 		return p.err
 	}
 	w.parts = append(w.parts, p.part)
-	if int64(cap(p.buf)) >= w.partSize {
+	if p.buf != nil && int64(cap(p.buf)) >= w.partSize {
 		w.spare = p.buf
 	}
 	return nil
@@ -233,15 +263,16 @@ func (w *writer) settleAll() error {
 	return first
 }
 
-// sendPart uploads buf as part n of the upload, or copies it from the base
-// version on the server when copyIt says buf holds the base's own bytes
-// from off. A copy refused falls back to the bytes, and ends the copying.
-func (w *writer) sendPart(ctx context.Context, upload string, n int, off int64, buf []byte, copyIt bool) (Part, error) {
+// sendPart uploads p as part n of the upload, or copies it from the base
+// version on the server when copyIt says p holds the base's own bytes. A
+// copy refused falls back to the bytes (read back when p does not hold
+// them), and ends the copying.
+func (w *writer) sendPart(ctx context.Context, upload string, n int, p *partSend, copyIt bool) (Part, error) {
+	buf := p.buf
 	if copyIt {
-		end := off + int64(len(buf))
-		part, err := w.copier.CopyPart(ctx, w.key, upload, n, w.baseKey, off, end-off, w.baseETag)
+		part, err := w.copier.CopyPart(ctx, w.key, upload, n, w.baseKey, p.off, p.n, w.baseETag)
 		if err == nil {
-			w.copied.Add(end - off)
+			w.copied.Add(p.n)
 			return part, nil
 		}
 		if cerr := ContextError(ctx); cerr != nil {
@@ -252,6 +283,19 @@ func (w *writer) sendPart(ctx context.Context, upload string, n int, off int64, 
 		w.noCopy.Store(true)
 		slog.Info("cannot copy a part of the file's older version on the store; uploading its bytes",
 			"component", w.s.cfg.Component, "object", w.s.uri(w.key), "from", w.s.uri(w.baseKey), "part", n, "err", err.Error())
+		if buf == nil {
+			// One part read back at a time: the copies in flight
+			// may all be refused at once.
+			w.readBack.Lock()
+			defer w.readBack.Unlock()
+			buf = make([]byte, p.n)
+			if got, err := w.base.ReadAt(buf, p.off); int64(got) < p.n {
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+				return Part{}, fmt.Errorf("reading the part's bytes back: %d of %d: %w", got, p.n, err)
+			}
+		}
 	}
 	return w.mp.UploadPart(ctx, w.key, upload, n, buf)
 }

@@ -908,10 +908,24 @@ func TestCopyParts(t *testing.T) {
 	// copied from.
 	data2 := bytes.Clone(data)
 	data2[changed] ^= 0x0f
-	if _, copied := write("big", data2, base); copied != 0 {
+	fi2, copied := write("big", data2, base)
+	if copied != 0 {
 		t.Errorf("%d bytes copied from a base replaced since", copied)
 	}
 	if got := readFile(t, u, "big"); !bytes.Equal(got, data2) {
 		t.Fatalf("read back %d bytes after a refused copy, differing from the %d written", len(got), len(data2))
+	}
+
+	// A base that reads the bytes back: its parts are copied without
+	// the writer holding them (both first parts at once).
+	data3 := bytes.Clone(data2)
+	data3[len(data3)-1] ^= 0xff
+	base = &ufs.BaseVersion{Path: "big", Fingerprint: fi2.Fingerprint(), Size: fi2.Size,
+		Unchanged: func(off, end int64) bool { return end < int64(len(data3)) }, ReadAt: bytes.NewReader(data3).ReadAt}
+	if _, copied := write("big", data3, base); copied != 2*5<<20 {
+		t.Errorf("%d bytes copied, want the first two parts'", copied)
+	}
+	if got := readFile(t, u, "big"); !bytes.Equal(got, data3) {
+		t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(data3))
 	}
 }
