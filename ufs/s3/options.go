@@ -25,6 +25,7 @@ const (
 	keyPathStyle     = "alluxio.underfs.s3.disable.dns.buckets"
 	keyTimeout       = "alluxio.underfs.s3.request.timeout"
 	keyMaxRetry      = "alluxio.underfs.s3.max.error.retry"
+	keyUploads       = "alluxio.underfs.s3.upload.threads.max"
 	keyPartSize      = "alluxio.underfs.s3.multipart.part.size"
 	keyPartSizeAlias = "alluxio.underfs.s3.streaming.upload.partition.size"
 	keySecureHTTP    = "alluxio.underfs.s3.secure.http.enabled"
@@ -42,6 +43,8 @@ const (
 	defaultTimeout  = 60 * time.Second
 	defaultMaxRetry = 10
 	defaultPartSize = 64 << 20
+	defaultUploads  = 1
+	maxUploads      = 64
 	minPartSize     = 5 << 20 // S3's smallest non-final part
 	maxPartSize     = 5 << 30 // S3's largest part
 	defaultRegion   = "us-east-1"
@@ -66,7 +69,6 @@ var ignoredKeys = []string{
 	"alluxio.underfs.s3.socket.timeout",
 	"alluxio.underfs.s3.streaming.upload.enabled",
 	"alluxio.underfs.s3.threads.max",
-	"alluxio.underfs.s3.upload.threads.max",
 }
 
 // config is a parsed mount: the URI and its options.
@@ -83,6 +85,7 @@ type config struct {
 	timeout    time.Duration // per attempt; 0 for none
 	maxRetry   int
 	partSize   int64
+	uploads    int // parts of one file sent at once
 	sse        bool
 	fileMode   fs.FileMode
 	dirMode    fs.FileMode
@@ -97,6 +100,7 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 		timeout:    defaultTimeout,
 		maxRetry:   defaultMaxRetry,
 		partSize:   defaultPartSize,
+		uploads:    defaultUploads,
 		fileMode:   0o644,
 		dirMode:    0o755,
 		secureHTTP: true,
@@ -131,7 +135,7 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 			slog.Warn("S3 under-store option has no effect here", "component", "ufs/s3", "uri", c.name, "key", k)
 		}
 	}
-	known := append([]string{keyEndpoint, keyRegion, keyRegionOld, keyPathStyle, keyTimeout, keyMaxRetry,
+	known := append([]string{keyEndpoint, keyRegion, keyRegionOld, keyPathStyle, keyTimeout, keyMaxRetry, keyUploads,
 		keyPartSize, keyPartSizeAlias, keySecureHTTP, keySSE, keyDefaultMode, keyDirSuffix}, ignoredKeys...)
 	if err := o.CheckNamespace(s3Namespace, known...); err != nil {
 		return nil, err
@@ -185,6 +189,13 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 			return nil, fmt.Errorf("option %s=%q: want a whole number from 0 to 100: %w", k, v, syscall.EINVAL)
 		}
 		c.maxRetry = n
+	}
+	if k, v, ok := get(keyUploads); ok {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 1 || n > maxUploads {
+			return nil, fmt.Errorf("option %s=%q: want a whole number from 1 to %d: %w", k, v, maxUploads, syscall.EINVAL)
+		}
+		c.uploads = n
 	}
 	if k, v, ok := get(keyPartSize, keyPartSizeAlias); ok {
 		n, perr := ufs.ParseBytes(v)

@@ -22,7 +22,7 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{name: "defaults", uri: "s3://bkt/", check: func(t *testing.T, c *config) {
 			if c.bucket != "bkt" || c.prefix != "" || c.name != "s3://bkt" || c.timeout != 60*time.Second ||
-				c.maxRetry != 10 || c.partSize != 64<<20 || c.pathStyle || c.endpoint != "" || c.accessKey != "" ||
+				c.maxRetry != 10 || c.partSize != 64<<20 || c.uploads != 1 || c.pathStyle || c.endpoint != "" || c.accessKey != "" ||
 				c.fileMode != 0o644 || c.dirMode != 0o755 {
 				t.Errorf("defaults: %+v", c)
 			}
@@ -40,6 +40,7 @@ func TestParseConfig(t *testing.T) {
 			"alluxio.underfs.s3.request.timeout":                "5sec",
 			"alluxio.underfs.s3.max.error.retry":                "3",
 			"alluxio.underfs.s3.multipart.part.size":            "5MB",
+			"alluxio.underfs.s3.upload.threads.max":             "4",
 			"alluxio.underfs.s3.server.side.encryption.enabled": "true",
 			"alluxio.underfs.s3.default.mode":                   "0750",
 			"alluxio.underfs.s3.threads.max":                    "64",
@@ -48,7 +49,7 @@ func TestParseConfig(t *testing.T) {
 		}, check: func(t *testing.T, c *config) {
 			if c.accessKey != "AK" || c.secretKey != secret || c.endpoint != "http://127.0.0.1:9000" ||
 				c.region != "eu-west-3" || !c.pathStyle || c.timeout != 5*time.Second || c.maxRetry != 3 ||
-				c.partSize != 5<<20 || !c.sse || c.dirMode != 0o750 || c.fileMode != 0o640 || c.prefix != "p/" {
+				c.partSize != 5<<20 || c.uploads != 4 || !c.sse || c.dirMode != 0o750 || c.fileMode != 0o640 || c.prefix != "p/" {
 				t.Errorf("parsed %+v", c)
 			}
 		}},
@@ -113,6 +114,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad bool", uri: "s3://bkt", opts: map[string]string{"alluxio.underfs.s3.disable.dns.buckets": "yes"}, err: "alluxio.underfs.s3.disable.dns.buckets"},
 		{name: "bad timeout", uri: "s3://bkt", opts: map[string]string{"alluxio.underfs.s3.request.timeout": "soon"}, err: "alluxio.underfs.s3.request.timeout"},
 		{name: "bad retry", uri: "s3://bkt", opts: map[string]string{"alluxio.underfs.s3.max.error.retry": "-1"}, err: "alluxio.underfs.s3.max.error.retry"},
+		{name: "bad uploads", uri: "s3://bkt", opts: map[string]string{"alluxio.underfs.s3.upload.threads.max": "0"}, err: `alluxio.underfs.s3.upload.threads.max="0": want a whole number from 1 to 64`},
 		{name: "part too small", uri: "s3://bkt", opts: map[string]string{"alluxio.underfs.s3.multipart.part.size": "4MB"}, err: "5MB"},
 		{name: "part too large", uri: "s3://bkt", opts: map[string]string{"alluxio.underfs.s3.multipart.part.size": "6GB"}, err: "alluxio.underfs.s3.multipart.part.size"},
 		{name: "bad part size", uri: "s3://bkt", opts: map[string]string{"alluxio.underfs.s3.multipart.part.size": "lots"}, err: "alluxio.underfs.s3.multipart.part.size"},
