@@ -37,7 +37,12 @@ type writeSession struct {
 	// drained is the staging file a commit uploads from, open until the
 	// upload is done: the under-store may read it back (BaseVersion.ReadAt).
 	drained *os.File
-	size    int64
+	// held is the base's fully cached backing file, pinned (until
+	// unhold) while a streaming session passes the base's bytes on, for
+	// the same purpose.
+	held   *os.File
+	unhold func()
+	size   int64
 	// fill is the fingerprint of an empty under-store copy the bytes may
 	// go into in place (wire.WriteOpenRequest.Fill).
 	fill string
@@ -84,17 +89,54 @@ func (s *writeSession) baseVersion() *ufs.BaseVersion {
 		return nil
 	}
 	v := &ufs.BaseVersion{Path: b.UfsPath, Fingerprint: b.UfsFingerprint, Size: b.Size, Unchanged: s.unchanged}
-	if s.drained != nil {
+	switch {
+	case s.drained != nil:
 		v.ReadAt = s.drained.ReadAt
+	case s.held != nil:
+		v.ReadAt = s.held.ReadAt // fails once closed, never reads another file
 	}
 	return v
 }
 
-// closeDrained closes the staging file of a commit once its upload is done.
+// hold pins the base's backing file for a streaming session that goes
+// through to the under-store, when the base is cached whole and small
+// beside the tier (the new version's pages need room meanwhile).
+func (w *Worker) hold(s *writeSession) {
+	b := s.base
+	if b == nil || (s.writeType != "CACHE_THROUGH" && s.writeType != "THROUGH") || b.Size > w.store.Stats().Capacity/4 {
+		return
+	}
+	if f, release, ok := w.store.OpenWhole(keyOf(*b), b.Size); ok {
+		s.held, s.unhold = f, release
+	}
+}
+
+// settleHeld waits for the parts of the base the under-store is copying
+// (every one of them is sent by now: a part past the base's end is never
+// copied), then unpins the base.
+func (s *writeSession) settleHeld() error {
+	if s.held == nil {
+		return nil
+	}
+	var err error
+	if st, ok := s.under.(ufs.Settler); ok {
+		err = st.Settle()
+	}
+	s.closeDrained()
+	return err
+}
+
+// closeDrained closes the files the under-store may read back once its
+// upload is done: the staging file of a commit, the base's backing file.
 func (s *writeSession) closeDrained() {
 	if s.drained != nil {
 		s.drained.Close()
 		s.drained = nil
+	}
+	if s.held != nil {
+		s.held.Close()
+		s.unhold()
+		s.held, s.unhold = nil, nil
 	}
 }
 
@@ -170,10 +212,14 @@ func (w *Worker) newSession(ctx context.Context, r wire.WriteOpenRequest) (*writ
 	if r.Staged {
 		err = w.openStaging(s)
 	} else {
+		w.hold(s)
 		err = w.openOutputs(ctx, s)
 	}
 	if err == nil && s.base != nil {
 		err = w.copyVersion(ctx, s, *s.base)
+	}
+	if err == nil {
+		err = s.settleHeld()
 	}
 	if err != nil {
 		s.abort()

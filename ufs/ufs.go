@@ -113,11 +113,20 @@ type BaseVersion struct {
 	// base's at the same offsets. The writer calls it from Write and
 	// Close, once every byte of the range has been written.
 	Unchanged func(off, end int64) bool
-	// ReadAt, when set, reads the new file's bytes again, at any time
-	// until the writer's Close or Abort returned: a writer may then copy
-	// ranges without holding their bytes, reading them back should the
-	// store refuse a copy. It must be safe for concurrent use.
+	// ReadAt, when set, reads the new file's bytes again: a writer may
+	// then copy ranges without holding their bytes, reading them back
+	// should the store refuse a copy. It is asked only for ranges
+	// Unchanged named (so the base's own bytes will do), until the
+	// writer's Close, Abort or Settle returned; it must be safe for
+	// concurrent use.
 	ReadAt func(p []byte, off int64) (int, error)
+}
+
+// Settler is implemented by writers that send parts in the background:
+// Settle waits until every part sent so far is stored, and returns the
+// writer's failure if one did not make it.
+type Settler interface {
+	Settle() error
 }
 
 // CopyReporter is implemented by writers that can take ranges of a

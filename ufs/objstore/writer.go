@@ -300,6 +300,20 @@ func (w *writer) sendPart(ctx context.Context, upload string, n int, p *partSend
 	return w.mp.UploadPart(ctx, w.key, upload, n, buf)
 }
 
+// Settle waits for the parts in flight (ufs.Settler); a failure fails the
+// writer, as at its next Write.
+func (w *writer) Settle() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.settleAll(); err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
 // Copied is how many bytes were copied from the base version on the
 // server (ufs.CopyReporter).
 func (w *writer) Copied() int64 { return w.copied.Load() }
