@@ -99,14 +99,29 @@ func (s *writeSession) baseVersion() *ufs.BaseVersion {
 }
 
 // hold pins the base's backing file for a streaming session that goes
-// through to the under-store, when the base is cached whole and small
-// beside the tier (the new version's pages need room meanwhile).
-func (w *Worker) hold(s *writeSession) {
+// through to the under-store, when the base is small beside the tier (the
+// new version's pages need room meanwhile). A base not cached whole is
+// read into the cache first: the session reads all of it anyway.
+func (w *Worker) hold(ctx context.Context, s *writeSession) {
 	b := s.base
-	if b == nil || (s.writeType != "CACHE_THROUGH" && s.writeType != "THROUGH") || b.Size > w.store.Stats().Capacity/4 {
+	if b == nil || !b.Persisted || (s.writeType != "CACHE_THROUGH" && s.writeType != "THROUGH") ||
+		b.Size > w.store.Stats().Capacity/4 {
 		return
 	}
-	if f, release, ok := w.store.OpenWhole(keyOf(*b), b.Size); ok {
+	f, release, ok := w.store.OpenWhole(keyOf(*b), b.Size)
+	if !ok {
+		bp := readBufs.Get().(*[]byte)
+		for off := int64(0); off < b.Size; {
+			n, err := w.store.ReadAt(ctx, keyOf(*b), b.Size, w.source(*b), *bp, off, blockstore.ReadCache)
+			if n == 0 || err != nil && !errors.Is(err, io.EOF) {
+				break // copyVersion meets it again, and says so
+			}
+			off += int64(n)
+		}
+		readBufs.Put(bp)
+		f, release, ok = w.store.OpenWhole(keyOf(*b), b.Size)
+	}
+	if ok {
 		s.held, s.unhold = f, release
 	}
 }
@@ -212,7 +227,7 @@ func (w *Worker) newSession(ctx context.Context, r wire.WriteOpenRequest) (*writ
 	if r.Staged {
 		err = w.openStaging(s)
 	} else {
-		w.hold(s)
+		w.hold(ctx, s)
 		err = w.openOutputs(ctx, s)
 	}
 	if err == nil && s.base != nil {
