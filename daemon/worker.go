@@ -530,18 +530,8 @@ func (w *Worker) fillLater(ref wire.FileRef) {
 		}()
 		ctx, cancel := context.WithCancel(w.bgCtx)
 		defer cancel()
-		bp := readBufs.Get().(*[]byte)
-		defer readBufs.Put(bp)
-		for off := int64(0); off < ref.Size; {
-			n, err := w.store.ReadAt(ctx, key, ref.Size, w.source(ref), *bp, off, blockstore.ReadCache)
-			if err != nil && !errors.Is(err, io.EOF) {
-				w.log.Debug("background cache fill stopped", "file", ref.ID, "err", err)
-				return
-			}
-			if n == 0 {
-				return
-			}
-			off += int64(n)
+		if err := w.readVersion(ctx, ref, nil); err != nil {
+			w.log.Debug("background cache fill stopped", "file", ref.ID, "err", err)
 		}
 	}()
 }

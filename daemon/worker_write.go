@@ -49,27 +49,17 @@ type writeSession struct {
 	// base is the old version the session started from (Keep), whose
 	// bytes the under-store may copy on its side where they did not
 	// change (ufs.BaseVersion). What did: the ranges written since
-	// (changed), everything from the least length the version had
-	// meanwhile (low), or anything at all (anywhere: writes whose place
-	// is not known).
-	base     *wire.FileRef
-	changed  wire.Extents
-	low      int64
-	anywhere bool
+	// (changed), and everything from the least length the version had
+	// meanwhile (low).
+	base    *wire.FileRef
+	changed wire.Changes
+	low     int64
 }
 
 // change records a write of [off, end) over the base's bytes.
 func (s *writeSession) change(off, end int64) {
-	if s.base == nil || s.anywhere {
-		return
-	}
-	if off < 0 || end < off {
-		s.anywhere = true
-		return
-	}
-	s.changed = s.changed.Add(off, end)
-	if len(s.changed) > wire.MaxExtents {
-		s.anywhere, s.changed = true, nil
+	if s.base != nil {
+		s.changed.Add(off, end)
 	}
 }
 
@@ -77,17 +67,29 @@ func (s *writeSession) change(off, end int64) {
 // base's (ufs.BaseVersion.Unchanged). The under-store's writer asks from
 // a write or the commit, with s.mu held.
 func (s *writeSession) unchanged(off, end int64) bool {
-	return !s.anywhere && end <= s.low && !s.changed.Overlaps(off, end)
+	return !s.changed.Anywhere && end <= s.low && !s.changed.Ranges.Overlaps(off, end)
 }
 
-// baseVersion is the session's base as the under-store takes it: nil
-// unless the under-store holds it, named by a fingerprint, in the mount
-// the new version goes to.
-func (s *writeSession) baseVersion() *ufs.BaseVersion {
+// through reports a write type whose bytes go on to the under-store as
+// they are written (openOutputs opens its writer).
+func (s *writeSession) through() bool {
+	return s.writeType == "CACHE_THROUGH" || s.writeType == "THROUGH"
+}
+
+// copyable reports a base the under-store holds, named by a fingerprint,
+// in the mount the new version goes to.
+func (s *writeSession) copyable() bool {
 	b := s.base
-	if b == nil || !b.Persisted || b.UfsFingerprint == "" || b.MountID != s.ref.MountID {
+	return b != nil && b.Persisted && b.UfsFingerprint != "" && b.MountID == s.ref.MountID
+}
+
+// baseVersion is the session's base as the under-store takes it, nil
+// unless copyable.
+func (s *writeSession) baseVersion() *ufs.BaseVersion {
+	if !s.copyable() {
 		return nil
 	}
+	b := s.base
 	v := &ufs.BaseVersion{Path: b.UfsPath, Fingerprint: b.UfsFingerprint, Size: b.Size, Unchanged: s.unchanged}
 	switch {
 	case s.drained != nil:
@@ -103,23 +105,16 @@ func (s *writeSession) baseVersion() *ufs.BaseVersion {
 // new version's pages need room meanwhile). A base not cached whole is
 // read into the cache first: the session reads all of it anyway.
 func (w *Worker) hold(ctx context.Context, s *writeSession) {
-	b := s.base
-	if b == nil || !b.Persisted || (s.writeType != "CACHE_THROUGH" && s.writeType != "THROUGH") ||
-		b.Size > w.store.Stats().Capacity/4 {
+	if !s.copyable() || !s.through() || s.base.Size > w.store.Stats().Capacity/4 {
 		return
 	}
+	b := s.base
 	f, release, ok := w.store.OpenWhole(keyOf(*b), b.Size)
 	if !ok {
-		bp := readBufs.Get().(*[]byte)
-		for off := int64(0); off < b.Size; {
-			n, err := w.store.ReadAt(ctx, keyOf(*b), b.Size, w.source(*b), *bp, off, blockstore.ReadCache)
-			if n == 0 || err != nil && !errors.Is(err, io.EOF) {
-				break // copyVersion meets it again, and says so
-			}
-			off += int64(n)
+		// A failure here, copyVersion meets again and reports.
+		if w.readVersion(ctx, *b, nil) == nil {
+			f, release, ok = w.store.OpenWhole(keyOf(*b), b.Size)
 		}
-		readBufs.Put(bp)
-		f, release, ok = w.store.OpenWhole(keyOf(*b), b.Size)
 	}
 	if ok {
 		s.held, s.unhold = f, release
@@ -137,13 +132,13 @@ func (s *writeSession) settleHeld() error {
 	if st, ok := s.under.(ufs.Settler); ok {
 		err = st.Settle()
 	}
-	s.closeDrained()
+	s.endReadBack()
 	return err
 }
 
-// closeDrained closes the files the under-store may read back once its
+// endReadBack closes the files the under-store may read back, once its
 // upload is done: the staging file of a commit, the base's backing file.
-func (s *writeSession) closeDrained() {
+func (s *writeSession) endReadBack() {
 	if s.drained != nil {
 		s.drained.Close()
 		s.drained = nil
@@ -174,7 +169,7 @@ func (w *Worker) openOutputs(ctx context.Context, s *writeSession) error {
 		}
 		s.cache = cw
 	}
-	if s.writeType == "CACHE_THROUGH" || s.writeType == "THROUGH" {
+	if s.through() {
 		u, err := w.ufsOf(ctx, s.ref.MountID)
 		if err != nil {
 			return err
@@ -263,26 +258,36 @@ func (w *Worker) openStaging(s *writeSession) error {
 // copyVersion starts a new version with the bytes of an old one (append to
 // or rewrite part of an existing file).
 func (w *Worker) copyVersion(ctx context.Context, s *writeSession, old wire.FileRef) error {
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	buf := *bp
-	for off := int64(0); off < old.Size; {
-		n, err := w.store.ReadAt(ctx, keyOf(old), old.Size, w.source(old), buf, off, blockstore.ReadCache)
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("copy of file %d: short read at %d of %d: %w", old.ID, off, old.Size, io.ErrUnexpectedEOF)
-		}
-		if err := s.writeAt(buf[:n], off); err != nil {
-			return err
-		}
-		off += int64(n)
+	if err := w.readVersion(ctx, old, s.writeAt); err != nil {
+		return err
 	}
 	if s.under != nil {
 		// Streamed on to the under-store (less what it copies on its
 		// side, taken off at the commit).
 		w.counters.bytesWrittenUfs.Add(old.Size)
+	}
+	return nil
+}
+
+// readVersion reads version ref whole through the cache, handing each
+// piece to each (nil: the cache is all it is read for).
+func (w *Worker) readVersion(ctx context.Context, ref wire.FileRef, each func(p []byte, off int64) error) error {
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	for off := int64(0); off < ref.Size; {
+		n, err := w.store.ReadAt(ctx, keyOf(ref), ref.Size, w.source(ref), *bp, off, blockstore.ReadCache)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("read of file %d: short at %d of %d: %w", ref.ID, off, ref.Size, io.ErrUnexpectedEOF)
+		}
+		if each != nil {
+			if err := each((*bp)[:n], off); err != nil {
+				return err
+			}
+		}
+		off += int64(n)
 	}
 	return nil
 }
@@ -324,7 +329,7 @@ func (s *writeSession) abort() {
 	if s.staging != nil {
 		s.staging.Close()
 	}
-	s.closeDrained()
+	s.endReadBack()
 }
 
 func (w *Worker) session(id uint64) (*writeSession, error) {
@@ -494,7 +499,7 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	defer s.closeDrained()
+	defer s.endReadBack()
 	if r.Target != "" && r.Target != s.ref.UfsPath {
 		// Renamed while being written: land at the new name.
 		s.ref.UfsPath = r.Target
@@ -526,7 +531,7 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 	if r.Written > 0 {
 		w.countWrite(req.Peer, s, int(r.Written))
 		if r.Changed == nil {
-			s.anywhere = true
+			s.changed = wire.Changes{Anywhere: true}
 		}
 		for _, e := range r.Changed {
 			s.change(e.Off, e.End)

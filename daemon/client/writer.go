@@ -77,15 +77,13 @@ type FileWriter struct {
 	// so that a worker that does not pass it is asked once a session.
 	// stagingWritable says the worker lets this handle write into it
 	// too; written counts the bytes written so since the last commit,
-	// and changed says where they went, up to wire.MaxExtents ranges
-	// (nil past that: anywhere), for the worker to copy the rest of the
-	// old version on the under-store's side.
+	// and changed says where they went, for the worker to copy the rest
+	// of the old version on the under-store's side.
 	staging         *wholeFile
 	stagingOf       uint64
 	stagingWritable bool
 	written         int64
-	changed         wire.Extents
-	changedAnywhere bool
+	changed         wire.Changes
 }
 
 var _ fuse.SpliceReader = (*FileWriter)(nil)
@@ -417,12 +415,7 @@ func (w *FileWriter) writeStaging(ctx context.Context, p []byte, off int64) (n i
 		w.size = max(w.size, off+int64(n))
 		w.dirty = true
 		w.written += int64(n)
-		if !w.changedAnywhere {
-			w.changed = w.changed.Add(off, off+int64(n))
-			if len(w.changed) > wire.MaxExtents {
-				w.changed, w.changedAnywhere = nil, true
-			}
-		}
+		w.changed.Add(off, off+int64(n))
 	}
 	if err != nil {
 		return n, true, fmt.Errorf("write %s into its staging file: %w", w.path, err)
@@ -585,9 +578,10 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if lazy {
 		w.here(now)
 	}
-	req := wire.CommitRequest{Session: w.session, Written: w.written, Changed: w.changed}
+	// Changed is nil when the writes may be anywhere.
+	req := wire.CommitRequest{Session: w.session, Written: w.written, Changed: w.changed.Ranges}
 	direct := w.written > 0
-	w.written, w.changed, w.changedAnywhere = 0, nil, false
+	w.written, w.changed = 0, wire.Changes{}
 	if now.UfsPath != w.info.UfsPath || now.MountID != w.info.MountID {
 		if now.MountID != w.info.MountID {
 			return &fs.PathError{Op: "commit", Path: now.Path, Err: syscall.EXDEV}

@@ -88,6 +88,28 @@ func (e Extents) Add(off, end int64) Extents {
 	return slices.Replace(e, i, j, Extent{Off: off, End: end})
 }
 
+// Changes records where a version was written: the ranges, up to
+// MaxExtents of them, or past that (or for a range that is not one)
+// anywhere.
+type Changes struct {
+	Ranges   Extents
+	Anywhere bool
+}
+
+// Add records a write of [off, end).
+func (c *Changes) Add(off, end int64) {
+	switch {
+	case c.Anywhere:
+	case off < 0 || end < off:
+		c.Anywhere, c.Ranges = true, nil
+	default:
+		c.Ranges = c.Ranges.Add(off, end)
+		if len(c.Ranges) > MaxExtents {
+			c.Anywhere, c.Ranges = true, nil
+		}
+	}
+}
+
 // Overlaps reports whether a range of the set meets [off, end).
 func (e Extents) Overlaps(off, end int64) bool {
 	i, _ := slices.BinarySearchFunc(e, off, func(x Extent, off int64) int { return cmp.Compare(x.End, off+1) })

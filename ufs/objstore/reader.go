@@ -27,11 +27,17 @@ func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadC
 // another object by now fails with ESTALE instead of returning other
 // bytes. A fingerprint that is not an ETag is not checked.
 func (s *Store) OpenRangeVersion(ctx context.Context, p string, off, n int64, fingerprint string) (io.ReadCloser, error) {
+	return s.openRange(ctx, p, off, n, etagOf(fingerprint))
+}
+
+// etagOf returns the ETag a fingerprint names (ufs.FileInfo.Fingerprint),
+// "" when it names none.
+func etagOf(fingerprint string) string {
 	etag, _ := strings.CutPrefix(fingerprint, "etag:")
 	if etag == fingerprint {
-		etag = ""
+		return ""
 	}
-	return s.openRange(ctx, p, off, n, etag)
+	return etag
 }
 
 // openRange is OpenRange, on condition that the object's ETag is etag

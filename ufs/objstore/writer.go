@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -82,8 +81,8 @@ func (s *Store) baseOf(ctx context.Context, mp Multipart, b *ufs.BaseVersion) (P
 	if !ok || mp == nil || b == nil || b.Unchanged == nil || b.Size <= 0 {
 		return nil, nil, "", ""
 	}
-	etag, ok := strings.CutPrefix(b.Fingerprint, "etag:")
-	if !ok || etag == "" {
+	etag := etagOf(b.Fingerprint)
+	if etag == "" {
 		return nil, nil, "", ""
 	}
 	c, err := s.begin(ctx, "create", b.Path)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alluxio-go/alluxio/ufs"
+	"github.com/alluxio-go/alluxio/ufs/ufstest"
 )
 
 // TestMultipart writes files of several sizes in pieces and checks the
@@ -43,13 +44,7 @@ func TestMultipart(t *testing.T) {
 			data := randomBytes(tt.size, 3)
 			w, err := u.Create(ctx, "f", ufs.CreateOptions{SizeHint: -1})
 			must(t, err)
-			for rest := data; len(rest) > 0; {
-				n := min(len(rest), 333)
-				if _, err := w.Write(rest[:n]); err != nil {
-					t.Fatal(err)
-				}
-				rest = rest[n:]
-			}
+			ufstest.WriteInPieces(t, w, data, 333)
 			if _, err := u.Stat(ctx, "f"); !errors.Is(err, fs.ErrNotExist) {
 				t.Errorf("the file is visible before Close: %v", err)
 			}
@@ -347,13 +342,7 @@ func TestCopyParts(t *testing.T) {
 				m.put("d/f", randomBytes(len(old), 6))
 			}
 			m.requests()
-			for rest := data; len(rest) > 0; {
-				n := min(len(rest), 333)
-				if _, err := w.Write(rest[:n]); err != nil {
-					t.Fatal(err)
-				}
-				rest = rest[n:]
-			}
+			ufstest.WriteInPieces(t, w, data, 333)
 			fi, err := w.Close(ctx)
 			must(t, err)
 			reqs := m.requests()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/alluxio-go/alluxio/internal/httpfault"
 	"github.com/alluxio-go/alluxio/ufs"
+	"github.com/alluxio-go/alluxio/ufs/ufstest"
 )
 
 // randomBytes returns n reproducible pseudo-random bytes.
@@ -144,13 +145,7 @@ func TestMultipart(t *testing.T) {
 	data := randomBytes(2*5<<20+777_777, 3)
 	w, err := u.Create(ctx, "big", ufs.CreateOptions{SizeHint: -1})
 	must(t, err)
-	for rest := data; len(rest) > 0; {
-		n := min(len(rest), 1_000_003)
-		if _, err := w.Write(rest[:n]); err != nil {
-			t.Fatal(err)
-		}
-		rest = rest[n:]
-	}
+	ufstest.WriteInPieces(t, w, data, 1_000_003)
 	if _, err := u.Stat(ctx, "big"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the file is visible before Close: %v", err)
 	}
@@ -872,13 +867,7 @@ func TestCopyParts(t *testing.T) {
 		t.Helper()
 		w, err := u.Create(ctx, name, ufs.CreateOptions{SizeHint: -1, Base: base})
 		must(t, err)
-		for rest := data; len(rest) > 0; {
-			n := min(len(rest), 1_000_003)
-			if _, err := w.Write(rest[:n]); err != nil {
-				t.Fatal(err)
-			}
-			rest = rest[n:]
-		}
+		ufstest.WriteInPieces(t, w, data, 1_000_003)
 		fi, err := w.Close(ctx)
 		must(t, err)
 		return fi, w.(ufs.CopyReporter).Copied()

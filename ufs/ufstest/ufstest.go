@@ -670,3 +670,16 @@ func testClosed(t *testing.T, u ufs.UFS) {
 	wantErr(t, "Stat after Close", err, syscall.EBADF)
 	must(t, "second Close", u.Close())
 }
+
+// WriteInPieces writes data to w piece bytes at a time, as a stream comes
+// in, failing t on an error.
+func WriteInPieces(t testing.TB, w ufs.Writer, data []byte, piece int) {
+	t.Helper()
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), piece)
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+	}
+}
