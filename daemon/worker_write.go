@@ -42,7 +42,10 @@ type writeSession struct {
 	// the same purpose.
 	held   *os.File
 	unhold func()
-	size   int64
+	// taken says the under-store took the base's bytes on its side
+	// (ufs.BaseTaker) instead of having them passed on.
+	taken bool
+	size  int64
 	// fill is the fingerprint of an empty under-store copy the bytes may
 	// go into in place (wire.WriteOpenRequest.Fill).
 	fill string
@@ -100,17 +103,32 @@ func (s *writeSession) baseVersion() *ufs.BaseVersion {
 	return v
 }
 
+// takeBaseMin is the least size of a base, not cached whole, that a
+// streaming session has the under-store take on its side (takeBase)
+// rather than read into the cache and pass on: below it, reading it costs
+// little beside the requests that copy it, and keeps the new version
+// cached whole.
+const takeBaseMin = 16 << 20
+
 // hold pins the base's backing file for a streaming session that goes
 // through to the under-store, when the base is small beside the tier (the
 // new version's pages need room meanwhile). A base not cached whole is
-// read into the cache first: the session reads all of it anyway.
-func (w *Worker) hold(ctx context.Context, s *writeSession) {
-	if !s.copyable() || !s.through() || s.base.Size > w.store.Stats().Capacity/4 {
-		return
+// read into the cache first when smaller than takeBaseMin; a bigger one,
+// or one too big to pin, is better taken by the under-store on its side,
+// and hold reports so.
+func (w *Worker) hold(ctx context.Context, s *writeSession) (take bool) {
+	if !s.copyable() || !s.through() {
+		return false
 	}
 	b := s.base
+	if b.Size > w.store.Stats().Capacity/4 {
+		return true
+	}
 	f, release, ok := w.store.OpenWhole(keyOf(*b), b.Size)
 	if !ok {
+		if b.Size >= takeBaseMin {
+			return true
+		}
 		// A failure here, copyVersion meets again and reports.
 		if w.readVersion(ctx, *b, nil) == nil {
 			f, release, ok = w.store.OpenWhole(keyOf(*b), b.Size)
@@ -119,13 +137,58 @@ func (w *Worker) hold(ctx context.Context, s *writeSession) {
 	if ok {
 		s.held, s.unhold = f, release
 	}
+	return false
 }
 
-// settleHeld waits for the parts of the base the under-store is copying
+// takeBase has the under-store take the base's bytes on its side
+// (ufs.BaseTaker), and reports whether it did: then nothing of the base is
+// read, and the new version is not cached (its pages would start past the
+// base's). A store that cannot leaves the bytes to copyVersion.
+func (w *Worker) takeBase(s *writeSession) (bool, error) {
+	bt, ok := s.under.(ufs.BaseTaker)
+	if !ok {
+		return false, nil
+	}
+	if err := bt.TakeBase(s.base.Size); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return false, nil
+		}
+		return false, err
+	}
+	if s.cache != nil {
+		s.cache.Abort()
+		s.cache = nil
+	}
+	s.size, s.taken = s.base.Size, true
+	// As if streamed: the commit takes off what the store copied.
+	w.counters.bytesWrittenUfs.Add(s.base.Size)
+	return true, nil
+}
+
+// openStreaming starts a streaming session's outputs and, for an append,
+// the base's bytes in them.
+func (w *Worker) openStreaming(ctx context.Context, s *writeSession) error {
+	take := w.hold(ctx, s)
+	if err := w.openOutputs(ctx, s); err != nil {
+		return err
+	}
+	if s.base == nil {
+		return nil
+	}
+	if take {
+		if taken, err := w.takeBase(s); taken || err != nil {
+			return err
+		}
+	}
+	return w.copyVersion(ctx, s, *s.base)
+}
+
+// settleBase waits for the parts of the base the under-store is copying
 // (every one of them is sent by now: a part past the base's end is never
-// copied), then unpins the base.
-func (s *writeSession) settleHeld() error {
-	if s.held == nil {
+// copied), then unpins the base. A base the store could not take shows
+// here, before the session takes a byte.
+func (s *writeSession) settleBase() error {
+	if s.held == nil && !s.taken {
 		return nil
 	}
 	var err error
@@ -221,15 +284,14 @@ func (w *Worker) newSession(ctx context.Context, r wire.WriteOpenRequest) (*writ
 	var err error
 	if r.Staged {
 		err = w.openStaging(s)
+		if err == nil && s.base != nil {
+			err = w.copyVersion(ctx, s, *s.base)
+		}
 	} else {
-		w.hold(ctx, s)
-		err = w.openOutputs(ctx, s)
-	}
-	if err == nil && s.base != nil {
-		err = w.copyVersion(ctx, s, *s.base)
+		err = w.openStreaming(ctx, s)
 	}
 	if err == nil {
-		err = s.settleHeld()
+		err = s.settleBase()
 	}
 	if err != nil {
 		s.abort()

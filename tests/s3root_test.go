@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // s3RootPrefix is the key prefix of the root mount in the tests' bucket:
@@ -224,5 +228,84 @@ func TestS3RewriteCopiesUnchangedParts(t *testing.T) {
 		})
 		clear(want[part+7:])
 		check(t, part)
+	})
+	t.Run("append to a big file not cached", func(t *testing.T) {
+		// Above the size a worker reads into its cache first: the bucket
+		// takes the old bytes on its side, and none is downloaded.
+		hp := filepath.Join(c.mnt, "huge")
+		huge := randomData(4*part+777, 14)
+		if err := os.WriteFile(hp, huge, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c.must("alluxio", "fs", "free", "/huge")
+		read := func(m map[string]float64) float64 { return m["Cluster.BytesReadUfsAll"] }
+		copied := func(m map[string]float64) float64 { return m["Cluster.BytesCopiedUfs"] }
+		m1 := c.waitMetrics(func(m map[string]float64) bool { return written(m) >= written(m0)+float64(len(huge)) })
+		tail := randomData(1000, 15)
+		f, err := os.OpenFile(hp, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(tail); err != nil {
+			f.Close()
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		huge = append(huge, tail...)
+		got, err := os.ReadFile(filepath.Join(bucket, "huge"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, huge) {
+			t.Fatalf("the bucket's %d bytes differ from the %d expected", len(got), len(huge))
+		}
+		m2 := c.waitMetrics(func(m map[string]float64) bool { return copied(m) >= copied(m1)+float64(len(huge)-len(tail)) })
+		if d := copied(m2) - copied(m1); d != float64(len(huge)-len(tail)) {
+			t.Errorf("%.0f bytes copied in the bucket for the append, want the old version's %d", d, len(huge)-len(tail))
+		}
+		if d := read(m2) - read(m1); d >= part {
+			t.Errorf("%.0f bytes read from the bucket for an append, want none of the old version's", d)
+		}
+		if d := written(m2) - written(m1); d < float64(len(tail)) || d > part {
+			t.Errorf("%.0f bytes written to the bucket for an append of %d, want at most a part", d, len(tail))
+		}
+		if got, err := os.ReadFile(hp); err != nil || !bytes.Equal(got, huge) {
+			t.Fatalf("read back through the mount: %d bytes, %v; want the %d written", len(got), err, len(huge))
+		}
+
+		// Replaced in the bucket behind the mount's back (no metadata
+		// sync), and not cached: the append cannot take bytes that are
+		// no longer there, fails, and leaves the bucket's object alone.
+		c.must("alluxio", "fs", "free", "/huge")
+		admin := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(c.props["alluxio.underfs.s3.endpoint"]),
+			UsePathStyle: true, Credentials: credentials.NewStaticCredentialsProvider(s3Key, s3Secret, "")})
+		other := randomData(len(huge), 16)
+		if _, err := admin.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("root"),
+			Key: aws.String(s3RootPrefix + "huge"), Body: bytes.NewReader(other)}); err != nil {
+			t.Fatal(err)
+		}
+		f, err = os.OpenFile(hp, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, werr := f.Write(tail)
+		cerr := f.Close()
+		if !errors.Is(werr, syscall.ESTALE) && !errors.Is(cerr, syscall.ESTALE) {
+			t.Errorf("append to a version replaced in the bucket: write %v, close %v; want ESTALE", werr, cerr)
+		}
+		if got, err := os.ReadFile(filepath.Join(bucket, "huge")); err != nil || !bytes.Equal(got, other) {
+			t.Errorf("the bucket's object after the refused append: %d bytes, %v; want the replacement's %d", len(got), err, len(other))
+		}
+		// The file is its version before the append again, complete:
+		// a sync takes the bucket's object.
+		if st, err := os.Stat(hp); err != nil || st.Size() != int64(len(huge)) {
+			t.Errorf("after the refused append: %v, %v; want the %d bytes before it", st, err, len(huge))
+		}
+		c.must("alluxio", "fs", "loadMetadata", "/huge")
+		if got, err := os.ReadFile(hp); err != nil || !bytes.Equal(got, other) {
+			t.Errorf("read after a sync: %d bytes, %v; want the bucket's %d", len(got), err, len(other))
+		}
 	})
 }

@@ -122,6 +122,17 @@ type BaseVersion struct {
 	ReadAt func(p []byte, off int64) (int, error)
 }
 
+// BaseTaker is implemented by writers that can take the leading bytes of
+// their CreateOptions.Base on the store's side, without their being
+// written (an append to a big file): TakeBase(n) makes the new file's
+// bytes [0, n) the base's, and must come before any Write. A failure
+// wrapping errors.ErrUnsupported says the writer cannot (no base it can
+// take from) and took nothing; the bytes must then be written. Others may
+// show at TakeBase or later, as a write's would (see Settler).
+type BaseTaker interface {
+	TakeBase(n int64) error
+}
+
 // Settler is implemented by writers that send parts in the background:
 // Settle waits until every part sent so far is stored, and returns the
 // writer's failure if one did not make it.

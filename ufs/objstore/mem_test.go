@@ -27,6 +27,9 @@ type mem struct {
 	fail func(op, key string) error
 	// body, when set, may replace the body of a GetObject answer.
 	body func(ctx context.Context, key string, r io.ReadCloser) io.ReadCloser
+	// minPart, when set, is the least size of a part but the last, as
+	// S3 refuses smaller ones at CompleteUpload (EntityTooSmall).
+	minPart int
 }
 
 type memObject struct {
@@ -352,6 +355,9 @@ func (m *mem) CompleteUpload(ctx context.Context, key, id string, parts []Part) 
 		sum := md5.Sum(b)
 		if !ok || p.Number != i+1 || p.ETag != hex.EncodeToString(sum[:]) {
 			return "", fmt.Errorf("bad part list at %d: %w", i, syscall.EINVAL)
+		}
+		if i < len(parts)-1 && len(b) < m.minPart {
+			return "", fmt.Errorf("part %d of %d bytes is below %d: %w", p.Number, len(b), m.minPart, syscall.EINVAL)
 		}
 		data = append(data, b...)
 	}

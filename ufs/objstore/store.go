@@ -41,6 +41,9 @@ type Config struct {
 	PartSize int64
 	// MaxPartSize is the store's largest part (default 5 GiB).
 	MaxPartSize int64
+	// MinPartSize is the store's smallest part but the last (default
+	// 5 MiB, as S3's).
+	MinPartSize int64
 	// MaxParts is the store's limit on the parts of an upload (default
 	// 10000).
 	MaxParts int
@@ -70,6 +73,7 @@ const (
 	defaultParallel    = 16
 	defaultPartSize    = 8 << 20
 	defaultMaxPartSize = 5 << 30
+	defaultMinPartSize = 5 << 20
 	defaultMaxParts    = 10000
 )
 
@@ -84,6 +88,7 @@ type Store struct {
 var (
 	_ ufs.UFS        = (*Store)(nil)
 	_ ufs.Retargeter = (*writer)(nil)
+	_ ufs.BaseTaker  = (*writer)(nil)
 )
 
 // New returns the store of the objects c reaches, laid out as cfg says.
@@ -99,6 +104,9 @@ func New(c Client, cfg Config) *Store {
 	}
 	if cfg.MaxPartSize <= 0 {
 		cfg.MaxPartSize = defaultMaxPartSize
+	}
+	if cfg.MinPartSize <= 0 {
+		cfg.MinPartSize = defaultMinPartSize
 	}
 	if cfg.MaxParts <= 0 {
 		cfg.MaxParts = defaultMaxParts

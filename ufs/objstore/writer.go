@@ -2,6 +2,7 @@ package objstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -175,20 +176,10 @@ func (w *writer) Write(b []byte) (int, error) {
 }
 
 // flushPart sends the buffer as the next part, in the background, starting
-// the multipart upload first if needed. It first waits for the oldest part
-// in flight when PartsInFlight are.
+// the multipart upload first if needed.
 func (w *writer) flushPart(ctx context.Context) error {
-	s := w.s
-	if w.upload == "" {
-		id, err := w.mp.CreateUpload(ctx, w.key)
-		if err != nil {
-			return s.pathErr("write", w.key, err)
-		}
-		w.upload = id
-	}
-	n := len(w.parts) + len(w.sending) + 1
-	if n > s.cfg.MaxParts {
-		return s.pathErr("write", w.key, fmt.Errorf("more than %d parts: %w", s.cfg.MaxParts, syscall.EFBIG))
+	if err := w.startUpload(ctx); err != nil {
+		return err
 	}
 	// Whether to copy is settled here, with the caller's lock held, as
 	// ufs.BaseVersion.Unchanged asks.
@@ -196,15 +187,51 @@ func (w *writer) flushPart(ctx context.Context) error {
 	copyIt := w.copier != nil && !w.noCopy.Load() && end <= w.base.Size && w.base.Unchanged(off, end)
 	// A part copied from a base that can read its bytes back holds none.
 	light := copyIt && w.base.ReadAt != nil
-	for len(w.sending) >= copiesInFlight || !light && w.heavy() >= s.cfg.PartsInFlight {
+	var buf []byte
+	if !light {
+		buf = w.buf
+	}
+	if err := w.send(ctx, off, end, buf, copyIt); err != nil {
+		return err
+	}
+	if light {
+		w.buf = w.buf[:0]
+	} else {
+		w.buf, w.spare = w.spare[:0], nil
+	}
+	return nil
+}
+
+// startUpload starts the multipart upload, once.
+func (w *writer) startUpload(ctx context.Context) error {
+	if w.upload != "" {
+		return nil
+	}
+	id, err := w.mp.CreateUpload(ctx, w.key)
+	if err != nil {
+		return w.s.pathErr("write", w.key, err)
+	}
+	w.upload = id
+	return nil
+}
+
+// send sends the file's bytes [off, end) as the next part, in the
+// background: buf's (nil for a part copied without its bytes held, read
+// back should the copy be refused), or the base's copied on the server
+// when copyIt. It first waits for the oldest part in flight when
+// PartsInFlight parts holding their bytes are, or 8 parts in all.
+func (w *writer) send(ctx context.Context, off, end int64, buf []byte, copyIt bool) error {
+	s := w.s
+	n := len(w.parts) + len(w.sending) + 1
+	if n > s.cfg.MaxParts {
+		return s.pathErr("write", w.key, fmt.Errorf("more than %d parts: %w", s.cfg.MaxParts, syscall.EFBIG))
+	}
+	for len(w.sending) >= copiesInFlight || buf != nil && w.heavy() >= s.cfg.PartsInFlight {
 		if err := w.settle(); err != nil {
 			return err
 		}
 	}
-	p := &partSend{off: off, n: end - off, done: make(chan struct{})}
-	if !light {
-		p.buf = w.buf
-	}
+	p := &partSend{buf: buf, off: off, n: end - off, done: make(chan struct{})}
 	upload := w.upload
 	go func() {
 		defer close(p.done)
@@ -214,13 +241,93 @@ func (w *writer) flushPart(ctx context.Context) error {
 		}
 	}()
 	w.sending = append(w.sending, p)
-	if light {
-		w.buf = w.buf[:0]
-	} else {
-		w.buf, w.spare = w.spare[:0], nil
-	}
 	if n%partGrowth == 0 && 2*w.partSize <= s.cfg.MaxPartSize {
 		w.partSize *= 2
+	}
+	return nil
+}
+
+// TakeBase makes the file's first n bytes the base version's own, taken
+// on the store's side (ufs.BaseTaker): copied from the base object part
+// by part, up to 8 parts at once, and read from it where a part would be
+// too small to copy (below Config.MinPartSize, unless it is the last) or
+// the store refuses a copy, always on condition of the base's ETag. It
+// must come before any Write. A writer without a base it can copy from
+// fails with an error wrapping errors.ErrUnsupported, and takes nothing.
+func (w *writer) TakeBase(n int64) error {
+	const op = "take base"
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.s
+	switch {
+	case w.done:
+		return s.pathErr(op, w.key, syscall.EBADF)
+	case w.err != nil:
+		return w.err
+	case w.copier == nil:
+		return s.pathErr(op, w.key, fmt.Errorf("no stored base version to copy from: %w", errors.ErrUnsupported))
+	case w.size != 0 || n < 0 || n > w.base.Size:
+		return s.pathErr(op, w.key, fmt.Errorf("%d bytes of a %d-byte base after %d written: %w", n, w.base.Size, w.size, syscall.EINVAL))
+	}
+	minPart := min(s.cfg.MinPartSize, w.partSize)
+	if n < minPart {
+		// Too small to be a part before the new bytes: they go in the
+		// buffer.
+		w.buf = make([]byte, n, max(n, 64<<10))
+		if err := w.readBase(w.ctx, w.buf, 0); err != nil {
+			return w.fail(s.pathErr(op, w.key, err))
+		}
+		w.size = n
+		return nil
+	}
+	// The parts fit in half of MaxParts, leaving the rest to the new
+	// bytes.
+	if half := int64(max(1, s.cfg.MaxParts/2)); n > half*w.partSize {
+		const mb = 1 << 20
+		w.partSize = min((n/half+mb)/mb*mb, s.cfg.MaxPartSize)
+	}
+	if err := w.startUpload(w.ctx); err != nil {
+		return w.fail(err)
+	}
+	for off := int64(0); off < n; {
+		end := min(off+w.partSize, n)
+		if rest := n - end; rest > 0 && rest < minPart {
+			// The last part would be too small: this one takes it
+			// too, or leaves it a part of the least size.
+			end = n
+			if end-off > s.cfg.MaxPartSize {
+				end = n - minPart
+			}
+		}
+		if err := w.send(w.ctx, off, end, nil, true); err != nil {
+			return w.fail(err)
+		}
+		off = end
+		w.size = end
+	}
+	return nil
+}
+
+// readBase reads the base's bytes at off into p, on condition of its
+// ETag: from BaseVersion.ReadAt when set, else from the base object.
+func (w *writer) readBase(ctx context.Context, p []byte, off int64) error {
+	if w.base.ReadAt != nil {
+		got, err := w.base.ReadAt(p, off)
+		if got < len(p) {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("reading the base's bytes back: %d of %d: %w", got, len(p), err)
+		}
+		return nil
+	}
+	body, _, err := w.s.client.GetObject(ctx, w.baseKey, off, int64(len(p)), w.baseETag)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", w.s.uri(w.baseKey), err)
+	}
+	defer body.Close()
+	if got, err := io.ReadFull(body, p); err != nil {
+		return fmt.Errorf("reading %s: %d of %d bytes at %d: %w", w.s.uri(w.baseKey), got, len(p), off, err)
 	}
 	return nil
 }
@@ -268,7 +375,7 @@ func (w *writer) settleAll() error {
 // them), and ends the copying.
 func (w *writer) sendPart(ctx context.Context, upload string, n int, p *partSend, copyIt bool) (Part, error) {
 	buf := p.buf
-	if copyIt {
+	if copyIt && !w.noCopy.Load() {
 		part, err := w.copier.CopyPart(ctx, w.key, upload, n, w.baseKey, p.off, p.n, w.baseETag)
 		if err == nil {
 			w.copied.Add(p.n)
@@ -282,18 +389,15 @@ func (w *writer) sendPart(ctx context.Context, upload string, n int, p *partSend
 		w.noCopy.Store(true)
 		slog.Info("cannot copy a part of the file's older version on the store; uploading its bytes",
 			"component", w.s.cfg.Component, "object", w.s.uri(w.key), "from", w.s.uri(w.baseKey), "part", n, "err", err.Error())
-		if buf == nil {
-			// One part read back at a time: the copies in flight
-			// may all be refused at once.
-			w.readBack.Lock()
-			defer w.readBack.Unlock()
-			buf = make([]byte, p.n)
-			if got, err := w.base.ReadAt(buf, p.off); int64(got) < p.n {
-				if err == nil {
-					err = io.ErrUnexpectedEOF
-				}
-				return Part{}, fmt.Errorf("reading the part's bytes back: %d of %d: %w", got, p.n, err)
-			}
+	}
+	if buf == nil {
+		// One part read back at a time: the copies in flight may all
+		// be refused at once.
+		w.readBack.Lock()
+		defer w.readBack.Unlock()
+		buf = make([]byte, p.n)
+		if err := w.readBase(ctx, buf, p.off); err != nil {
+			return Part{}, err
 		}
 	}
 	return w.mp.UploadPart(ctx, w.key, upload, n, buf)

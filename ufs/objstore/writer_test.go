@@ -406,3 +406,132 @@ func TestPartsInBackground(t *testing.T) {
 		t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(data))
 	}
 }
+
+// TestTakeBase appends to a stored file whose bytes are taken on the
+// server (ufs.BaseTaker): copied part by part, never below the least part
+// size but for the last, read from the base where too small to copy or
+// where the store refuses; a base replaced meanwhile fails the file
+// rather than give it the other object's bytes.
+func TestTakeBase(t *testing.T) {
+	const part, minPart = 1 << 10, 256
+	tail := randomBytes(100, 11)
+	tests := []struct {
+		name     string
+		base     int   // the base's size
+		maxPart  int64 // Config.MaxPartSize, when set
+		refuse   bool  // the store refuses every copy
+		copies   int   // copy requests (with refuse, at least: those in flight may all be tried)
+		gets     int   // reads of the base
+		uploaded int   // parts uploaded (PUT: one PutObject)
+	}{
+		{name: "whole parts", base: 3 * part, copies: 3, uploaded: 1},
+		{name: "a small rest joins the last part", base: 5*part + 7, copies: 5, uploaded: 1},
+		{name: "a rest of a part's least size is one", base: 5*part + 300, copies: 6, uploaded: 1},
+		{name: "the joined part would be too big", base: 2*part + 50, maxPart: part + 10, copies: 3, uploaded: 1},
+		{name: "below a part's least size: read", base: 100, gets: 1, uploaded: 1},
+		{name: "copies refused: read", base: 3*part + 7, refuse: true, copies: 1, gets: 3, uploaded: 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMem()
+			m.minPart = minPart
+			u := open(t, m, Config{PartSize: part, MinPartSize: minPart, MaxPartSize: tt.maxPart})
+			if tt.refuse {
+				m.fail = func(op, key string) error {
+					if op == "COPYPART" {
+						return fmt.Errorf("copies not implemented: %w", syscall.ENOTSUP)
+					}
+					return nil
+				}
+			}
+			ctx := t.Context()
+			old := randomBytes(tt.base, 12)
+			etag := m.put("d/f", old)
+			base := &ufs.BaseVersion{Path: "/d/f", Fingerprint: "etag:" + etag, Size: int64(len(old)),
+				Unchanged: func(off, end int64) bool { return end <= int64(len(old)) }}
+			w, err := u.Create(ctx, "/d/f", ufs.CreateOptions{SizeHint: -1, Base: base})
+			must(t, err)
+			m.requests()
+			must(t, w.(ufs.BaseTaker).TakeBase(int64(len(old))))
+			must(t, w.(ufs.Settler).Settle())
+			ufstest.WriteInPieces(t, w, tail, 33)
+			fi, err := w.Close(ctx)
+			must(t, err)
+			reqs := m.requests()
+			if got := count(reqs, "COPYPART"); got != tt.copies && !(tt.refuse && got > tt.copies && got <= tt.gets) {
+				t.Errorf("%d copy requests, want %d: %q", got, tt.copies, reqs)
+			}
+			if got := count(reqs, "GET"); got != tt.gets {
+				t.Errorf("%d reads of the base, want %d: %q", got, tt.gets, reqs)
+			}
+			if got := count(reqs, "PART") + count(reqs, "PUT"); got != tt.uploaded {
+				t.Errorf("%d parts uploaded, want %d: %q", got, tt.uploaded, reqs)
+			}
+			copied := int64(len(old))
+			if tt.refuse || tt.copies == 0 {
+				copied = 0
+			}
+			if got := w.(ufs.CopyReporter).Copied(); got != copied {
+				t.Errorf("Copied = %d, want %d", got, copied)
+			}
+			want := append(bytes.Clone(old), tail...)
+			if fi.Size != int64(len(want)) {
+				t.Errorf("Close = %+v, want %d bytes", fi, len(want))
+			}
+			if got := readFile(t, u, "/d/f"); !bytes.Equal(got, want) {
+				t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(want))
+			}
+		})
+	}
+
+	t.Run("base replaced", func(t *testing.T) {
+		m := newMem()
+		u := open(t, m, Config{PartSize: part})
+		ctx := t.Context()
+		old := randomBytes(3*part, 13)
+		etag := m.put("d/f", old)
+		base := &ufs.BaseVersion{Path: "/d/f", Fingerprint: "etag:" + etag, Size: int64(len(old)),
+			Unchanged: func(off, end int64) bool { return true }}
+		w, err := u.Create(ctx, "/d/f", ufs.CreateOptions{SizeHint: -1, Base: base})
+		must(t, err)
+		other := randomBytes(len(old), 14)
+		m.put("d/f", other)
+		must(t, w.(ufs.BaseTaker).TakeBase(int64(len(old))))
+		if err := w.(ufs.Settler).Settle(); !errors.Is(err, syscall.ESTALE) {
+			t.Fatalf("Settle = %v, want ESTALE", err)
+		}
+		if _, err := w.Close(ctx); !errors.Is(err, syscall.ESTALE) {
+			t.Fatalf("Close = %v, want ESTALE", err)
+		}
+		if got := readFile(t, u, "/d/f"); !bytes.Equal(got, other) {
+			t.Fatal("the object at the name changed")
+		}
+		if n := m.pending(); n != 0 {
+			t.Errorf("%d uploads left behind", n)
+		}
+	})
+
+	t.Run("refused", func(t *testing.T) {
+		m := newMem()
+		u := open(t, m, Config{PartSize: part})
+		ctx := t.Context()
+		etag := m.put("d/f", randomBytes(3*part, 15))
+		for name, fingerprint := range map[string]string{"no etag": "mt:1:2", "etag": "etag:" + etag} {
+			w, err := u.Create(ctx, "/d/f", ufs.CreateOptions{SizeHint: -1, Base: &ufs.BaseVersion{
+				Path: "/d/f", Fingerprint: fingerprint, Size: 3 * part, Unchanged: func(off, end int64) bool { return true }}})
+			must(t, err)
+			if name == "etag" {
+				// After a write, nothing can be taken.
+				if _, err := w.Write([]byte("x")); err != nil {
+					t.Fatal(err)
+				}
+				if err := w.(ufs.BaseTaker).TakeBase(3 * part); !errors.Is(err, syscall.EINVAL) {
+					t.Errorf("%s: TakeBase after a write = %v, want EINVAL", name, err)
+				}
+			} else if err := w.(ufs.BaseTaker).TakeBase(3 * part); !errors.Is(err, errors.ErrUnsupported) {
+				t.Errorf("%s: TakeBase = %v, want ErrUnsupported", name, err)
+			}
+			must(t, w.Abort())
+		}
+	})
+}

@@ -917,4 +917,28 @@ func TestCopyParts(t *testing.T) {
 	if got := readFile(t, u, "big"); !bytes.Equal(got, data3) {
 		t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(data3))
 	}
+
+	// An append whose old bytes the store takes on its side: the last
+	// 777,777 bytes are below S3's least part, so the second part copied
+	// takes them too (10 MiB + 777,777), and nothing of the base is read.
+	fi3, _ := write("big", data3, nil)
+	tail := randomBytes(1000, 9)
+	w, err := u.Create(ctx, "big", ufs.CreateOptions{SizeHint: -1, Base: &ufs.BaseVersion{Path: "big", Fingerprint: fi3.Fingerprint(),
+		Size: fi3.Size, Unchanged: func(off, end int64) bool { return end <= fi3.Size }}})
+	must(t, err)
+	p.requests()
+	must(t, w.(ufs.BaseTaker).TakeBase(fi3.Size))
+	ufstest.WriteInPieces(t, w, tail, 100)
+	_, err = w.Close(ctx)
+	must(t, err)
+	reqs = p.requests()
+	if n := count(reqs, "PUT", "partNumber=", "(copy)"); n != 2 || w.(ufs.CopyReporter).Copied() != fi3.Size {
+		t.Errorf("%d parts copied (%d bytes), want 2 (%d bytes): %q", n, w.(ufs.CopyReporter).Copied(), fi3.Size, reqs)
+	}
+	if n := count(reqs, "GET"); n != 0 {
+		t.Errorf("%d reads, want none: %q", n, reqs)
+	}
+	if got, want := readFile(t, u, "big"), append(bytes.Clone(data3), tail...); !bytes.Equal(got, want) {
+		t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(want))
+	}
 }

@@ -76,6 +76,7 @@ func (c *config) layout() objstore.Config {
 		PartSize:      c.partSize,
 		PartsInFlight: c.uploads,
 		MaxPartSize:   maxPartSize,
+		MinPartSize:   minPartSize,
 		MaxParts:      maxParts,
 		ReadStall:     c.timeout,
 		ReadStallKey:  keyTimeout,

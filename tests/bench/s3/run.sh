@@ -34,7 +34,9 @@
 # changes (nothing appended). BENCH_S3_BIN names the directory of the
 # alluxio-go binaries and scripts to run (default: bin/ of the tree), so
 # that two builds can take turns. Needs root and /dev/fuse; installs s3fs
-# and rclone with apt when they are missing.
+# and rclone with apt when they are missing. BENCH_S3_LOGS names a
+# directory the run's logs (alluxio-go's and versitygw's) are copied to on
+# exit.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -55,6 +57,7 @@ pids=()
 
 unmount() { grep -qs " $1 " /proc/mounts && { umount "$1" 2>/dev/null || umount -l "$1"; } || true; }
 cleanup() {
+  [ -z "${BENCH_S3_LOGS:-}" ] || { mkdir -p "$BENCH_S3_LOGS" && cp -r "$home/logs" "$work"/*.log "$BENCH_S3_LOGS/" 2>/dev/null; } || true
   for m in "$work/s3fs" "$work/rclone" "$work/loop"; do unmount "$m"; done
   "$home/bin/alluxio-stop.sh" local >/dev/null 2>&1 || true
   unmount "$home/mnt"
