@@ -154,6 +154,9 @@ func (m *Master) stampRoutes() {
 	handleInfo(m, wire.MasterNewVersion, func(ctx context.Context, r wire.IDRequest) (meta.FileInfo, error) {
 		return mm.NewVersion(ctx, r.ID)
 	})
+	handleInfo(m, wire.MasterRestoreVersion, func(ctx context.Context, r wire.RestoreVersionRequest) (meta.FileInfo, error) {
+		return mm.RestoreVersion(ctx, r.ID, r.Made, r.Old)
+	})
 	handleInfo(m, wire.MasterStatusByID, func(ctx context.Context, r wire.IDRequest) (meta.FileInfo, error) {
 		return mm.StatusByID(ctx, r.ID)
 	})

@@ -36,6 +36,7 @@ const (
 	cmdSetXattr
 	cmdSyncDirRange
 	cmdExchange
+	cmdRestoreVersion
 )
 
 // command is a typed record that changes the state. Every field that must
@@ -74,6 +75,7 @@ var applyTable = map[commandType]applyFunc{
 	cmdSetXattr:        decodeApply((*setXattrCmd).apply),
 	cmdSyncDirRange:    decodeApply((*syncDirRangeCmd).apply),
 	cmdExchange:        decodeApply((*exchangeCmd).apply),
+	cmdRestoreVersion:  decodeApply((*restoreVersionCmd).apply),
 }
 
 // decodeApply turns a typed apply method into an applyFunc.

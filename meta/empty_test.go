@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -259,5 +260,55 @@ func TestCreateCompleteNotWithSync(t *testing.T) {
 	}
 	if fi.Completed {
 		t.Errorf("created complete with metadata sync on: %+v", fi)
+	}
+}
+
+// TestRestoreVersion: a writer whose new version could not start gives
+// the file back the version it replaced, fingerprint and all; a version
+// completed or replaced since is left alone (ESTALE).
+func TestRestoreVersion(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := t.Context()
+	fi, err := e.m.CreateFile(ctx, "/f", CreateOptions{Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := e.m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 5, Persisted: true, UfsFingerprint: "mt:1:5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv, err := e.m.NewVersion(ctx, fi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nv.Completed || nv.Size != 0 || nv.Fingerprint == old.Fingerprint {
+		t.Fatalf("new version: %+v", nv)
+	}
+	got, err := e.m.RestoreVersion(ctx, fi.ID, nv.Fingerprint, VersionOf(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.m.GetStatus(ctx, "/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []FileInfo{got, st} {
+		if !v.Completed || v.Size != 5 || !v.Persisted || v.Fingerprint != old.Fingerprint ||
+			v.UfsFingerprint != old.UfsFingerprint || v.Mtime != old.Mtime {
+			t.Errorf("restored: %+v, want the version %+v", v, old)
+		}
+	}
+	if _, err := e.m.RestoreVersion(ctx, fi.ID, nv.Fingerprint, VersionOf(old)); !errors.Is(err, syscall.ESTALE) {
+		t.Errorf("restore of a complete file: %v, want ESTALE", err)
+	}
+	nv2, err := e.m.NewVersion(ctx, fi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.RestoreVersion(ctx, fi.ID, nv.Fingerprint, VersionOf(old)); !errors.Is(err, syscall.ESTALE) {
+		t.Errorf("restore in place of another writer's version: %v, want ESTALE", err)
+	}
+	if st, _ := e.m.GetStatus(ctx, "/f"); st.Fingerprint != nv2.Fingerprint || st.Completed {
+		t.Errorf("the other writer's version was touched: %+v", st)
 	}
 }

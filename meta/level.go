@@ -16,6 +16,7 @@ import (
 //
 //	1: everything up to the exchange of two entries
 //	2: the exchange (renameat2 RENAME_EXCHANGE)
+//	3: the restore of a file's version a writer could not replace
 //
 // A master that meets a command type it does not know cannot apply it, and
 // its state would silently part from the group's; so a leader proposes a
@@ -23,12 +24,15 @@ import (
 // said it applies that level (Config.PeerLevel). During a rolling upgrade
 // the new kinds of change are refused (EINVAL, as a store that cannot make
 // them refuses them) until the last master runs the new build.
-const CommandLevel = 2
+const CommandLevel = 3
 
 // levelOf returns the level that introduced command type ct.
 func levelOf(ct commandType) int {
-	if ct == cmdExchange {
+	switch ct {
+	case cmdExchange:
 		return 2
+	case cmdRestoreVersion:
+		return 3
 	}
 	return 1
 }

@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"syscall"
 	"time"
@@ -50,6 +51,73 @@ func (m *Master) NewVersion(ctx context.Context, id uint64) (FileInfo, error) {
 		return result[FileInfo](r.value, r.err)
 	}
 	return result[FileInfo](m.proposeRequest(ctx, &newVersionCmd{ID: id, Now: time.Now().UnixNano()}))
+}
+
+// Version is what names one version of a file's content, as
+// RestoreVersion gives it back.
+type Version struct {
+	Size           int64  `json:"size,omitempty"`
+	Mtime          int64  `json:"mtime"`
+	Persisted      bool   `json:"persisted,omitempty"`
+	Fingerprint    string `json:"fingerprint,omitempty"`
+	UfsFingerprint string `json:"ufsFingerprint,omitempty"`
+	Location       string `json:"location,omitempty"`
+}
+
+// VersionOf is the version fi describes.
+func VersionOf(fi FileInfo) Version {
+	return Version{Size: fi.Size, Mtime: fi.Mtime, Persisted: fi.Persisted, Fingerprint: fi.Fingerprint,
+		UfsFingerprint: fi.UfsFingerprint, Location: fi.Location}
+}
+
+// restoreVersionCmd gives a file back the complete version a writer's new
+// one (Made, its fingerprint) replaced, when the writer could not start
+// writing it.
+type restoreVersionCmd struct {
+	ID   uint64  `json:"id"`
+	Made string  `json:"made"`
+	Old  Version `json:"old"`
+	Now  int64   `json:"now"`
+}
+
+func (*restoreVersionCmd) commandType() commandType { return cmdRestoreVersion }
+
+func (c *restoreVersionCmd) apply(t *txn) (any, error) {
+	const op = "restore version"
+	n, p, err := inodeByID(t, op, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !n.isFile() {
+		return nil, &fs.PathError{Op: op, Path: p, Err: syscall.EINVAL}
+	}
+	if n.Completed || n.Fingerprint != c.Made {
+		// Written or rewritten since: that version stands.
+		return nil, &fs.PathError{Op: op, Path: p, Err: syscall.ESTALE}
+	}
+	o := c.Old
+	n.Size, n.Mtime, n.Ctime, n.Completed = o.Size, o.Mtime, c.Now, true
+	n.Persisted, n.Fingerprint, n.UfsFingerprint, n.Location = o.Persisted, o.Fingerprint, o.UfsFingerprint, o.Location
+	t.putInode(n)
+	return infoOf(t, n, p)
+}
+
+// RestoreVersion gives the file with inode id back its version old, for a
+// writer whose new version made (NewVersion, whose fingerprint made is)
+// could not start: the worker refused the session, and the file must not
+// stay empty and incomplete. A file completed or given another version
+// since is left as it is (ESTALE).
+func (m *Master) RestoreVersion(ctx context.Context, id uint64, made string, old Version) (FileInfo, error) {
+	if err := m.checkLeader(); err != nil {
+		return FileInfo{}, err
+	}
+	if r, ok := m.replayed(ctx); ok {
+		return result[FileInfo](r.value, r.err)
+	}
+	if err := m.requireLevel(ctx, cmdRestoreVersion, fmt.Sprintf("restore a version of file %d", id)); err != nil {
+		return FileInfo{}, err
+	}
+	return result[FileInfo](m.proposeRequest(ctx, &restoreVersionCmd{ID: id, Made: made, Old: old, Now: time.Now().UnixNano()}))
 }
 
 // StatusByID describes the file with inode id at its current path (a writer

@@ -48,6 +48,11 @@ type FileWriter struct {
 	dirty bool
 	// completed is set once the master has the file complete.
 	completed bool
+	// base is the version a new version made by open starts from, held
+	// until a session opens with it: an open that failed (the worker's
+	// copy of the old bytes, say) is tried again from it, never from
+	// nothing, which would commit the file without its old bytes.
+	base *wire.FileRef
 	// born is set while the file is the empty version the master made
 	// complete at its creation (meta.CreateOptions.Complete): the first
 	// commit replaces that version, with no new version made first.
@@ -445,18 +450,21 @@ func (w *FileWriter) restage(ctx context.Context) error {
 // master when the current one is complete; the new version starts with
 // the bytes of the old one.
 func (w *FileWriter) open(ctx context.Context, staged bool) error {
-	var keep *wire.FileRef
+	var made *meta.FileInfo // the version a new one replaced here
 	if w.completed && !w.born {
+		var base *wire.FileRef
 		if w.size > 0 {
 			old := wire.RefOf(w.info)
-			keep = &old
+			base = &old
 		}
 		// A new version of the same inode, wherever it is now.
 		fi, err := w.c.callInfo(ctx, wire.MasterNewVersion, false, wire.IDRequest{ID: w.info.ID})
 		if err != nil {
 			return err
 		}
-		w.info, w.completed = fi, false
+		old := w.info
+		made = &old
+		w.info, w.completed, w.base = fi, false, base
 	}
 	if w.born {
 		// A lookup failure leaves the path as it was: the commit
@@ -467,12 +475,15 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 	}
 	lazy := w.lazy()
 	var resp wire.WriteOpenResponse
-	req := wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Keep: keep, Staged: staged, Fill: w.fill()}
+	req := wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Keep: w.base, Staged: staged, Fill: w.fill()}
 	wc, err := w.c.openSession(ctx, req, &resp)
 	if err != nil {
+		if made != nil {
+			w.restore(ctx, *made)
+		}
 		return err
 	}
-	w.wc, w.session, w.staged = wc, resp.Session, staged
+	w.wc, w.session, w.staged, w.base = wc, resp.Session, staged, nil
 	w.closeReader() // reads go to the session now
 	if !lazy {
 		w.size = resp.Size
@@ -481,6 +492,22 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 	// The new file's first bytes, held back for a commit that would open
 	// the session itself, go first.
 	return w.drain(ctx)
+}
+
+// restore gives the file back its version old, which the new version
+// this writer made was to replace, when no session could start it: the
+// file is then as before the write that failed, not empty and incomplete.
+// When the master cannot, the writer keeps the new version and its base,
+// and the next write or the close tries the session again.
+func (w *FileWriter) restore(ctx context.Context, old meta.FileInfo) {
+	req := wire.RestoreVersionRequest{ID: w.info.ID, Made: w.info.Fingerprint, Old: meta.VersionOf(old)}
+	fi, err := w.c.callInfo(context.WithoutCancel(ctx), wire.MasterRestoreVersion, false, req)
+	if err != nil {
+		w.c.log.Warn("a file whose new version could not start writing stays incomplete until its writer commits it",
+			"path", w.path, "err", err)
+		return
+	}
+	w.info, w.completed, w.base = fi, true, nil
 }
 
 // hold appends the in-order bytes p to pend and returns their length.
@@ -959,7 +986,7 @@ func (w *FileWriter) truncateToZero(ctx context.Context) error {
 	if w.unfinished() {
 		// A new file not committed yet: nothing to empty at the master;
 		// Release completes it empty (or it was born so).
-		w.size, w.dirty = 0, false
+		w.size, w.dirty, w.base = 0, false, nil
 		return nil
 	}
 	// The file may have been renamed since it was opened: find it by id.

@@ -10,8 +10,11 @@ import (
 // Master methods a writer uses to follow its file by inode id.
 const (
 	MasterNewVersion = "master.NewVersion"
-	MasterStatusByID = "master.StatusByID"
-	MasterDropOrphan = "master.DropOrphan"
+	// MasterRestoreVersion gives a file back the version its writer's
+	// new one replaced (meta.Master.RestoreVersion).
+	MasterRestoreVersion = "master.RestoreVersion"
+	MasterStatusByID     = "master.StatusByID"
+	MasterDropOrphan     = "master.DropOrphan"
 	// MasterCompleteEmpty completes a file its writer left empty, the
 	// master creating it in the under-store (meta.Master.CompleteEmpty).
 	MasterCompleteEmpty = "master.CompleteEmpty"
@@ -32,6 +35,14 @@ type OrphanRequest struct {
 	MountID        uint64 `json:"mountId"`
 	UfsPath        string `json:"ufsPath"`
 	UfsFingerprint string `json:"ufsFingerprint"`
+}
+
+// RestoreVersionRequest gives file ID back version Old, in place of the
+// new one whose fingerprint is Made.
+type RestoreVersionRequest struct {
+	ID   uint64       `json:"id"`
+	Made string       `json:"made"`
+	Old  meta.Version `json:"old"`
 }
 
 // IDRequest names a file by inode id.
