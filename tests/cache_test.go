@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -363,5 +364,42 @@ func TestWriteWithoutLocalWorker(t *testing.T) {
 		if got, err := os.ReadFile(filepath.Join(c.mnt, name)); err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("%s read through the mount: err %v, %d bytes", name, err, len(got))
 		}
+	}
+}
+
+// TestFailedAppendKeepsFile: an append the worker cannot take (MUST_CACHE
+// into a tier smaller than the file) fails at the write, and the file
+// stays as it was, in the namespace and in the under-store: not emptied,
+// nor left incomplete.
+func TestFailedAppendKeepsFile(t *testing.T) {
+	c := newCluster(t, map[string]string{
+		"alluxio.worker.tieredstore.level0.dirs.quota": "4MB",
+		"alluxio.user.file.writetype.default":          "MUST_CACHE",
+	})
+	c.start()
+	data := make([]byte, 12<<20)
+	rand.Read(data)
+	if err := os.WriteFile(filepath.Join(c.ufs, "big.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(c.mnt, "big.bin")
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr := f.Write([]byte("more"))
+	cerr := f.Close()
+	if !errors.Is(werr, syscall.ENOSPC) {
+		t.Errorf("append of a 12 MiB file into a 4 MB tier: write %v, close %v; want ENOSPC from the write", werr, cerr)
+	}
+	st, err := c.run("alluxio", "fs", "stat", "/big.bin")
+	if err != nil || !strings.Contains(st, "length=12582912") || !strings.Contains(st, "completed=true") {
+		t.Errorf("stat after the failed append (%v):\n%s", err, st)
+	}
+	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("read through the mount after the failed append: %d bytes, %v; want the %d before it", len(got), err, len(data))
+	}
+	if got, err := os.ReadFile(filepath.Join(c.ufs, "big.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("the under-store's file after the failed append: %d bytes, %v", len(got), err)
 	}
 }
