@@ -270,6 +270,9 @@ func (w *writer) TakeBase(n int64) error {
 		return s.pathErr(op, w.key, fmt.Errorf("%d bytes of a %d-byte base after %d written: %w", n, w.base.Size, w.size, syscall.EINVAL))
 	}
 	minPart := min(s.cfg.MinPartSize, w.partSize)
+	if n == 0 {
+		return nil
+	}
 	if n < minPart {
 		// Too small to be a part before the new bytes: they go in the
 		// buffer.
