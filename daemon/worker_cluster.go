@@ -148,7 +148,7 @@ func (w *Worker) handlePersist(ctx context.Context, req *rpc.Request) (*rpc.Resp
 				ref.ID, ref.UfsPath, pages, total, syscall.EIO)
 		}
 	}
-	if err := w.persist(ctx, ref); errors.Is(err, errSuperseded) {
+	if err := w.persist(ctx, w.queued(ref)); errors.Is(err, errSuperseded) {
 		return nil, fmt.Errorf("persist file %d (%s): %w: %w", ref.ID, ref.UfsPath, err, syscall.ESTALE)
 	} else if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/alluxio-go/alluxio/blockstore"
 	"github.com/alluxio-go/alluxio/daemon/wire"
@@ -36,16 +37,27 @@ func (w *Worker) queueRecord(ref wire.FileRef) string {
 	return filepath.Join(w.persistDir, fmt.Sprintf("%d-%s.json", ref.ID, hex.EncodeToString(sum[:8])))
 }
 
-// enqueuePersist records ref durably.
-func (w *Worker) enqueuePersist(ref wire.FileRef) error {
+// persistRecord is a file version waiting to be persisted. Base, when
+// set, is the version it was written from, which the under-store holds
+// still, and Since what it changed of it: the upload copies the rest from
+// the base on the store's side. A record from before they were kept is a
+// plain wire.FileRef, read as one without a base.
+type persistRecord struct {
+	wire.FileRef
+	Base  *wire.FileRef `json:"base,omitempty"`
+	Since *sinceBase    `json:"since,omitempty"`
+}
+
+// enqueuePersist records rec durably.
+func (w *Worker) enqueuePersist(rec persistRecord) error {
 	if err := os.MkdirAll(w.persistDir, 0o700); err != nil {
 		return fmt.Errorf("persist queue %s: %w", w.persistDir, err)
 	}
-	data, err := json.Marshal(ref)
+	data, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	name := w.queueRecord(ref)
+	name := w.queueRecord(rec.FileRef)
 	if err := atomicfile.Write(name, data, 0o600); err != nil {
 		return fmt.Errorf("persist queue record %s: %w", name, err)
 	}
@@ -72,11 +84,8 @@ func (w *Worker) resumePersists(ctx context.Context) {
 			os.Remove(name)
 			continue
 		}
-		var ref wire.FileRef
-		data, err := os.ReadFile(name)
-		if err == nil {
-			err = json.Unmarshal(data, &ref)
-		}
+		rec, err := readRecord(name)
+		ref := rec.FileRef
 		if err != nil {
 			w.log.Error("unreadable persist queue record dropped", "record", name, "err", err)
 			os.Remove(name)
@@ -89,8 +98,29 @@ func (w *Worker) resumePersists(ctx context.Context) {
 			continue
 		}
 		w.log.Info("resuming the persist of a file", "file", ref.ID, "path", ref.UfsPath)
-		w.persistLater(ref)
+		w.persistLater(rec)
 	}
+}
+
+// readRecord reads the persist queue record in file name.
+func readRecord(name string) (persistRecord, error) {
+	var rec persistRecord
+	data, err := os.ReadFile(name)
+	if err == nil {
+		err = json.Unmarshal(data, &rec)
+	}
+	return rec, err
+}
+
+// queued is the persist queue's record of ref, or ref alone when it has
+// none.
+func (w *Worker) queued(ref wire.FileRef) persistRecord {
+	rec, err := readRecord(w.queueRecord(ref))
+	if err != nil || rec.ID != ref.ID || rec.Fingerprint != ref.Fingerprint {
+		return persistRecord{FileRef: ref}
+	}
+	rec.FileRef = ref
+	return rec
 }
 
 // stillCurrent reports whether ref is still the content of its inode; a
@@ -104,5 +134,15 @@ func (w *Worker) stillCurrent(ctx context.Context, ref wire.FileRef) (bool, erro
 	case err != nil:
 		return false, err
 	}
+	if fi.Fingerprint == ref.Fingerprint && !fi.Completed {
+		// The commit that queued the persist has yet to complete the
+		// version at the master (a rewrite of a persisted file says
+		// persisted until then).
+		return false, errNotComplete
+	}
 	return fi.Fingerprint == ref.Fingerprint && !fi.Persisted, nil
 }
+
+// errNotComplete says a version queued for persisting is not complete at
+// the master yet: the persist is tried again.
+var errNotComplete = fmt.Errorf("file version not completed by its writer yet: %w", syscall.EAGAIN)

@@ -51,26 +51,36 @@ type writeSession struct {
 	fill string
 	// base is the old version the session started from (Keep), whose
 	// bytes the under-store may copy on its side where they did not
-	// change (ufs.BaseVersion). What did: the ranges written since
-	// (changed), and everything from the least length the version had
-	// meanwhile (low).
-	base    *wire.FileRef
-	changed wire.Changes
-	low     int64
+	// change (ufs.BaseVersion); since says what did.
+	base  *wire.FileRef
+	since sinceBase
+}
+
+// sinceBase is what a version changed of its base's bytes: the ranges
+// written (Changed), and everything from the least length the version had
+// (Low).
+type sinceBase struct {
+	Changed wire.Changes `json:"changed"`
+	Low     int64        `json:"low"`
+}
+
+// unchanged reports whether the version's bytes [off, end) are still the
+// base's (ufs.BaseVersion.Unchanged).
+func (c *sinceBase) unchanged(off, end int64) bool {
+	return !c.Changed.Anywhere && end <= c.Low && !c.Changed.Ranges.Overlaps(off, end)
 }
 
 // change records a write of [off, end) over the base's bytes.
 func (s *writeSession) change(off, end int64) {
 	if s.base != nil {
-		s.changed.Add(off, end)
+		s.since.Changed.Add(off, end)
 	}
 }
 
-// unchanged reports whether the version's bytes [off, end) are still the
-// base's (ufs.BaseVersion.Unchanged). The under-store's writer asks from
-// a write or the commit, with s.mu held.
+// unchanged is since.unchanged, which the under-store's writer asks from a
+// write or the commit, with s.mu held.
 func (s *writeSession) unchanged(off, end int64) bool {
-	return !s.changed.Anywhere && end <= s.low && !s.changed.Ranges.Overlaps(off, end)
+	return s.since.unchanged(off, end)
 }
 
 // through reports a write type whose bytes go on to the under-store as
@@ -279,7 +289,7 @@ func (w *Worker) newSession(ctx context.Context, r wire.WriteOpenRequest) (*writ
 			// fingerprint where the store renames by copying).
 			keep.UfsPath, keep.UfsFingerprint = r.File.UfsPath, ""
 		}
-		s.base, s.low = &keep, keep.Size
+		s.base, s.since.Low = &keep, keep.Size
 	}
 	var err error
 	if r.Staged {
@@ -453,7 +463,7 @@ func (w *Worker) handleWriteTruncate(ctx context.Context, req *rpc.Request) (*rp
 	if err := s.staging.Truncate(r.Size); err != nil {
 		return nil, fmt.Errorf("staging truncate of %s: %w", s.ref.UfsPath, err)
 	}
-	s.size, s.low = r.Size, min(s.low, r.Size)
+	s.size, s.since.Low = r.Size, min(s.since.Low, r.Size)
 	return &rpc.Response{}, nil
 }
 
@@ -593,7 +603,7 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 	if r.Written > 0 {
 		w.countWrite(req.Peer, s, int(r.Written))
 		if r.Changed == nil {
-			s.changed = wire.Changes{Anywhere: true}
+			s.since.Changed = wire.Changes{Anywhere: true}
 		}
 		for _, e := range r.Changed {
 			s.change(e.Off, e.End)
@@ -621,34 +631,43 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 			return nil, fmt.Errorf("complete %s in the under-store: %w", s.ref.UfsPath, err)
 		}
 		resp.Persisted, resp.UfsFingerprint = true, fi.Fingerprint()
-		if cr, ok := s.under.(ufs.CopyReporter); ok {
-			// Bytes the under-store took from the old version on its
-			// side: not written to it.
-			copied := cr.Copied()
-			w.counters.bytesCopiedUfs.Add(copied)
-			w.counters.bytesWrittenUfs.Add(-copied)
-		}
+		w.countCopied(s.under)
 	}
 	if !resp.Persisted {
 		resp.Location = w.cfg.RPCAddr // the only copy is here
 	}
 	if s.writeType == "ASYNC_THROUGH" {
-		ref := s.ref
-		ref.Size = s.size
-		if err := w.enqueuePersist(ref); err != nil {
+		rec := persistRecord{FileRef: s.ref}
+		rec.Size = s.size
+		if s.copyable() {
+			base, since := *s.base, s.since
+			rec.Base, rec.Since = &base, &since
+		}
+		if err := w.enqueuePersist(rec); err != nil {
 			w.store.Remove(s.key)
 			return nil, err
 		}
-		w.persistLater(ref)
+		w.persistLater(rec)
 	}
 	return &rpc.Response{Body: resp}, nil
+}
+
+// countCopied takes the bytes an under-store writer copied from the old
+// version on its side off the bytes written to it, into the bytes copied.
+func (w *Worker) countCopied(uw ufs.Writer) {
+	if cr, ok := uw.(ufs.CopyReporter); ok {
+		copied := cr.Copied()
+		w.counters.bytesCopiedUfs.Add(copied)
+		w.counters.bytesWrittenUfs.Add(-copied)
+	}
 }
 
 // persistLater copies a cached file to its under-store in the background,
 // retrying with backoff until it succeeds or the worker stops (an attempt
 // under way is finished first), then tells the master and unpins the
 // pages.
-func (w *Worker) persistLater(ref wire.FileRef) {
+func (w *Worker) persistLater(rec persistRecord) {
+	ref := rec.FileRef
 	w.counters.pendingPersists.Add(1)
 	w.persists.Add(1)
 	go func() {
@@ -657,7 +676,7 @@ func (w *Worker) persistLater(ref wire.FileRef) {
 		backoff := 100 * time.Millisecond
 		for attempt := 1; ; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			err := w.persist(ctx, ref)
+			err := w.persist(ctx, rec)
 			cancel()
 			if err == nil || errors.Is(err, errSuperseded) {
 				w.dequeuePersist(ref)
@@ -665,8 +684,11 @@ func (w *Worker) persistLater(ref wire.FileRef) {
 				return
 			}
 			level := slog.LevelWarn
-			if attempt%10 == 0 {
+			switch {
+			case attempt%10 == 0:
 				level = slog.LevelError
+			case errors.Is(err, errNotComplete):
+				level = slog.LevelDebug
 			}
 			w.log.Log(context.Background(), level, "async persist failed; will retry", "file", ref.ID, "path", ref.UfsPath, "attempt", attempt, "err", err)
 			select {
@@ -684,7 +706,13 @@ func (w *Worker) persistLater(ref wire.FileRef) {
 // errSuperseded says a file version is no longer the file's content.
 var errSuperseded = errors.New("file removed or rewritten since")
 
-func (w *Worker) persist(ctx context.Context, ref wire.FileRef) error {
+// persist uploads the cached version rec names to its under-store and
+// tells the master. With a base the store still holds, the upload copies
+// the parts the version did not change from it, on the store's side
+// (ufs.BaseVersion), reading a part back from the cached version should a
+// copy be refused.
+func (w *Worker) persist(ctx context.Context, rec persistRecord) error {
+	ref := rec.FileRef
 	if ok, err := w.stillCurrent(ctx, ref); err != nil {
 		return err
 	} else if !ok {
@@ -695,7 +723,16 @@ func (w *Worker) persist(ctx context.Context, ref wire.FileRef) error {
 	if err != nil {
 		return err
 	}
-	uw, err := u.Create(ctx, ref.UfsPath, ufs.CreateOptions{Mode: ufsMode(ref), SizeHint: ref.Size})
+	opts := ufs.CreateOptions{Mode: ufsMode(ref), SizeHint: ref.Size}
+	if b := rec.Base; b != nil && rec.Since != nil && b.MountID == ref.MountID {
+		if f, release, ok := w.store.OpenWhole(keyOf(ref), ref.Size); ok {
+			defer release()
+			defer f.Close()
+			opts.Base = &ufs.BaseVersion{Path: b.UfsPath, Fingerprint: b.UfsFingerprint, Size: b.Size,
+				Unchanged: rec.Since.unchanged, ReadAt: f.ReadAt}
+		}
+	}
+	uw, err := u.Create(ctx, ref.UfsPath, opts)
 	if err != nil {
 		return err
 	}
@@ -720,6 +757,7 @@ func (w *Worker) persist(ctx context.Context, ref wire.FileRef) error {
 		return err
 	}
 	w.counters.bytesWrittenUfs.Add(ref.Size)
+	w.countCopied(uw)
 	return w.master.Call(ctx, wire.MasterMarkPersisted, true, wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint()}, nil)
 }
 

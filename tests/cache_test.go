@@ -403,3 +403,62 @@ func TestFailedAppendKeepsFile(t *testing.T) {
 		t.Errorf("the under-store's file after the failed append: %d bytes, %v", len(got), err)
 	}
 }
+
+// TestAsyncRewritePersists: an ASYNC_THROUGH write into a file already in
+// the under-store reaches it too. The persist used to start before the
+// writer completed the new version, take it for superseded (a rewrite says
+// persisted until completed), and drop it: the bytes stayed in the cache
+// only, unpinned.
+func TestAsyncRewritePersists(t *testing.T) {
+	c := newCluster(t, map[string]string{"alluxio.user.file.writetype.default": "ASYNC_THROUGH"})
+	c.start()
+	p := filepath.Join(c.mnt, "f")
+	want := make([]byte, 3<<20)
+	rand.Read(want)
+	inUfs := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got, err := os.ReadFile(filepath.Join(c.ufs, "f"))
+			if err == nil && bytes.Equal(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the under-store holds %d bytes (%v), not the %d written, 30 s after the close", what, len(got), err, len(want))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if err := os.WriteFile(p, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inUfs("new file")
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch := []byte("rewritten")
+	if _, err := f.WriteAt(patch, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	copy(want[1<<20:], patch)
+	inUfs("rewrite")
+	f, err = os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(patch); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, patch...)
+	inUfs("append")
+	if st := c.must("alluxio", "fs", "stat", "/f"); !strings.Contains(st, "persisted=true") {
+		t.Errorf("stat after the persists:\n%s", st)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -308,4 +309,61 @@ func TestS3RewriteCopiesUnchangedParts(t *testing.T) {
 			t.Errorf("read after a sync: %d bytes, %v; want the bucket's %d", len(got), err, len(other))
 		}
 	})
+}
+
+// TestS3AsyncAppendCopiesParts: an ASYNC_THROUGH append to a persisted
+// file is uploaded later, and then too only its changed part goes up; the
+// bucket copies the others from the old version.
+func TestS3AsyncAppendCopiesParts(t *testing.T) {
+	c, bucket := newS3RootCluster(t, map[string]string{
+		"alluxio.underfs.s3.multipart.part.size": "5MB",
+		"alluxio.user.file.writetype.default":    "ASYNC_THROUGH",
+	})
+	c.start()
+	const part = 5 << 20
+	p := filepath.Join(c.mnt, "log")
+	want := randomData(4*part+777, 17)
+	if err := os.WriteFile(p, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inBucket := func() {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got, err := os.ReadFile(filepath.Join(bucket, "log"))
+			if err == nil && bytes.Equal(got, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the bucket holds %d bytes (%v), not the %d written, 30 s after the close", len(got), err, len(want))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	inBucket()
+	written := func(m map[string]float64) float64 { return m["Cluster.BytesWrittenUfsAll"] }
+	copied := func(m map[string]float64) float64 { return m["Cluster.BytesCopiedUfs"] }
+	m0 := c.waitMetrics(func(m map[string]float64) bool { return written(m) >= float64(len(want)) })
+
+	tail := randomData(1000, 18)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(tail); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, tail...)
+	inBucket()
+	m1 := c.waitMetrics(func(m map[string]float64) bool { return copied(m) >= copied(m0)+4*part })
+	if d := copied(m1) - copied(m0); d != 4*part {
+		t.Errorf("%.0f bytes copied in the bucket for the append, want the four whole parts of the old version (%d)", d, 4*part)
+	}
+	if d := written(m1) - written(m0); d != float64(len(want)-4*part) {
+		t.Errorf("%.0f bytes written to the bucket for the append, want the last part's %d", d, len(want)-4*part)
+	}
 }

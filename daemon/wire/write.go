@@ -103,8 +103,8 @@ func (e Extents) Add(off, end int64) Extents {
 // MaxExtents of them, or past that (or for a range that is not one)
 // anywhere.
 type Changes struct {
-	Ranges   Extents
-	Anywhere bool
+	Ranges   Extents `json:"ranges,omitempty"`
+	Anywhere bool    `json:"anywhere,omitempty"`
 }
 
 // Add records a write of [off, end).
