@@ -383,13 +383,7 @@ func TestFailedAppendKeepsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := filepath.Join(c.mnt, "big.bin")
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, werr := f.Write([]byte("more"))
-	cerr := f.Close()
-	if !errors.Is(werr, syscall.ENOSPC) {
+	if werr, cerr := appendTo(t, p, []byte("more")); !errors.Is(werr, syscall.ENOSPC) {
 		t.Errorf("append of a 12 MiB file into a 4 MB tier: write %v, close %v; want ENOSPC from the write", werr, cerr)
 	}
 	st, err := c.run("alluxio", "fs", "stat", "/big.bin")
@@ -446,16 +440,7 @@ func TestAsyncRewritePersists(t *testing.T) {
 	}
 	copy(want[1<<20:], patch)
 	inUfs("rewrite")
-	f, err = os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(patch); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	mustAppend(t, p, patch)
 	want = append(want, patch...)
 	inUfs("append")
 	if st := c.must("alluxio", "fs", "stat", "/f"); !strings.Contains(st, "persisted=true") {

@@ -306,3 +306,24 @@ func execCommand(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
 }
+
+// appendTo appends data to file p with one open, write and close, as a
+// shell's >> does, and returns the write's and the close's errors; an
+// open that fails fails the test.
+func appendTo(t *testing.T, p string, data []byte) (werr, cerr error) {
+	t.Helper()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, werr = f.Write(data)
+	return werr, f.Close()
+}
+
+// mustAppend is appendTo, failing the test on any error.
+func mustAppend(t *testing.T, p string, data []byte) {
+	t.Helper()
+	if werr, cerr := appendTo(t, p, data); werr != nil || cerr != nil {
+		t.Fatalf("append %d bytes to %s: write %v, close %v", len(data), p, werr, cerr)
+	}
+}

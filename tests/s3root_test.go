@@ -243,17 +243,7 @@ func TestS3RewriteCopiesUnchangedParts(t *testing.T) {
 		copied := func(m map[string]float64) float64 { return m["Cluster.BytesCopiedUfs"] }
 		m1 := c.waitMetrics(func(m map[string]float64) bool { return written(m) >= written(m0)+float64(len(huge)) })
 		tail := randomData(1000, 15)
-		f, err := os.OpenFile(hp, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Write(tail); err != nil {
-			f.Close()
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
+		mustAppend(t, hp, tail)
 		huge = append(huge, tail...)
 		got, err := os.ReadFile(filepath.Join(bucket, "huge"))
 		if err != nil {
@@ -287,13 +277,7 @@ func TestS3RewriteCopiesUnchangedParts(t *testing.T) {
 			Key: aws.String(s3RootPrefix + "huge"), Body: bytes.NewReader(other)}); err != nil {
 			t.Fatal(err)
 		}
-		f, err = os.OpenFile(hp, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, werr := f.Write(tail)
-		cerr := f.Close()
-		if !errors.Is(werr, syscall.ESTALE) && !errors.Is(cerr, syscall.ESTALE) {
+		if werr, cerr := appendTo(t, hp, tail); !errors.Is(werr, syscall.ESTALE) && !errors.Is(cerr, syscall.ESTALE) {
 			t.Errorf("append to a version replaced in the bucket: write %v, close %v; want ESTALE", werr, cerr)
 		}
 		if got, err := os.ReadFile(filepath.Join(bucket, "huge")); err != nil || !bytes.Equal(got, other) {
@@ -346,17 +330,7 @@ func TestS3AsyncAppendCopiesParts(t *testing.T) {
 	m0 := c.waitMetrics(func(m map[string]float64) bool { return written(m) >= float64(len(want)) })
 
 	tail := randomData(1000, 18)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(tail); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	mustAppend(t, p, tail)
 	want = append(want, tail...)
 	inBucket()
 	m1 := c.waitMetrics(func(m map[string]float64) bool { return copied(m) >= copied(m0)+4*part })
