@@ -114,31 +114,24 @@ func (s *writeSession) baseVersion() *ufs.BaseVersion {
 }
 
 // takeBaseMin is the least size of a base, not cached whole, that a
-// streaming session has the under-store take on its side (takeBase)
-// rather than read into the cache and pass on: below it, reading it costs
-// little beside the requests that copy it, and keeps the new version
+// streaming session leaves out of its cache: below it, reading it in
+// costs little beside the requests that copy it, and keeps the new version
 // cached whole.
 const takeBaseMin = 16 << 20
 
 // hold pins the base's backing file for a streaming session that goes
 // through to the under-store, when the base is small beside the tier (the
-// new version's pages need room meanwhile). A base not cached whole is
-// read into the cache first when smaller than takeBaseMin; a bigger one,
-// or one too big to pin, is better taken by the under-store on its side,
-// and hold reports so.
-func (w *Worker) hold(ctx context.Context, s *writeSession) (take bool) {
-	if !s.copyable() || !s.through() {
-		return false
+// new version's pages need room meanwhile): the under-store reads a part
+// back from it should a copy be refused, and the new version's cache is
+// filled from it. A base not cached whole is read into the cache first
+// when smaller than takeBaseMin.
+func (w *Worker) hold(ctx context.Context, s *writeSession) {
+	if !s.copyable() || !s.through() || s.base.Size > w.store.Stats().Capacity/4 {
+		return
 	}
 	b := s.base
-	if b.Size > w.store.Stats().Capacity/4 {
-		return true
-	}
 	f, release, ok := w.store.OpenWhole(keyOf(*b), b.Size)
-	if !ok {
-		if b.Size >= takeBaseMin {
-			return true
-		}
+	if !ok && b.Size < takeBaseMin {
 		// A failure here, copyVersion meets again and reports.
 		if w.readVersion(ctx, *b, nil) == nil {
 			f, release, ok = w.store.OpenWhole(keyOf(*b), b.Size)
@@ -147,16 +140,17 @@ func (w *Worker) hold(ctx context.Context, s *writeSession) (take bool) {
 	if ok {
 		s.held, s.unhold = f, release
 	}
-	return false
 }
 
 // takeBase has the under-store take the base's bytes on its side
-// (ufs.BaseTaker), and reports whether it did: then nothing of the base is
-// read, and the new version is not cached (its pages would start past the
-// base's). A store that cannot leaves the bytes to copyVersion.
-func (w *Worker) takeBase(s *writeSession) (bool, error) {
+// (ufs.BaseTaker), and reports whether it did. Then nothing of the base is
+// read from the store: the new version's cache is filled from the pinned
+// base, or, with no base held, the new version is not cached (its pages
+// would start past the base's). A store that cannot leaves the bytes to
+// copyVersion.
+func (w *Worker) takeBase(ctx context.Context, s *writeSession) (bool, error) {
 	bt, ok := s.under.(ufs.BaseTaker)
-	if !ok {
+	if !ok || !s.copyable() {
 		return false, nil
 	}
 	if err := bt.TakeBase(s.base.Size); err != nil {
@@ -165,28 +159,39 @@ func (w *Worker) takeBase(s *writeSession) (bool, error) {
 		}
 		return false, err
 	}
-	if s.cache != nil {
+	// As if streamed: the commit takes off what the store copied.
+	w.counters.bytesWrittenUfs.Add(s.base.Size)
+	s.taken = true
+	switch {
+	case s.cache == nil:
+	case s.held != nil:
+		err := w.readVersion(ctx, *s.base, func(p []byte, off int64) error {
+			_, err := s.cache.Write(p)
+			return err
+		})
+		if err != nil {
+			return false, err
+		}
+	default:
 		s.cache.Abort()
 		s.cache = nil
 	}
-	s.size, s.taken = s.base.Size, true
-	// As if streamed: the commit takes off what the store copied.
-	w.counters.bytesWrittenUfs.Add(s.base.Size)
+	s.size = s.base.Size
 	return true, nil
 }
 
 // openStreaming starts a streaming session's outputs and, for an append,
 // the base's bytes in them.
 func (w *Worker) openStreaming(ctx context.Context, s *writeSession) error {
-	take := w.hold(ctx, s)
+	w.hold(ctx, s)
 	if err := w.openOutputs(ctx, s); err != nil {
 		return err
 	}
 	if s.base == nil {
 		return nil
 	}
-	if take {
-		if taken, err := w.takeBase(s); taken || err != nil {
+	if s.through() {
+		if taken, err := w.takeBase(ctx, s); taken || err != nil {
 			return err
 		}
 	}
