@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -61,7 +64,7 @@ func newS3RootCluster(t *testing.T, props map[string]string) (*cluster, string) 
 // on an S3 root, once their pages have left a small cache: the worker
 // reads them from the bucket, where the name now holds something else.
 func TestS3OpenFilesMoved(t *testing.T) {
-	c, _ := newS3RootCluster(t, map[string]string{
+	c, bucket := newS3RootCluster(t, map[string]string{
 		"alluxio.fuse.passthrough.enabled":             "false",
 		"alluxio.worker.tieredstore.level0.dirs.quota": "8MB",
 	})
@@ -102,6 +105,89 @@ func TestS3OpenFilesMoved(t *testing.T) {
 		copy(old[100:], "patched")
 		if got, err := os.ReadFile(e); err != nil || !bytes.Equal(got, old) {
 			t.Fatalf("the renamed file after the write: %d bytes, %v", len(got), err)
+		}
+	})
+
+	// An append whose upload began (the bucket copies the old 6 MiB,
+	// more than a quarter of the tier, as a part) and whose file is
+	// renamed before the close: a multipart upload cannot change its key,
+	// so the rename commits the append first, and the writes after it
+	// make a version at the new name. It used to fail the close with
+	// EXDEV and leave the file empty.
+	t.Run("append to a file renamed while written", func(t *testing.T) {
+		want := randomData(6<<20, 2)
+		a, e := filepath.Join(c.mnt, "ap-a"), filepath.Join(c.mnt, "ap-e")
+		if err := os.WriteFile(a, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(a, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write([]byte("one")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(a, e); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write([]byte("two")); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatalf("close of the file renamed while written: %v", err)
+		}
+		want = append(want, "onetwo"...)
+		for _, p := range []string{e, filepath.Join(bucket, "ap-e")} {
+			if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s after the append: %d bytes, %v; want %d", p, len(got), err, len(want))
+			}
+		}
+		if _, err := os.Stat(filepath.Join(bucket, "ap-a")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the old name in the bucket: %v, want gone", err)
+		}
+
+		// Renamed by another client, behind this mount's writer, while
+		// its upload is under way: the commit cannot land at the new
+		// name, and says so; the file keeps the version it had, in the
+		// namespace and the bucket, not emptied. The client is started
+		// before the file is opened: a process forked while it is open
+		// would make the kernel flush (commit) it as the fork's copy of
+		// the descriptor closes.
+		mv := exec.Command(filepath.Join(c.home, "bin", "alluxio"), "fs", "mv", "/ap-e", "/ap-f")
+		mv.Env = c.env()
+		wait := exec.Command("bash", "-c", `read -r go && exec "$0" "$@"`, mv.Path)
+		wait.Args = append(wait.Args, mv.Args[1:]...)
+		wait.Env = mv.Env
+		goAhead, err := wait.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mvOut bytes.Buffer
+		wait.Stdout, wait.Stderr = &mvOut, &mvOut
+		if err := wait.Start(); err != nil {
+			t.Fatal(err)
+		}
+		g, err := os.OpenFile(e, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer g.Close()
+		if _, err := g.Write([]byte("three")); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(goAhead, "go")
+		if err := wait.Wait(); err != nil {
+			t.Fatalf("alluxio fs mv: %v\n%s", err, mvOut.String())
+		}
+		if err := g.Close(); !errors.Is(err, syscall.EXDEV) {
+			t.Errorf("close of an append whose file another client renamed: %v, want EXDEV", err)
+		}
+		if st := c.must("alluxio", "fs", "stat", "/ap-f"); !strings.Contains(st, fmt.Sprintf("length=%d,", len(want))) || !strings.Contains(st, "completed=true") {
+			t.Errorf("the file after the failed append:\n%s", st)
+		}
+		if got, err := os.ReadFile(filepath.Join(bucket, "ap-f")); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("the bucket's ap-f after the failed append: %d bytes, %v; want the %d before it", len(got), err, len(want))
 		}
 	})
 

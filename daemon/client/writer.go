@@ -53,6 +53,15 @@ type FileWriter struct {
 	// copy of the old bytes, say) is tried again from it, never from
 	// nothing, which would commit the file without its old bytes.
 	base *wire.FileRef
+	// prior is the complete version the new version this writer made
+	// replaces, until the new one is complete: what the file is given
+	// back should the writer fail (restore).
+	prior *meta.FileInfo
+	// failed is set once a commit failed at the worker: the bytes since
+	// the commit before went with the session, so nothing more is
+	// committed (it would replace the file with fewer bytes), and every
+	// write and commit returns it.
+	failed error
 	// born is set while the file is the empty version the master made
 	// complete at its creation (meta.CreateOptions.Complete): the first
 	// commit replaces that version, with no new version made first.
@@ -346,6 +355,9 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.kept.Mtime = nil // a write makes the file's time its own
+	if w.failed != nil {
+		return 0, w.failed
+	}
 	if w.gone && w.session == 0 {
 		// Removed while open, with nothing staged: the bytes have
 		// nowhere to go, as on a local file system they have no name.
@@ -464,7 +476,7 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 		}
 		old := w.info
 		made = &old
-		w.info, w.completed, w.base = fi, false, base
+		w.info, w.completed, w.base, w.prior = fi, false, base, &old
 	}
 	if w.born {
 		// A lookup failure leaves the path as it was: the commit
@@ -507,7 +519,7 @@ func (w *FileWriter) restore(ctx context.Context, old meta.FileInfo) {
 			"path", w.path, "err", err)
 		return
 	}
-	w.info, w.completed, w.base = fi, true, nil
+	w.info, w.size, w.completed, w.base, w.prior = fi, fi.Size, true, nil, nil
 }
 
 // hold appends the in-order bytes p to pend and returns their length.
@@ -582,6 +594,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if w.gone {
 		return nil
 	}
+	if w.failed != nil {
+		return w.failed
+	}
 	lazy := w.session == 0 && w.lazy()
 	if w.session == 0 && !lazy {
 		if w.completed {
@@ -643,6 +658,10 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	w.session, w.staged = 0, false
 	w.dropStaging()
 	if err != nil {
+		w.failed = fmt.Errorf("commit %s: %w", w.path, err)
+		if w.prior != nil {
+			w.restore(ctx, *w.prior)
+		}
 		return err
 	}
 	if (pend > 0 || direct) && resp.Size != w.size {
@@ -678,7 +697,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.info, w.size, w.dirty, w.completed, w.born, w.kept = fi, resp.Size, false, true, false, meta.KeptAttrs{}
+	w.info, w.size, w.dirty, w.completed, w.born, w.kept, w.prior = fi, resp.Size, false, true, false, meta.KeptAttrs{}, nil
 	return nil
 }
 
@@ -779,7 +798,7 @@ func (w *FileWriter) completeEmpty(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.info, w.path, w.dirty, w.completed, w.kept = fi, fi.Path, false, true, meta.KeptAttrs{}
+	w.info, w.path, w.dirty, w.completed, w.kept, w.prior = fi, fi.Path, false, true, meta.KeptAttrs{}, nil
 	return nil
 }
 
@@ -892,9 +911,19 @@ func (w *FileWriter) stage(ctx context.Context) error {
 // handle's commits held off (fuse.Movable): a commit looks the file up by
 // inode id and then writes the under-store at the name it found, so a
 // move in between would leave the new bytes at the old name.
+//
+// A streaming session is committed first, at the name it was opened at:
+// its upload may have begun, and an object store's multipart upload cannot
+// change its key (ufs.Retargeter). The writes after the move start a new
+// version at the new name.
 func (w *FileWriter) Move(ctx context.Context, rename func(context.Context) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.session != 0 && !w.staged && !w.gone {
+		if err := w.commit(ctx); err != nil {
+			return err
+		}
+	}
 	return rename(ctx)
 }
 
@@ -1000,6 +1029,6 @@ func (w *FileWriter) truncateToZero(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w.info, w.size, w.dirty, w.completed = fi, 0, false, true
+	w.info, w.size, w.dirty, w.completed, w.prior = fi, 0, false, true, nil
 	return nil
 }
