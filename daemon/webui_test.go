@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/alluxio-go/alluxio/daemon/client"
 	"github.com/alluxio-go/alluxio/daemon/conf"
+	"github.com/alluxio-go/alluxio/internal/testport"
 	"github.com/alluxio-go/alluxio/meta"
 	_ "github.com/alluxio-go/alluxio/ufs/local"
 )
@@ -63,15 +64,14 @@ type uiCluster struct {
 	logs             *syncBuffer
 }
 
+// freeTCPPort returns a port for a test's server (testport.Free).
 func freeTCPPort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testport.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
+	return strconv.Itoa(port)
 }
 
 // startUICluster starts a master and a worker from a real configuration:

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alluxio-go/alluxio/internal/testport"
 	"github.com/alluxio-go/alluxio/ufs"
 )
 
@@ -38,13 +38,11 @@ func (b *lockedBuffer) String() string {
 // freeAddr returns a free TCP address on 127.0.0.1.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testport.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 // testOpenUFS opens a dirUFS for a local path URI. Options: "plain"

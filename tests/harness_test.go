@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,10 +16,11 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/alluxio-go/alluxio/internal/testport"
 )
 
 // binDir holds the binaries and scripts built once for the whole run.
@@ -85,31 +85,15 @@ type cluster struct {
 	props   map[string]string
 }
 
-// handedOut holds the ports freePort returned, so one test binary never
-// gets the same port twice (the kernel may offer a just-closed port again).
-var (
-	portsMu   sync.Mutex
-	handedOut = map[int]bool{}
-)
-
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that no other caller in this process has been given.
+// that no other caller in this process has been given (testport.Free).
 func freePort(t *testing.T) int {
 	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !handedOut[port] {
-			handedOut[port] = true
-			return port
-		}
+	port, err := testport.Free()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return port
 }
 
 // newCluster lays out an installation; props override the generated

@@ -3,7 +3,7 @@ package tests
 import (
 	"bytes"
 	"crypto/rand"
-	"net"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -43,12 +43,7 @@ func startVersitygwAt(t *testing.T, dir string) string {
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("versitygw is not installed: run tests/s3/install-versitygw.sh (%v)", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	// Keep-alive as real S3 servers keep it (versitygw closes every
 	// connection after one request without it).
 	cmd := exec.Command(bin, "--access", s3Key, "--secret", s3Secret, "--port", addr, "--quiet", "--keep-alive", "posix", dir)
