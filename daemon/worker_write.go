@@ -77,12 +77,6 @@ func (s *writeSession) change(off, end int64) {
 	}
 }
 
-// unchanged is since.unchanged, which the under-store's writer asks from a
-// write or the commit, with s.mu held.
-func (s *writeSession) unchanged(off, end int64) bool {
-	return s.since.unchanged(off, end)
-}
-
 // through reports a write type whose bytes go on to the under-store as
 // they are written (openOutputs opens its writer).
 func (s *writeSession) through() bool {
@@ -103,7 +97,9 @@ func (s *writeSession) baseVersion() *ufs.BaseVersion {
 		return nil
 	}
 	b := s.base
-	v := &ufs.BaseVersion{Path: b.UfsPath, Fingerprint: b.UfsFingerprint, Size: b.Size, Unchanged: s.unchanged}
+	// The under-store's writer asks Unchanged from a write or the
+	// commit, with s.mu held.
+	v := &ufs.BaseVersion{Path: b.UfsPath, Fingerprint: b.UfsFingerprint, Size: b.Size, Unchanged: s.since.unchanged}
 	switch {
 	case s.drained != nil:
 		v.ReadAt = s.drained.ReadAt
@@ -143,7 +139,8 @@ func (w *Worker) hold(ctx context.Context, s *writeSession) {
 }
 
 // takeBase has the under-store take the base's bytes on its side
-// (ufs.BaseTaker), and reports whether it did. Then nothing of the base is
+// (ufs.BaseTaker), and reports whether it did (never for a session that
+// does not write through to it). Then nothing of the base is
 // read from the store: the new version's cache is filled from the pinned
 // base, or, with no base held, the new version is not cached (its pages
 // would start past the base's). A store that cannot leaves the bytes to
@@ -190,10 +187,8 @@ func (w *Worker) openStreaming(ctx context.Context, s *writeSession) error {
 	if s.base == nil {
 		return nil
 	}
-	if s.through() {
-		if taken, err := w.takeBase(ctx, s); taken || err != nil {
-			return err
-		}
+	if taken, err := w.takeBase(ctx, s); taken || err != nil {
+		return err
 	}
 	return w.copyVersion(ctx, s, *s.base)
 }
@@ -743,19 +738,13 @@ func (w *Worker) persist(ctx context.Context, rec persistRecord) error {
 	}
 	cached := ref
 	cached.Persisted = false // the bytes can only come from the cache
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	for off := int64(0); off < ref.Size; {
-		n, err := w.store.ReadAt(ctx, keyOf(ref), ref.Size, w.source(cached), *bp, off, blockstore.ReadCache)
-		if err != nil && !errors.Is(err, io.EOF) {
-			uw.Abort()
-			return err
-		}
-		if _, err := uw.Write((*bp)[:n]); err != nil {
-			uw.Abort()
-			return err
-		}
-		off += int64(n)
+	err = w.readVersion(ctx, cached, func(p []byte, off int64) error {
+		_, err := uw.Write(p)
+		return err
+	})
+	if err != nil {
+		uw.Abort()
+		return err
 	}
 	fi, err := uw.Close(ctx)
 	if err != nil {

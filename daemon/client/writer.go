@@ -462,7 +462,7 @@ func (w *FileWriter) restage(ctx context.Context) error {
 // master when the current one is complete; the new version starts with
 // the bytes of the old one.
 func (w *FileWriter) open(ctx context.Context, staged bool) error {
-	var made *meta.FileInfo // the version a new one replaced here
+	made := false // a new version, replacing w.prior, made here
 	if w.completed && !w.born {
 		var base *wire.FileRef
 		if w.size > 0 {
@@ -474,9 +474,8 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 		if err != nil {
 			return err
 		}
-		old := w.info
-		made = &old
-		w.info, w.completed, w.base, w.prior = fi, false, base, &old
+		prior := w.info
+		w.info, w.completed, w.base, w.prior, made = fi, false, base, &prior, true
 	}
 	if w.born {
 		// A lookup failure leaves the path as it was: the commit
@@ -490,8 +489,8 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 	req := wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Keep: w.base, Staged: staged, Fill: w.fill()}
 	wc, err := w.c.openSession(ctx, req, &resp)
 	if err != nil {
-		if made != nil {
-			w.restore(ctx, *made)
+		if made {
+			w.restore(ctx)
 		}
 		return err
 	}
@@ -506,13 +505,17 @@ func (w *FileWriter) open(ctx context.Context, staged bool) error {
 	return w.drain(ctx)
 }
 
-// restore gives the file back its version old, which the new version
-// this writer made was to replace, when no session could start it: the
-// file is then as before the write that failed, not empty and incomplete.
-// When the master cannot, the writer keeps the new version and its base,
-// and the next write or the close tries the session again.
-func (w *FileWriter) restore(ctx context.Context, old meta.FileInfo) {
-	req := wire.RestoreVersionRequest{ID: w.info.ID, Made: w.info.Fingerprint, Old: meta.VersionOf(old)}
+// restore gives the file back its version w.prior, which the new version
+// this writer made was to replace, when no session could start it or its
+// commit failed: the file is then as before the write that failed, not
+// empty and incomplete. When the master cannot, the writer keeps the new
+// version and its base, and the next write or the close tries the session
+// again.
+func (w *FileWriter) restore(ctx context.Context) {
+	if w.prior == nil {
+		return
+	}
+	req := wire.RestoreVersionRequest{ID: w.info.ID, Made: w.info.Fingerprint, Old: meta.VersionOf(*w.prior)}
 	fi, err := w.c.callInfo(context.WithoutCancel(ctx), wire.MasterRestoreVersion, false, req)
 	if err != nil {
 		w.c.log.Warn("a file whose new version could not start writing stays incomplete until its writer commits it",
@@ -659,9 +662,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	w.dropStaging()
 	if err != nil {
 		w.failed = fmt.Errorf("commit %s: %w", w.path, err)
-		if w.prior != nil {
-			w.restore(ctx, *w.prior)
-		}
+		w.restore(ctx)
 		return err
 	}
 	if (pend > 0 || direct) && resp.Size != w.size {

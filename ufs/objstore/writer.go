@@ -63,16 +63,22 @@ func (s *Store) Create(ctx context.Context, p string, opts ufs.CreateOptions) (u
 	}
 	partSize := s.cfg.PartSize
 	if opts.SizeHint > 0 {
-		const mb = 1 << 20
-		need := (opts.SizeHint + int64(s.cfg.MaxParts) - 1) / int64(s.cfg.MaxParts)
-		need = (need + mb - 1) / mb * mb
-		partSize = min(max(partSize, need), s.cfg.MaxPartSize)
+		partSize = s.partSizeFor(opts.SizeHint, s.cfg.MaxParts, partSize)
 	}
 	mp, _ := s.client.(Multipart)
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	w := &writer{s: s, mp: mp, key: s.key(c), name: path.Base(c), ctx: wctx, cancel: cancel, partSize: partSize}
 	w.copier, w.base, w.baseKey, w.baseETag = s.baseOf(ctx, mp, opts.Base)
 	return w, nil
+}
+
+// partSizeFor is the part size, at least least and at most MaxPartSize,
+// in whole MiB once above least, that fits size bytes in parts parts.
+func (s *Store) partSizeFor(size int64, parts int, least int64) int64 {
+	const mb = 1 << 20
+	need := (size + int64(parts) - 1) / int64(parts)
+	need = (need + mb - 1) / mb * mb
+	return min(max(least, need), s.cfg.MaxPartSize)
 }
 
 // baseOf returns what a writer copies parts from: the client's PartCopier,
@@ -269,10 +275,10 @@ func (w *writer) TakeBase(n int64) error {
 	case w.size != 0 || n < 0 || n > w.base.Size:
 		return s.pathErr(op, w.key, fmt.Errorf("%d bytes of a %d-byte base after %d written: %w", n, w.base.Size, w.size, syscall.EINVAL))
 	}
-	minPart := min(s.cfg.MinPartSize, w.partSize)
 	if n == 0 {
 		return nil
 	}
+	minPart := min(s.cfg.MinPartSize, w.partSize)
 	if n < minPart {
 		// Too small to be a part before the new bytes: they go in the
 		// buffer.
@@ -285,9 +291,8 @@ func (w *writer) TakeBase(n int64) error {
 	}
 	// The parts fit in half of MaxParts, leaving the rest to the new
 	// bytes.
-	if half := int64(max(1, s.cfg.MaxParts/2)); n > half*w.partSize {
-		const mb = 1 << 20
-		w.partSize = min((n/half+mb)/mb*mb, s.cfg.MaxPartSize)
+	if half := max(1, s.cfg.MaxParts/2); n > int64(half)*w.partSize {
+		w.partSize = s.partSizeFor(n, half, w.partSize)
 	}
 	if err := w.startUpload(w.ctx); err != nil {
 		return w.fail(err)
