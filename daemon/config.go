@@ -82,6 +82,7 @@ func MasterConfigFrom(c *conf.Config, log *slog.Logger) (MasterConfig, error) {
 			RootOptions:           rootOptions(c),
 			RootReadOnly:          c.Bool("alluxio.master.mount.table.root.readonly"),
 			SyncInterval:          c.Duration("alluxio.user.file.metadata.sync.interval"),
+			DeferUfsDeletes:       c.Bool("alluxio.master.ufs.delete.deferred"),
 			OpenUFS:               ufs.Open,
 			Logger:                log,
 			Checkpoint: meta.CheckpointConfig{

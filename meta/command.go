@@ -37,6 +37,7 @@ const (
 	cmdSyncDirRange
 	cmdExchange
 	cmdRestoreVersion
+	cmdUfsDeleted
 )
 
 // command is a typed record that changes the state. Every field that must
@@ -76,6 +77,7 @@ var applyTable = map[commandType]applyFunc{
 	cmdSyncDirRange:    decodeApply((*syncDirRangeCmd).apply),
 	cmdExchange:        decodeApply((*exchangeCmd).apply),
 	cmdRestoreVersion:  decodeApply((*restoreVersionCmd).apply),
+	cmdUfsDeleted:      decodeApply((*ufsDeletedCmd).apply),
 }
 
 // decodeApply turns a typed apply method into an applyFunc.
@@ -317,6 +319,9 @@ type deleteCmd struct {
 	Path      string `json:"path"`
 	Recursive bool   `json:"recursive,omitempty"`
 	Now       int64  `json:"now"`
+	// Later records the file's removal from its under-store for the
+	// leader's batches (deferdelete.go): the leader did not remove it.
+	Later bool `json:"later,omitempty"`
 }
 
 func (*deleteCmd) commandType() commandType { return cmdDelete }
@@ -326,9 +331,14 @@ func (c *deleteCmd) apply(t *txn) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Later && n.isFile() {
+		if mi, rel, ok := t.mountTable().resolve(c.Path); ok {
+			t.deferDelete(mi.ID, rel, c.Now)
+		}
+	}
 	touch(parent, c.Now)
 	t.removeTree(parent, n)
-	return nil, nil
+	return nil, t.err
 }
 
 // renameCmd moves an entry with POSIX semantics: a file replaces a file, a
@@ -652,6 +662,11 @@ func (c *addUFSEntriesCmd) apply(t *txn) (any, error) {
 		if _, exists := t.child(w.node.ID, name); exists {
 			continue
 		}
+		listed := e
+		listed.Name = name
+		if deferredIn(t, dir)(listed) {
+			continue // unlinked, still to leave the store
+		}
 		t.linkNew(w.node, newInodeFromEntry(t.allocInodeID(), w.node.ID, name, e))
 	}
 	return nil, t.err
@@ -678,7 +693,10 @@ func (c *syncFileCmd) apply(t *txn) (any, error) {
 		return infoOf(t, n, c.Path)
 	}
 	if c.Gone || !n.sameKind(c.Entry) {
-		if !removable(t, mt, n, c.Path) {
+		dir, name := splitParent(c.Path)
+		listed := c.Entry
+		listed.Name = name
+		if !removable(t, mt, n, c.Path) || (!c.Gone && deferredIn(t, dir)(listed)) {
 			return infoOf(t, n, c.Path)
 		}
 		parent, err := parentOf(t, "sync", c.Path, n)

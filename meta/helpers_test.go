@@ -46,7 +46,8 @@ func freeAddr(t testing.TB) string {
 }
 
 // testOpenUFS opens a dirUFS for a local path URI. Options: "plain"
-// hides the optional interfaces; "fail" makes opening fail with an error
+// hides the optional interfaces; "batch" wraps it in the batchUFS of its
+// directory (one per directory, kept across opens); "fail" makes opening fail with an error
 // that quotes the secret key option, to check that it is scrubbed.
 func testOpenUFS(uri string, opts map[string]string) (ufs.UFS, error) {
 	if opts["fail"] != "" {
@@ -62,6 +63,10 @@ func testOpenUFS(uri string, opts map[string]string) (ufs.UFS, error) {
 	var s ufs.UFS = &dirUFS{root: u.Path}
 	if opts["plain"] == "true" {
 		s = plainUFS{s}
+	}
+	if opts["batch"] == "true" {
+		v, _ := batchStores.LoadOrStore(u.Path, &batchUFS{UFS: s})
+		return v.(*batchUFS), nil
 	}
 	return s, nil
 }

@@ -17,6 +17,7 @@ import (
 //	1: everything up to the exchange of two entries
 //	2: the exchange (renameat2 RENAME_EXCHANGE)
 //	3: the restore of a file's version a writer could not replace
+//	4: deferred under-store deletes (deleteCmd.Later, ufsDeletedCmd)
 //
 // A master that meets a command type it does not know cannot apply it, and
 // its state would silently part from the group's; so a leader proposes a
@@ -24,7 +25,7 @@ import (
 // said it applies that level (Config.PeerLevel). During a rolling upgrade
 // the new kinds of change are refused (EINVAL, as a store that cannot make
 // them refuses them) until the last master runs the new build.
-const CommandLevel = 3
+const CommandLevel = 4
 
 // levelOf returns the level that introduced command type ct.
 func levelOf(ct commandType) int {
@@ -33,6 +34,8 @@ func levelOf(ct commandType) int {
 		return 2
 	case cmdRestoreVersion:
 		return 3
+	case cmdUfsDeleted:
+		return 4
 	}
 	return 1
 }

@@ -119,6 +119,10 @@ type Config struct {
 	// SyncInterval is how long under-store metadata is trusted: < 0 never
 	// sync again after the first load, 0 sync on every call.
 	SyncInterval time.Duration
+	// DeferUfsDeletes lets an unlink of a file in a store that removes
+	// many files a request return before the store removed it; the
+	// leader removes such files in batches (deferdelete.go).
+	DeferUfsDeletes bool
 	// Checkpoint says when the journal snapshots the metastore and
 	// compacts its log (the UFS journal writes a checkpoint every
 	// PeriodEntries entries); the zero value takes the defaults.
@@ -166,8 +170,10 @@ type Master struct {
 	// inodes caches the size of the namespace for reports.
 	inodes inodeCounter
 
-	// leaderCh carries Raft's leadership changes to watchLeadership, which
-	// stops when stop is closed; watching tracks it.
+	// deletes sends the deferred under-store deletes (deferdelete.go).
+	deletes *deferrer
+	// leaderCh carries Raft's leadership changes to watchLeadership;
+	// it and deletes.run stop when stop is closed; watching tracks them.
 	leaderCh chan bool
 	stop     chan struct{}
 	watching sync.WaitGroup
@@ -232,6 +238,7 @@ func Open(ctx context.Context, cfg Config) (*Master, error) {
 		cfg: cfg, log: log, fsm: f, sync: newSyncer(cfg.SyncInterval), ufsCache: map[uint64]*openedUFS{},
 		leaderCh: make(chan bool, 16), stop: make(chan struct{}),
 	}
+	m.deletes = newDeferrer(m)
 	f.onRestore = m.dropCaches
 	if ufsJournal {
 		m.jr, err = m.openUFSJournal()
@@ -248,8 +255,9 @@ func Open(ctx context.Context, cfg Config) (*Master, error) {
 		f.close()
 		return nil, err
 	}
-	m.watching.Add(1)
+	m.watching.Add(2)
 	go m.watchLeadership()
+	go m.deletes.run()
 	if !m.group() {
 		if err := m.waitReady(ctx); err != nil {
 			m.Close()
@@ -681,9 +689,9 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 	m.ownerFor(ctx, &o.UID, &o.GID)
 	m.inheritGroup(p, &o.GID, &o.Mode, false)
 	var (
-		dropUFS, born bool
-		mi            MountInfo
-		rel           string
+		dropUFS, born, deferred bool
+		mi                      MountInfo
+		rel                     string
 	)
 	err = m.fsm.view(func(t *txn) error {
 		_, existing, err := checkCreateFile(t, p, o.Overwrite, o.Exclusive)
@@ -695,10 +703,18 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 		born = o.Complete && existing == nil && m.cfg.SyncInterval < 0
 		dropUFS = existing != nil && existing.Persisted && !o.Persisted
 		mi, rel, _ = t.mountTable().resolve(p)
+		deferred = hasDeferred(t, mi, rel)
 		return nil
 	})
 	if err != nil {
 		return FileInfo{}, err
+	}
+	if deferred {
+		// An unlinked file of this name still to leave the store must
+		// not take the new one with it.
+		if err := m.flushDeletes(ctx, mi, rel); err != nil {
+			return FileInfo{}, err
+		}
 	}
 	if dropUFS {
 		if err := m.ufsDelete(ctx, op, p, mi, rel, false); err != nil {
@@ -1043,9 +1059,10 @@ func (m *Master) DeleteWith(ctx context.Context, path string, o DeleteOptions) e
 		return err
 	}
 	var (
-		n   *inode
-		mi  MountInfo
-		rel string
+		n        *inode
+		mi       MountInfo
+		rel      string
+		deferred bool // files under the directory n are still to leave the store
 	)
 	check := func() error {
 		return m.fsm.view(func(t *txn) error {
@@ -1054,6 +1071,7 @@ func (m *Master) DeleteWith(ctx context.Context, path string, o DeleteOptions) e
 				return err
 			}
 			mi, rel, _ = t.mountTable().resolve(p)
+			deferred = n.IsDir && hasDeferred(t, mi, rel)
 			return nil
 		})
 	}
@@ -1072,6 +1090,13 @@ func (m *Master) DeleteWith(ctx context.Context, path string, o DeleteOptions) e
 			return err
 		}
 		if err := check(); err != nil {
+			return err
+		}
+	}
+	if deferred {
+		// A directory goes from the store whole, or a listing would show
+		// it still there.
+		if err := m.flushDeletes(ctx, mi, rel); err != nil {
 			return err
 		}
 	}
@@ -1147,7 +1172,9 @@ func (m *Master) ufsDelete(ctx context.Context, op, p string, mi MountInfo, rel 
 }
 
 // deleteFile removes the persisted file p from its under-store and from
-// the namespace at once: an unlink waits for the longer of the store's
+// the namespace. In a store that removes many files a request the
+// removal is left to the leader's batches (deferdelete.go); otherwise it
+// is made at once: an unlink waits for the longer of the store's
 // DELETE and the Raft commit, not for the two in turn. It succeeds only
 // when both did. When the commit went through but the DELETE failed, the
 // file, still in the store, is loaded back from it (with the store's
@@ -1155,6 +1182,15 @@ func (m *Master) ufsDelete(ctx context.Context, op, p string, mi MountInfo, rel 
 // store's copy may be gone while the namespace keeps the file, as when the
 // DELETE went first.
 func (m *Master) deleteFile(ctx context.Context, op, p string, mi MountInfo, rel string, recursive bool) error {
+	if m.canDefer(ctx, mi) {
+		c := &deleteCmd{Path: p, Recursive: recursive, Now: time.Now().UnixNano(), Later: true}
+		if _, err := m.proposeRequest(ctx, c); err != nil {
+			return err
+		}
+		m.sync.forget(p)
+		m.deletes.wake()
+		return nil
+	}
 	// Both run in this goroutine, the command committing while the store
 	// deletes: an SDK's request path is deep, and a goroutine of its own
 	// would grow its stack by copying on every unlink (13% of the
@@ -1237,6 +1273,7 @@ func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOption
 		mi                MountInfo
 		srcRel, dstRel    string
 		existingPersisted bool
+		deferred          bool
 	)
 	check := func() error {
 		return m.fsm.view(func(t *txn) error {
@@ -1253,11 +1290,19 @@ func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOption
 			mi, srcRel, _ = mt.resolve(s)
 			_, dstRel, _ = mt.resolve(d)
 			existingPersisted = rp.existing != nil && rp.existing.Persisted
+			deferred = hasDeferred(t, mi, srcRel) || hasDeferred(t, mi, dstRel)
 			return nil
 		})
 	}
 	if err := check(); err != nil || rp.noop {
 		return err
+	}
+	if deferred {
+		// What the store moves or writes over must not be a file still
+		// to leave it: a directory's move copies what is under it.
+		if err := m.flushPaths(ctx, mi, srcRel, dstRel); err != nil {
+			return err
+		}
 	}
 	if ex := rp.existing; ex != nil && ex.IsDir {
 		// The directory replaced must be empty in the under-store too.
@@ -1315,6 +1360,7 @@ func (m *Master) Exchange(ctx context.Context, a, b string) error {
 		xp         exchangePlan
 		mi         MountInfo
 		relA, relB string
+		deferred   bool
 	)
 	if err := m.fsm.view(func(t *txn) error {
 		var err error
@@ -1324,9 +1370,15 @@ func (m *Master) Exchange(ctx context.Context, a, b string) error {
 		mt := t.mountTable()
 		mi, relA, _ = mt.resolve(pa)
 		_, relB, _ = mt.resolve(pb)
+		deferred = hasDeferred(t, mi, relA) || hasDeferred(t, mi, relB)
 		return nil
 	}); err != nil || xp.noop {
 		return err
+	}
+	if deferred {
+		if err := m.flushPaths(ctx, mi, relA, relB); err != nil {
+			return err
+		}
 	}
 	var x ufs.Exchanger // the store that swapped, when the entries are in it
 	switch {
@@ -1550,18 +1602,25 @@ func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gi
 	}
 	m.ownerFor(ctx, &uid, &gid)
 	var (
-		mi  MountInfo
-		rel string
+		mi       MountInfo
+		rel      string
+		deferred bool
 	)
 	err = m.fsm.view(func(t *txn) error {
 		if _, err := checkCreateNew(t, op, p); err != nil {
 			return err
 		}
 		mi, rel, _ = t.mountTable().resolve(p)
+		deferred = hasDeferred(t, mi, rel)
 		return nil
 	})
 	if err != nil {
 		return FileInfo{}, err
+	}
+	if deferred {
+		if err := m.flushDeletes(ctx, mi, rel); err != nil {
+			return FileInfo{}, err
+		}
 	}
 	u, err := m.ufsFor(mi)
 	if err != nil {

@@ -119,7 +119,8 @@ func (m *Master) Mount(ctx context.Context, alluxioPath, ufsURI string, o MountO
 }
 
 // Unmount detaches the mount at alluxioPath: its subtree leaves the
-// namespace; the under-store is not touched. "/" cannot be unmounted.
+// namespace; the under-store is not touched, but for the files unlinked
+// that were still to leave it (deferdelete.go). "/" cannot be unmounted.
 func (m *Master) Unmount(ctx context.Context, alluxioPath string) error {
 	const op = "unmount"
 	p, err := m.begin(op, alluxioPath)
@@ -132,8 +133,26 @@ func (m *Master) Unmount(ctx context.Context, alluxioPath string) error {
 	if r, ok := m.replayed(ctx); ok {
 		return r.err
 	}
-	if err := m.fsm.view(func(t *txn) error { _, err := checkUnmount(t, p); return err }); err != nil {
+	var (
+		at       MountInfo
+		deferred bool
+	)
+	if err := m.fsm.view(func(t *txn) error {
+		var err error
+		if at, err = checkUnmount(t, p); err != nil {
+			return err
+		}
+		deferred = hasDeferred(t, at, "")
+		return nil
+	}); err != nil {
 		return err
+	}
+	if deferred {
+		// Files unlinked from the mount leave its store before it goes:
+		// mounted again, they would come back.
+		if err := m.flushDeletes(ctx, at, ""); err != nil {
+			return err
+		}
 	}
 	mi, err := result[MountInfo](m.proposeRequest(ctx, &unmountCmd{Path: p, Now: time.Now().UnixNano()}))
 	if err != nil {

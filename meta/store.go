@@ -88,7 +88,7 @@ func openStoreWith(path string, timeout time.Duration, noSync bool) (*store, err
 // metastore. The root carries no timestamps: they are set by the root
 // Mount command so that every replica agrees.
 func initStore(tx *bbolt.Tx) error {
-	for _, b := range [][]byte{bucketInodes, bucketEdges, bucketMounts, bucketMeta, bucketRequests, bucketRequestOrder, bucketMasters, bucketPinned, bucketTTL, bucketTTLInodes} {
+	for _, b := range [][]byte{bucketInodes, bucketEdges, bucketMounts, bucketMeta, bucketRequests, bucketRequestOrder, bucketMasters, bucketPinned, bucketTTL, bucketTTLInodes, bucketUfsDeletes} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}

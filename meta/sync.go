@@ -254,6 +254,10 @@ func (m *Master) loadMissing(ctx context.Context, p string, w walkResult, mi Mou
 	if err != nil {
 		return false, err
 	}
+	var deferred bool
+	if err := m.fsm.view(func(t *txn) error { deferred = t.deferred(mi.ID, rel); return nil }); err != nil || deferred {
+		return false, err // unlinked, still to leave the store
+	}
 	fi, err := u.Stat(ctx, rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -507,6 +511,7 @@ func planSyncRange(t *txn, p string, entries []ufsEntry, after, through string) 
 		return nil, &fs.PathError{Op: "sync", Path: p, Err: syscall.ENOTDIR}
 	}
 	inRange := func(name string) bool { return name > after && (through == "" || name <= through) }
+	deferred := deferredIn(t, p)
 	sp := &syncPlan{dir: dir}
 	mt := t.mountTable()
 	listed := make(map[string]int, len(entries))
@@ -544,7 +549,7 @@ func planSyncRange(t *txn, p string, entries []ufsEntry, after, through string) 
 				sp.drop = append(sp.drop, n)
 			}
 		case !n.sameKind(entries[i]):
-			if removable(t, mt, n, cp) {
+			if removable(t, mt, n, cp) && !deferred(entries[i]) {
 				sp.replace = append(sp.replace, replacement{old: n, entry: entries[i]})
 			}
 		case refresh(n, entries[i]):
@@ -554,7 +559,9 @@ func planSyncRange(t *txn, p string, entries []ufsEntry, after, through string) 
 	for _, e := range entries {
 		if _, todo := listed[e.Name]; todo {
 			delete(listed, e.Name) // a name listed twice is added once
-			sp.add = append(sp.add, e)
+			if !deferred(e) {
+				sp.add = append(sp.add, e)
+			}
 		}
 	}
 	return sp, t.err

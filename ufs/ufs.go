@@ -227,6 +227,20 @@ type FileDeleter interface {
 	DeleteFile(ctx context.Context, path string) error
 }
 
+// BatchFileDeleter is implemented by stores that can remove many files in
+// one request (an object store's multi-object DELETE). The master then
+// takes an unlink's file out of the store later, with others, instead of
+// in the unlink (meta's deferred deletes).
+type BatchFileDeleter interface {
+	// BatchDeletes reports whether DeleteFiles removes many files in one
+	// request; when it does not, it is not worth deferring a delete for.
+	BatchDeletes() bool
+	// DeleteFiles removes the files at paths, each known to be a file.
+	// Missing files are not an error. A failure may leave some removed
+	// and others not: removing them again is harmless.
+	DeleteFiles(ctx context.Context, paths []string) error
+}
+
 // FileOpener is implemented by stores whose files are local files. It
 // returns the open read-only file with its info, so that a worker can hand
 // the descriptor to the kernel for passthrough reads of a file it has not

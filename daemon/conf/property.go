@@ -149,6 +149,8 @@ func buildTable() []Property {
 			"Directory of the on-disk metastore."),
 		def("alluxio.master.worker.timeout", KindDuration, "30s",
 			"How long a worker that stopped heartbeating stays in the masters' reports."),
+		def("alluxio.master.ufs.delete.deferred", KindBool, "true",
+			"Whether an unlink of a file in an under-store that deletes many objects a request (S3) returns once the journal has it, the leading master deleting such files in batches soon after; false: every unlink waits for its DELETE."),
 		def("alluxio.master.ttl.checker.interval", KindDuration, "1min",
 			"How often the leading master deletes or frees entries whose TTL has passed."),
 		def("alluxio.master.filesystem.liststatus.result.message.length", KindInt, "1000",

@@ -565,7 +565,11 @@ func (s *Store) renameDir(ctx context.Context, op, from, to string) error {
 			return err
 		}
 		if !canMove {
-			if err := s.deleteKeys(ctx, op, pg.Objects); err != nil {
+			keys := make([]string, len(pg.Objects))
+			for i, o := range pg.Objects {
+				keys[i] = o.Key
+			}
+			if err := s.deleteKeys(ctx, op, keys); err != nil {
 				return err
 			}
 		}
@@ -575,13 +579,9 @@ func (s *Store) renameDir(ctx context.Context, op, from, to string) error {
 	}
 }
 
-// deleteKeys deletes the objects of one listing page: in one request
-// where the store can, else one request each.
-func (s *Store) deleteKeys(ctx context.Context, op string, objs []Object) error {
-	keys := make([]string, len(objs))
-	for i, o := range objs {
-		keys[i] = o.Key
-	}
+// deleteKeys deletes keys, at most Config.ListPage of them: in one
+// request where the store can, else one request each.
+func (s *Store) deleteKeys(ctx context.Context, op string, keys []string) error {
 	if b, ok := s.client.(BatchDeleter); ok {
 		if err := b.DeleteObjects(ctx, keys); err != nil {
 			return s.pathErr(op, keys[0], err)
