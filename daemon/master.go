@@ -440,6 +440,7 @@ func (m *Master) clusterMetrics() []metric {
 		{"Master.LastAppliedIndex", float64(info.LastApplied)},
 		{"Master.UptimeSeconds", time.Since(m.start).Seconds()},
 		{"Master.HeapInuseBytes", float64(heapInuse())},
+		{"Master.UfsDeletesPending", float64(m.meta.DeferredDeletes())},
 	}
 }
 

@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io/fs"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/alluxio-go/alluxio/ufs"
@@ -43,8 +43,9 @@ var bucketUfsDeletes = []byte("ufsDeletes")
 const deferredBatch = 1000
 
 // deferredGather is how long the leader waits after an unlink before it
-// sends a batch, so that the unlinks of an rm -r share requests.
-const deferredGather = 5 * time.Millisecond
+// sends a batch, so that the unlinks of an rm -r share requests: a batch
+// costs a request and a journal entry, however few keys it has.
+const deferredGather = 50 * time.Millisecond
 
 // deferredRetryMax caps the wait before a failed batch is tried again.
 const deferredRetryMax = 30 * time.Second
@@ -178,38 +179,53 @@ func (d *deferrer) run() {
 		<-d.m.stop
 		cancel()
 	}()
-	retry := time.Duration(0)
+	var (
+		retry     time.Duration // the last wait after a failure
+		notBefore time.Time     // no batch before it, after a failure
+	)
 	timer := time.NewTimer(time.Second)
 	defer timer.Stop()
+	more := false
 	for {
-		select {
-		case <-d.m.stop:
-			return
-		case <-d.kick:
-			// Let the unlinks that follow join the batch.
+		if !more {
 			select {
-			case <-time.After(deferredGather):
 			case <-d.m.stop:
 				return
+			case <-d.kick:
+				// Let the unlinks that follow join the batch.
+				select {
+				case <-time.After(deferredGather):
+				case <-d.m.stop:
+					return
+				}
+			case <-timer.C:
 			}
-		case <-timer.C:
 		}
+		more = false
 		next := time.Second
-		if d.m.Ready() {
-			more, err := d.sendBatch(ctx)
+		if wait := time.Until(notBefore); wait > 0 {
+			// Backing off from a failure: an unlink does not cut it short.
+			next = wait
+		} else if d.m.Ready() {
+			var err error
+			more, err = d.sendBatch(ctx)
 			switch {
 			case err != nil:
+				more = false
 				retry = min(max(2*retry, 500*time.Millisecond), deferredRetryMax)
-				next = retry
+				next, notBefore = retry, time.Now().Add(retry)
 				if ctx.Err() == nil {
 					d.m.log.Warn("deferred under-store deletes failed; trying again",
 						"in", retry, "err", err)
 				}
-			case more:
-				retry = 0
-				d.wake()
 			default:
 				retry = 0
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
 			}
 		}
 		timer.Reset(next)
@@ -308,7 +324,7 @@ func deleteFiles(ctx context.Context, u ufs.UFS, paths []string) error {
 		return b.DeleteFiles(ctx, paths)
 	}
 	for _, p := range paths {
-		if err := u.Delete(ctx, p); err != nil && !errors.Is(err, syscall.ENOENT) {
+		if err := u.Delete(ctx, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}

@@ -1136,16 +1136,20 @@ func removeAll(ctx context.Context, u ufs.UFS, rel string) error {
 	if err != nil {
 		return err
 	}
+	var files []string
 	for _, k := range kids {
 		child := ufs.Join(rel, k.Name)
-		if k.IsDir() {
-			err = removeAll(ctx, u, child)
-		} else {
-			err = u.Delete(ctx, child)
+		if !k.IsDir() {
+			files = append(files, child)
+			continue
 		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeAll(ctx, u, child); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+	}
+	// An object store's files go a batch a request.
+	if err := deleteFiles(ctx, u, files); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	if err := u.Delete(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

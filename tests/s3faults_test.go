@@ -188,11 +188,14 @@ func (p *faultProxy) fault(r *http.Request) fault {
 
 // classify names the S3 operation of a path-style request and its key.
 func (p *faultProxy) classify(r *http.Request) (op, key string) {
+	q := r.URL.Query()
+	if r.Method == http.MethodPost && q.Has("delete") {
+		return "DeleteObjects", "" // the keys are in the body
+	}
 	key, ok := strings.CutPrefix(r.URL.Path, "/"+p.bucket+"/")
 	if !ok || key == "" {
 		return "bucket", ""
 	}
-	q := r.URL.Query()
 	switch {
 	case r.Method == http.MethodGet:
 		return "GetObject", key

@@ -29,6 +29,8 @@
 # their own mounted with huge=within_size (transparent huge pages), instead
 # of on /dev/shm's (4 KiB pages; writing a page there costs several times
 # the CPU, most of it allocating the tmpfs's pages).
+# BENCH_S3_PROPS adds properties (key=value, space-separated) to
+# alluxio-go's configuration, to compare settings.
 # BENCH_S3_QUICK=1 measures only the raw and alluxio-go reads and the
 # small-file rows of alluxio-go and s3fs, and prints them, for trying
 # changes (nothing appended). BENCH_S3_BIN names the directory of the
@@ -164,6 +166,7 @@ PROPS
 [ -z "$page" ] || echo "alluxio.worker.page.store.page.size=$page" >>"$home/conf/alluxio-site.properties"
 [ -z "$ahead" ] || echo "alluxio.worker.network.reader.buffer.size=$ahead" >>"$home/conf/alluxio-site.properties"
 [ -z "$quick" ] || echo "alluxio.fuse.web.port=$(port)" >>"$home/conf/alluxio-site.properties"
+[ -z "${BENCH_S3_PROPS:-}" ] || printf '%s\n' $BENCH_S3_PROPS >>"$home/conf/alluxio-site.properties"
 export ALLUXIO_HOME=$home
 "$home/bin/alluxio-start.sh" local >/dev/null
 wait_mount "$home/mnt"
