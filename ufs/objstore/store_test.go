@@ -414,3 +414,67 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// onlyClient hides a client's optional interfaces.
+type onlyClient struct{ Client }
+
+// TestDeleteFiles checks the batch removal of files (ufs.BatchFileDeleter):
+// ListPage keys a multi-object request, missing keys are not an error,
+// the store root is refused, and a client without batches deletes one by
+// one and says it cannot batch.
+func TestDeleteFiles(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	s := New(m, Config{Prefix: "pre/", ListPage: 2})
+	for _, k := range []string{"pre/a", "pre/d/b", "pre/c", "pre/keep"} {
+		m.put(k, []byte(k))
+	}
+	if !s.BatchDeletes() {
+		t.Fatal("a store over a batch-deleting client says it cannot batch")
+	}
+	m.requests()
+	if err := s.DeleteFiles(ctx, []string{"a", "d/b", "c", "missing"}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := m.requests()
+	if got := count(reqs, "DELETES"); got != 2 || len(reqs) != 2 {
+		t.Fatalf("4 files, 2 a request: requests %v, want 2 multi-object DELETEs", reqs)
+	}
+	for _, k := range []string{"pre/a", "pre/d/b", "pre/c"} {
+		if _, ok := m.objs[k]; ok {
+			t.Errorf("%s is still there", k)
+		}
+	}
+	if _, ok := m.objs["pre/keep"]; !ok {
+		t.Error("pre/keep was deleted")
+	}
+	if err := s.DeleteFiles(ctx, []string{"keep", ""}); err == nil || !errors.Is(err, syscall.EISDIR) {
+		t.Fatalf("delete of the store root as a file: %v, want EISDIR", err)
+	}
+	if _, ok := m.objs["pre/keep"]; !ok {
+		t.Error("a refused batch deleted pre/keep")
+	}
+
+	m.fail = func(op, key string) error {
+		if op == "DELETES" {
+			return syscall.EIO
+		}
+		return nil
+	}
+	if err := s.DeleteFiles(ctx, []string{"keep"}); !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "pre/keep") {
+		t.Fatalf("a failed batch: %v, want EIO naming the key", err)
+	}
+	m.fail = nil
+
+	plain := New(onlyClient{m}, Config{Prefix: "pre/"})
+	if plain.BatchDeletes() {
+		t.Fatal("a store over a client without batches says it can batch")
+	}
+	m.requests()
+	if err := plain.DeleteFiles(ctx, []string{"keep"}); err != nil {
+		t.Fatal(err)
+	}
+	if reqs := m.requests(); count(reqs, "DELETE") != 1 || len(reqs) != 1 {
+		t.Fatalf("requests %v, want one DELETE", reqs)
+	}
+}
