@@ -253,3 +253,39 @@ func TestDeferredDeleteUnderMovedDirectory(t *testing.T) {
 		t.Fatal("no batch delete was made")
 	}
 }
+
+// TestDeferredDeleteFailover checks that the deletes a leader recorded
+// and could not make are made by the next leader.
+func TestDeferredDeleteFailover(t *testing.T) {
+	ctx := context.Background()
+	var root string
+	g := newGroupWith(t, 3, func(c *Config) {
+		c.DeferUfsDeletes = true
+		c.RootOptions = map[string]string{"batch": "true"}
+		root = c.RootUFS
+	})
+	t.Cleanup(func() { batchStores.Delete(root) })
+	li := g.leader(-1)
+	leader := g.masters[li]
+	e := &testEnv{m: leader, ufs: root}
+	e.writeFile(t, "/f", "f")
+	v, ok := batchStores.Load(root)
+	if !ok {
+		t.Fatal("the leader did not open the batch store")
+	}
+	b := v.(*batchUFS)
+	b.setFail(errors.New("store down"))
+	if err := leader.Delete(ctx, "/f", false); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(t, g.masters, leader.node.raft.AppliedIndex())
+	leader.node.close() // as a crash: no hand-over
+	next := g.masters[g.leader(li)]
+	if n := next.DeferredDeletes(); n != 1 {
+		t.Fatalf("the new leader has %d deletes deferred, want 1", n)
+	}
+	mustExistUFS(t, e, "/f", "f")
+	b.setFail(nil)
+	e.m = next
+	waitGone(t, e, "/f")
+}

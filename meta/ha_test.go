@@ -327,6 +327,13 @@ type group struct {
 // newGroup starts n masters that bootstrap together.
 func newGroup(t *testing.T, n int) *group {
 	t.Helper()
+	return newGroupWith(t, n, func(*Config) {})
+}
+
+// newGroupWith is newGroup with edit applied to each master's
+// configuration.
+func newGroupWith(t *testing.T, n int, edit func(*Config)) *group {
+	t.Helper()
 	g := &group{t: t}
 	ufsDir := t.TempDir()
 	var addrs []string
@@ -339,6 +346,7 @@ func newGroup(t *testing.T, n int) *group {
 			RPCAddr: fmt.Sprintf("rpc-%d:1", i), RootUFS: ufsDir, SyncInterval: -1, OpenUFS: testOpenUFS,
 			Logger: slog.New(slog.NewTextHandler(&lockedBuffer{}, nil)),
 		})
+		edit(&g.cfgs[i])
 	}
 	g.masters = make([]*Master, n)
 	for i := range n {
