@@ -1009,6 +1009,11 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 			mode |= 0o300
 		}
 		rel := relativeTo(mi, dir)
+		// In an object store a file's key hides a directory of the
+		// same name: an unlinked one still to leave goes first.
+		if err := m.flushDeletes(ctx, mi, rel); err != nil {
+			return FileInfo{}, err
+		}
 		err := u.Mkdir(ctx, rel, fileMode(mode))
 		if errors.Is(err, fs.ErrExist) {
 			loaded = false // it was there already: list it when asked

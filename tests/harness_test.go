@@ -262,6 +262,22 @@ func (c *cluster) metrics() map[string]float64 {
 	return m
 }
 
+// settleDeletes waits until the master has made its deferred
+// under-store deletes (Master.UfsDeletesPending is 0).
+func (c *cluster) settleDeletes() error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n := c.metrics()["Master.UfsDeletesPending"]
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%.0f deferred under-store deletes still pending after 20s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // waitMetrics waits for a heartbeat to carry the workers' counters.
 func (c *cluster) waitMetrics(cond func(map[string]float64) bool) map[string]float64 {
 	c.t.Helper()

@@ -23,13 +23,16 @@ import (
 // PutObject of its marker (none for its parent's), after lookups that do
 // not write. Then an unlink whose DeleteObject the store keeps failing
 // fails with EIO and leaves the file listed, readable and in the bucket;
-// once the store recovers the unlink removes the object.
+// once the store recovers the unlink removes the object. (Deferred
+// deletes are off here.)
 func TestS3RequestsThroughMount(t *testing.T) {
 	const bucket, prefix = "requests", "data/"
 	ctx := t.Context()
 	endpoint, _, admin := startBucket(t, bucket)
 	proxy := startFaultProxy(t, endpoint, bucket)
-	c := newCluster(t, nil)
+	// Unlinks wait for their DELETE here, as with deferred deletes off;
+	// TestS3DeferredDeletes pins the requests of deferred ones.
+	c := newCluster(t, map[string]string{"alluxio.master.ufs.delete.deferred": "false"})
 	c.start()
 	proxy.mount(c, "/s3", bucket+"/"+prefix)
 	mnt := filepath.Join(c.mnt, "s3")

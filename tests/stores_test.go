@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -288,11 +289,20 @@ func (s *storeSide) checkStored(t *testing.T, key string, want []byte) {
 	}
 }
 
-// checkGone fails unless the store has nothing at key.
+// checkGone fails unless the store has nothing at key. An unlinked file's object leaves S3 with the master's next batch of
+// deletes (alluxio.master.ufs.delete.deferred), well within the wait.
 func (s *storeSide) checkGone(t *testing.T, key string) {
 	t.Helper()
-	if got, err := s.get(t, key); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("%s in the store: %d bytes, %v; want it gone", key, len(got), err)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := s.get(t, key)
+		if errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s in the store: %d bytes, %v; want it gone", key, len(got), err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
