@@ -14,7 +14,7 @@ import (
 
 // Deferred deletes. An unlink of a persisted file in a store that removes
 // many files in one request (ufs.BatchFileDeleter: S3's multi-object
-// DELETE) does not wait for the store. Its journal entry takes the file
+// DELETE, Kodo's rs /batch) does not wait for the store. Its journal entry takes the file
 // out of the namespace and records its key in bucketUfsDeletes, in the
 // same transaction; the leader then removes the recorded keys from the
 // store in batches and journals that they are gone (ufsDeletedCmd). The

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -374,5 +375,47 @@ func TestOptions(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestBatchDelete removes files with rs /batch (ufs.BatchFileDeleter):
+// one request for several keys, a missing key is no error, a 5xx is
+// retried, and the test server's batch refuses a request signed with the
+// wrong secret.
+func TestBatchDelete(t *testing.T) {
+	srv := startServer(t)
+	b := newBucket(srv)
+	s := openStore(t, "kodo://"+b+"/dir/", options(srv, b))
+	for _, p := range []string{"a", "b/c", "keep"} {
+		putFile(t, s, p, []byte(p))
+	}
+	if !s.BatchDeletes() {
+		t.Fatal("the Kodo store says it cannot delete in batches")
+	}
+	before := srv.Requests()
+	if err := s.DeleteFiles(t.Context(), []string{"a", "b/c", "missing"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Requests() - before; n != 1 {
+		t.Errorf("3 deletes sent %d requests, want one batch", n)
+	}
+	if got := srv.Keys(b); !slices.Equal(got, []string{"dir/keep"}) {
+		t.Fatalf("bucket after the batch: %v, want dir/keep alone", got)
+	}
+
+	srv.FailNext(2, 503)
+	if err := s.DeleteFiles(t.Context(), []string{"keep"}); err != nil {
+		t.Fatalf("batch through two 503s: %v", err)
+	}
+	if got := srv.Keys(b); len(got) != 0 {
+		t.Fatalf("bucket after the retried batch: %v, want it empty", got)
+	}
+
+	opts := options(srv, b)
+	opts[keySecretKey] = "wrong-secret"
+	bad := openStore(t, "kodo://"+b+"/dir/", opts)
+	err := bad.DeleteFiles(t.Context(), []string{"x"})
+	if err == nil || strings.Contains(err.Error(), "wrong-secret") {
+		t.Fatalf("batch with a wrong secret: %v, want a refusal that does not show the secret", err)
 	}
 }

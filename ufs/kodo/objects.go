@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qiniu/go-sdk/v7/auth"
 	"github.com/qiniu/go-sdk/v7/storage"
 
 	"github.com/alluxio-go/alluxio/ufs/objstore"
@@ -31,9 +32,10 @@ const urlLifetime = time.Hour
 type objects struct{ s *Store }
 
 var (
-	_ objstore.Client    = objects{}
-	_ objstore.Multipart = objects{}
-	_ objstore.Mover     = objects{}
+	_ objstore.Client       = objects{}
+	_ objstore.Multipart    = objects{}
+	_ objstore.Mover        = objects{}
+	_ objstore.BatchDeleter = objects{}
 )
 
 // putTime converts Kodo's putTime (100 ns units) to a time, zero for 0.
@@ -206,6 +208,35 @@ func (o objects) MoveObject(ctx context.Context, src, dst string) error {
 func (o objects) DeleteObject(ctx context.Context, key string) error {
 	s := o.s
 	return s.manage(ctx, "delete", s.cfg.rsHost+storage.URIDelete(s.cfg.bucket, key), nil)
+}
+
+// DeleteObjects deletes keys (at most 1,000) with one rs /batch of
+// deletes (objstore.BatchDeleter). A key already gone is not an error.
+func (o objects) DeleteObjects(ctx context.Context, keys []string) error {
+	s := o.s
+	ops := make([]string, len(keys))
+	for i, k := range keys {
+		ops[i] = storage.URIDelete(s.cfg.bucket, k)
+	}
+	var rets []storage.BatchOpRet
+	err := s.retry(ctx, "batch delete", func(ctx context.Context) error {
+		rets = nil
+		return s.client.CredentialedCallWithForm(ctx, s.mac, auth.TokenQiniu, &rets, http.MethodPost,
+			s.cfg.rsHost+"/batch", nil, map[string][]string{"op": ops})
+	})
+	if err != nil {
+		return err
+	}
+	if len(rets) != len(keys) {
+		return fmt.Errorf("batch delete: %d answers for %d keys: %w", len(rets), len(keys), syscall.EIO)
+	}
+	for i, r := range rets {
+		if r.Code != http.StatusOK && r.Code != codeNoSuchKey {
+			return &objstore.KeyError{Key: keys[i], Err: fmt.Errorf("delete failed: %d %s: %w",
+				r.Code, s.cfg.scrub(r.Data.Error), syscall.EIO)}
+		}
+	}
+	return nil
 }
 
 // CreateUpload initiates a v2 multipart upload of key.

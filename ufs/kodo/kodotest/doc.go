@@ -13,7 +13,9 @@
 //     then a form or JSON body) or "QBox <ak>:<sign>" (path?query, newline,
 //     then a form body): POST /stat/<EncodedEntry>, /delete/<EncodedEntry>,
 //     /move/<src>/<dst>[/force/<bool>], /copy/<src>/<dst>[/force/<bool>],
-//     and the rsf listing POST|GET /list?bucket=&prefix=&delimiter=&marker=&limit=
+//     POST /batch (a form of up to 1,000 op=<one of those paths>, answered
+//     with a JSON array of {code, data} in order, status 200 when all
+//     succeeded and 298 otherwise), and the rsf listing POST|GET /list?bucket=&prefix=&delimiter=&marker=&limit=
 //     (v1 JSON: items, commonPrefixes, marker);
 //   - form upload POST / (multipart/form-data: token, key, file, crc32),
 //     answering {"hash","key"};
@@ -33,7 +35,7 @@
 //
 // Object hashes are Qiniu's qetag of the whole content, also for
 // multipart uploads (real Kodo reports a different, MD5-based hash for v2
-// uploads whose parts are not 4 MiB blocks). The batch, fetch, chgm,
+// uploads whose parts are not 4 MiB blocks). The fetch, chgm,
 // lifecycle, v2 listing and v1 mkblk/bput/mkfile APIs are not
 // implemented (404).
 //

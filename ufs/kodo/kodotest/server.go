@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -240,6 +241,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Method == http.MethodPost && strings.HasPrefix(p, "/move/"),
 		r.Method == http.MethodPost && strings.HasPrefix(p, "/copy/"):
 		err = s.manage(w, r)
+	case r.Method == http.MethodPost && p == "/batch":
+		err = s.batch(w, r)
 	default:
 		err = errNotFound
 	}
@@ -278,64 +281,125 @@ func (s *Server) manage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkManagement(r, body); err != nil {
 		return err
 	}
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
-	bucket, key, err := decodeEntry(parts[1])
+	ret, err := s.operate(r.URL.Path)
 	if err != nil {
 		return err
+	}
+	w.Header().Set("X-Reqid", reqID())
+	if ret != nil {
+		writeJSON(w, http.StatusOK, ret)
+		return nil
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// batch serves rs /batch: a form of up to 1,000 op=/<operation>/<args>
+// (stat, delete, move, copy), each answered in order with its code, and
+// its error or stat result as data; the status is 200 when every one
+// succeeded, 298 otherwise.
+func (s *Server) batch(w http.ResponseWriter, r *http.Request) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return errBadArgument
+	}
+	if err := s.checkManagement(r, body); err != nil {
+		return err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return errBadArgument
+	}
+	ops := form["op"]
+	if len(ops) == 0 || len(ops) > 1000 {
+		return errBadArgument
+	}
+	status := http.StatusOK
+	out := make([]map[string]any, len(ops))
+	for i, op := range ops {
+		ret, err := s.operate(op)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				ae = &apiError{http.StatusBadRequest, err.Error()}
+			}
+			out[i] = map[string]any{"code": ae.code, "data": map[string]string{"error": ae.msg}}
+			status = 298 // partial success
+			continue
+		}
+		out[i] = map[string]any{"code": http.StatusOK}
+		if ret != nil {
+			out[i]["data"] = ret
+		}
+	}
+	w.Header().Set("X-Reqid", reqID())
+	writeJSON(w, status, out)
+	return nil
+}
+
+// operate runs one management operation, /<operation>/<args>, and
+// returns its result (stat's; nil for the others).
+func (s *Server) operate(op string) (map[string]any, error) {
+	parts := strings.Split(strings.TrimPrefix(op, "/"), "/")
+	if len(parts) < 2 {
+		return nil, errBadArgument
+	}
+	bucket, key, err := decodeEntry(parts[1])
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	objs, err := s.bucket(bucket)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch parts[0] {
 	case "stat":
 		o := objs[key]
 		if o == nil {
-			return errNoSuchKey
+			return nil, errNoSuchKey
 		}
-		writeJSON(w, http.StatusOK, map[string]any{
+		return map[string]any{
 			"fsize": len(o.data), "hash": o.hash, "mimeType": o.mime, "putTime": o.putTime, "type": 0, "status": 0,
-		})
-		return nil
+		}, nil
 	case "delete":
 		if objs[key] == nil {
-			return errNoSuchKey
+			return nil, errNoSuchKey
 		}
 		delete(objs, key)
 	case "move", "copy":
 		if len(parts) < 3 {
-			return errBadArgument
+			return nil, errBadArgument
 		}
 		dbucket, dkey, err := decodeEntry(parts[2])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		force := len(parts) >= 5 && parts[3] == "force" && parts[4] == "true"
 		dobjs, err := s.bucket(dbucket)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		o := objs[key]
 		if o == nil {
-			return errNoSuchKey
+			return nil, errNoSuchKey
 		}
 		if bucket == dbucket && key == dkey {
 			break
 		}
 		if dobjs[dkey] != nil && !force {
-			return errExists
+			return nil, errExists
 		}
 		cp := *o
 		dobjs[dkey] = &cp
 		if parts[0] == "move" {
 			delete(objs, key)
 		}
+	default:
+		return nil, errNotFound
 	}
-	w.Header().Set("X-Reqid", reqID())
-	w.WriteHeader(http.StatusOK)
-	return nil
+	return nil, nil
 }
 
 // listItem is one object of a listing, as rsf reports it.
