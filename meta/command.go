@@ -559,6 +559,11 @@ func (c *unmountCmd) apply(t *txn) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if hasDeferred(t, m, "") {
+		// An unlink recorded after the leader emptied the records: the
+		// leader removes it and tries again (Unmount).
+		return nil, fmt.Errorf("unmount %s: %w", c.Path, errDeferredLeft)
+	}
 	n, err := t.lookup("unmount", c.Path)
 	if err != nil {
 		return nil, err

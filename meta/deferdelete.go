@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/alluxio-go/alluxio/ufs"
@@ -38,6 +40,10 @@ import (
 // file's path in that mount's under-store -> the unlink's time (u64 BE,
 // Unix ns).
 var bucketUfsDeletes = []byte("ufsDeletes")
+
+// errDeferredLeft refuses an unmount while files unlinked from the mount
+// are still to leave its store.
+var errDeferredLeft = fmt.Errorf("files unlinked from the mount are still to be deleted from its under-store: %w", syscall.EBUSY)
 
 // deferredBatch is the most keys one batch of the leader takes.
 const deferredBatch = 1000

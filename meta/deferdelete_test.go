@@ -289,3 +289,57 @@ func TestDeferredDeleteFailover(t *testing.T) {
 	e.m = next
 	waitGone(t, e, "/f")
 }
+
+// TestDeferredDeleteUnmount checks that an unmount first removes the files
+// unlinked from its store, and that the command itself refuses while one
+// is recorded (an unlink between the leader's removal and the command).
+func TestDeferredDeleteUnmount(t *testing.T) {
+	ctx := context.Background()
+	e := newEnvWith(t, func(c *Config) { c.SyncInterval = -1; c.DeferUfsDeletes = true })
+	dir := t.TempDir()
+	t.Cleanup(func() { batchStores.Delete(dir) })
+	if err := e.m.Mount(ctx, "/mnt", "file://"+dir, MountOptions{Options: map[string]string{"batch": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := batchStores.Load(dir)
+	if !ok {
+		t.Fatal("the mount did not open the batch store")
+	}
+	b := v.(*batchUFS)
+	sub := &testEnv{m: e.m, ufs: dir}
+	e.writeFile(t, "/mnt/f", "f")
+	b.setFail(errors.New("store down"))
+	if err := e.m.Delete(ctx, "/mnt/f", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Unmount(ctx, "/mnt"); err == nil || !strings.Contains(err.Error(), "store down") {
+		t.Fatalf("unmount while the store cannot delete an unlinked file: %v, want the store's error", err)
+	}
+	mi, ok := mountAt(e.m, "/mnt")
+	if !ok {
+		t.Fatal("the refused unmount removed the mount")
+	}
+	if _, err := e.m.propose(ctx, &unmountCmd{Path: "/mnt", Now: time.Now().UnixNano()}); !errors.Is(err, errDeferredLeft) {
+		t.Fatalf("unmount command with a delete recorded: %v, want errDeferredLeft", err)
+	}
+	b.setFail(nil)
+	if err := e.m.Unmount(ctx, "/mnt"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mountAt(e.m, "/mnt"); ok {
+		t.Fatal("the mount is still there")
+	}
+	if _, err := os.Lstat(sub.path("/f")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the unlinked file of mount %d stayed in its store: %v", mi.ID, err)
+	}
+}
+
+// mountAt finds the mount at p.
+func mountAt(m *Master, p string) (MountInfo, bool) {
+	for _, mi := range m.Mounts() {
+		if mi.AlluxioPath == p {
+			return mi, true
+		}
+	}
+	return MountInfo{}, false
+}

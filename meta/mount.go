@@ -2,6 +2,7 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sort"
@@ -147,16 +148,29 @@ func (m *Master) Unmount(ctx context.Context, alluxioPath string) error {
 	}); err != nil {
 		return err
 	}
-	if deferred {
-		// Files unlinked from the mount leave its store before it goes:
-		// mounted again, they would come back.
-		if err := m.flushDeletes(ctx, at, ""); err != nil {
+	// Files unlinked from the mount leave its store before it goes:
+	// mounted again, they would come back. An unlink recorded meanwhile
+	// makes the command refuse (errDeferredLeft): the store is emptied of
+	// it too, and the command proposed again, as a request of its own
+	// (the first one's answer is recorded).
+	var mi MountInfo
+	for try := 0; ; try++ {
+		if deferred {
+			if err := m.flushDeletes(ctx, at, ""); err != nil {
+				return err
+			}
+		}
+		var err error
+		mi, err = result[MountInfo](m.proposeRequest(ctx, &unmountCmd{Path: p, Now: time.Now().UnixNano()}))
+		if errors.Is(err, errDeferredLeft) && try < 10 {
+			deferred = true
+			ctx = WithRequestID(ctx, NewRequestID())
+			continue
+		}
+		if err != nil {
 			return err
 		}
-	}
-	mi, err := result[MountInfo](m.proposeRequest(ctx, &unmountCmd{Path: p, Now: time.Now().UnixNano()}))
-	if err != nil {
-		return err
+		break
 	}
 	m.ufsMu.Lock()
 	o := m.ufsCache[mi.ID]
