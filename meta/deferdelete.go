@@ -308,6 +308,11 @@ func (d *deferrer) remove(ctx context.Context, mount uint64, paths []string) err
 	if err != nil || len(todo) == 0 {
 		return err
 	}
+	if !d.m.Ready() {
+		// A deposed leader's late batch could take a newer object the
+		// new leader let be written: only the leader deletes.
+		return d.m.notLeader()
+	}
 	mi, ok := d.m.MountByID(mount)
 	if ok {
 		u, err := d.m.ufsFor(mi)
