@@ -333,7 +333,7 @@ func (c *deleteCmd) apply(t *txn) (any, error) {
 	}
 	if c.Later && n.isFile() {
 		if mi, rel, ok := t.mountTable().resolve(c.Path); ok {
-			t.deferDelete(mi.ID, rel, c.Now)
+			t.deferDelete(mi.ID, rel)
 		}
 	}
 	touch(parent, c.Now)
@@ -667,9 +667,7 @@ func (c *addUFSEntriesCmd) apply(t *txn) (any, error) {
 		if _, exists := t.child(w.node.ID, name); exists {
 			continue
 		}
-		listed := e
-		listed.Name = name
-		if deferredIn(t, dir)(listed) {
+		if deferredAt(t, e.Name, e) {
 			continue // unlinked, still to leave the store
 		}
 		t.linkNew(w.node, newInodeFromEntry(t.allocInodeID(), w.node.ID, name, e))
@@ -698,10 +696,7 @@ func (c *syncFileCmd) apply(t *txn) (any, error) {
 		return infoOf(t, n, c.Path)
 	}
 	if c.Gone || !n.sameKind(c.Entry) {
-		dir, name := splitParent(c.Path)
-		listed := c.Entry
-		listed.Name = name
-		if !removable(t, mt, n, c.Path) || (!c.Gone && deferredIn(t, dir)(listed)) {
+		if !removable(t, mt, n, c.Path) || (!c.Gone && deferredAt(t, c.Path, c.Entry)) {
 			return infoOf(t, n, c.Path)
 		}
 		parent, err := parentOf(t, "sync", c.Path, n)

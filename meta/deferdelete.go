@@ -16,9 +16,9 @@ import (
 
 // Deferred deletes. An unlink of a persisted file in a store that removes
 // many files in one request (ufs.BatchFileDeleter: S3's multi-object
-// DELETE, Kodo's rs /batch) does not wait for the store. Its journal entry takes the file
-// out of the namespace and records its key in bucketUfsDeletes, in the
-// same transaction; the leader then removes the recorded keys from the
+// DELETE, Kodo's rs /batch) does not wait for the store. Its journal
+// entry takes the file out of the namespace and records its key in
+// bucketUfsDeletes, in the same transaction; the leader then removes the recorded keys from the
 // store in batches and journals that they are gone (ufsDeletedCmd). The
 // record is replicated and survives restarts and failovers, so a file
 // unlinked is removed from the store even when the store was down then;
@@ -26,10 +26,11 @@ import (
 //
 // While a key is recorded, its object may still be in the store, so:
 //   - a listing or lookup of the store never brings it back into the
-//     namespace (withoutDeferred, loadMissing);
+//     namespace (deferredIn, deferredAt, loadMissing);
 //   - anything that writes at that key or under it first removes it for
 //     good, waiting for a batch that has it in hand (flushDeletes): a
-//     create or symbolic link at the name, a rename to or from a path
+//     create, symbolic link or directory at the name (an object store's
+//     file key hides a directory of that name), a rename to or from a path
 //     (a directory's rename copies what is under it), the removal of a
 //     directory, and an unmount.
 //
@@ -37,8 +38,7 @@ import (
 // at the same key, and a listing could show the unlinked file again.
 
 // bucketUfsDeletes holds the deferred deletes: mount id (u64 BE) + the
-// file's path in that mount's under-store -> the unlink's time (u64 BE,
-// Unix ns).
+// file's path in that mount's under-store -> empty.
 var bucketUfsDeletes = []byte("ufsDeletes")
 
 // errDeferredLeft refuses an unmount while files unlinked from the mount
@@ -65,8 +65,8 @@ func deferredKey(mount uint64, rel string) []byte {
 
 // deferDelete records that the file at rel in mount's store is to be
 // removed.
-func (t *txn) deferDelete(mount uint64, rel string, now int64) {
-	t.fail(t.tx.Bucket(bucketUfsDeletes).Put(deferredKey(mount, rel), u64(uint64(now))))
+func (t *txn) deferDelete(mount uint64, rel string) {
+	t.fail(t.tx.Bucket(bucketUfsDeletes).Put(deferredKey(mount, rel), []byte{}))
 }
 
 // deferred reports whether the file at rel in mount's store is to be
@@ -117,6 +117,14 @@ func deferredIn(t *txn, p string) func(e ufsEntry) bool {
 	return func(e ufsEntry) bool {
 		return !e.IsDir && !e.IsSymlink && e.Symlink == "" && b.Get(deferredKey(mi.ID, ufs.Join(rel, e.Name))) != nil
 	}
+}
+
+// deferredAt reports whether entry e, listed by a lookup at path p (its
+// Name is ignored), is a file whose key is recorded for removal.
+func deferredAt(t *txn, p string, e ufsEntry) bool {
+	dir, name := splitParent(p)
+	e.Name = name
+	return deferredIn(t, dir)(e)
 }
 
 // ufsDeletedCmd records that files of a mount are gone from its store.
@@ -228,12 +236,6 @@ func (d *deferrer) run() {
 				retry = 0
 			}
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
 		timer.Reset(next)
 	}
 }
@@ -254,7 +256,7 @@ func (d *deferrer) sendBatch(ctx context.Context) (more bool, err error) {
 				more = true
 				break
 			}
-			if _, held := d.held(string(k)); held {
+			if d.held(string(k)) {
 				continue
 			}
 			mount = id
@@ -268,12 +270,12 @@ func (d *deferrer) sendBatch(ctx context.Context) (more bool, err error) {
 	return more, d.remove(ctx, mount, paths)
 }
 
-// held returns the channel of a key being removed.
-func (d *deferrer) held(key string) (chan struct{}, bool) {
+// held reports whether a batch or a flush is removing key.
+func (d *deferrer) held(key string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	ch, ok := d.busy[key]
-	return ch, ok
+	_, ok := d.busy[key]
+	return ok
 }
 
 // remove takes paths of mount in hand, removes those still recorded from

@@ -976,10 +976,11 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 	m.ownerFor(ctx, &o.UID, &o.GID)
 	m.inheritGroup(p, &o.GID, &o.Mode, true)
 	var (
-		w      walkResult
-		exists bool
-		mi     MountInfo
-		fi     FileInfo
+		w        walkResult
+		exists   bool
+		mi       MountInfo
+		fi       FileInfo
+		deferred []string // missing directories with an unlinked file of their name still to leave the store
 	)
 	err = m.fsm.view(func(t *txn) error {
 		var err error
@@ -989,12 +990,25 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 		mt := t.mountTable()
 		if exists {
 			fi = mt.toInfo(w.node, p)
+			return nil
 		}
 		mi, _, _ = mt.resolve(p)
+		dir := w.lastPath
+		for _, name := range w.missing {
+			dir = joinPath(dir, name)
+			if rel := relativeTo(mi, dir); t.deferred(mi.ID, rel) {
+				deferred = append(deferred, rel)
+			}
+		}
 		return nil
 	})
 	if err != nil || exists {
 		return fi, err
+	}
+	// In an object store a file's key hides a directory of the same
+	// name: an unlinked one still to leave goes first.
+	if err := m.flushPaths(ctx, mi, deferred...); err != nil {
+		return FileInfo{}, err
 	}
 	u, err := m.ufsFor(mi)
 	if err != nil {
@@ -1009,11 +1023,6 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 			mode |= 0o300
 		}
 		rel := relativeTo(mi, dir)
-		// In an object store a file's key hides a directory of the
-		// same name: an unlinked one still to leave goes first.
-		if err := m.flushDeletes(ctx, mi, rel); err != nil {
-			return FileInfo{}, err
-		}
 		err := u.Mkdir(ctx, rel, fileMode(mode))
 		if errors.Is(err, fs.ErrExist) {
 			loaded = false // it was there already: list it when asked
