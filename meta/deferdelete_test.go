@@ -151,6 +151,36 @@ func TestDeferredDelete(t *testing.T) {
 	mustExistUFS(t, e, "/a/f3", "old /a/f3")
 }
 
+// The batch that removes unlinked files from the store changes nothing a
+// client reads: the namespace version, which keeps every FUSE daemon's
+// metadata cache exact, moves once per unlink and not for the batch.
+func TestDeferredDeleteKeepsNamespaceVersion(t *testing.T) {
+	ctx := context.Background()
+	e, b := newBatchEnv(t)
+	for _, p := range []string{"/f1", "/f2"} {
+		e.writeFile(t, p, "old "+p)
+	}
+	b.setFail(errors.New("store down")) // the batch waits until the count is read
+	epoch, before := e.m.NamespaceVersion()
+	for _, p := range []string{"/f1", "/f2"} {
+		if err := e.m.Delete(ctx, p, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ep, n := e.m.NamespaceVersion(); ep != epoch || n != before+2 {
+		t.Fatalf("two unlinks moved the namespace version from %d to %d (epoch %d to %d), want +2", before, n, epoch, ep)
+	}
+	b.setFail(nil)
+	waitGone(t, e, "/f1")
+	waitGone(t, e, "/f2")
+	if len(b.deleted()) == 0 {
+		t.Fatal("the store made no batch delete")
+	}
+	if ep, n := e.m.NamespaceVersion(); ep != epoch || n != before+2 {
+		t.Fatalf("the batch delete moved the namespace version from %d to %d (epoch %d to %d)", before+2, n, epoch, ep)
+	}
+}
+
 func TestDeferredDeleteThenCreate(t *testing.T) {
 	ctx := context.Background()
 	e, b := newBatchEnv(t)

@@ -154,7 +154,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 				panic(fmt.Sprintf("meta: raft entry %d: %v: upgrade this master", l.Index, err))
 			}
 			out[i] = &applyResult{value: v, err: err}
-			if err == nil && fresh && commandType(l.Data[0]) != cmdSetMasterAddr {
+			if err == nil && fresh && changesNamespace(commandType(l.Data[0])) {
 				changed++
 			}
 		}
@@ -171,6 +171,16 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	// reader that sees the old count never misses a change it reports.
 	f.changes.Add(changed)
 	return out
+}
+
+// changesNamespace says whether an applied command of type typ may change
+// what a client reads, and so counts in NamespaceVersion. A master's
+// address and the end of a deferred delete (ufsDeletedCmd: the file left
+// the namespace when it was unlinked) do not; counting them would empty
+// every FUSE daemon's metadata cache for nothing, after each batch of
+// deletes.
+func changesNamespace(typ commandType) bool {
+	return typ != cmdSetMasterAddr && typ != cmdUfsDeleted
 }
 
 // applyEntry applies one command, unwrapping a request envelope: a
