@@ -246,7 +246,7 @@ func (m *Master) routes() {
 		return wire.ListResponse{Entries: entries}, err
 	})
 	handle(m.server, wire.MasterMarkPersisted, func(ctx context.Context, r wire.PersistedRequest) (any, error) {
-		return nil, mm.MarkPersisted(ctx, r.ID, r.UfsFingerprint)
+		return nil, mm.MarkPersisted(ctx, r.ID, r.Version, r.UfsFingerprint)
 	})
 	handle(m.server, wire.MasterMount, func(ctx context.Context, r wire.MountRequest) (any, error) {
 		return nil, mm.Mount(ctx, r.Path, r.URI, r.Options)

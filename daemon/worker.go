@@ -97,6 +97,8 @@ type Worker struct {
 	web      *webServer
 	// level sets the level of the worker's logger (web UI /logs).
 	level *slog.LevelVar
+	// lands orders the uploads of one file's versions.
+	lands landLocks
 }
 
 type workerCounters struct {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/alluxio-go/alluxio/blockstore"
@@ -146,3 +147,44 @@ func (w *Worker) stillCurrent(ctx context.Context, ref wire.FileRef) (bool, erro
 // errNotComplete says a version queued for persisting is not complete at
 // the master yet: the persist is tried again.
 var errNotComplete = fmt.Errorf("file version not completed by its writer yet: %w", syscall.EAGAIN)
+
+// landLocks orders the moments this worker lands versions of one file in
+// its under-store: a background persist holds its file's lock from its
+// check that the version is current through the upload to the master's
+// mark, and a synchronous writer holds it while its upload completes. So an
+// older version's upload never lands after a newer one's, which would
+// leave the store holding the older bytes. Versions written through other
+// workers are not ordered by it.
+type landLocks struct {
+	mu   sync.Mutex
+	held map[uint64]*landLock
+}
+
+type landLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+// lock takes file id's lock; the returned function gives it back.
+func (l *landLocks) lock(id uint64) (unlock func()) {
+	l.mu.Lock()
+	if l.held == nil {
+		l.held = map[uint64]*landLock{}
+	}
+	k := l.held[id]
+	if k == nil {
+		k = &landLock{}
+		l.held[id] = k
+	}
+	k.users++
+	l.mu.Unlock()
+	k.mu.Lock()
+	return func() {
+		k.mu.Unlock()
+		l.mu.Lock()
+		if k.users--; k.users == 0 {
+			delete(l.held, id)
+		}
+		l.mu.Unlock()
+	}
+}

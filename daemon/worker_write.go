@@ -623,7 +623,9 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 		}
 	}
 	if s.under != nil {
+		unlock := w.lands.lock(s.ref.ID)
 		fi, err := s.under.Close(ctx)
+		unlock()
 		if err != nil {
 			if s.cache != nil {
 				w.store.Remove(s.key)
@@ -676,7 +678,9 @@ func (w *Worker) persistLater(rec persistRecord) {
 		backoff := 100 * time.Millisecond
 		for attempt := 1; ; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			unlock := w.lands.lock(ref.ID)
 			err := w.persist(ctx, rec)
+			unlock()
 			cancel()
 			if err == nil || errors.Is(err, errSuperseded) {
 				w.dequeuePersist(ref)
@@ -752,7 +756,15 @@ func (w *Worker) persist(ctx context.Context, rec persistRecord) error {
 	}
 	w.counters.bytesWrittenUfs.Add(ref.Size)
 	w.countCopied(uw)
-	return w.master.Call(ctx, wire.MasterMarkPersisted, true, wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint()}, nil)
+	req := wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint(), Version: ref.Fingerprint}
+	err = w.master.Call(ctx, wire.MasterMarkPersisted, true, req, nil)
+	if errors.Is(err, syscall.ESTALE) {
+		// Rewritten while this version was uploaded: the new version
+		// is persisted by its own record, over what this one left.
+		w.log.Info("not marking a file persisted that was rewritten while it was uploaded", "file", ref.ID, "path", ref.UfsPath)
+		return errSuperseded
+	}
+	return err
 }
 
 func (w *Worker) handleWriteAbort(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {

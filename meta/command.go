@@ -38,6 +38,7 @@ const (
 	cmdExchange
 	cmdRestoreVersion
 	cmdUfsDeleted
+	cmdPersistVersion
 )
 
 // command is a typed record that changes the state. Every field that must
@@ -68,6 +69,7 @@ var applyTable = map[commandType]applyFunc{
 	cmdSyncDir:         decodeApply((*syncDirCmd).apply),
 	cmdAddUFSEntries:   decodeApply((*addUFSEntriesCmd).apply),
 	cmdMarkPersisted:   decodeApply((*markPersistedCmd).apply),
+	cmdPersistVersion:  decodeApply((*persistVersionCmd).apply),
 	cmdSyncFile:        decodeApply((*syncFileCmd).apply),
 	cmdNewVersion:      decodeApply((*newVersionCmd).apply),
 	cmdSetMasterAddr:   decodeApply((*setMasterAddrCmd).apply),
@@ -731,17 +733,48 @@ type markPersistedCmd struct {
 func (*markPersistedCmd) commandType() commandType { return cmdMarkPersisted }
 
 func (c *markPersistedCmd) apply(t *txn) (any, error) {
-	n, p, err := inodeByID(t, "persist", c.ID)
+	return markPersisted(t, c.ID, "", c.UfsFingerprint)
+}
+
+// persistVersionCmd is markPersistedCmd for one version of the file (its
+// FileInfo.Fingerprint): a file given another version since the worker
+// began uploading is left as it is.
+type persistVersionCmd struct {
+	ID             uint64 `json:"id"`
+	Version        string `json:"version"`
+	UfsFingerprint string `json:"ufsFingerprint,omitempty"`
+}
+
+func (*persistVersionCmd) commandType() commandType { return cmdPersistVersion }
+
+func (c *persistVersionCmd) apply(t *txn) (any, error) {
+	return markPersisted(t, c.ID, c.Version, c.UfsFingerprint)
+}
+
+// replacedVersion is the ESTALE of a persist of version of the file at p,
+// which has version now instead.
+func replacedVersion(p, version, now string) error {
+	return fmt.Errorf("persist %s: version %s was replaced by %s: %w", p, version, now, syscall.ESTALE)
+}
+
+// markPersisted records that the file with inode id is in its under-store
+// with ufsFingerprint; with a version, only while that is the file's
+// version (ESTALE otherwise).
+func markPersisted(t *txn, id uint64, version, ufsFingerprint string) (any, error) {
+	n, p, err := inodeByID(t, "persist", id)
 	if err != nil {
 		return nil, err
 	}
 	if !n.isFile() {
 		return nil, &fs.PathError{Op: "persist", Path: p, Err: syscall.EINVAL}
 	}
+	if version != "" && n.Fingerprint != version {
+		return nil, replacedVersion(p, version, n.Fingerprint)
+	}
 	if !n.Completed {
 		return nil, fmt.Errorf("persist %s: not completed yet: %w", p, syscall.EBUSY)
 	}
-	n.Persisted, n.UfsFingerprint, n.Location = true, c.UfsFingerprint, ""
+	n.Persisted, n.UfsFingerprint, n.Location = true, ufsFingerprint, ""
 	t.putInode(n)
 	return infoOf(t, n, p)
 }

@@ -154,7 +154,7 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 				panic(fmt.Sprintf("meta: raft entry %d: %v: upgrade this master", l.Index, err))
 			}
 			out[i] = &applyResult{value: v, err: err}
-			if err == nil && fresh && changesNamespace(commandType(l.Data[0])) {
+			if err == nil && fresh && changesNamespace(innerType(l.Data)) {
 				changed++
 			}
 		}
@@ -174,13 +174,33 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 }
 
 // changesNamespace says whether an applied command of type typ may change
-// what a client reads, and so counts in NamespaceVersion. A master's
-// address and the end of a deferred delete (ufsDeletedCmd: the file left
-// the namespace when it was unlinked) do not; counting them would empty
-// every FUSE daemon's metadata cache for nothing, after each batch of
-// deletes.
+// what a FUSE daemon's metadata cache holds (names, attributes, whether
+// there are extended attributes), and so counts in NamespaceVersion. These
+// do not, and counting them would empty every such cache for nothing: a
+// master's address; the end of a deferred delete (ufsDeletedCmd: the file
+// left the namespace when it was unlinked), after each batch of deletes;
+// and a file reaching its under-store (markPersistedCmd,
+// persistVersionCmd), after each file an ASYNC_THROUGH writer closed.
 func changesNamespace(typ commandType) bool {
-	return typ != cmdSetMasterAddr && typ != cmdUfsDeleted
+	switch typ {
+	case cmdSetMasterAddr, cmdUfsDeleted, cmdMarkPersisted, cmdPersistVersion:
+		return false
+	}
+	return true
+}
+
+// innerType is the type of the command in data, a Raft entry's data,
+// inside its request envelope if it has one.
+func innerType(data []byte) commandType {
+	if len(data) == 0 {
+		return 0
+	}
+	if commandType(data[0]) == cmdRequest {
+		if _, cmd, err := decodeRequest(data); err == nil {
+			return commandType(cmd[0])
+		}
+	}
+	return commandType(data[0])
 }
 
 // applyEntry applies one command, unwrapping a request envelope: a

@@ -18,6 +18,7 @@ import (
 //	2: the exchange (renameat2 RENAME_EXCHANGE)
 //	3: the restore of a file's version a writer could not replace
 //	4: deferred under-store deletes (deleteCmd.Later, ufsDeletedCmd)
+//	5: an asynchronous persist of one version of a file (persistVersionCmd)
 //
 // A master that meets a command type it does not know cannot apply it, and
 // its state would silently part from the group's; so a leader proposes a
@@ -25,7 +26,7 @@ import (
 // said it applies that level (Config.PeerLevel). During a rolling upgrade
 // the new kinds of change are refused (EINVAL, as a store that cannot make
 // them refuses them) until the last master runs the new build.
-const CommandLevel = 4
+const CommandLevel = 5
 
 // levelOf returns the level that introduced command type ct.
 func levelOf(ct commandType) int {
@@ -36,6 +37,8 @@ func levelOf(ct commandType) int {
 		return 3
 	case cmdUfsDeleted:
 		return 4
+	case cmdPersistVersion:
+		return 5
 	}
 	return 1
 }

@@ -384,7 +384,7 @@ func (m *Master) handOff() {
 
 // NamespaceVersion counts the changes this master applied to the
 // namespace: count grows by exactly one for each command that changed
-// something. epoch is random, drawn at start and again when a snapshot
+// something a metadata cache holds (changesNamespace). epoch is random, drawn at start and again when a snapshot
 // replaced the state; counts of different epochs (or masters) are
 // unrelated. Two equal readings mean nothing changed in between. A change
 // is counted only after readers can see it, so a read that starts after
@@ -1654,16 +1654,38 @@ func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gi
 	return result[FileInfo](m.proposeRequest(ctx, &createSymlinkCmd{Path: p, Target: target, UID: uid, GID: gid, Now: time.Now().UnixNano(), Persisted: persisted}))
 }
 
-// MarkPersisted records that the completed file with inode id is now in
-// the under-store with the given fingerprint (asynchronous persistence).
-func (m *Master) MarkPersisted(ctx context.Context, id uint64, ufsFingerprint string) error {
+// MarkPersisted records that version (a FileInfo.Fingerprint) of the
+// completed file with inode id is now in the under-store with the given
+// fingerprint (asynchronous persistence). A file given another version
+// while the worker uploaded this one is left as it is, ESTALE: its new
+// version is not in the under-store, and must still be persisted itself.
+// An empty version (a worker from before versions were named) marks
+// whatever version the file has.
+func (m *Master) MarkPersisted(ctx context.Context, id uint64, version, ufsFingerprint string) error {
 	if err := m.checkLeader(); err != nil {
 		return err
 	}
 	if r, ok := m.replayed(ctx); ok {
 		return r.err
 	}
-	_, err := m.proposeRequest(ctx, &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint})
+	var c command = &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint}
+	if version != "" {
+		if err := m.requireLevel(ctx, cmdPersistVersion, fmt.Sprintf("persist a version of file %d", id)); err == nil {
+			c = &persistVersionCmd{ID: id, Version: version, UfsFingerprint: ufsFingerprint}
+		} else if err := m.fsm.view(func(t *txn) error {
+			// A master of the group applies no persistVersionCmd yet:
+			// the version is checked here, leaving only a rewrite
+			// applied between this read and the command unnoticed.
+			n, p, err := inodeByID(t, "persist", id)
+			if err == nil && n.Fingerprint != version {
+				err = replacedVersion(p, version, n.Fingerprint)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	_, err := m.proposeRequest(ctx, c)
 	return err
 }
 

@@ -100,7 +100,7 @@ func TestErrors(t *testing.T) {
 			_, err := m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 100})
 			return err
 		}, syscall.EINVAL},
-		{"mark persisted unknown id", func() error { return m.MarkPersisted(ctx, 9999, "") }, syscall.ENOENT},
+		{"mark persisted unknown id", func() error { return m.MarkPersisted(ctx, 9999, "", "") }, syscall.ENOENT},
 		{"mount over existing", func() error { return m.Mount(ctx, "/empty", t.TempDir(), MountOptions{}) }, syscall.EEXIST},
 		{"mount root", func() error { return m.Mount(ctx, "/", t.TempDir(), MountOptions{}) }, syscall.EEXIST},
 		{"mount missing parent", func() error { return m.Mount(ctx, "/nope/m", t.TempDir(), MountOptions{}) }, syscall.ENOENT},
@@ -175,7 +175,7 @@ func TestRoundTrip(t *testing.T) {
 	if again, err := m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 42}); err != nil || again.Fingerprint != done.Fingerprint {
 		t.Errorf("retried completion: %+v %v", again, err)
 	}
-	if err := m.MarkPersisted(ctx, fi.ID, "mt:1:42"); err != nil {
+	if err := m.MarkPersisted(ctx, fi.ID, done.Fingerprint, "mt:1:42"); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = m.GetStatus(ctx, "/a/b/f")
@@ -477,4 +477,91 @@ func TestNotLeader(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("follower never applied the leader's command")
+}
+
+// NamespaceVersion moves once for each change a metadata cache holds
+// (names, attributes), for requests in an envelope too, and not when a
+// file only reached its under-store: an ASYNC_THROUGH file's persist would
+// otherwise empty every FUSE daemon's cache after each file.
+func TestNamespaceVersionCounts(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := context.Background()
+	req := func() context.Context { return WithRequestID(ctx, NewRequestID()) }
+	_, v0 := e.m.NamespaceVersion()
+	fi, err := e.m.CreateFile(req(), "/f", CreateOptions{Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := e.m.CompleteFile(req(), fi.ID, CompleteOptions{Size: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, v := e.m.NamespaceVersion(); v != v0+2 {
+		t.Fatalf("a create and a complete moved the version by %d, want 2", v-v0)
+	}
+	if err := e.m.MarkPersisted(req(), fi.ID, done.Fingerprint, "fp:3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, v := e.m.NamespaceVersion(); v != v0+2 {
+		t.Fatalf("marking the file persisted moved the version by %d", v-v0-2)
+	}
+	if got, err := e.m.GetStatus(ctx, "/f"); err != nil || !got.Persisted {
+		t.Fatalf("after MarkPersisted: %+v, %v", got, err)
+	}
+	if _, err := e.m.CreateDirectory(req(), "/d", MkdirOptions{Mode: 0o755}); err != nil {
+		t.Fatal(err)
+	}
+	if _, v := e.m.NamespaceVersion(); v != v0+3 {
+		t.Fatalf("a mkdir moved the version by %d, want 1", v-v0-2)
+	}
+}
+
+// TestMarkPersistedVersion: a worker that uploaded one version of a file
+// (ASYNC_THROUGH) marks that version persisted, never a newer one written
+// while it uploaded: marking the newer one would leave it out of the
+// under-store for good, its own persist then finding it persisted. Also
+// in a group where a master applies no persistVersionCmd yet, where the
+// leader checks the version before its command.
+func TestMarkPersistedVersion(t *testing.T) {
+	ctx := context.Background()
+	check := func(t *testing.T, m *Master) {
+		fi, err := m.CreateFile(ctx, "/f", CreateOptions{Mode: 0o644})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v1, err := m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Rewritten while the worker uploads v1.
+		if _, err := m.CreateFile(ctx, "/f", CreateOptions{Mode: 0o644, Overwrite: true}); err != nil {
+			t.Fatal(err)
+		}
+		v2, err := m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v1.Fingerprint == v2.Fingerprint {
+			t.Fatalf("the rewrite kept the version %s", v1.Fingerprint)
+		}
+		if err := m.MarkPersisted(ctx, fi.ID, v1.Fingerprint, "etag-v1"); !errors.Is(err, syscall.ESTALE) {
+			t.Fatalf("marking the replaced version persisted: %v, want ESTALE", err)
+		}
+		if got, err := m.GetStatus(ctx, "/f"); err != nil || got.Persisted || got.Size != 2 {
+			t.Fatalf("after the refused mark: %+v, %v; want v2, not persisted", got, err)
+		}
+		if err := m.MarkPersisted(ctx, fi.ID, v2.Fingerprint, "etag-v2"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.GetStatus(ctx, "/f"); err != nil || !got.Persisted || got.UfsFingerprint != "etag-v2" {
+			t.Fatalf("after marking v2: %+v, %v", got, err)
+		}
+	}
+	t.Run("one master", func(t *testing.T) { check(t, newEnv(t, -1).m) })
+	t.Run("a master of an older build", func(t *testing.T) {
+		g := newGroup(t, 3)
+		m := g.masters[g.leader(-1)]
+		m.cfg.PeerLevel = func(context.Context, string) (int, error) { return CommandLevel - 1, nil }
+		check(t, m)
+	})
 }

@@ -31,19 +31,20 @@ import (
 type fault int
 
 const (
-	pass       fault = iota // forward it
-	err500                  // answer 500 InternalError
-	slowDown                // answer 503 SlowDown (S3's throttling)
-	cutBody                 // forward it, and drop the connection part way through the answer's body
-	stallBody               // forward it, and stop sending part way through the body until the client gives up
-	stallHead               // answer nothing until the client gives up
-	cutRequest              // read part of the request's body, then drop the connection
-	loseAnswer              // forward it, and drop the connection instead of passing the answer on
+	pass        fault = iota // forward it
+	err500                   // answer 500 InternalError
+	slowDown                 // answer 503 SlowDown (S3's throttling)
+	cutBody                  // forward it, and drop the connection part way through the answer's body
+	stallBody                // forward it, and stop sending part way through the body until the client gives up
+	stallHead                // answer nothing until the client gives up
+	cutRequest               // read part of the request's body, then drop the connection
+	loseAnswer               // forward it, and drop the connection instead of passing the answer on
+	holdRequest              // forward it once the test calls release
 )
 
 func (f fault) String() string {
 	return [...]string{"pass", "500 InternalError", "503 SlowDown", "connection cut mid-body",
-		"stall mid-body", "stall before the answer", "connection cut mid-upload", "answer lost"}[f]
+		"stall mid-body", "stall before the answer", "connection cut mid-upload", "answer lost", "held"}[f]
 }
 
 // faultCut is where cutBody, stallBody and cutRequest break off: less than
@@ -68,9 +69,10 @@ type faultProxy struct {
 
 	mu      sync.Mutex // guards the fields below
 	rule    *faultRule
-	matched int      // requests the rule matched
-	faulted []string // "op: fault" of each fault injected
-	seen    []string // "op key" of every request since the last took
+	matched int           // requests the rule matched
+	faulted []string      // "op: fault" of each fault injected
+	seen    []string      // "op key" of every request since the last took
+	held    chan struct{} // closed by release
 }
 
 // startFaultProxy starts a proxy to the S3 server at target for path-style
@@ -123,6 +125,12 @@ func startFaultProxy(t *testing.T, target, bucket string) *faultProxy {
 			case <-time.After(30 * time.Second):
 			}
 			s3ErrorAnswer(w, http.StatusServiceUnavailable, "SlowDown")
+		case holdRequest:
+			select {
+			case <-p.holding():
+				rp.ServeHTTP(w, r)
+			case <-r.Context().Done():
+			}
 		case cutRequest, loseAnswer:
 			if f == loseAnswer {
 				rp.ServeHTTP(httptest.NewRecorder(), r)
@@ -147,6 +155,19 @@ func (p *faultProxy) set(r *faultRule) {
 	defer p.mu.Unlock()
 	p.rule, p.matched, p.faulted = r, 0, nil
 }
+
+// holding returns the channel release closes.
+func (p *faultProxy) holding() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held == nil {
+		p.held = make(chan struct{})
+	}
+	return p.held
+}
+
+// release forwards the requests held (holdRequest), and those held later.
+func (p *faultProxy) release() { close(p.holding()) }
 
 // injected returns the faults injected under the current rule.
 func (p *faultProxy) injected() []string {

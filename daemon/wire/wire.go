@@ -130,6 +130,10 @@ type SymlinkRequest struct {
 type PersistedRequest struct {
 	ID             uint64 `json:"id"`
 	UfsFingerprint string `json:"ufsFingerprint"`
+	// Version is the file version uploaded (its FileInfo.Fingerprint):
+	// a file rewritten since is not marked (ESTALE). Empty from workers
+	// of older builds.
+	Version string `json:"version,omitempty"`
 }
 
 // MountRequest adds a mount.
