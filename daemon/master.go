@@ -246,7 +246,11 @@ func (m *Master) routes() {
 		return wire.ListResponse{Entries: entries}, err
 	})
 	handle(m.server, wire.MasterMarkPersisted, func(ctx context.Context, r wire.PersistedRequest) (any, error) {
-		return nil, mm.MarkPersisted(ctx, r.ID, r.Version, r.UfsFingerprint)
+		var v *meta.PersistedVersion
+		if r.Version != "" {
+			v = &meta.PersistedVersion{Version: r.Version, MountID: r.MountID, UfsPath: r.UfsPath}
+		}
+		return nil, mm.MarkPersisted(ctx, r.ID, v, r.UfsFingerprint)
 	})
 	handle(m.server, wire.MasterMount, func(ctx context.Context, r wire.MountRequest) (any, error) {
 		return nil, mm.Mount(ctx, r.Path, r.URI, r.Options)

@@ -124,24 +124,26 @@ func (w *Worker) queued(ref wire.FileRef) persistRecord {
 	return rec
 }
 
-// stillCurrent reports whether ref is still the content of its inode; a
-// file removed or rewritten since must not be written to the under-store.
-func (w *Worker) stillCurrent(ctx context.Context, ref wire.FileRef) (bool, error) {
+// stillCurrent reports whether ref is still the content of its inode,
+// and the file's status now (its place in the under-store may have changed
+// since ref was recorded: renamed before its upload); a removed file is not
+// current.
+func (w *Worker) stillCurrent(ctx context.Context, ref wire.FileRef) (meta.FileInfo, bool, error) {
 	var fi meta.FileInfo
 	err := w.master.Call(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: ref.ID}, &fi)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return false, nil
+		return fi, false, nil
 	case err != nil:
-		return false, err
+		return fi, false, err
 	}
 	if fi.Fingerprint == ref.Fingerprint && !fi.Completed {
 		// The commit that queued the persist has yet to complete the
 		// version at the master (a rewrite of a persisted file says
 		// persisted until then).
-		return false, errNotComplete
+		return fi, false, errNotComplete
 	}
-	return fi.Fingerprint == ref.Fingerprint && !fi.Persisted, nil
+	return fi, fi.Fingerprint == ref.Fingerprint && !fi.Persisted, nil
 }
 
 // errNotComplete says a version queued for persisting is not complete at

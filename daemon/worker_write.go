@@ -691,7 +691,7 @@ func (w *Worker) persistLater(rec persistRecord) {
 			switch {
 			case attempt%10 == 0:
 				level = slog.LevelError
-			case errors.Is(err, errNotComplete):
+			case errors.Is(err, errNotComplete), errors.Is(err, errMoved):
 				level = slog.LevelDebug
 			}
 			w.log.Log(context.Background(), level, "async persist failed; will retry", "file", ref.ID, "path", ref.UfsPath, "attempt", attempt, "err", err)
@@ -710,25 +710,29 @@ func (w *Worker) persistLater(rec persistRecord) {
 // errSuperseded says a file version is no longer the file's content.
 var errSuperseded = errors.New("file removed or rewritten since")
 
-// persist uploads the cached version rec names to its under-store and
-// tells the master. With a base the store still holds, the upload copies
-// the parts the version did not change from it, on the store's side
-// (ufs.BaseVersion), reading a part back from the cached version should a
-// copy be refused.
+// persist uploads the cached version rec names to its under-store, at the
+// file's place now, and tells the master. With a base the store still
+// holds, the upload copies the parts the version did not change from it,
+// on the store's side (ufs.BaseVersion), reading a part back from the
+// cached version should a copy be refused.
 func (w *Worker) persist(ctx context.Context, rec persistRecord) error {
 	ref := rec.FileRef
-	if ok, err := w.stillCurrent(ctx, ref); err != nil {
+	now, ok, err := w.stillCurrent(ctx, ref)
+	if err != nil {
 		return err
 	} else if !ok {
 		w.log.Info("not persisting a file removed or rewritten since it was written", "file", ref.ID, "path", ref.UfsPath)
 		return errSuperseded
 	}
-	u, err := w.ufsOf(ctx, ref.MountID)
+	// Renamed since it was written: its bytes go to its new name.
+	to := ref
+	to.MountID, to.UfsPath = now.MountID, now.UfsPath
+	u, err := w.ufsOf(ctx, to.MountID)
 	if err != nil {
 		return err
 	}
 	opts := ufs.CreateOptions{Mode: ufsMode(ref), SizeHint: ref.Size}
-	if b := rec.Base; b != nil && rec.Since != nil && b.MountID == ref.MountID {
+	if b := rec.Base; b != nil && rec.Since != nil && b.MountID == to.MountID {
 		if f, release, ok := w.store.OpenWhole(keyOf(ref), ref.Size); ok {
 			defer release()
 			defer f.Close()
@@ -736,7 +740,7 @@ func (w *Worker) persist(ctx context.Context, rec persistRecord) error {
 				Unchanged: rec.Since.unchanged, ReadAt: f.ReadAt}
 		}
 	}
-	uw, err := u.Create(ctx, ref.UfsPath, opts)
+	uw, err := u.Create(ctx, to.UfsPath, opts)
 	if err != nil {
 		return err
 	}
@@ -756,15 +760,37 @@ func (w *Worker) persist(ctx context.Context, rec persistRecord) error {
 	}
 	w.counters.bytesWrittenUfs.Add(ref.Size)
 	w.countCopied(uw)
-	req := wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint(), Version: ref.Fingerprint}
+	req := wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint(), Version: ref.Fingerprint,
+		MountID: to.MountID, UfsPath: to.UfsPath}
 	err = w.master.Call(ctx, wire.MasterMarkPersisted, true, req, nil)
-	if errors.Is(err, syscall.ESTALE) {
-		// Rewritten while this version was uploaded: the new version
-		// is persisted by its own record, over what this one left.
-		w.log.Info("not marking a file persisted that was rewritten while it was uploaded", "file", ref.ID, "path", ref.UfsPath)
+	if !errors.Is(err, syscall.ESTALE) {
+		return err
+	}
+	// Rewritten or moved while it was uploaded. A new version is
+	// persisted by its own record, over what this one left; a moved one
+	// is uploaded again, to its new name, and this upload taken back.
+	if _, ok, cerr := w.stillCurrent(ctx, ref); cerr != nil || !ok {
+		w.log.Info("not marking a file persisted that was rewritten while it was uploaded", "file", ref.ID, "path", to.UfsPath)
 		return errSuperseded
 	}
-	return err
+	w.takeBack(ctx, u, to.UfsPath, fi.Fingerprint())
+	return fmt.Errorf("persist %s: %w", to.UfsPath, errMoved)
+}
+
+// errMoved says a file was renamed while its version was uploaded; the
+// persist is tried again, at its new name.
+var errMoved = fmt.Errorf("file renamed while it was uploaded: %w", syscall.EAGAIN)
+
+// takeBack removes the object an upload left at rel when no other upload
+// replaced it since (its fingerprint is still fingerprint).
+func (w *Worker) takeBack(ctx context.Context, u ufs.UFS, rel, fingerprint string) {
+	fi, err := u.Stat(ctx, rel)
+	if err != nil || fi.Fingerprint() != fingerprint {
+		return
+	}
+	if err := u.Delete(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.log.Warn("could not remove an upload left at a file's old name", "path", rel, "err", err)
+	}
 }
 
 func (w *Worker) handleWriteAbort(ctx context.Context, req *rpc.Request) (*rpc.Response, error) {

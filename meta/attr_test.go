@@ -274,7 +274,7 @@ func TestLocation(t *testing.T) {
 			return fi.Path, err
 		}, worker},
 		{"persist clears it", func(t *testing.T, fi FileInfo) (string, error) {
-			return fi.Path, e.m.MarkPersisted(ctx, fi.ID, fi.Fingerprint, "fp")
+			return fi.Path, e.m.MarkPersisted(ctx, fi.ID, uploaded(fi), "fp")
 		}, ""},
 		{"new version clears it", func(t *testing.T, fi FileInfo) (string, error) {
 			_, err := e.m.NewVersion(ctx, fi.ID)

@@ -733,34 +733,51 @@ type markPersistedCmd struct {
 func (*markPersistedCmd) commandType() commandType { return cmdMarkPersisted }
 
 func (c *markPersistedCmd) apply(t *txn) (any, error) {
-	return markPersisted(t, c.ID, "", c.UfsFingerprint)
+	return markPersisted(t, c.ID, nil, c.UfsFingerprint)
 }
 
 // persistVersionCmd is markPersistedCmd for one version of the file (its
-// FileInfo.Fingerprint): a file given another version since the worker
-// began uploading is left as it is.
+// FileInfo.Fingerprint) uploaded to one place (MountID, UfsPath): a file
+// given another version, or moved, since the worker began uploading is
+// left as it is.
 type persistVersionCmd struct {
 	ID             uint64 `json:"id"`
 	Version        string `json:"version"`
+	MountID        uint64 `json:"mountId"`
+	UfsPath        string `json:"ufsPath"`
 	UfsFingerprint string `json:"ufsFingerprint,omitempty"`
 }
 
 func (*persistVersionCmd) commandType() commandType { return cmdPersistVersion }
 
 func (c *persistVersionCmd) apply(t *txn) (any, error) {
-	return markPersisted(t, c.ID, c.Version, c.UfsFingerprint)
+	return markPersisted(t, c.ID, &PersistedVersion{Version: c.Version, MountID: c.MountID, UfsPath: c.UfsPath}, c.UfsFingerprint)
 }
 
-// replacedVersion is the ESTALE of a persist of version of the file at p,
-// which has version now instead.
-func replacedVersion(p, version, now string) error {
-	return fmt.Errorf("persist %s: version %s was replaced by %s: %w", p, version, now, syscall.ESTALE)
+// PersistedVersion names what a worker uploaded: a version of a file (its
+// FileInfo.Fingerprint), to a place in an under-store.
+type PersistedVersion struct {
+	Version string
+	MountID uint64
+	UfsPath string
+}
+
+// check fails with ESTALE unless fi, a file's status, is still the
+// version uploaded, at the place it went to.
+func (v *PersistedVersion) check(fi FileInfo) error {
+	switch {
+	case fi.Fingerprint != v.Version:
+		return fmt.Errorf("persist %s: version %s was replaced by %s: %w", fi.Path, v.Version, fi.Fingerprint, syscall.ESTALE)
+	case fi.MountID != v.MountID || fi.UfsPath != v.UfsPath:
+		return fmt.Errorf("persist %s: moved from %s (mount %d) while it was uploaded: %w", fi.Path, v.UfsPath, v.MountID, syscall.ESTALE)
+	}
+	return nil
 }
 
 // markPersisted records that the file with inode id is in its under-store
-// with ufsFingerprint; with a version, only while that is the file's
-// version (ESTALE otherwise).
-func markPersisted(t *txn, id uint64, version, ufsFingerprint string) (any, error) {
+// with ufsFingerprint; with v, only while the file is that version at that
+// place (ESTALE otherwise).
+func markPersisted(t *txn, id uint64, v *PersistedVersion, ufsFingerprint string) (any, error) {
 	n, p, err := inodeByID(t, "persist", id)
 	if err != nil {
 		return nil, err
@@ -768,8 +785,10 @@ func markPersisted(t *txn, id uint64, version, ufsFingerprint string) (any, erro
 	if !n.isFile() {
 		return nil, &fs.PathError{Op: "persist", Path: p, Err: syscall.EINVAL}
 	}
-	if version != "" && n.Fingerprint != version {
-		return nil, replacedVersion(p, version, n.Fingerprint)
+	if v != nil {
+		if err := v.check(t.mountTable().toInfo(n, p)); err != nil {
+			return nil, err
+		}
 	}
 	if !n.Completed {
 		return nil, fmt.Errorf("persist %s: not completed yet: %w", p, syscall.EBUSY)

@@ -1654,14 +1654,15 @@ func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gi
 	return result[FileInfo](m.proposeRequest(ctx, &createSymlinkCmd{Path: p, Target: target, UID: uid, GID: gid, Now: time.Now().UnixNano(), Persisted: persisted}))
 }
 
-// MarkPersisted records that version (a FileInfo.Fingerprint) of the
-// completed file with inode id is now in the under-store with the given
-// fingerprint (asynchronous persistence). A file given another version
-// while the worker uploaded this one is left as it is, ESTALE: its new
-// version is not in the under-store, and must still be persisted itself.
-// An empty version (a worker from before versions were named) marks
-// whatever version the file has.
-func (m *Master) MarkPersisted(ctx context.Context, id uint64, version, ufsFingerprint string) error {
+// MarkPersisted records that the completed file with inode id is now in
+// the under-store with the given fingerprint (asynchronous persistence).
+// With v, the worker names what it uploaded: a file given another version
+// or moved while the worker uploaded is left as it is, ESTALE, for the
+// worker to find out which (its new version is persisted by its own
+// upload; a moved one is uploaded again, at its new place). A nil v (a
+// worker from before versions were named) marks whatever version the file
+// has.
+func (m *Master) MarkPersisted(ctx context.Context, id uint64, v *PersistedVersion, ufsFingerprint string) error {
 	if err := m.checkLeader(); err != nil {
 		return err
 	}
@@ -1669,18 +1670,18 @@ func (m *Master) MarkPersisted(ctx context.Context, id uint64, version, ufsFinge
 		return r.err
 	}
 	var c command = &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint}
-	if version != "" {
+	if v != nil {
 		if err := m.requireLevel(ctx, cmdPersistVersion, fmt.Sprintf("persist a version of file %d", id)); err == nil {
-			c = &persistVersionCmd{ID: id, Version: version, UfsFingerprint: ufsFingerprint}
+			c = &persistVersionCmd{ID: id, Version: v.Version, MountID: v.MountID, UfsPath: v.UfsPath, UfsFingerprint: ufsFingerprint}
 		} else if err := m.fsm.view(func(t *txn) error {
 			// A master of the group applies no persistVersionCmd yet:
-			// the version is checked here, leaving only a rewrite
-			// applied between this read and the command unnoticed.
+			// the leader checks here, leaving only a change applied
+			// between this read and the command unnoticed.
 			n, p, err := inodeByID(t, "persist", id)
-			if err == nil && n.Fingerprint != version {
-				err = replacedVersion(p, version, n.Fingerprint)
+			if err != nil {
+				return err
 			}
-			return err
+			return v.check(t.mountTable().toInfo(n, p))
 		}); err != nil {
 			return err
 		}

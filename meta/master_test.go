@@ -100,7 +100,7 @@ func TestErrors(t *testing.T) {
 			_, err := m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 100})
 			return err
 		}, syscall.EINVAL},
-		{"mark persisted unknown id", func() error { return m.MarkPersisted(ctx, 9999, "", "") }, syscall.ENOENT},
+		{"mark persisted unknown id", func() error { return m.MarkPersisted(ctx, 9999, nil, "") }, syscall.ENOENT},
 		{"mount over existing", func() error { return m.Mount(ctx, "/empty", t.TempDir(), MountOptions{}) }, syscall.EEXIST},
 		{"mount root", func() error { return m.Mount(ctx, "/", t.TempDir(), MountOptions{}) }, syscall.EEXIST},
 		{"mount missing parent", func() error { return m.Mount(ctx, "/nope/m", t.TempDir(), MountOptions{}) }, syscall.ENOENT},
@@ -175,7 +175,7 @@ func TestRoundTrip(t *testing.T) {
 	if again, err := m.CompleteFile(ctx, fi.ID, CompleteOptions{Size: 42}); err != nil || again.Fingerprint != done.Fingerprint {
 		t.Errorf("retried completion: %+v %v", again, err)
 	}
-	if err := m.MarkPersisted(ctx, fi.ID, done.Fingerprint, "mt:1:42"); err != nil {
+	if err := m.MarkPersisted(ctx, fi.ID, uploaded(done), "mt:1:42"); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = m.GetStatus(ctx, "/a/b/f")
@@ -499,7 +499,7 @@ func TestNamespaceVersionCounts(t *testing.T) {
 	if _, v := e.m.NamespaceVersion(); v != v0+2 {
 		t.Fatalf("a create and a complete moved the version by %d, want 2", v-v0)
 	}
-	if err := e.m.MarkPersisted(req(), fi.ID, done.Fingerprint, "fp:3"); err != nil {
+	if err := e.m.MarkPersisted(req(), fi.ID, uploaded(done), "fp:3"); err != nil {
 		t.Fatal(err)
 	}
 	if _, v := e.m.NamespaceVersion(); v != v0+2 {
@@ -516,15 +516,24 @@ func TestNamespaceVersionCounts(t *testing.T) {
 	}
 }
 
+// uploaded is what a worker uploading fi's version names.
+func uploaded(fi FileInfo) *PersistedVersion {
+	return &PersistedVersion{Version: fi.Fingerprint, MountID: fi.MountID, UfsPath: fi.UfsPath}
+}
+
 // TestMarkPersistedVersion: a worker that uploaded one version of a file
-// (ASYNC_THROUGH) marks that version persisted, never a newer one written
-// while it uploaded: marking the newer one would leave it out of the
-// under-store for good, its own persist then finding it persisted. Also
-// in a group where a master applies no persistVersionCmd yet, where the
-// leader checks the version before its command.
+// (ASYNC_THROUGH) marks that version persisted, at the place it uploaded
+// it to: never a newer version written while it uploaded (marking that
+// one would leave it out of the under-store for good, its own persist then
+// finding it persisted), nor the file moved meanwhile (its bytes went to
+// the old name). Also in a group where a master applies no
+// persistVersionCmd yet, where the leader checks before its command.
 func TestMarkPersistedVersion(t *testing.T) {
 	ctx := context.Background()
 	check := func(t *testing.T, m *Master) {
+		if _, err := m.CreateDirectory(ctx, "/d", MkdirOptions{Mode: 0o755}); err != nil {
+			t.Fatal(err)
+		}
 		fi, err := m.CreateFile(ctx, "/f", CreateOptions{Mode: 0o644})
 		if err != nil {
 			t.Fatal(err)
@@ -544,17 +553,28 @@ func TestMarkPersistedVersion(t *testing.T) {
 		if v1.Fingerprint == v2.Fingerprint {
 			t.Fatalf("the rewrite kept the version %s", v1.Fingerprint)
 		}
-		if err := m.MarkPersisted(ctx, fi.ID, v1.Fingerprint, "etag-v1"); !errors.Is(err, syscall.ESTALE) {
+		if err := m.MarkPersisted(ctx, fi.ID, uploaded(v1), "etag-v1"); !errors.Is(err, syscall.ESTALE) {
 			t.Fatalf("marking the replaced version persisted: %v, want ESTALE", err)
 		}
 		if got, err := m.GetStatus(ctx, "/f"); err != nil || got.Persisted || got.Size != 2 {
 			t.Fatalf("after the refused mark: %+v, %v; want v2, not persisted", got, err)
 		}
-		if err := m.MarkPersisted(ctx, fi.ID, v2.Fingerprint, "etag-v2"); err != nil {
+		// Moved while the worker uploads v2.
+		if err := m.Rename(ctx, "/f", "/d/g"); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := m.GetStatus(ctx, "/f"); err != nil || !got.Persisted || got.UfsFingerprint != "etag-v2" {
-			t.Fatalf("after marking v2: %+v, %v", got, err)
+		if err := m.MarkPersisted(ctx, fi.ID, uploaded(v2), "etag-v2"); !errors.Is(err, syscall.ESTALE) || !strings.Contains(err.Error(), "moved") {
+			t.Fatalf("marking a file moved during its upload persisted: %v, want ESTALE", err)
+		}
+		moved, err := m.GetStatus(ctx, "/d/g")
+		if err != nil || moved.Persisted || moved.UfsPath == v2.UfsPath {
+			t.Fatalf("after the refused mark: %+v, %v; want /d/g, not persisted", moved, err)
+		}
+		if err := m.MarkPersisted(ctx, fi.ID, uploaded(moved), "etag-v2"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.GetStatus(ctx, "/d/g"); err != nil || !got.Persisted || got.UfsFingerprint != "etag-v2" {
+			t.Fatalf("after marking v2 at its new place: %+v, %v", got, err)
 		}
 	}
 	t.Run("one master", func(t *testing.T) { check(t, newEnv(t, -1).m) })

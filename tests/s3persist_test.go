@@ -13,6 +13,87 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
+// asyncBucket is a cluster writing ASYNC_THROUGH into a bucket mounted at
+// /s3 through a fault proxy, whose requests wait for the test rather than
+// time out.
+type asyncBucket struct {
+	c      *cluster
+	proxy  *faultProxy
+	admin  *s3.Client
+	bucket string
+}
+
+const asyncPrefix = "data/"
+
+func newAsyncBucket(t *testing.T, bucket string) *asyncBucket {
+	endpoint, _, admin := startBucket(t, bucket)
+	proxy := startFaultProxy(t, endpoint, bucket)
+	c := newCluster(t, map[string]string{"alluxio.user.file.writetype.default": "ASYNC_THROUGH"})
+	c.start()
+	proxy.mount(c, "/s3", bucket+"/"+asyncPrefix, "--option", "alluxio.underfs.s3.request.timeout=2min")
+	return &asyncBucket{c: c, proxy: proxy, admin: admin, bucket: bucket}
+}
+
+// path is name's path in the mount.
+func (b *asyncBucket) path(name string) string { return filepath.Join(b.c.mnt, "s3", name) }
+
+// stored returns the bytes of the object of name, or "" when there is none.
+func (b *asyncBucket) stored(t *testing.T, name string) string {
+	t.Helper()
+	out, err := b.admin.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(asyncPrefix + name)})
+	if err != nil {
+		return ""
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// holdFirstPut holds the first upload of name until release, and returns
+// once the bucket's side has it.
+func (b *asyncBucket) holdFirstPut(t *testing.T, name string, write func()) {
+	t.Helper()
+	b.proxy.set(&faultRule{op: "PutObject", key: asyncPrefix + name, first: []fault{holdRequest}})
+	write()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(b.proxy.injected()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the upload of %s never reached the bucket", name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// settled waits until the file at name is persisted with want in the
+// bucket, checks that nothing lands there later and that the bucket's
+// bytes are what the mount reads once the cache let them go.
+func (b *asyncBucket) settled(t *testing.T, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := b.c.must("alluxio", "fs", "stat", "/s3/"+name)
+		body := b.stored(t, name)
+		if strings.Contains(st, "persisted=true") && body == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s on, the bucket holds %q at %s, want %q; status:\n%s", body, name, want, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if body := b.stored(t, name); body != want {
+		t.Fatalf("after the persists settled the bucket holds %q at %s, want %q", body, name, want)
+	}
+	b.c.must("alluxio", "fs", "free", "/s3/"+name)
+	if got, err := os.ReadFile(b.path(name)); err != nil || !bytes.Equal(got, []byte(want)) {
+		t.Fatalf("reading %s back: %q, %v; want %q", name, got, err, want)
+	}
+}
+
 // TestS3AsyncRewriteDuringUpload: an ASYNC_THROUGH file rewritten while
 // the worker uploads its first version ends with the second version in
 // the bucket, and only that one marked persisted. The first upload is held
@@ -21,68 +102,61 @@ import (
 // ETag, the second version's own persist then took it for done, and the
 // bucket kept the first version's bytes for good.
 func TestS3AsyncRewriteDuringUpload(t *testing.T) {
-	const bucket, prefix = "rewrite", "data/"
-	endpoint, _, admin := startBucket(t, bucket)
-	proxy := startFaultProxy(t, endpoint, bucket)
-	c := newCluster(t, map[string]string{"alluxio.user.file.writetype.default": "ASYNC_THROUGH"})
-	c.start()
-	// The first upload waits for the test, not for a timeout.
-	proxy.mount(c, "/s3", bucket+"/"+prefix, "--option", "alluxio.underfs.s3.request.timeout=2min")
-	p := filepath.Join(c.mnt, "s3", "f")
-	stored := func() (string, string) {
-		t.Helper()
-		out, err := admin.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + "f")})
-		if err != nil {
-			return "", err.Error()
-		}
-		defer out.Body.Close()
-		b, err := io.ReadAll(out.Body)
-		if err != nil {
+	b := newAsyncBucket(t, "rewrite")
+	one, two := "version one", "version two, which is longer"
+	b.holdFirstPut(t, "f", func() {
+		if err := os.WriteFile(b.path("f"), []byte(one), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return string(b), strings.Trim(aws.ToString(out.ETag), `"`)
-	}
-
-	proxy.set(&faultRule{op: "PutObject", key: prefix + "f", first: []fault{holdRequest}})
-	one, two := "version one", "version two, which is longer"
-	if err := os.WriteFile(p, []byte(one), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(proxy.injected()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first version's upload never reached the bucket")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := os.WriteFile(p, []byte(two), 0o644); err != nil {
+	})
+	if err := os.WriteFile(b.path("f"), []byte(two), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Time for the second version's persist to start, then the first
 	// upload goes through.
 	time.Sleep(500 * time.Millisecond)
-	proxy.release()
+	b.proxy.release()
+	b.settled(t, "f", two)
+}
 
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		st := c.must("alluxio", "fs", "stat", "/s3/f")
-		body, etag := stored()
-		if strings.Contains(st, "persisted=true") && body == two {
-			break
+// TestS3AsyncRenameDuringUpload: an ASYNC_THROUGH file renamed after its
+// close, as a program writes a temporary file and renames it into place,
+// is uploaded to its new name, and nothing stays at the old one, whether
+// the rename came before the upload or during it (held by the proxy).
+// Before, the upload went to the name the file had at its close and the
+// file was marked persisted at its new name: once its cached copy went,
+// the file was gone.
+func TestS3AsyncRenameDuringUpload(t *testing.T) {
+	b := newAsyncBucket(t, "rename")
+	data := "the only version"
+	write := func(name string) {
+		if err := os.WriteFile(b.path(name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("30 s after the rewrite: the bucket holds %q (ETag %s), want %q; status:\n%s", body, etag, two, st)
+	}
+	rename := func(from, to string) {
+		if err := os.Rename(b.path(from), b.path(to)); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	// No upload lands later, and the bytes read back are the second
-	// version's, from the bucket once the cache let them go.
-	time.Sleep(time.Second)
-	if body, _ := stored(); body != two {
-		t.Fatalf("after the persists settled the bucket holds %q, want %q", body, two)
+	gone := func(name string) {
+		t.Helper()
+		if body := b.stored(t, name); body != "" {
+			t.Errorf("the bucket still holds %q at the old name %s", body, name)
+		}
+		if _, err := os.Stat(b.path(name)); err == nil {
+			t.Errorf("%s is still in the mount", name)
+		}
 	}
-	c.must("alluxio", "fs", "free", "/s3/f")
-	if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, []byte(two)) {
-		t.Fatalf("reading the file back: %q, %v; want %q", got, err, two)
-	}
+
+	write("a.tmp")
+	rename("a.tmp", "a")
+	b.settled(t, "a", data)
+	gone("a.tmp")
+
+	b.holdFirstPut(t, "b.tmp", func() { write("b.tmp") })
+	rename("b.tmp", "b")
+	b.proxy.release()
+	b.settled(t, "b", data)
+	gone("b.tmp")
 }

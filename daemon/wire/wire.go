@@ -130,10 +130,12 @@ type SymlinkRequest struct {
 type PersistedRequest struct {
 	ID             uint64 `json:"id"`
 	UfsFingerprint string `json:"ufsFingerprint"`
-	// Version is the file version uploaded (its FileInfo.Fingerprint):
-	// a file rewritten since is not marked (ESTALE). Empty from workers
-	// of older builds.
+	// Version is the file version uploaded (its FileInfo.Fingerprint),
+	// to UfsPath in mount MountID: a file rewritten or moved since is not
+	// marked (ESTALE). Empty from workers of older builds.
 	Version string `json:"version,omitempty"`
+	MountID uint64 `json:"mountId,omitempty"`
+	UfsPath string `json:"ufsPath,omitempty"`
 }
 
 // MountRequest adds a mount.
