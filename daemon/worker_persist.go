@@ -127,13 +127,13 @@ func (w *Worker) queued(ref wire.FileRef) persistRecord {
 // stillCurrent reports whether ref is still the content of its inode,
 // and the file's status now (its place in the under-store may have changed
 // since ref was recorded: renamed before its upload); a removed file is not
-// current.
+// current, and its status is the zero FileInfo.
 func (w *Worker) stillCurrent(ctx context.Context, ref wire.FileRef) (meta.FileInfo, bool, error) {
 	var fi meta.FileInfo
 	err := w.master.Call(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: ref.ID}, &fi)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fi, false, nil
+		return meta.FileInfo{}, false, nil
 	case err != nil:
 		return fi, false, err
 	}
@@ -150,16 +150,18 @@ func (w *Worker) stillCurrent(ctx context.Context, ref wire.FileRef) (meta.FileI
 // the master yet: the persist is tried again.
 var errNotComplete = fmt.Errorf("file version not completed by its writer yet: %w", syscall.EAGAIN)
 
-// landLocks orders the moments this worker lands versions of one file in
-// its under-store: a background persist holds its file's lock from its
-// check that the version is current through the upload to the master's
-// mark, and a synchronous writer holds it while its upload completes. So an
-// older version's upload never lands after a newer one's, which would
-// leave the store holding the older bytes. Versions written through other
-// workers are not ordered by it.
+// landLocks orders the moments this worker lands objects at one place of
+// an under-store: a background persist holds the lock of its file's place
+// from the check that its version is current through the upload and the
+// master's mark (or the taking back of an upload the master refused), and
+// a synchronous writer holds it while its upload completes. So an older
+// version's upload never lands after a newer one's there, nor a removed
+// file's after a new file's of the same name, which would leave the store
+// holding the older bytes. Uploads through other workers are not ordered
+// by it.
 type landLocks struct {
 	mu   sync.Mutex
-	held map[uint64]*landLock
+	held map[string]*landLock
 }
 
 type landLock struct {
@@ -167,16 +169,18 @@ type landLock struct {
 	users int
 }
 
-// lock takes file id's lock; the returned function gives it back.
-func (l *landLocks) lock(id uint64) (unlock func()) {
+// lock takes the lock of place ufsPath in mount; the returned function
+// gives it back.
+func (l *landLocks) lock(mount uint64, ufsPath string) (unlock func()) {
+	key := fmt.Sprintf("%d\x00%s", mount, ufsPath)
 	l.mu.Lock()
 	if l.held == nil {
-		l.held = map[uint64]*landLock{}
+		l.held = map[string]*landLock{}
 	}
-	k := l.held[id]
+	k := l.held[key]
 	if k == nil {
 		k = &landLock{}
-		l.held[id] = k
+		l.held[key] = k
 	}
 	k.users++
 	l.mu.Unlock()
@@ -185,7 +189,7 @@ func (l *landLocks) lock(id uint64) (unlock func()) {
 		k.mu.Unlock()
 		l.mu.Lock()
 		if k.users--; k.users == 0 {
-			delete(l.held, id)
+			delete(l.held, key)
 		}
 		l.mu.Unlock()
 	}

@@ -623,7 +623,7 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 		}
 	}
 	if s.under != nil {
-		unlock := w.lands.lock(s.ref.ID)
+		unlock := w.lands.lock(s.ref.MountID, s.ref.UfsPath)
 		fi, err := s.under.Close(ctx)
 		unlock()
 		if err != nil {
@@ -678,9 +678,7 @@ func (w *Worker) persistLater(rec persistRecord) {
 		backoff := 100 * time.Millisecond
 		for attempt := 1; ; attempt++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-			unlock := w.lands.lock(ref.ID)
 			err := w.persist(ctx, rec)
-			unlock()
 			cancel()
 			if err == nil || errors.Is(err, errSuperseded) {
 				w.dequeuePersist(ref)
@@ -727,6 +725,7 @@ func (w *Worker) persist(ctx context.Context, rec persistRecord) error {
 	// Renamed since it was written: its bytes go to its new name.
 	to := ref
 	to.MountID, to.UfsPath = now.MountID, now.UfsPath
+	defer w.lands.lock(to.MountID, to.UfsPath)()
 	u, err := w.ufsOf(ctx, to.MountID)
 	if err != nil {
 		return err
@@ -763,18 +762,27 @@ func (w *Worker) persist(ctx context.Context, rec persistRecord) error {
 	req := wire.PersistedRequest{ID: ref.ID, UfsFingerprint: fi.Fingerprint(), Version: ref.Fingerprint,
 		MountID: to.MountID, UfsPath: to.UfsPath}
 	err = w.master.Call(ctx, wire.MasterMarkPersisted, true, req, nil)
-	if !errors.Is(err, syscall.ESTALE) {
+	if !errors.Is(err, syscall.ESTALE) && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	// Rewritten or moved while it was uploaded. A new version is
-	// persisted by its own record, over what this one left; a moved one
-	// is uploaded again, to its new name, and this upload taken back.
-	if _, ok, cerr := w.stillCurrent(ctx, ref); cerr != nil || !ok {
+	// Rewritten, moved or removed while it was uploaded. A new version
+	// is persisted by its own record, over what this one left. A moved
+	// file is uploaded again, to its new name, and a removed one not at
+	// all: this upload is taken back from where it went.
+	now, ok, cerr := w.stillCurrent(ctx, ref)
+	switch {
+	case cerr != nil:
+		return cerr
+	case ok:
+		w.takeBack(ctx, u, to.UfsPath, fi.Fingerprint())
+		return fmt.Errorf("persist %s: %w", to.UfsPath, errMoved)
+	case now.ID == 0:
+		w.log.Info("taking back the upload of a file removed while it was uploaded", "file", ref.ID, "path", to.UfsPath)
+		w.takeBack(ctx, u, to.UfsPath, fi.Fingerprint())
+	default:
 		w.log.Info("not marking a file persisted that was rewritten while it was uploaded", "file", ref.ID, "path", to.UfsPath)
-		return errSuperseded
 	}
-	w.takeBack(ctx, u, to.UfsPath, fi.Fingerprint())
-	return fmt.Errorf("persist %s: %w", to.UfsPath, errMoved)
+	return errSuperseded
 }
 
 // errMoved says a file was renamed while its version was uploaded; the

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,4 +160,37 @@ func TestS3AsyncRenameDuringUpload(t *testing.T) {
 	b.proxy.release()
 	b.settled(t, "b", data)
 	gone("b.tmp")
+}
+
+// TestS3AsyncRemoveDuringUpload: an ASYNC_THROUGH file removed while its
+// upload is on the wire (held by the proxy) leaves nothing in the bucket:
+// the upload the master could no longer mark is taken back. Before, the
+// object stayed, and a listing of the bucket (or a sync) brought the
+// removed file back.
+func TestS3AsyncRemoveDuringUpload(t *testing.T) {
+	b := newAsyncBucket(t, "remove")
+	b.holdFirstPut(t, "c", func() {
+		if err := os.WriteFile(b.path("c"), []byte("removed at once"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := os.Remove(b.path("c")); err != nil {
+		t.Fatal(err)
+	}
+	b.proxy.release()
+	// The upload lands, then goes.
+	deadline := time.Now().Add(30 * time.Second)
+	for b.stored(t, "c") != "" || !slices.Contains(b.proxy.took(), "DeleteObject "+asyncPrefix+"c") {
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after the removal the bucket holds %q at c", b.stored(t, "c"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	if body := b.stored(t, "c"); body != "" {
+		t.Fatalf("the removed file came back to the bucket: %q", body)
+	}
+	if _, err := os.Stat(b.path("c")); err == nil {
+		t.Fatal("the removed file is in the mount")
+	}
 }
