@@ -148,7 +148,11 @@ func (w *Worker) handlePersist(ctx context.Context, req *rpc.Request) (*rpc.Resp
 				ref.ID, ref.UfsPath, pages, total, syscall.EIO)
 		}
 	}
-	if err := w.persist(ctx, w.queued(ref)); errors.Is(err, errSuperseded) {
+	err := w.persist(ctx, w.queued(ref))
+	for try := 1; errors.Is(err, errMoved) && try < 3; try++ {
+		err = w.persist(ctx, w.queued(ref)) // again, at its new name
+	}
+	if errors.Is(err, errSuperseded) {
 		return nil, fmt.Errorf("persist file %d (%s): %w: %w", ref.ID, ref.UfsPath, err, syscall.ESTALE)
 	} else if err != nil {
 		return nil, err

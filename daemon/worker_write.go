@@ -796,7 +796,11 @@ func (w *Worker) takeBack(ctx context.Context, u ufs.UFS, rel, fingerprint strin
 	if err != nil || fi.Fingerprint() != fingerprint {
 		return
 	}
-	if err := u.Delete(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	del := u.Delete
+	if fd, ok := u.(ufs.FileDeleter); ok {
+		del = fd.DeleteFile // a file's: no second look at what it is
+	}
+	if err := del(ctx, rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		w.log.Warn("could not remove an upload left at a file's old name", "path", rel, "err", err)
 	}
 }
