@@ -97,7 +97,7 @@ type Worker struct {
 	web      *webServer
 	// level sets the level of the worker's logger (web UI /logs).
 	level *slog.LevelVar
-	// lands orders the uploads of one file's versions.
+	// lands orders the uploads landing at one name of an under-store.
 	lands landLocks
 }
 

@@ -741,25 +741,23 @@ func (c *markPersistedCmd) apply(t *txn) (any, error) {
 // given another version, or moved, since the worker began uploading is
 // left as it is.
 type persistVersionCmd struct {
-	ID             uint64 `json:"id"`
-	Version        string `json:"version"`
-	MountID        uint64 `json:"mountId"`
-	UfsPath        string `json:"ufsPath"`
+	ID uint64 `json:"id"`
+	PersistedVersion
 	UfsFingerprint string `json:"ufsFingerprint,omitempty"`
 }
 
 func (*persistVersionCmd) commandType() commandType { return cmdPersistVersion }
 
 func (c *persistVersionCmd) apply(t *txn) (any, error) {
-	return markPersisted(t, c.ID, &PersistedVersion{Version: c.Version, MountID: c.MountID, UfsPath: c.UfsPath}, c.UfsFingerprint)
+	return markPersisted(t, c.ID, &c.PersistedVersion, c.UfsFingerprint)
 }
 
 // PersistedVersion names what a worker uploaded: a version of a file (its
 // FileInfo.Fingerprint), to a place in an under-store.
 type PersistedVersion struct {
-	Version string
-	MountID uint64
-	UfsPath string
+	Version string `json:"version"`
+	MountID uint64 `json:"mountId"`
+	UfsPath string `json:"ufsPath"`
 }
 
 // check fails with ESTALE unless fi, a file's status, is still the

@@ -23,9 +23,11 @@ import (
 // A master that meets a command type it does not know cannot apply it, and
 // its state would silently part from the group's; so a leader proposes a
 // command of a level above 1 only once every other member of the group has
-// said it applies that level (Config.PeerLevel). During a rolling upgrade
-// the new kinds of change are refused (EINVAL, as a store that cannot make
-// them refuses them) until the last master runs the new build.
+// said it applies that level (Config.PeerLevel). During a rolling upgrade,
+// until the last master runs the new build, the new kinds of change are
+// refused (EINVAL, as a store that cannot make them refuses them) or made
+// the older way (an unlink waits for its delete; a persist is checked by
+// the leader before its command).
 const CommandLevel = 5
 
 // levelOf returns the level that introduced command type ct.

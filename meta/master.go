@@ -384,12 +384,12 @@ func (m *Master) handOff() {
 
 // NamespaceVersion counts the changes this master applied to the
 // namespace: count grows by exactly one for each command that changed
-// something a metadata cache holds (changesNamespace). epoch is random, drawn at start and again when a snapshot
-// replaced the state; counts of different epochs (or masters) are
-// unrelated. Two equal readings mean nothing changed in between. A change
-// is counted only after readers can see it, so a read that starts after
-// a reading of n sees every change up to n. Clients use it to keep
-// metadata caches exact (wire.Stamp).
+// something a metadata cache holds (changesNamespace). epoch is random,
+// drawn at start and again when a snapshot replaced the state; counts of
+// different epochs (or masters) are unrelated. Two equal readings mean
+// nothing changed in between. A change is counted only after readers can
+// see it, so a read that starts after a reading of n sees every change up
+// to n. Clients use it to keep metadata caches exact (wire.Stamp).
 func (m *Master) NamespaceVersion() (epoch, count uint64) {
 	return m.fsm.epoch.Load(), m.fsm.changes.Load()
 }
@@ -1670,19 +1670,22 @@ func (m *Master) MarkPersisted(ctx context.Context, id uint64, v *PersistedVersi
 		return r.err
 	}
 	var c command = &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint}
-	if v != nil {
-		if err := m.requireLevel(ctx, cmdPersistVersion, fmt.Sprintf("persist a version of file %d", id)); err == nil {
-			c = &persistVersionCmd{ID: id, Version: v.Version, MountID: v.MountID, UfsPath: v.UfsPath, UfsFingerprint: ufsFingerprint}
-		} else if err := m.fsm.view(func(t *txn) error {
-			// A master of the group applies no persistVersionCmd yet:
-			// the leader checks here, leaving only a change applied
-			// between this read and the command unnoticed.
+	switch {
+	case v == nil:
+	case m.requireLevel(ctx, cmdPersistVersion, fmt.Sprintf("persist a version of file %d", id)) == nil:
+		c = &persistVersionCmd{ID: id, PersistedVersion: *v, UfsFingerprint: ufsFingerprint}
+	default:
+		// A master of the group applies no persistVersionCmd yet: the
+		// leader checks here, leaving only a change applied between
+		// this read and the command unnoticed.
+		err := m.fsm.view(func(t *txn) error {
 			n, p, err := inodeByID(t, "persist", id)
 			if err != nil {
 				return err
 			}
 			return v.check(t.mountTable().toInfo(n, p))
-		}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
 	}
