@@ -99,3 +99,52 @@ func TestRootSquashMount(t *testing.T) {
 		t.Fatalf("file root made through a squashing mount: uid %d, %v; want nobody (65534)", st.Uid, err)
 	}
 }
+
+// TestRootSquashChownBeforeClose: on a squashing mount, root's fchown of a
+// file it is writing (as tar -x does before it closes each file) is
+// refused by the master when the file is completed, after the completion
+// itself was made. The close may report the refusal, but the bytes
+// written stay the file's: the kernel's release after it must not commit
+// the file again from nothing.
+func TestRootSquashChownBeforeClose(t *testing.T) {
+	for _, wt := range []string{"CACHE_THROUGH", "MUST_CACHE", "ASYNC_THROUGH"} {
+		t.Run(wt, func(t *testing.T) {
+			c := newCluster(t, map[string]string{
+				"alluxio.security.authorization.root.squash": "true",
+				"alluxio.user.file.writetype.default":        wt,
+			})
+			c.start()
+			if err := os.Mkdir(filepath.Join(c.ufs, "open"), 0o777); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(filepath.Join(c.ufs, "open"), 0o777)
+			want := bytes.Repeat([]byte("tar member "), 20000)
+			p := filepath.Join(c.mnt, "open", "member")
+			f, err := os.Create(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Write(want); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Chown(1000, 1000); err != nil {
+				t.Fatalf("fchown as root on the mount: %v", err)
+			}
+			cerr := f.Close()
+			t.Logf("close after a refused chown: %v", cerr)
+			got, err := os.ReadFile(p)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("after close: %d bytes, %v; want the %d written", len(got), err, len(want))
+			}
+			var st syscall.Stat_t
+			if err := syscall.Stat(p, &st); err != nil || st.Uid != 65534 || st.Size != int64(len(want)) {
+				t.Fatalf("stat: uid %d size %d, %v; want nobody's (the chown refused) and %d bytes", st.Uid, st.Size, err, len(want))
+			}
+			if wt == "CACHE_THROUGH" {
+				if b, err := os.ReadFile(filepath.Join(c.ufs, "open", "member")); err != nil || !bytes.Equal(b, want) {
+					t.Fatalf("the under-store's copy: %d bytes, %v; want the %d written", len(b), err, len(want))
+				}
+			}
+		})
+	}
+}

@@ -57,6 +57,13 @@ type FileWriter struct {
 	// replaces, until the new one is complete: what the file is given
 	// back should the writer fail (restore).
 	prior *meta.FileInfo
+	// unacked is a completion the master has not taken yet: the worker
+	// committed the session (its bytes are cached and, by the write type,
+	// in the under-store), but the completion failed or its answer was
+	// lost. Until the master takes it nothing else is done with the file:
+	// a session opened now would start from nothing and commit the file
+	// empty over the bytes just written.
+	unacked *unackedCompletion
 	// failed is set once a commit failed at the worker: the bytes since
 	// the commit before went with the session, so nothing more is
 	// committed (it would replace the file with fewer bytes), and every
@@ -101,6 +108,15 @@ type FileWriter struct {
 }
 
 var _ fuse.SpliceReader = (*FileWriter)(nil)
+
+// unackedCompletion is FileWriter.unacked: the completion and the answer
+// of the worker's commit it reports.
+type unackedCompletion struct {
+	req    wire.CompleteFileRequest
+	resp   wire.WriteCommitResponse
+	target string // the under-store path the commit wrote, when it moved
+	tries  int
+}
 
 // writeBehind bounds pend: the kernel hands a FUSE daemon each write(2)
 // as it comes (4 KiB for many programs), and one worker call per 4 KiB
@@ -358,6 +374,9 @@ func (w *FileWriter) WriteAt(ctx context.Context, p []byte, off int64) (int, err
 	if w.failed != nil {
 		return 0, w.failed
 	}
+	if err := w.settle(ctx); err != nil {
+		return 0, err
+	}
 	if w.gone && w.session == 0 {
 		// Removed while open, with nothing staged: the bytes have
 		// nowhere to go, as on a local file system they have no name.
@@ -600,6 +619,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if w.failed != nil {
 		return w.failed
 	}
+	if w.unacked != nil {
+		return w.complete(ctx)
+	}
 	lazy := w.session == 0 && w.lazy()
 	if w.session == 0 && !lazy {
 		if w.completed {
@@ -667,8 +689,10 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	}
 	if (pend > 0 || direct) && resp.Size != w.size {
 		// A worker that does not take data with a commit, or a staging
-		// file that is not as this handle wrote it.
-		return fmt.Errorf("commit %s: the worker committed %d bytes of %d: %w", w.path, resp.Size, w.size, syscall.EIO)
+		// file that is not as this handle wrote it. The worker has
+		// committed what it had: nothing more is, by this handle.
+		w.failed = fmt.Errorf("commit %s: the worker committed %d bytes of %d: %w", w.path, resp.Size, w.size, syscall.EIO)
+		return w.failed
 	}
 	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
 		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint, Location: resp.Location,
@@ -676,7 +700,33 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	if w.born {
 		complete.Options.Replaces = w.info.Fingerprint
 	}
-	fi, err := w.c.callInfo(ctx, wire.MasterCompleteFile, false, complete)
+	w.unacked = &unackedCompletion{req: complete, resp: resp, target: req.Target}
+	return w.complete(ctx)
+}
+
+// settle gives the master the completion it has not taken yet, if any,
+// before anything else is done with the file.
+func (w *FileWriter) settle(ctx context.Context) error {
+	if w.unacked == nil || w.gone {
+		return nil
+	}
+	return w.complete(ctx)
+}
+
+// complete asks the master to complete the file as the worker committed
+// it (w.unacked), and on success makes the handle's state the completed
+// file's. On failure unacked stays, and the next flush, write or close
+// asks again. A completion asked again may find that the master took an
+// earlier one after all (its answer was lost, or it came with an error
+// about the kept attributes, which the master drops, EPERM): the file
+// complete with this commit's bytes is that success.
+func (w *FileWriter) complete(ctx context.Context) error {
+	u := w.unacked
+	resp := u.resp
+	fi, err := w.c.callInfo(ctx, wire.MasterCompleteFile, false, u.req)
+	if err != nil && u.tries > 0 && errors.Is(err, syscall.EINVAL) {
+		fi, err = w.completedBefore(ctx, err)
+	}
 	if err != nil && w.born && resp.Persisted && errors.Is(err, syscall.EINVAL) {
 		fi, err = w.completeSynced(ctx, resp, err)
 	}
@@ -684,8 +734,9 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		// Deleted (on another node) while this commit was under way:
 		// the file is gone, as a closed unlinked file is; take back
 		// what the commit wrote into the under-store.
+		w.unacked = nil
 		if resp.Persisted {
-			orphan := wire.OrphanRequest{MountID: w.info.MountID, UfsPath: req.Target, UfsFingerprint: resp.UfsFingerprint}
+			orphan := wire.OrphanRequest{MountID: w.info.MountID, UfsPath: u.target, UfsFingerprint: resp.UfsFingerprint}
 			if orphan.UfsPath == "" {
 				orphan.UfsPath = w.info.UfsPath
 			}
@@ -696,10 +747,34 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		return w.lose(ctx)
 	}
 	if err != nil {
+		u.tries++
 		return err
 	}
+	w.unacked = nil
 	w.info, w.size, w.dirty, w.completed, w.born, w.kept, w.prior = fi, resp.Size, false, true, false, meta.KeptAttrs{}, nil
 	return nil
+}
+
+// completedBefore answers a completion asked again and refused (refusal)
+// as made already: the file as the master has it now, when that is the
+// version this handle wrote, complete with the bytes the worker
+// committed; otherwise refusal stands.
+func (w *FileWriter) completedBefore(ctx context.Context, refusal error) (meta.FileInfo, error) {
+	now, ok, err := w.locate(ctx)
+	if !ok || err != nil {
+		return now, cmp.Or(err, fs.ErrNotExist)
+	}
+	resp := w.unacked.resp
+	same := now.Completed && now.Size == resp.Size && now.Persisted == resp.Persisted
+	if resp.Persisted {
+		same = same && now.UfsFingerprint == resp.UfsFingerprint
+	} else {
+		same = same && now.Fingerprint == w.info.Fingerprint
+	}
+	if !same {
+		return now, refusal
+	}
+	return now, nil
 }
 
 // completeSynced completes a file made at its creation whose empty version
@@ -815,7 +890,7 @@ func (w *FileWriter) KeepAttr(s fuse.SetAttr) (a fuse.Attr, ok bool) {
 	defer w.mu.Unlock()
 	// A born file keeps them too: its first commit gives them, or, when
 	// it stays empty, its close (applyKept).
-	if !w.unfinished() || w.gone || s.Size != nil {
+	if !w.unfinished() || w.gone || w.unacked != nil || s.Size != nil {
 		return fuse.Attr{}, false
 	}
 	now := time.Now().UnixNano()
@@ -899,6 +974,9 @@ func (w *FileWriter) Unlink(ctx context.Context, remove func(context.Context) er
 
 // stage moves what was written so far into a staged session.
 func (w *FileWriter) stage(ctx context.Context) error {
+	if err := w.settle(ctx); err != nil {
+		return err
+	}
 	switch {
 	case w.gone || w.staged:
 		return nil
@@ -976,6 +1054,9 @@ func (w *FileWriter) Truncate(ctx context.Context, size int64) error {
 	defer w.mu.Unlock()
 	if size < 0 {
 		return &fs.PathError{Op: "truncate", Path: w.path, Err: syscall.EINVAL}
+	}
+	if err := w.settle(ctx); err != nil {
+		return err
 	}
 	if size == w.size {
 		return nil
