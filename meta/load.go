@@ -83,7 +83,7 @@ func (m *Master) loadTree(ctx context.Context, p string, recursive bool, st *Loa
 // difference, due or not.
 func (m *Master) loadDir(ctx context.Context, p string) error {
 	now := time.Now()
-	_, err, _ := m.sync.group.Do("list\x00"+p, func() (any, error) {
+	_, err := m.syncOnce(ctx, "list\x00"+p, func() (any, error) {
 		return nil, m.listUFS(ctx, p, now)
 	})
 	return err

@@ -143,6 +143,8 @@ type Master struct {
 	jr   journal   // the replication layer
 	node *raftNode // the embedded journal; nil with the UFS journal
 	sync *syncer
+	// locks serialise the requests on the same paths (pathLocks).
+	locks *pathLocks
 
 	ufsGroup singleflight.Group
 	ufsMu    sync.Mutex // guards ufsCache
@@ -235,7 +237,7 @@ func Open(ctx context.Context, cfg Config) (*Master, error) {
 		return nil, fmt.Errorf("meta: %w", err)
 	}
 	m := &Master{
-		cfg: cfg, log: log, fsm: f, sync: newSyncer(cfg.SyncInterval), ufsCache: map[uint64]*openedUFS{},
+		cfg: cfg, log: log, fsm: f, sync: newSyncer(cfg.SyncInterval), locks: newPathLocks(), ufsCache: map[uint64]*openedUFS{},
 		leaderCh: make(chan bool, 16), stop: make(chan struct{}),
 	}
 	m.deletes = newDeferrer(m)
@@ -686,6 +688,11 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 	if err := m.authorizeCreateFile(ctx, op, p, o.Overwrite); err != nil {
 		return FileInfo{}, err
 	}
+	ctx, unlock, err := m.locks.lock(ctx, p)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer unlock()
 	m.ownerFor(ctx, &o.UID, &o.GID)
 	m.inheritGroup(p, &o.GID, &o.Mode, false)
 	var (
@@ -924,6 +931,11 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 			return FileInfo{}, fmt.Errorf("complete inode %d: worker location %q: want host:port: %w", id, loc, syscall.EINVAL)
 		}
 	}
+	ctx, unlock, err := m.lockInode(ctx, "complete", id)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer unlock()
 	fp, denied, err := m.keptFor(ctx, "complete", id, &o.Kept, o.Persisted)
 	if err != nil {
 		return FileInfo{}, err
@@ -973,6 +985,11 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 	if err := m.authorize(ctx, op, p, accCreate); err != nil {
 		return FileInfo{}, err
 	}
+	ctx, unlock, err := m.locks.lock(ctx, p)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer unlock()
 	m.ownerFor(ctx, &o.UID, &o.GID)
 	m.inheritGroup(p, &o.GID, &o.Mode, true)
 	var (
@@ -1072,6 +1089,11 @@ func (m *Master) DeleteWith(ctx context.Context, path string, o DeleteOptions) e
 	if err := m.authorize(ctx, op, p, accDelete); err != nil {
 		return err
 	}
+	ctx, unlock, err := m.locks.lock(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var (
 		n        *inode
 		mi       MountInfo
@@ -1286,6 +1308,11 @@ func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOption
 	if done {
 		return err
 	}
+	ctx, unlock, err := m.locks.lock(ctx, s, d)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var (
 		rp                renamePlan
 		mi                MountInfo
@@ -1374,6 +1401,11 @@ func (m *Master) Exchange(ctx context.Context, a, b string) error {
 	if err := m.requireLevel(ctx, cmdExchange, fmt.Sprintf("exchange %s and %s", pa, pb)); err != nil {
 		return err
 	}
+	ctx, unlock, err := m.locks.lock(ctx, pa, pb)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var (
 		xp         exchangePlan
 		mi         MountInfo
@@ -1485,6 +1517,11 @@ func (m *Master) SetAttr(ctx context.Context, path string, o SetAttrOptions) (Fi
 	if err := m.authorizeSetAttr(ctx, p, o); err != nil {
 		return FileInfo{}, err
 	}
+	ctx, unlock, err := m.locks.lock(ctx, p)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer unlock()
 	cmd := &setAttrCmd{
 		Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Mtime: o.Mtime, Atime: o.Atime, Size: o.Size,
 		nsAttrs: nsAttrs{Pinned: o.Pinned, TTL: o.TTL, TTLAction: o.TTLAction}, Recursive: o.Recursive,
@@ -1618,6 +1655,11 @@ func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gi
 	if err := m.authorize(ctx, op, p, accCreate); err != nil {
 		return FileInfo{}, err
 	}
+	ctx, unlock, err := m.locks.lock(ctx, p)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer unlock()
 	m.ownerFor(ctx, &uid, &gid)
 	var (
 		mi       MountInfo
@@ -1669,6 +1711,11 @@ func (m *Master) MarkPersisted(ctx context.Context, id uint64, v *PersistedVersi
 	if r, ok := m.replayed(ctx); ok {
 		return r.err
 	}
+	ctx, unlock, err := m.lockInode(ctx, "persist", id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var c command = &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint}
 	switch {
 	case v == nil:
@@ -1689,7 +1736,7 @@ func (m *Master) MarkPersisted(ctx context.Context, id uint64, v *PersistedVersi
 			return err
 		}
 	}
-	_, err := m.proposeRequest(ctx, c)
+	_, err = m.proposeRequest(ctx, c)
 	return err
 }
 

@@ -26,8 +26,13 @@ func (m *Master) DropOrphan(ctx context.Context, mountID uint64, ufsPath, finger
 	}
 	rel := strings.TrimPrefix(ufsPath, "/")
 	p := joinPath(mi.AlluxioPath, rel)
+	ctx, unlock, err := m.locks.lock(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var claimed bool
-	err := m.fsm.view(func(t *txn) error {
+	err = m.fsm.view(func(t *txn) error {
 		claimed = t.walk(p).node != nil
 		return nil
 	})

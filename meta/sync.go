@@ -163,12 +163,12 @@ func (m *Master) syncPathThen(ctx context.Context, p string, answer func(t *txn,
 	switch action {
 	case syncRestat:
 		n := w.node
-		_, err, _ := m.sync.group.Do("restat\x00"+p, func() (any, error) {
+		_, err := m.syncOnce(ctx, "restat\x00"+p, func() (any, error) {
 			return nil, m.restat(ctx, p, n, mi, rel, now)
 		})
 		return false, err
 	case syncLoad:
-		v, err, _ := m.sync.group.Do("load\x00"+p, func() (any, error) {
+		v, err := m.syncOnce(ctx, "load\x00"+p, func() (any, error) {
 			return m.loadMissing(ctx, p, w, mi, rel, now)
 		})
 		if err != nil {
@@ -211,10 +211,33 @@ func (m *Master) syncActionFor(p string, mounted bool, w walkResult, now time.Ti
 	return syncLoad
 }
 
+// syncOnce runs fn once for the concurrent callers of key, unless ctx
+// holds path locks: the call in flight may be waiting for them, so the
+// request holding them runs fn itself.
+func (m *Master) syncOnce(ctx context.Context, key string, fn func() (any, error)) (any, error) {
+	if _, ok := ctx.Value(lockCtxKey{}).(heldLocks); ok {
+		return fn()
+	}
+	v, err, _ := m.sync.group.Do(key, fn)
+	return v, err
+}
+
 // restat compares a persisted file with the under-store and applies a
 // SyncFile command when it vanished or changed. A failing under-store is
-// logged and the namespace's answer served.
+// logged and the namespace's answer served. n is the file as the caller
+// read it; it is read again once p is locked.
 func (m *Master) restat(ctx context.Context, p string, n *inode, mi MountInfo, rel string, now time.Time) error {
+	ctx, unlock, err := m.locks.lock(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := m.fsm.view(func(t *txn) error { n = t.walk(p).node; return nil }); err != nil {
+		return err
+	}
+	if n == nil || !n.isFile() || !n.Persisted || !n.Completed {
+		return nil // changed meanwhile, by a request that had p locked
+	}
 	u, err := m.ufsFor(mi)
 	if err != nil {
 		m.log.Warn("metadata sync skipped", "path", p, "err", err)
@@ -248,8 +271,23 @@ func (m *Master) restat(ctx context.Context, p string, n *inode, mi MountInfo, r
 }
 
 // loadMissing stats p in the under-store and, when it exists there, adds
-// it with its missing ancestors. It reports whether p was found.
+// it with its missing ancestors. It reports whether p was found. w is the
+// walk to p as the caller made it; it is made again once p is locked.
 func (m *Master) loadMissing(ctx context.Context, p string, w walkResult, mi MountInfo, rel string, now time.Time) (bool, error) {
+	ctx, unlock, err := m.locks.lock(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	if err := m.fsm.view(func(t *txn) error { w = t.walk(p); return nil }); err != nil {
+		return false, err
+	}
+	if w.node != nil {
+		return true, nil // made meanwhile, by a request that had p locked
+	}
+	if len(w.missing) == 0 || !w.last.IsDir {
+		return false, nil
+	}
 	u, err := m.ufsFor(mi)
 	if err != nil {
 		return false, err
@@ -320,14 +358,20 @@ func (m *Master) syncDir(ctx context.Context, p string, loaded bool) error {
 	if loaded && !m.sync.due(p, now) {
 		return nil
 	}
-	_, err, _ := m.sync.group.Do("list\x00"+p, func() (any, error) {
+	_, err := m.syncOnce(ctx, "list\x00"+p, func() (any, error) {
 		return nil, m.listUFS(ctx, p, now)
 	})
 	return err
 }
 
-// listUFS does the work of syncDir.
+// listUFS does the work of syncDir, with p locked: no request changes
+// the directory between its listing and the commands that apply it.
 func (m *Master) listUFS(ctx context.Context, p string, now time.Time) error {
+	ctx, unlock, err := m.locks.lock(ctx, p)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	mi, rel, err := m.Resolve(p)
 	if err != nil {
 		return err

@@ -50,6 +50,11 @@ func (m *Master) NewVersion(ctx context.Context, id uint64) (FileInfo, error) {
 	if r, ok := m.replayed(ctx); ok {
 		return result[FileInfo](r.value, r.err)
 	}
+	ctx, unlock, err := m.lockInode(ctx, "new version", id)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer unlock()
 	return result[FileInfo](m.proposeRequest(ctx, &newVersionCmd{ID: id, Now: time.Now().UnixNano()}))
 }
 
@@ -117,6 +122,11 @@ func (m *Master) RestoreVersion(ctx context.Context, id uint64, made string, old
 	if err := m.requireLevel(ctx, cmdRestoreVersion, fmt.Sprintf("restore a version of file %d", id)); err != nil {
 		return FileInfo{}, err
 	}
+	ctx, unlock, err := m.lockInode(ctx, "restore version", id)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer unlock()
 	return result[FileInfo](m.proposeRequest(ctx, &restoreVersionCmd{ID: id, Made: made, Old: old, Now: time.Now().UnixNano()}))
 }
 
@@ -165,6 +175,11 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 	if r, ok := m.replayed(ctx); ok {
 		return result[FileInfo](r.value, r.err)
 	}
+	ctx, unlock, err := m.lockInode(ctx, op, id)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer unlock()
 	var (
 		fi   FileInfo
 		n    *inode
@@ -172,7 +187,7 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 		mi   MountInfo
 		rel  string
 	)
-	err := m.fsm.view(func(t *txn) error {
+	err = m.fsm.view(func(t *txn) error {
 		var (
 			p   string
 			err error
