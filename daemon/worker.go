@@ -362,10 +362,32 @@ func (w *Worker) source(ref wire.FileRef) blockstore.Source {
 			return nil, fmt.Errorf("file %d (%s): this version is no longer in the under-store (removed or replaced while open; %v): %w",
 				ref.ID, ref.UfsPath, err, syscall.ESTALE)
 		}
+		if fi.UfsPath == ref.UfsPath && !mayHaveMoved(ctx, u, ref, fi) {
+			// Where the master has it, the store holds something else:
+			// the object was replaced there, not through the mount,
+			// and the master has not synced it yet. Its bytes must not
+			// be cached as this version's.
+			return nil, fmt.Errorf("file %d (%s): replaced in the under-store (%v); load its metadata again to read the new content: %w",
+				ref.ID, ref.UfsPath, err, syscall.ESTALE)
+		}
 		// The same version, at its name now (renamed: a store that
 		// renames by copying may have given it a new ETag).
 		return u.OpenRange(ctx, fi.UfsPath, off, n)
 	}
+}
+
+// mayHaveMoved reports whether the file at fi's place (where ref, the
+// version asked for, is too) can be that version although the store's
+// fingerprint of it differs from ref's: a rename by copying (of the file
+// or of a directory above it) gave it another, and its length is still
+// the version's.
+func mayHaveMoved(ctx context.Context, u ufs.UFS, ref wire.FileRef, fi meta.FileInfo) bool {
+	mk, ok := u.(ufs.MoveKeeper)
+	if !ok || mk.MoveKeeps(ref.UfsFingerprint) {
+		return false
+	}
+	st, err := u.Stat(ctx, fi.UfsPath)
+	return err == nil && !st.IsDir() && st.Size == fi.Size
 }
 
 func keyOf(ref wire.FileRef) blockstore.FileKey {

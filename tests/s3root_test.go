@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // s3RootPrefix is the key prefix of the root mount in the tests' bucket:
@@ -32,8 +33,16 @@ const s3RootPrefix = "alluxio/"
 // look at what the bucket holds.
 func newS3RootCluster(t *testing.T, props map[string]string) (*cluster, string) {
 	t.Helper()
+	c, dir, _ := newS3RootClusterAdmin(t, props)
+	return c, dir
+}
+
+// newS3RootClusterAdmin is newS3RootCluster, with a client of the S3
+// server too, for changes made in the bucket directly.
+func newS3RootClusterAdmin(t *testing.T, props map[string]string) (*cluster, string, *s3.Client) {
+	t.Helper()
 	const bucket = "root"
-	endpoint, dir, _ := startBucket(t, bucket)
+	endpoint, dir, admin := startBucket(t, bucket)
 	all := map[string]string{
 		"alluxio.master.mount.table.root.ufs":    "s3://" + bucket + "/" + s3RootPrefix,
 		"s3a.accessKeyId":                        s3Key,
@@ -57,7 +66,85 @@ func newS3RootCluster(t *testing.T, props map[string]string) (*cluster, string) 
 		}
 	})
 	c = newCluster(t, all)
-	return c, filepath.Join(dir, bucket, filepath.FromSlash(s3RootPrefix))
+	return c, filepath.Join(dir, bucket, filepath.FromSlash(s3RootPrefix)), admin
+}
+
+// TestS3ReplacedInBucket: an object replaced in the bucket directly, not
+// through the mount, while metadata sync is off: the version the master
+// knows is gone from the bucket, so a read of it fails (ESTALE) rather
+// than return the new object's bytes as the old version's, where they
+// would be cached for every later reader; once its metadata is loaded
+// again the file reads as the new object. Whole and multipart objects:
+// the copy a rename makes of a multipart object has another ETag, so for
+// those the new object's length tells (a replacement of the same length
+// is taken for a rename, docs/posix.md).
+func TestS3ReplacedInBucket(t *testing.T) {
+	c, _, admin := newS3RootClusterAdmin(t, map[string]string{"alluxio.fuse.passthrough.enabled": "false"})
+	c.start()
+	put := func(key string, data []byte, parts int) {
+		t.Helper()
+		k := aws.String(s3RootPrefix + key)
+		if parts <= 1 {
+			if _, err := admin.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String("root"), Key: k, Body: bytes.NewReader(data)}); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		up, err := admin.CreateMultipartUpload(t.Context(), &s3.CreateMultipartUploadInput{Bucket: aws.String("root"), Key: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var done []types.CompletedPart
+		size := (len(data) + parts - 1) / parts
+		for i := range parts {
+			part := data[i*size : min(len(data), (i+1)*size)]
+			out, err := admin.UploadPart(t.Context(), &s3.UploadPartInput{Bucket: aws.String("root"), Key: k, UploadId: up.UploadId,
+				PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(part)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = append(done, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))})
+		}
+		if _, err := admin.CompleteMultipartUpload(t.Context(), &s3.CompleteMultipartUploadInput{Bucket: aws.String("root"), Key: k,
+			UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: done}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		parts int
+	}{{"whole", 1}, {"multipart", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			old, replaced := randomData(11<<20, 41), randomData(10<<20, 42)
+			// A directory each: loadMetadata lists the file's
+			// directory, after which (sync off) a name added to it in
+			// the bucket is not looked for.
+			key := tc.name + "/replaced"
+			put(key, old, tc.parts)
+			p := filepath.Join(c.mnt, key)
+			f, err := os.Open(p) // the master loads the object's metadata
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			put(key, replaced, 1)
+			buf := make([]byte, 1<<20)
+			n, err := f.ReadAt(buf, 5<<20)
+			switch {
+			case err != nil:
+				t.Logf("read of the replaced version: %v", err)
+			case bytes.Equal(buf[:n], replaced[5<<20:5<<20+n]):
+				t.Fatalf("a read of the version the master knows returned the bytes that replaced it in the bucket")
+			case !bytes.Equal(buf[:n], old[5<<20:5<<20+n]):
+				t.Fatalf("a read of the version the master knows returned bytes of neither version")
+			}
+			f.Close()
+			c.must("alluxio", "fs", "loadMetadata", "/"+key)
+			if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, replaced) {
+				t.Fatalf("after loadMetadata: %d bytes, %v; want the object that replaced it (%d bytes)", len(got), err, len(replaced))
+			}
+		})
+	}
 }
 
 // TestS3OpenFilesMoved covers what happens to open files whose names move

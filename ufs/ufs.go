@@ -185,6 +185,15 @@ type VersionOpener interface {
 	OpenRangeVersion(ctx context.Context, path string, off, n int64, fingerprint string) (io.ReadCloser, error)
 }
 
+// MoveKeeper is implemented by stores where a renamed file may not keep
+// its Fingerprint: an object store renames by copying, and the copy of an
+// object uploaded in parts gets another ETag. MoveKeeps reports whether
+// a file with fingerprint keeps it through a rename. In stores that do
+// not implement it every file does.
+type MoveKeeper interface {
+	MoveKeeps(fingerprint string) bool
+}
+
 // Chmoder is implemented by stores that keep permission bits.
 type Chmoder interface {
 	Chmod(ctx context.Context, path string, mode fs.FileMode) error

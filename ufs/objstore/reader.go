@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +20,19 @@ import (
 // Config.ReadResumes times.
 func (s *Store) OpenRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
 	return s.openRange(ctx, p, off, n, "")
+}
+
+// multipartETag matches the ETag S3 gives an object uploaded in parts: the
+// hex MD5 of its parts' MD5s, a dash and their count, quoted or not.
+var multipartETag = regexp.MustCompile(`^"?[0-9a-fA-F]{32}-[0-9]+"?$`)
+
+// MoveKeeps reports whether an object with fingerprint keeps it when
+// renamed (ufs.MoveKeeper). A rename copies the object: the copy of one
+// uploaded in parts gets the MD5 of its bytes as its ETag, where one
+// uploaded whole has the same MD5 as before.
+func (s *Store) MoveKeeps(fingerprint string) bool {
+	etag, ok := strings.CutPrefix(fingerprint, "etag:")
+	return !ok || !multipartETag.MatchString(etag)
 }
 
 // OpenRangeVersion is OpenRange of the version of p whose fingerprint (a

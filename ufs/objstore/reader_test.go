@@ -213,3 +213,22 @@ func TestOpenRangeVersion(t *testing.T) {
 		})
 	}
 }
+
+// TestMoveKeeps: only an object uploaded in parts (an S3 multipart ETag)
+// may get another fingerprint from the copy a rename makes.
+func TestMoveKeeps(t *testing.T) {
+	var s Store
+	for fp, want := range map[string]bool{
+		`etag:"9bb58f26192e4ba00f01e2e7b136bbd8"`:   true,  // uploaded whole: the copy has the same MD5
+		`etag:"b54357faf0632cce46e942fa68356b38-3"`: false, // uploaded in 3 parts
+		`etag:b54357faf0632cce46e942fa68356b38-12`:  false,
+		"etag:Fh8xVqod2MGSRZsBkjQ4CEg-0ZTb":         true, // a Kodo hash (URL-safe base64), not hex
+		"mt:1795828161002494155:8":                  true,
+		`etag:"b54357faf0632cce46e942fa68356b38-"`:  true,
+		`etag:"b54357faf0632cce46e942fa68356b3-3"`:  true, // 31 hex digits
+	} {
+		if got := s.MoveKeeps(fp); got != want {
+			t.Errorf("MoveKeeps(%s) = %v, want %v", fp, got, want)
+		}
+	}
+}
