@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
@@ -19,6 +20,8 @@ import (
 	"github.com/alluxio-go/alluxio/blockstore"
 	"github.com/alluxio-go/alluxio/daemon/client"
 	"github.com/alluxio-go/alluxio/daemon/conf"
+	"github.com/alluxio-go/alluxio/daemon/rpc"
+	"github.com/alluxio-go/alluxio/daemon/wire"
 	"github.com/alluxio-go/alluxio/fuse"
 	"github.com/alluxio-go/alluxio/meta"
 	"github.com/alluxio-go/alluxio/ufs"
@@ -658,5 +661,47 @@ func TestStagedWritesIntoStagingFile(t *testing.T) {
 				t.Fatalf("under-store copy: %d bytes, %v; want the %d written", len(b), err, len(data))
 			}
 		})
+	}
+}
+
+// TestCommitDataAt: the bytes a commit carries go where the client says
+// (wire.CommitRequest.At); a worker holding another length, as after a
+// write whose answer was lost and whose bytes come again with the commit,
+// refuses the commit before it uploads anything.
+func TestCommitDataAt(t *testing.T) {
+	sc := startSCCluster(t, "64MB")
+	ctx := context.Background()
+	wc, err := rpc.Dial(ctx, "unix", sc.wc.SocketPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	write := func(name string, at int64) (wire.WriteCommitResponse, error) {
+		fi, err := sc.master.meta.CreateFile(ctx, "/sc/"+name, meta.CreateOptions{Mode: 0o644})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var open wire.WriteOpenResponse
+		if _, err := wc.Call(ctx, wire.WorkerWriteOpen, wire.WriteOpenRequest{File: wire.RefOf(fi), WriteType: "CACHE_THROUGH"}, nil, &open, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wc.Call(ctx, wire.WorkerWrite, wire.WriteRequest{Session: open.Session}, []byte("first bytes;"), nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		var resp wire.WriteCommitResponse
+		_, err = wc.Call(ctx, wire.WorkerWriteCommit, wire.CommitRequest{Session: open.Session, At: &at}, []byte("last bytes"), &resp, nil)
+		return resp, err
+	}
+	if resp, err := write("right", 12); err != nil || resp.Size != 22 {
+		t.Fatalf("commit with its bytes at the session's end: %+v, %v", resp, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(sc.dir, "right")); err != nil || string(b) != "first bytes;last bytes" {
+		t.Fatalf("the store's file: %q, %v", b, err)
+	}
+	if _, err := write("wrong", 0); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("commit with its bytes at 0 of a session holding 12: %v, want EIO", err)
+	}
+	if _, err := os.Stat(filepath.Join(sc.dir, "wrong")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a refused commit left a file in the store: %v", err)
 	}
 }

@@ -593,6 +593,11 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 			s.abort()
 			return nil, &fs.PathError{Op: "commit with data", Path: s.ref.UfsPath, Err: syscall.EINVAL}
 		}
+		if r.At != nil && *r.At != s.size {
+			s.abort()
+			return nil, fmt.Errorf("commit of file %d (%s): its last %d bytes go at %d, but the session holds %d: %w",
+				s.ref.ID, s.ref.UfsPath, len(req.Data), *r.At, s.size, syscall.EIO)
+		}
 		s.change(s.size, s.size+int64(len(req.Data)))
 		if err := s.writeAt(req.Data, s.size); err != nil {
 			s.abort()

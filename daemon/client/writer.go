@@ -659,6 +659,10 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	// worker call (and one PutObject), not a write and then a commit.
 	var resp wire.WriteCommitResponse
 	pend := len(w.pend)
+	if pend > 0 {
+		at := w.size - int64(pend)
+		req.At = &at
+	}
 	if lazy {
 		// No session yet: every byte is in pend, and the session is
 		// opened by the commit itself, one worker call in all.

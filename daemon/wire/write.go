@@ -67,6 +67,12 @@ type CommitRequest struct {
 	// rest of the old version on its side. Written bytes without Changed
 	// may be anywhere.
 	Changed Extents `json:"changed,omitempty"`
+	// At is where the bytes sent with the commit go: the end of what the
+	// session holds, as the client knows it. A worker holding another
+	// length (a write whose answer was lost, sent again with the commit)
+	// refuses the commit rather than upload the bytes at the wrong
+	// place. Nil (a client from before): at the session's end.
+	At *int64 `json:"at,omitempty"`
 }
 
 // MaxExtents bounds the ranges a CommitRequest lists in Changed; a writer
