@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	gofuse "github.com/hanwen/go-fuse/v2/fuse"
@@ -226,6 +227,12 @@ func (n *node) joinWriter() *fileHandle {
 	return &fileHandle{node: n, h: n.writer.h, shared: true, mode: modeDirect}
 }
 
+// ptSettle is how long after the last passthrough open of one version of a
+// file is released an open of another version may have passthrough
+// (node.ptLeft): go-fuse's own release of the backing file follows ours
+// within microseconds.
+const ptSettle = time.Second
+
 // admit picks the kernel I/O mode of a new open so that it never clashes
 // with the opens already on the inode: passthrough for a read of a fully
 // cached file when nothing else is in page-cache mode, page-cache mode when
@@ -249,7 +256,7 @@ func (n *node) admit(h Handle, write bool) (*fileHandle, uint32) {
 		n.fsys.setWriting(n.StableAttr().Ino, n)
 		n.adoptReaders()
 	case n.fsys.passthrough.Load() && h.Passthrough() != nil && n.cachedOpens == 0 &&
-		(n.ptOpens == 0 || n.ptVersion == h.Version()):
+		(n.ptVersion == h.Version() || n.ptOpens == 0 && time.Since(n.ptLeft) >= ptSettle):
 		fh.mode = modePassthrough
 		n.ptOpens++
 		n.ptVersion = h.Version()
@@ -440,6 +447,9 @@ func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
 	switch fh.mode {
 	case modePassthrough:
 		n.ptOpens--
+		if n.ptOpens == 0 {
+			n.ptLeft = time.Now()
+		}
 	case modeCached:
 		n.cachedOpens--
 	}

@@ -27,6 +27,12 @@ type node struct {
 	// choose a mode that fits what is already open.
 	ptOpens, cachedOpens int
 	ptVersion            string
+	// ptLeft is when the last passthrough open of version ptVersion was
+	// released. go-fuse drops the inode's backing file only after our
+	// Release returns, and hands a passthrough open in between the one
+	// still registered: an open of another version waits ptSettle before
+	// it may have passthrough, or it would read the old version's file.
+	ptLeft time.Time
 	// writer is the inode's write-capable handle while any open writes:
 	// every open of the inode shares it, so they all see each other's
 	// writes, and a truncate that arrives without a handle (open with
