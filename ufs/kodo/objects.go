@@ -151,21 +151,13 @@ func (s *Store) get(ctx context.Context, key string, off, n int64, ifMatch strin
 	etag := resp.Header.Get("Etag")
 	switch resp.StatusCode {
 	case http.StatusOK, http.StatusPartialContent:
-		if resp.StatusCode == http.StatusOK && off > 0 {
+		if resp.StatusCode == http.StatusOK && (off > 0 || n > 0) {
 			// A server that ignores Range: skip to off.
-			if _, err := io.CopyN(io.Discard, resp.Body, off); err != nil {
-				resp.Body.Close()
-				if errors.Is(err, io.EOF) {
-					return objstore.EmptyBody(), etag, nil
-				}
+			body, err := objstore.WholeBody(resp.Body, off, n)
+			if err != nil {
 				return nil, "", err
 			}
-			if n > 0 {
-				return struct {
-					io.Reader
-					io.Closer
-				}{io.LimitReader(resp.Body, n), resp.Body}, etag, nil
-			}
+			return body, etag, nil
 		}
 		return resp.Body, etag, nil
 	case http.StatusRequestedRangeNotSatisfiable:

@@ -153,6 +153,30 @@ func HTTPRange(off, n int64) string {
 	return ""
 }
 
+// WholeBody turns body, the whole object from a server that answered a
+// ranged GET for n bytes from off (n <= 0: to the end) with all of it (200,
+// as a server that ignores Range may), into the range asked for: the
+// first off bytes are skipped, and at most n are read. An object that
+// ends before off gives an empty body.
+func WholeBody(body io.ReadCloser, off, n int64) (io.ReadCloser, error) {
+	if off > 0 {
+		if _, err := io.CopyN(io.Discard, body, off); err != nil {
+			body.Close()
+			if errors.Is(err, io.EOF) {
+				return EmptyBody(), nil
+			}
+			return nil, err
+		}
+	}
+	if n > 0 {
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(body, n), body}, nil
+	}
+	return body, nil
+}
+
 // emptyBody is the body of a range at or past the end.
 type emptyBody struct{}
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -940,5 +941,42 @@ func TestCopyParts(t *testing.T) {
 	}
 	if got, want := readFile(t, u, "big"), append(bytes.Clone(data3), tail...); !bytes.Equal(got, want) {
 		t.Fatalf("read back %d bytes, differing from the %d written", len(got), len(want))
+	}
+}
+
+// TestRangeIgnored: a gateway that answers a ranged GET with the whole
+// object (200, no Content-Range) is read from the offset asked for.
+func TestRangeIgnored(t *testing.T) {
+	g := startGateway(t)
+	bucket := g.newBucket(t)
+	p := newProxy(t, g.url)
+	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL))
+	data := randomBytes(100_000, 7)
+	fi := putFile(t, u, "f", data)
+	p.set(func(w http.ResponseWriter, r *http.Request, _ int) bool {
+		if r.Method != http.MethodGet || r.Header.Get("Range") == "" {
+			return false
+		}
+		w.Header().Set("ETag", `"`+fi.ETag+`"`)
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(data)
+		return true
+	}, nil)
+	for _, c := range []struct{ off, n int64 }{{0, 10}, {5, 10}, {99_990, -1}, {40_000, 30_000}, {200_000, 5}} {
+		r, err := u.OpenRange(t.Context(), "f", c.off, c.n)
+		if err != nil {
+			t.Fatalf("OpenRange(%d, %d): %v", c.off, c.n, err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		end := int64(len(data))
+		if c.n >= 0 {
+			end = min(end, c.off+c.n)
+		}
+		want := data[min(c.off, int64(len(data))):max(end, min(c.off, int64(len(data))))]
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("OpenRange(%d, %d) from a server ignoring Range: %d bytes, %v; want %d bytes from %d", c.off, c.n, len(got), err, len(want), c.off)
+		}
 	}
 }
