@@ -257,3 +257,53 @@ func TestOpenWholePinsWhileHeld(t *testing.T) {
 	}
 	checkAccounting(t, s)
 }
+
+// TestFreeKeepsOnlyCopies: a free of an inode (alluxio fs free) drops its
+// versions that exist elsewhere, and keeps the one being written and the
+// one pinned as the only copy of its bytes.
+func TestFreeKeepsOnlyCopies(t *testing.T) {
+	s := openStore(t, testConfig(t, 16))
+	data := randomBytes(43, 2*testPage+9)
+	// A version read from its source: cached, and in the source too.
+	src := newMemSource(data)
+	cached := FileKey{ID: 7, Fingerprint: "read"}
+	readAll(t, s, cached, src, len(data)+1, ReadCache)
+	// The only copy of a version (MUST_CACHE), complete.
+	only := FileKey{ID: 7, Fingerprint: "only"}
+	w, err := s.Create(only, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A version being written when the free comes.
+	writing := FileKey{ID: 7, Fingerprint: "writing"}
+	ww, err := s.Create(writing, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ww.Write(data[:testPage+1]); err != nil {
+		t.Fatal(err)
+	}
+	if kept := s.FreeID(7); kept != 2 {
+		t.Errorf("FreeID kept %d versions, want 2 (the only copy and the one being written)", kept)
+	}
+	if _, err := ww.Write(data[testPage+1:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := ww.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if pages, _ := s.Cached(cached, int64(len(data))); pages != 0 {
+		t.Errorf("the version also in its source kept %d pages after the free", pages)
+	}
+	for _, key := range []FileKey{only, writing} {
+		if pages, total := s.Cached(key, int64(len(data))); pages != total {
+			t.Errorf("version %s: %d of %d pages after the free", key.Fingerprint, pages, total)
+		}
+	}
+}

@@ -439,6 +439,30 @@ func (s *Store) RemoveID(id uint64) {
 	}
 }
 
+// FreeID drops the cached versions of inode id that exist elsewhere too
+// (alluxio fs free): a version being written, or pinned as the only copy
+// of its bytes (Create(key, true): MUST_CACHE, or ASYNC_THROUGH not yet
+// persisted), stays. It returns the number of versions kept.
+func (s *Store) FreeID(id uint64) (kept int) {
+	for _, key := range s.keysOf(id) {
+		s.indexMu.Lock()
+		s.settleLocked(context.Background(), key)
+		f := s.files[key]
+		switch {
+		case f == nil:
+			s.indexMu.Unlock()
+		case f.pinned || f.writing:
+			s.indexMu.Unlock()
+			kept++
+		default:
+			gone := s.removeLocked(f)
+			s.indexMu.Unlock()
+			s.finishRemove(f, gone)
+		}
+	}
+	return kept
+}
+
 func (s *Store) keysOf(id uint64) []FileKey {
 	s.indexMu.Lock()
 	defer s.indexMu.Unlock()

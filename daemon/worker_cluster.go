@@ -105,7 +105,10 @@ func (w *Worker) handleFree(ctx context.Context, req *rpc.Request) (*rpc.Respons
 	if err := req.Decode(&r); err != nil {
 		return nil, err
 	}
-	w.store.RemoveID(r.ID)
+	if kept := w.store.FreeID(r.ID); kept > 0 {
+		w.log.Info("free kept the cached versions of a file that exist nowhere else (being written, or not persisted yet)",
+			"file", r.ID, "kept", kept)
+	}
 	return &rpc.Response{Body: wire.FreeResponse{}}, nil
 }
 
