@@ -705,3 +705,46 @@ func TestCommitDataAt(t *testing.T) {
 		t.Fatalf("a refused commit left a file in the store: %v", err)
 	}
 }
+
+// TestPersistWaitsForNewerVersion: a version queued for an asynchronous
+// persist is not dropped while a newer one is only being written (its
+// writer may fail and the master give the file this version back); once
+// the newer one is complete it is.
+func TestPersistWaitsForNewerVersion(t *testing.T) {
+	sc := startSCCluster(t, "64MB")
+	ctx := context.Background()
+	m := sc.master.meta
+	fi, err := m.CreateFile(ctx, "/sc/async", meta.CreateOptions{Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := m.CompleteFile(ctx, fi.ID, meta.CompleteOptions{Size: 5, Location: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := sc.worker.stillCurrent(ctx, wire.RefOf(v1)); !ok || err != nil {
+		t.Fatalf("the only version: current %v, %v", ok, err)
+	}
+	v2, err := m.NewVersion(ctx, fi.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := sc.worker.stillCurrent(ctx, wire.RefOf(v1)); ok || !errors.Is(err, errNewerIncomplete) {
+		t.Fatalf("while a newer version is written: current %v, %v; want to wait (errNewerIncomplete)", ok, err)
+	}
+	if _, err := m.RestoreVersion(ctx, fi.ID, v2.Fingerprint, meta.VersionOf(v1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := sc.worker.stillCurrent(ctx, wire.RefOf(v1)); !ok || err != nil {
+		t.Fatalf("given back after the newer version's writer failed: current %v, %v", ok, err)
+	}
+	if _, err := m.NewVersion(ctx, fi.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CompleteFile(ctx, fi.ID, meta.CompleteOptions{Size: 9, Location: "127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := sc.worker.stillCurrent(ctx, wire.RefOf(v1)); ok || err != nil {
+		t.Fatalf("once a newer version is complete: current %v, %v; want superseded", ok, err)
+	}
+}

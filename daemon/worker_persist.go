@@ -79,6 +79,12 @@ func (w *Worker) resumePersists(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	// A tier directory that could not be opened (not mounted yet, full)
+	// may hold the pages still: its files come back once it can be used.
+	failed := false
+	for _, t := range w.store.Stats().Tiers {
+		failed = failed || t.Failed
+	}
 	for _, e := range entries {
 		name := filepath.Join(w.persistDir, e.Name())
 		if !strings.HasSuffix(name, ".json") {
@@ -93,6 +99,12 @@ func (w *Worker) resumePersists(ctx context.Context) {
 			continue
 		}
 		if pages, total := w.store.Cached(keyOf(ref), ref.Size); pages < total {
+			if failed {
+				w.log.Warn("a file waiting to be persisted is missing cached pages while a tier directory cannot be used; its persist waits for them",
+					"file", ref.ID, "path", ref.UfsPath, "pages", pages, "of", total)
+				w.persistLater(rec)
+				continue
+			}
 			w.log.Error("a file waiting to be persisted lost cached pages across the restart; it cannot be persisted",
 				"file", ref.ID, "path", ref.UfsPath, "pages", pages, "of", total)
 			os.Remove(name)
@@ -143,8 +155,20 @@ func (w *Worker) stillCurrent(ctx context.Context, ref wire.FileRef) (meta.FileI
 		// persisted until then).
 		return fi, false, errNotComplete
 	}
+	if fi.Fingerprint != ref.Fingerprint && !fi.Completed {
+		// A newer version is being written. Until it is complete this
+		// one is not superseded: should its writer fail, the master
+		// gives the file this version back (RestoreVersion), whose
+		// bytes exist only here.
+		return fi, false, errNewerIncomplete
+	}
 	return fi, fi.Fingerprint == ref.Fingerprint && !fi.Persisted, nil
 }
+
+// errNewerIncomplete says a version queued for persisting has a newer one
+// being written: the persist is tried again once that one is complete (or
+// given up, and this version given back).
+var errNewerIncomplete = fmt.Errorf("a newer version of the file is being written: %w", syscall.EAGAIN)
 
 // errNotComplete says a version queued for persisting is not complete at
 // the master yet: the persist is tried again.

@@ -694,7 +694,7 @@ func (w *Worker) persistLater(rec persistRecord) {
 			switch {
 			case attempt%10 == 0:
 				level = slog.LevelError
-			case errors.Is(err, errNotComplete), errors.Is(err, errMoved):
+			case errors.Is(err, errNotComplete), errors.Is(err, errMoved), errors.Is(err, errNewerIncomplete):
 				level = slog.LevelDebug
 			}
 			w.log.Log(context.Background(), level, "async persist failed; will retry", "file", ref.ID, "path", ref.UfsPath, "attempt", attempt, "err", err)
