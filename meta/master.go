@@ -504,7 +504,21 @@ func (m *Master) propose(ctx context.Context, c command) (any, error) {
 // state machine applies a retried request once and answers every attempt
 // with the first result.
 func (m *Master) proposeRequest(ctx context.Context, c command) (any, error) {
-	return m.submitRequest(ctx, c)(ctx)
+	return awaitApplied(ctx, m.submitRequest(ctx, c))
+}
+
+// awaitApplied waits for a submitted command's result. A request holding
+// path locks keeps them until its command is applied, even when its caller
+// gave up (a connection dropped): its retry, waiting for the paths, then
+// finds the first attempt's recorded result, instead of acting again on a
+// state the first attempt's command is about to change.
+func awaitApplied(ctx context.Context, wait func(context.Context) (any, error)) (any, error) {
+	if _, held := ctx.Value(lockCtxKey{}).(heldLocks); !held {
+		return wait(ctx)
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultApplyTimeout)
+	defer cancel()
+	return wait(wctx)
 }
 
 // submitRequest is proposeRequest without the wait: the command is handed
@@ -693,6 +707,10 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 		return FileInfo{}, err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return result[FileInfo](r.value, r.err)
+	}
 	m.ownerFor(ctx, &o.UID, &o.GID)
 	m.inheritGroup(p, &o.GID, &o.Mode, false)
 	var (
@@ -787,7 +805,7 @@ func refused(err error) bool {
 func (m *Master) proposeSynced(ctx context.Context, cmd command, sync func() error) (any, error) {
 	wait := m.submitRequest(ctx, cmd)
 	serr := sync()
-	v, err := wait(ctx)
+	v, err := awaitApplied(ctx, wait)
 	if serr != nil && err == nil {
 		return nil, serr
 	}
@@ -936,6 +954,10 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 		return FileInfo{}, err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return result[FileInfo](r.value, r.err)
+	}
 	fp, denied, err := m.keptFor(ctx, "complete", id, &o.Kept, o.Persisted)
 	if err != nil {
 		return FileInfo{}, err
@@ -990,6 +1012,10 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 		return FileInfo{}, err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return result[FileInfo](r.value, r.err)
+	}
 	m.ownerFor(ctx, &o.UID, &o.GID)
 	m.inheritGroup(p, &o.GID, &o.Mode, true)
 	var (
@@ -1094,6 +1120,10 @@ func (m *Master) DeleteWith(ctx context.Context, path string, o DeleteOptions) e
 		return err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return r.err
+	}
 	var (
 		n        *inode
 		mi       MountInfo
@@ -1238,7 +1268,7 @@ func (m *Master) deleteFile(ctx context.Context, op, p string, mi MountInfo, rel
 	// already.
 	wait := m.submitRequest(ctx, &deleteCmd{Path: p, Recursive: recursive, Now: time.Now().UnixNano()})
 	uerr := m.ufsDelete(ctx, op, p, mi, rel, true)
-	_, err := wait(ctx)
+	_, err := awaitApplied(ctx, wait)
 	if err != nil {
 		return err
 	}
@@ -1313,6 +1343,10 @@ func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOption
 		return err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return r.err
+	}
 	var (
 		rp                renamePlan
 		mi                MountInfo
@@ -1406,6 +1440,10 @@ func (m *Master) Exchange(ctx context.Context, a, b string) error {
 		return err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return r.err
+	}
 	var (
 		xp         exchangePlan
 		mi         MountInfo
@@ -1522,6 +1560,10 @@ func (m *Master) SetAttr(ctx context.Context, path string, o SetAttrOptions) (Fi
 		return FileInfo{}, err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return result[FileInfo](r.value, r.err)
+	}
 	cmd := &setAttrCmd{
 		Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Mtime: o.Mtime, Atime: o.Atime, Size: o.Size,
 		nsAttrs: nsAttrs{Pinned: o.Pinned, TTL: o.TTL, TTLAction: o.TTLAction}, Recursive: o.Recursive,
@@ -1660,6 +1702,10 @@ func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gi
 		return FileInfo{}, err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return result[FileInfo](r.value, r.err)
+	}
 	m.ownerFor(ctx, &uid, &gid)
 	var (
 		mi       MountInfo
@@ -1716,6 +1762,10 @@ func (m *Master) MarkPersisted(ctx context.Context, id uint64, v *PersistedVersi
 		return err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return r.err
+	}
 	var c command = &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint}
 	switch {
 	case v == nil:

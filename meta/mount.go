@@ -104,6 +104,10 @@ func (m *Master) Mount(ctx context.Context, alluxioPath, ufsURI string, o MountO
 		return err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return r.err
+	}
 	if err := m.fsm.view(func(t *txn) error { _, err := checkMount(t, p); return err }); err != nil {
 		return err
 	}
@@ -144,6 +148,10 @@ func (m *Master) Unmount(ctx context.Context, alluxioPath string) error {
 		return err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return r.err
+	}
 	var (
 		at       MountInfo
 		deferred bool

@@ -325,3 +325,24 @@ func TestSyncRacingComplete(t *testing.T) {
 	}
 	agree(t, e, "/d/new")
 }
+
+// TestRetryWaitsForFirstAttempt: a retried request (same request id)
+// that comes while the first attempt holds its paths waits for it, and
+// is answered with the first attempt's result.
+func TestRetryWaitsForFirstAttempt(t *testing.T) {
+	e, h := newHookEnv(t, false)
+	e.writeFile(t, "/a", "data")
+	ctx := WithRequestID(context.Background(), NewRequestID())
+	var retried chan error
+	h.onRename = func() {
+		retried = race(t, e, func() error { return e.m.Rename(ctx, "/a", "/b") })
+	}
+	if err := e.m.Rename(ctx, "/a", "/b"); err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	if err := <-retried; err != nil {
+		t.Errorf("the retry of the rename that came while it ran: %v, want its result (success)", err)
+	}
+	agree(t, e, "/a")
+	agree(t, e, "/b")
+}

@@ -55,6 +55,10 @@ func (m *Master) NewVersion(ctx context.Context, id uint64) (FileInfo, error) {
 		return FileInfo{}, err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return result[FileInfo](r.value, r.err)
+	}
 	return result[FileInfo](m.proposeRequest(ctx, &newVersionCmd{ID: id, Now: time.Now().UnixNano()}))
 }
 
@@ -127,6 +131,10 @@ func (m *Master) RestoreVersion(ctx context.Context, id uint64, made string, old
 		return FileInfo{}, err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return result[FileInfo](r.value, r.err)
+	}
 	return result[FileInfo](m.proposeRequest(ctx, &restoreVersionCmd{ID: id, Made: made, Old: old, Now: time.Now().UnixNano()}))
 }
 
@@ -180,6 +188,10 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 		return FileInfo{}, err
 	}
 	defer unlock()
+	if r, ok := m.replayed(ctx); ok {
+		// Applied by an earlier attempt that held the paths meanwhile.
+		return result[FileInfo](r.value, r.err)
+	}
 	var (
 		fi   FileInfo
 		n    *inode

@@ -329,7 +329,7 @@ func (c *Client) Exchange(ctx context.Context, a, b string) error {
 
 // SetAttr changes attributes.
 func (c *Client) SetAttr(ctx context.Context, path string, o meta.SetAttrOptions) (meta.FileInfo, error) {
-	return c.callInfo(ctx, wire.MasterSetAttr, true, wire.SetAttrRequest{Path: path, Options: o})
+	return c.callInfo(ctx, wire.MasterSetAttr, false, wire.SetAttrRequest{Path: path, Options: o})
 }
 
 // CreateSymlink makes a symbolic link.
