@@ -147,7 +147,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		fh.write = write
 		if flags&syscall.O_TRUNC != 0 { // Linux truncates read-only opens too
 			if err := fh.h.Truncate(ctx, 0); err != nil {
-				fh.Release(ctx)
+				fh.release(ctx) // openMu is held
 				return nil, 0, n.errno("open", p, err)
 			}
 		}
@@ -167,8 +167,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, n.errno("open", p, err)
 	}
 	if flags&syscall.O_TRUNC != 0 {
-		// The open emptied the file under the readers already open.
+		// The open emptied the file under the readers already open,
+		// and under its directory's listing.
 		n.refreshReaders(ctx)
+		n.forgetParentListing()
 	}
 	fh, fuseFlags := n.admit(h, write)
 	if fh.mode == modePassthrough {
@@ -416,7 +418,10 @@ func (fh *fileHandle) dropPrivileges(ctx context.Context) {
 		return
 	}
 	mode &^= kill
-	p := fh.node.path()
+	p, named := fh.node.named()
+	if !named {
+		return // unlinked while open: no file at the master to change
+	}
 	if _, err := fh.node.fsys.client.SetAttr(ctx, p, SetAttr{Mode: &mode}); err != nil {
 		fh.node.fsys.log.Warn("could not clear set-id bits on write", "path", p, "err", err)
 	}
@@ -441,15 +446,28 @@ func (fh *fileHandle) Release(ctx context.Context) syscall.Errno {
 	// name changes, never after the master removed or moved it.
 	n.openMu.Lock()
 	defer n.openMu.Unlock()
+	return fh.release(ctx)
+}
+
+// release is Release, with n.openMu held.
+func (fh *fileHandle) release(ctx context.Context) syscall.Errno {
+	n := fh.node
 	last := true
 	n.mu.Lock()
 	h := fh.h
 	switch fh.mode {
 	case modePassthrough:
 		n.ptOpens--
-		if n.ptOpens == 0 {
-			n.ptLeft = time.Now()
-		}
+		// Stamped once the handle is released (its lease given back
+		// may take a while): go-fuse lets go of the backing file only
+		// after this returns.
+		defer func() {
+			n.mu.Lock()
+			if n.ptOpens == 0 {
+				n.ptLeft = time.Now()
+			}
+			n.mu.Unlock()
+		}()
 	case modeCached:
 		n.cachedOpens--
 	}

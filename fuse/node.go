@@ -125,9 +125,24 @@ func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall
 	return 0
 }
 
-// path is the node's absolute path in the cluster namespace.
+// path is the node's absolute path in the cluster namespace. A node whose
+// name was removed (orphan) has none: go-fuse gives it the empty path,
+// which would name the mount's root, so it gets orphanPath, which the
+// master refuses (EINVAL) should a caller not check named first.
 func (n *node) path() string {
+	if n.orphan() {
+		return orphanPath
+	}
 	return path.Join(n.fsys.root, n.Path(nil))
+}
+
+// orphanPath is the path of a node whose name was removed: no valid path.
+const orphanPath = "\x00unlinked"
+
+// named returns the node's path, and false when its name was removed.
+func (n *node) named() (string, bool) {
+	p := n.path()
+	return p, p != orphanPath
 }
 
 func (n *node) child(name string) string {
@@ -241,7 +256,10 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *gofuse.AttrOut
 			return 0
 		}
 	}
-	p := n.path()
+	p, ok := n.named()
+	if !ok {
+		return syscall.ENOENT // a removed directory someone is still in
+	}
 	a, err := n.fsys.client.Stat(ctx, p)
 	if err != nil {
 		return n.errno("getattr", p, err)
@@ -254,6 +272,9 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *gofuse.AttrOut
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrIn, out *gofuse.AttrOut) syscall.Errno {
 	ctx = uninterrupted(ctx)
+	// The directory's listing holds the old attributes, which a lookup
+	// would answer with (a mode just made stricter, a length cut).
+	n.forgetParentListing()
 	var s SetAttr
 	if m, ok := in.GetMode(); ok {
 		m &= 07777
@@ -295,6 +316,11 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *gofuse.SetAttrI
 			s.Size = &size
 		}
 	}
+	if p == orphanPath {
+		// Unlinked while open: the change has no file at the master to
+		// go to; the handle's file lives on, unseen, until it closes.
+		return n.orphanAttr(f, w, s, out)
+	}
 	if k, ok := w.(AttrKeeper); ok && s.Size == nil {
 		if a, kept := k.KeepAttr(s); kept {
 			n.fsys.fillAttr(a, &out.Attr)
@@ -332,6 +358,47 @@ type AttrKeeper interface {
 // (for a file unlinked while open).
 type Attributer interface {
 	Attr() Attr
+}
+
+// orphanAttr answers a setattr of a file unlinked while open with its
+// handle's attributes, the change s made to them: as on a local file
+// system, it succeeds on the file that has no name, which nothing else can
+// see. A resize went to the writer already.
+func (n *node) orphanAttr(f fs.FileHandle, w Handle, s SetAttr, out *gofuse.AttrOut) syscall.Errno {
+	var ah Attributer
+	if fh := n.handleOf(f); fh != nil {
+		ah, _ = fh.handle().(Attributer)
+	}
+	if a, ok := w.(Attributer); ok && ah == nil {
+		ah = a
+	}
+	if ah == nil {
+		return syscall.ENOENT
+	}
+	a := ah.Attr()
+	if s.Mode != nil {
+		a.Perm = *s.Mode
+	}
+	if s.UID != nil {
+		a.UID = *s.UID
+	}
+	if s.GID != nil {
+		a.GID = *s.GID
+	}
+	if s.Mtime != nil {
+		a.Mtime = *s.Mtime
+	}
+	if s.Atime != nil {
+		a.Atime = *s.Atime
+	}
+	if w != nil {
+		a.Size = w.Size()
+	}
+	a.Nlink = 0
+	n.fsys.fillAttr(a, &out.Attr)
+	out.Attr.Nlink = 0
+	out.SetTimeout(n.fsys.attrTimeout)
+	return 0
 }
 
 // orphan reports a node whose name was removed: go-fuse keeps it while the

@@ -58,7 +58,10 @@ func (n *node) Getxattr(ctx context.Context, name string, dest []byte) (uint32, 
 	if !ok {
 		return 0, syscall.EOPNOTSUPP
 	}
-	p := n.path()
+	p, named := n.named()
+	if !named {
+		return 0, syscall.ENODATA // unlinked while open: none kept
+	}
 	v, err := x.GetXattr(uninterrupted(ctx), p, name)
 	if err != nil {
 		return 0, n.errno("getxattr", p, err)
@@ -83,7 +86,10 @@ func (n *node) Setxattr(ctx context.Context, name string, data []byte, flags uin
 	if !ok {
 		return syscall.EOPNOTSUPP
 	}
-	p := n.path()
+	p, named := n.named()
+	if !named {
+		return syscall.ENOENT // unlinked while open: nowhere to keep it
+	}
 	return n.errno("setxattr", p, x.SetXattr(uninterrupted(ctx), p, name, data, int(flags)))
 }
 
@@ -92,7 +98,10 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 	if !ok {
 		return 0, 0 // no attributes
 	}
-	p := n.path()
+	p, named := n.named()
+	if !named {
+		return 0, 0 // unlinked while open: none kept
+	}
 	names, err := x.ListXattr(uninterrupted(ctx), p)
 	if err != nil {
 		return 0, n.errno("listxattr", p, err)
@@ -124,6 +133,9 @@ func (n *node) Removexattr(ctx context.Context, name string) syscall.Errno {
 	if !ok {
 		return syscall.EOPNOTSUPP
 	}
-	p := n.path()
+	p, named := n.named()
+	if !named {
+		return syscall.ENODATA
+	}
 	return n.errno("removexattr", p, x.RemoveXattr(uninterrupted(ctx), p, name))
 }
