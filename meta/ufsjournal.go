@@ -309,7 +309,7 @@ func (j *ufsJournal) lead(seq uint64) error {
 		epoch, err = j.fence(ctx, seq)
 	}
 	if err == nil {
-		err = j.catchUp(ctx, true)
+		err = j.catchUpAll(ctx)
 	}
 	cancel()
 	if errors.Is(err, errFormatChanged) {
@@ -477,6 +477,32 @@ func (j *ufsJournal) scan(ctx context.Context, since uint64) ([]segment, error) 
 // with errFormatChanged when the folder was formatted since the metastore
 // was built.
 func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
+	_, err := j.catchUpRound(ctx, leader)
+	return err
+}
+
+// catchUpAll is catchUp for a new leader, in as many rounds as it takes
+// to apply every entry before its epoch's first: a round that restored a
+// checkpoint, or whose listing missed a file, is not all, and the leader's
+// first entry would take the place of those it had not applied.
+func (j *ufsJournal) catchUpAll(ctx context.Context) error {
+	for {
+		complete, err := j.catchUpRound(ctx, true)
+		if err != nil || complete {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("meta: journal %s: not caught up before taking over: %w", j.cfg.Where, ctx.Err())
+		case <-time.After(50 * time.Millisecond): // a listing that missed a file: ask again
+		}
+	}
+}
+
+// catchUpRound is one round of catchUp; complete reports that it applied
+// every valid file it listed (a round that restored a checkpoint, or
+// stopped at a file its listing missed or one not settled yet, did not).
+func (j *ufsJournal) catchUpRound(ctx context.Context, leader bool) (complete bool, err error) {
 	j.writeMu.Lock()
 	seen := j.kicks.Load()
 	defer func() {
@@ -487,18 +513,18 @@ func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
 	}()
 	format, err := j.checkFormat(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	segs, err := j.scan(ctx, format.Epoch)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var top uint64
 	if !leader {
 		// Listed after the files: a marker written later belongs to a
 		// leader that sees every file listed here.
 		if top, err = j.maxEpoch(ctx); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if n := len(segs); n > 0 {
@@ -511,7 +537,7 @@ func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
 		if err == nil {
 			j.lastReplay.Store(time.Now().UnixNano())
 		}
-		return err
+		return err == nil, err
 	}
 	if segs[i].first > applied+1 {
 		// Compacted past this master: start from a checkpoint. (Or a
@@ -519,9 +545,9 @@ func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
 		// a directory listing need not return files made during it.
 		// Then there is no newer checkpoint, and the caller lists again.)
 		if err := j.restoreNewer(ctx, applied, segs[i].first-1); err != nil {
-			return err
+			return false, err
 		}
-		return nil // the next round goes on from the checkpoint
+		return false, nil // the next round goes on from the checkpoint
 	}
 	next := applied + 1
 	for k, s := range segs[i:] {
@@ -532,12 +558,12 @@ func (j *ufsJournal) catchUp(ctx context.Context, leader bool) error {
 			break
 		}
 		if err := j.replay(ctx, s); err != nil {
-			return err
+			return false, err
 		}
 		next = s.last + 1
 	}
 	j.lastReplay.Store(time.Now().UnixNano())
-	return nil
+	return next > segs[len(segs)-1].last, nil
 }
 
 // invalid reports whether s was written by a deposed leader after its
