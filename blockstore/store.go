@@ -701,6 +701,9 @@ type CachedFile struct {
 	// Pinned is set while the file's pages are unevictable because of
 	// Create(key, true) (not yet Unpin'ned) or SetPinned.
 	Pinned bool
+	// Held is set while the file is pinned by Create(key, true), not
+	// Unpin'ned yet: the caller said its bytes exist nowhere else.
+	Held bool
 	// Partial is set for a file whose pinned Writer had not closed when the
 	// worker stopped: its pages were kept (they may be the only copy of the
 	// data) but its real length is unknown. Reads with another length
@@ -727,6 +730,7 @@ func (s *Store) Files() []CachedFile {
 			Level:   f.dir.level,
 			Dir:     f.dir.path,
 			Pinned:  f.pinned || f.userPinned,
+			Held:    f.pinned,
 			Partial: f.partial,
 			Writing: f.writing,
 		})

@@ -748,3 +748,61 @@ func TestPersistWaitsForNewerVersion(t *testing.T) {
 		t.Fatalf("once a newer version is complete: current %v, %v; want superseded", ok, err)
 	}
 }
+
+// TestSweepHeld: a version the worker holds as the only copy of its bytes
+// (MUST_CACHE) is dropped once its file is removed at the master (after
+// two sweeps), and one that is still the file's stays.
+func TestSweepHeld(t *testing.T) {
+	sc := startSCCluster(t, "64MB")
+	ctx := context.Background()
+	wc, err := rpc.Dial(ctx, "unix", sc.wc.SocketPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	write := func(name string) blockstore.FileKey {
+		fi, err := sc.master.meta.CreateFile(ctx, "/sc/"+name, meta.CreateOptions{Mode: 0o644})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var open wire.WriteOpenResponse
+		if _, err := wc.Call(ctx, wire.WorkerWriteOpen, wire.WriteOpenRequest{File: wire.RefOf(fi), WriteType: "MUST_CACHE"}, nil, &open, nil); err != nil {
+			t.Fatal(err)
+		}
+		var resp wire.WriteCommitResponse
+		if _, err := wc.Call(ctx, wire.WorkerWriteCommit, wire.CommitRequest{Session: open.Session}, []byte("only here"), &resp, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sc.master.meta.CompleteFile(ctx, fi.ID, meta.CompleteOptions{Size: resp.Size, Location: resp.Location}); err != nil {
+			t.Fatal(err)
+		}
+		return keyOf(wire.RefOf(fi))
+	}
+	kept, removed := write("kept"), write("removed")
+	held := func(key blockstore.FileKey) bool {
+		for _, f := range sc.worker.store.Files() {
+			if f.Key == key && f.Held {
+				return true
+			}
+		}
+		return false
+	}
+	if !held(kept) || !held(removed) {
+		t.Fatal("the MUST_CACHE versions are not held by the worker")
+	}
+	if err := sc.master.meta.Delete(ctx, "/sc/removed", false); err != nil {
+		t.Fatal(err)
+	}
+	s := &heldSweeper{strikes: map[blockstore.FileKey]int{}}
+	s.sweep(ctx, sc.worker)
+	if !held(removed) {
+		t.Fatal("dropped after one sweep; two in a row must find it removed")
+	}
+	s.sweep(ctx, sc.worker)
+	if held(removed) {
+		t.Error("the version of a removed file is still held after two sweeps")
+	}
+	if !held(kept) {
+		t.Error("the version of a file the master still has was dropped")
+	}
+}

@@ -159,6 +159,7 @@ func StartWorker(ctx context.Context, cfg WorkerConfig) (*Worker, error) {
 		return nil, err
 	}
 	go w.heartbeatLoop(w.bgCtx)
+	go w.sweepLoop(w.bgCtx)
 	w.resumePersists(w.bgCtx)
 	if cfg.WebAddr != "" {
 		w.web, err = startWeb(cfg.WebAddr, log, w.webRoutes())
