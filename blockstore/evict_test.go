@@ -307,3 +307,39 @@ func TestFreeKeepsOnlyCopies(t *testing.T) {
 		}
 	}
 }
+
+// TestPinnedWriterLogFails: a pinned writer (the only copy of its bytes)
+// whose pages cannot be recorded in the page log fails, rather than
+// report the bytes kept: a restart would drop the pages the log misses.
+func TestPinnedWriterLogFails(t *testing.T) {
+	s := openStore(t, testConfig(t, 16))
+	data := randomBytes(44, 2*testPage+9)
+	w, err := s.Create(FileKey{ID: 8, Fingerprint: "p"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The log gone from under the writer: its appends fail (ENOENT).
+	if err := os.Remove(w.f.log.path); err != nil {
+		t.Fatal(err)
+	}
+	_, werr := w.Write(data)
+	cerr := w.Close()
+	if werr == nil && cerr == nil {
+		t.Fatal("a pinned writer whose page log could not be written reported its bytes kept")
+	}
+	t.Logf("write: %v; close: %v", werr, cerr)
+	// An unpinned writer's bytes are elsewhere too: it carries on.
+	u, err := s.Create(FileKey{ID: 9, Fingerprint: "u"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(u.f.log.path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Write(data); err != nil {
+		t.Errorf("unpinned write with its log gone: %v", err)
+	}
+	if err := u.Close(); err != nil {
+		t.Errorf("unpinned close with its log gone: %v", err)
+	}
+}

@@ -228,18 +228,19 @@ func (l *pageLog) close() {
 
 // logAppend appends recs to f's page log, and rewrites the log from the
 // index when it has grown past a few times the live record count. A failing
-// write marks the dir failed when the error says so; the log then misses
-// records, which recovery tolerates (it verifies every page it keeps).
-func (s *Store) logAppend(f *file, recs ...logRecord) {
+// write marks the dir failed when the error says so, and is returned; the
+// log then misses records, so recovery after a restart drops the pages they
+// were for (a pinned writer fails for it: those may be the only copy).
+func (s *Store) logAppend(f *file, recs ...logRecord) error {
 	if len(recs) == 0 {
-		return
+		return nil
 	}
 	l := f.log
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.appendLocked(recs); err != nil {
 		s.logWriteFailed(f, err)
-		return
+		return err
 	}
 	s.indexMu.Lock()
 	live := f.npresent + 2
@@ -248,6 +249,7 @@ func (s *Store) logAppend(f *file, recs ...logRecord) {
 	if !gone && l.records > 64 && l.records > 4*live {
 		s.compactLocked(f)
 	}
+	return nil
 }
 
 // compactLocked rewrites f's page log from the index (via a temp file and a

@@ -183,7 +183,10 @@ func (w *Writer) completePage(n int64) {
 	}
 	s.indexMu.Unlock()
 	if added {
-		s.logAppend(f, logRecord{typ: recPage, crc: crc, value: uint64(idx)})
+		if err := s.logAppend(f, logRecord{typ: recPage, crc: crc, value: uint64(idx)}); err != nil && w.pinned && w.err == nil {
+			// The page is cached, but a restart would drop it.
+			w.err = fmt.Errorf("cache file %d: record page %d in its page log: %w", w.key.ID, idx, err)
+		}
 	}
 }
 
@@ -254,7 +257,11 @@ func (w *Writer) Close() error {
 	removed := f.removed
 	s.indexMu.Unlock()
 	if !removed {
-		s.logAppend(f, append(recs, logRecord{typ: recSize, value: uint64(w.off)})...)
+		if err := s.logAppend(f, append(recs, logRecord{typ: recSize, value: uint64(w.off)})...); err != nil && w.pinned {
+			// The bytes are cached, but a restart would take them for
+			// a partial file, or drop them: they may be the only copy.
+			return fmt.Errorf("cache file %d: record its end in its page log: %w", w.key.ID, err)
+		}
 	}
 	return nil
 }
