@@ -702,15 +702,11 @@ func (m *Master) CreateFile(ctx context.Context, path string, o CreateOptions) (
 	if err := m.authorizeCreateFile(ctx, op, p, o.Overwrite); err != nil {
 		return FileInfo{}, err
 	}
-	ctx, unlock, err := m.locks.lock(ctx, p)
-	if err != nil {
-		return FileInfo{}, err
+	ctx, unlock, replay, err := m.lockPaths(ctx, p)
+	if replay != nil || err != nil {
+		return answered[FileInfo](replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return result[FileInfo](r.value, r.err)
-	}
 	m.ownerFor(ctx, &o.UID, &o.GID)
 	m.inheritGroup(p, &o.GID, &o.Mode, false)
 	var (
@@ -949,15 +945,11 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 			return FileInfo{}, fmt.Errorf("complete inode %d: worker location %q: want host:port: %w", id, loc, syscall.EINVAL)
 		}
 	}
-	ctx, unlock, err := m.lockInode(ctx, "complete", id)
-	if err != nil {
-		return FileInfo{}, err
+	ctx, unlock, replay, err := m.lockInode(ctx, "complete", id)
+	if replay != nil || err != nil {
+		return answered[FileInfo](replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return result[FileInfo](r.value, r.err)
-	}
 	fp, denied, err := m.keptFor(ctx, "complete", id, &o.Kept, o.Persisted)
 	if err != nil {
 		return FileInfo{}, err
@@ -1007,15 +999,11 @@ func (m *Master) CreateDirectory(ctx context.Context, path string, o MkdirOption
 	if err := m.authorize(ctx, op, p, accCreate); err != nil {
 		return FileInfo{}, err
 	}
-	ctx, unlock, err := m.locks.lock(ctx, p)
-	if err != nil {
-		return FileInfo{}, err
+	ctx, unlock, replay, err := m.lockPaths(ctx, p)
+	if replay != nil || err != nil {
+		return answered[FileInfo](replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return result[FileInfo](r.value, r.err)
-	}
 	m.ownerFor(ctx, &o.UID, &o.GID)
 	m.inheritGroup(p, &o.GID, &o.Mode, true)
 	var (
@@ -1115,15 +1103,11 @@ func (m *Master) DeleteWith(ctx context.Context, path string, o DeleteOptions) e
 	if err := m.authorize(ctx, op, p, accDelete); err != nil {
 		return err
 	}
-	ctx, unlock, err := m.locks.lock(ctx, p)
-	if err != nil {
-		return err
+	ctx, unlock, replay, err := m.lockPaths(ctx, p)
+	if replay != nil || err != nil {
+		return answeredErr(replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return r.err
-	}
 	var (
 		n        *inode
 		mi       MountInfo
@@ -1338,15 +1322,11 @@ func (m *Master) RenameWith(ctx context.Context, src, dst string, o RenameOption
 	if done {
 		return err
 	}
-	ctx, unlock, err := m.locks.lock(ctx, s, d)
-	if err != nil {
-		return err
+	ctx, unlock, replay, err := m.lockPaths(ctx, s, d)
+	if replay != nil || err != nil {
+		return answeredErr(replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return r.err
-	}
 	var (
 		rp                renamePlan
 		mi                MountInfo
@@ -1435,15 +1415,11 @@ func (m *Master) Exchange(ctx context.Context, a, b string) error {
 	if err := m.requireLevel(ctx, cmdExchange, fmt.Sprintf("exchange %s and %s", pa, pb)); err != nil {
 		return err
 	}
-	ctx, unlock, err := m.locks.lock(ctx, pa, pb)
-	if err != nil {
-		return err
+	ctx, unlock, replay, err := m.lockPaths(ctx, pa, pb)
+	if replay != nil || err != nil {
+		return answeredErr(replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return r.err
-	}
 	var (
 		xp         exchangePlan
 		mi         MountInfo
@@ -1555,15 +1531,11 @@ func (m *Master) SetAttr(ctx context.Context, path string, o SetAttrOptions) (Fi
 	if err := m.authorizeSetAttr(ctx, p, o); err != nil {
 		return FileInfo{}, err
 	}
-	ctx, unlock, err := m.locks.lock(ctx, p)
-	if err != nil {
-		return FileInfo{}, err
+	ctx, unlock, replay, err := m.lockPaths(ctx, p)
+	if replay != nil || err != nil {
+		return answered[FileInfo](replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return result[FileInfo](r.value, r.err)
-	}
 	cmd := &setAttrCmd{
 		Path: p, Mode: o.Mode, UID: o.UID, GID: o.GID, Mtime: o.Mtime, Atime: o.Atime, Size: o.Size,
 		nsAttrs: nsAttrs{Pinned: o.Pinned, TTL: o.TTL, TTLAction: o.TTLAction}, Recursive: o.Recursive,
@@ -1697,15 +1669,11 @@ func (m *Master) CreateSymlink(ctx context.Context, path, target string, uid, gi
 	if err := m.authorize(ctx, op, p, accCreate); err != nil {
 		return FileInfo{}, err
 	}
-	ctx, unlock, err := m.locks.lock(ctx, p)
-	if err != nil {
-		return FileInfo{}, err
+	ctx, unlock, replay, err := m.lockPaths(ctx, p)
+	if replay != nil || err != nil {
+		return answered[FileInfo](replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return result[FileInfo](r.value, r.err)
-	}
 	m.ownerFor(ctx, &uid, &gid)
 	var (
 		mi       MountInfo
@@ -1757,15 +1725,11 @@ func (m *Master) MarkPersisted(ctx context.Context, id uint64, v *PersistedVersi
 	if r, ok := m.replayed(ctx); ok {
 		return r.err
 	}
-	ctx, unlock, err := m.lockInode(ctx, "persist", id)
-	if err != nil {
-		return err
+	ctx, unlock, replay, err := m.lockInode(ctx, "persist", id)
+	if replay != nil || err != nil {
+		return answeredErr(replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return r.err
-	}
 	var c command = &markPersistedCmd{ID: id, UfsFingerprint: ufsFingerprint}
 	switch {
 	case v == nil:

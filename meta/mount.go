@@ -99,15 +99,11 @@ func (m *Master) Mount(ctx context.Context, alluxioPath, ufsURI string, o MountO
 	if err := m.syncPath(ctx, p); err != nil {
 		return err
 	}
-	ctx, unlock, err := m.locks.lock(ctx, p)
-	if err != nil {
-		return err
+	ctx, unlock, replay, err := m.lockPaths(ctx, p)
+	if replay != nil || err != nil {
+		return answeredErr(replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return r.err
-	}
 	if err := m.fsm.view(func(t *txn) error { _, err := checkMount(t, p); return err }); err != nil {
 		return err
 	}
@@ -143,15 +139,11 @@ func (m *Master) Unmount(ctx context.Context, alluxioPath string) error {
 	if r, ok := m.replayed(ctx); ok {
 		return r.err
 	}
-	ctx, unlock, err := m.locks.lock(ctx, p)
-	if err != nil {
-		return err
+	ctx, unlock, replay, err := m.lockPaths(ctx, p)
+	if replay != nil || err != nil {
+		return answeredErr(replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return r.err
-	}
 	var (
 		at       MountInfo
 		deferred bool

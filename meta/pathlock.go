@@ -208,11 +208,45 @@ func (l *pathLocks) size() int {
 	return len(l.held)
 }
 
-// lockInode locks the path of the inode id, as pathLocks.lock does, for a
-// request that names a file by id (a completion, a persist): the file is
-// looked up again once its path is locked, and followed should it have
-// moved meanwhile.
-func (m *Master) lockInode(ctx context.Context, op string, id uint64) (context.Context, func(), error) {
+// lockPaths locks the paths of a client request (pathLocks.lock), and
+// then looks for the request's recorded answer again: an earlier attempt
+// of it may have been applied while this one waited for the paths. With
+// that answer (replay) or an error, nothing stays locked; otherwise the
+// caller calls unlock once its command is applied.
+func (m *Master) lockPaths(ctx context.Context, paths ...string) (_ context.Context, unlock func(), replay *applyResult, err error) {
+	lctx, unlock, err := m.locks.lock(ctx, paths...)
+	if err != nil {
+		return ctx, func() {}, nil, err
+	}
+	if r, ok := m.replayed(lctx); ok {
+		unlock()
+		return ctx, func() {}, r, nil
+	}
+	return lctx, unlock, nil, nil
+}
+
+// answered is the answer of a request that lockPaths or lockInode ended:
+// their error, or the recorded answer of an earlier attempt.
+func answered[T any](replay *applyResult, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return result[T](replay.value, replay.err)
+}
+
+// answeredErr is answered for a request that answers with an error only.
+func answeredErr(replay *applyResult, err error) error {
+	if err != nil {
+		return err
+	}
+	return replay.err
+}
+
+// lockInode is lockPaths for a request that names a file by inode id (a
+// completion, a persist): the file is looked up again once its path is
+// locked, and followed should it have moved meanwhile.
+func (m *Master) lockInode(ctx context.Context, op string, id uint64) (_ context.Context, unlock func(), replay *applyResult, err error) {
 	pathOf := func() (p string, err error) {
 		err = m.fsm.view(func(t *txn) error {
 			_, p, err = inodeByID(t, op, id)
@@ -223,19 +257,19 @@ func (m *Master) lockInode(ctx context.Context, op string, id uint64) (context.C
 	p, err := pathOf()
 	for range 16 {
 		if err != nil {
-			return ctx, func() {}, err
+			return ctx, func() {}, nil, err
 		}
-		lctx, unlock, lerr := m.locks.lock(ctx, p)
-		if lerr != nil {
-			return ctx, func() {}, lerr
+		lctx, unlock, replay, lerr := m.lockPaths(ctx, p)
+		if replay != nil || lerr != nil {
+			return ctx, func() {}, replay, lerr
 		}
 		var now string
 		now, err = pathOf()
 		if err == nil && now == p {
-			return lctx, unlock, nil
+			return lctx, unlock, nil, nil
 		}
 		unlock()
 		p = now
 	}
-	return ctx, func() {}, fmt.Errorf("%s inode %d: it kept moving while its path was locked: %w", op, id, syscall.EAGAIN)
+	return ctx, func() {}, nil, fmt.Errorf("%s inode %d: it kept moving while its path was locked: %w", op, id, syscall.EAGAIN)
 }

@@ -50,15 +50,11 @@ func (m *Master) NewVersion(ctx context.Context, id uint64) (FileInfo, error) {
 	if r, ok := m.replayed(ctx); ok {
 		return result[FileInfo](r.value, r.err)
 	}
-	ctx, unlock, err := m.lockInode(ctx, "new version", id)
-	if err != nil {
-		return FileInfo{}, err
+	ctx, unlock, replay, err := m.lockInode(ctx, "new version", id)
+	if replay != nil || err != nil {
+		return answered[FileInfo](replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return result[FileInfo](r.value, r.err)
-	}
 	return result[FileInfo](m.proposeRequest(ctx, &newVersionCmd{ID: id, Now: time.Now().UnixNano()}))
 }
 
@@ -126,15 +122,11 @@ func (m *Master) RestoreVersion(ctx context.Context, id uint64, made string, old
 	if err := m.requireLevel(ctx, cmdRestoreVersion, fmt.Sprintf("restore a version of file %d", id)); err != nil {
 		return FileInfo{}, err
 	}
-	ctx, unlock, err := m.lockInode(ctx, "restore version", id)
-	if err != nil {
-		return FileInfo{}, err
+	ctx, unlock, replay, err := m.lockInode(ctx, "restore version", id)
+	if replay != nil || err != nil {
+		return answered[FileInfo](replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return result[FileInfo](r.value, r.err)
-	}
 	return result[FileInfo](m.proposeRequest(ctx, &restoreVersionCmd{ID: id, Made: made, Old: old, Now: time.Now().UnixNano()}))
 }
 
@@ -183,15 +175,11 @@ func (m *Master) CompleteEmpty(ctx context.Context, id uint64, o EmptyOptions) (
 	if r, ok := m.replayed(ctx); ok {
 		return result[FileInfo](r.value, r.err)
 	}
-	ctx, unlock, err := m.lockInode(ctx, op, id)
-	if err != nil {
-		return FileInfo{}, err
+	ctx, unlock, replay, err := m.lockInode(ctx, op, id)
+	if replay != nil || err != nil {
+		return answered[FileInfo](replay, err)
 	}
 	defer unlock()
-	if r, ok := m.replayed(ctx); ok {
-		// Applied by an earlier attempt that held the paths meanwhile.
-		return result[FileInfo](r.value, r.err)
-	}
 	var (
 		fi   FileInfo
 		n    *inode
