@@ -671,25 +671,14 @@ func TestStagedWritesIntoStagingFile(t *testing.T) {
 func TestCommitDataAt(t *testing.T) {
 	sc := startSCCluster(t, "64MB")
 	ctx := context.Background()
-	wc, err := rpc.Dial(ctx, "unix", sc.wc.SocketPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wc.Close()
+	wc := sc.socketClient(t)
 	write := func(name string, at int64) (wire.WriteCommitResponse, error) {
-		fi, err := sc.master.meta.CreateFile(ctx, "/sc/"+name, meta.CreateOptions{Mode: 0o644})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var open wire.WriteOpenResponse
-		if _, err := wc.Call(ctx, wire.WorkerWriteOpen, wire.WriteOpenRequest{File: wire.RefOf(fi), WriteType: "CACHE_THROUGH"}, nil, &open, nil); err != nil {
-			t.Fatal(err)
-		}
+		_, open := sc.openSession(t, wc, name, "CACHE_THROUGH")
 		if _, err := wc.Call(ctx, wire.WorkerWrite, wire.WriteRequest{Session: open.Session}, []byte("first bytes;"), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		var resp wire.WriteCommitResponse
-		_, err = wc.Call(ctx, wire.WorkerWriteCommit, wire.CommitRequest{Session: open.Session, At: &at}, []byte("last bytes"), &resp, nil)
+		_, err := wc.Call(ctx, wire.WorkerWriteCommit, wire.CommitRequest{Session: open.Session, At: &at}, []byte("last bytes"), &resp, nil)
 		return resp, err
 	}
 	if resp, err := write("right", 12); err != nil || resp.Size != 22 {
@@ -755,20 +744,9 @@ func TestPersistWaitsForNewerVersion(t *testing.T) {
 func TestSweepHeld(t *testing.T) {
 	sc := startSCCluster(t, "64MB")
 	ctx := context.Background()
-	wc, err := rpc.Dial(ctx, "unix", sc.wc.SocketPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wc.Close()
+	wc := sc.socketClient(t)
 	write := func(name string) blockstore.FileKey {
-		fi, err := sc.master.meta.CreateFile(ctx, "/sc/"+name, meta.CreateOptions{Mode: 0o644})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var open wire.WriteOpenResponse
-		if _, err := wc.Call(ctx, wire.WorkerWriteOpen, wire.WriteOpenRequest{File: wire.RefOf(fi), WriteType: "MUST_CACHE"}, nil, &open, nil); err != nil {
-			t.Fatal(err)
-		}
+		fi, open := sc.openSession(t, wc, name, "MUST_CACHE")
 		var resp wire.WriteCommitResponse
 		if _, err := wc.Call(ctx, wire.WorkerWriteCommit, wire.CommitRequest{Session: open.Session}, []byte("only here"), &resp, nil); err != nil {
 			t.Fatal(err)
@@ -805,4 +783,32 @@ func TestSweepHeld(t *testing.T) {
 	if !held(kept) {
 		t.Error("the version of a file the master still has was dropped")
 	}
+}
+
+// socketClient is an RPC client of the worker's UNIX socket, as a FUSE
+// daemon's.
+func (sc *scCluster) socketClient(t *testing.T) *rpc.Client {
+	t.Helper()
+	wc, err := rpc.Dial(context.Background(), "unix", sc.wc.SocketPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wc.Close() })
+	return wc
+}
+
+// openSession creates /sc/name at the master and opens a worker write
+// session of it with writeType.
+func (sc *scCluster) openSession(t *testing.T, wc *rpc.Client, name, writeType string) (meta.FileInfo, wire.WriteOpenResponse) {
+	t.Helper()
+	ctx := context.Background()
+	fi, err := sc.master.meta.CreateFile(ctx, "/sc/"+name, meta.CreateOptions{Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open wire.WriteOpenResponse
+	if _, err := wc.Call(ctx, wire.WorkerWriteOpen, wire.WriteOpenRequest{File: wire.RefOf(fi), WriteType: writeType}, nil, &open, nil); err != nil {
+		t.Fatal(err)
+	}
+	return fi, open
 }
