@@ -544,6 +544,19 @@ func (w *FileWriter) restore(ctx context.Context) {
 	w.info, w.size, w.completed, w.base, w.prior = fi, fi.Size, true, nil, nil
 }
 
+// recheck has the master compare the file given back its old version
+// (restore) with its under-store copy: a commit whose answer was lost may
+// have replaced that copy, and the file is then the store's new bytes
+// rather than a version the store no longer has.
+func (w *FileWriter) recheck(ctx context.Context) {
+	if !w.completed || !w.info.Persisted {
+		return
+	}
+	if _, err := w.c.LoadMetadata(context.WithoutCancel(ctx), w.info.Path, false); err != nil {
+		w.c.log.Warn("could not compare a file given back its old version with its under-store copy", "path", w.info.Path, "err", err)
+	}
+}
+
 // hold appends the in-order bytes p to pend and returns their length.
 // pend grows by doubling from 32 KiB up to writeBehind, so that a small
 // file does not cost the zeroing of a whole megabyte.
@@ -688,7 +701,10 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	w.dropStaging()
 	if err != nil {
 		w.failed = fmt.Errorf("commit %s: %w", w.path, err)
-		w.restore(ctx)
+		if w.prior != nil {
+			w.restore(ctx)
+			w.recheck(ctx)
+		}
 		return err
 	}
 	if (pend > 0 || direct) && resp.Size != w.size {
