@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"path"
 	"slices"
 	"strings"
@@ -484,7 +485,7 @@ func (s *Store) Rename(ctx context.Context, src, dst string) error {
 			return s.pathErr(op, s.dirKey(cd), syscall.ENOTEMPTY)
 		}
 	}
-	return s.renameDir(ctx, op, s.dirKey(cs), s.dirKey(cd))
+	return s.renameDir(ctx, op, s.dirKey(cs), s.dirKey(cd), exists)
 }
 
 // beginPair starts an operation from src to dst: both paths checked and
@@ -518,9 +519,116 @@ func (s *Store) moveKey(ctx context.Context, op, src, dst string, size int64) er
 	return s.deleteKey(ctx, op, src)
 }
 
-// renameDir moves every key under the prefix from to the prefix to.
-func (s *Store) renameDir(ctx context.Context, op, from, to string) error {
-	mover, canMove := s.client.(Mover)
+// renameDir moves every key under the prefix from to the prefix to. A
+// store that moves keys (Mover) moves them a listing page at a time. One
+// that copies copies every key first and then deletes the sources, so a
+// failure while copying leaves the directory whole where it was: the
+// copies made are taken back, and the rename can be made again. (A
+// failure while deleting leaves the directory whole at its new place,
+// with keys still under the old prefix.) existed says the directory at to
+// was there before, empty: its marker stays should the copies be taken
+// back.
+func (s *Store) renameDir(ctx context.Context, op, from, to string, existed bool) error {
+	if mover, ok := s.client.(Mover); ok {
+		return s.moveDir(ctx, op, from, to, mover)
+	}
+	if err := s.eachPage(ctx, op, from, func(objs []Object) error { return s.copyKeys(ctx, op, from, to, objs) }); err != nil {
+		if cerr := s.eachPage(context.WithoutCancel(ctx), op, from, func(objs []Object) error {
+			return s.deleteKeys(context.WithoutCancel(ctx), op, s.moved(from, to, objs, existed))
+		}); cerr != nil {
+			slog.Warn("could not take back the copies of a directory rename that failed", "component", s.cfg.Component,
+				"from", from, "to", to, "err", cerr)
+		}
+		return err
+	}
+	var first string
+	for {
+		// Each round lists from the start: the keys of the previous
+		// round are gone.
+		pg, err := s.client.ListObjects(ctx, from, "", "", s.cfg.ListPage)
+		if err != nil {
+			return s.pathErr(op, from, err)
+		}
+		if len(pg.Objects) == 0 {
+			return nil
+		}
+		if pg.Objects[0].Key == first {
+			return s.pathErr(op, first, fmt.Errorf("the server keeps listing a deleted key: %w", syscall.EIO))
+		}
+		first = pg.Objects[0].Key
+		keys := make([]string, len(pg.Objects))
+		for i, o := range pg.Objects {
+			keys[i] = o.Key
+		}
+		if err := s.deleteKeys(ctx, op, keys); err != nil {
+			return err
+		}
+		if pg.Next == "" {
+			return nil
+		}
+	}
+}
+
+// eachPage calls fn with each page of the keys under prefix, which fn
+// leaves in place.
+func (s *Store) eachPage(ctx context.Context, op, prefix string, fn func([]Object) error) error {
+	token := ""
+	for {
+		pg, err := s.client.ListObjects(ctx, prefix, "", token, s.cfg.ListPage)
+		if err != nil {
+			return s.pathErr(op, prefix, err)
+		}
+		if len(pg.Objects) > 0 {
+			if err := fn(pg.Objects); err != nil {
+				return err
+			}
+		}
+		if pg.Next == "" {
+			return nil
+		}
+		token = pg.Next
+	}
+}
+
+// copyKeys copies objs, keys under the prefix from, to the prefix to.
+func (s *Store) copyKeys(ctx context.Context, op, from, to string, objs []Object) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Parallel)
+	for _, o := range objs {
+		src, dst := o.Key, to+strings.TrimPrefix(o.Key, from)
+		if o.Size == 0 && strings.HasSuffix(src, "/") {
+			// A marker is written anew: copying it gains nothing, and
+			// some servers keep markers as directories they cannot copy.
+			g.Go(func() error { return s.putMarker(gctx, op, dst) })
+			continue
+		}
+		g.Go(func() error {
+			if err := s.client.CopyObject(gctx, src, dst, o.Size); err != nil {
+				return s.pathErr(op, src, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// moved returns the keys under the prefix to that objs, keys under from,
+// move to; without the marker of to itself when skipTop.
+func (s *Store) moved(from, to string, objs []Object, skipTop bool) []string {
+	var keys []string
+	for _, o := range objs {
+		k := to + strings.TrimPrefix(o.Key, from)
+		if skipTop && k == to {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// moveDir moves the keys under the prefix from to the prefix to, a listing
+// page at a time, with a store that moves keys.
+func (s *Store) moveDir(ctx context.Context, op, from, to string, mover Mover) error {
 	var first string
 	for {
 		// Each round lists from the start: the keys of the previous
@@ -540,38 +648,15 @@ func (s *Store) renameDir(ctx context.Context, op, from, to string) error {
 		g.SetLimit(s.cfg.Parallel)
 		for _, o := range pg.Objects {
 			src, dst := o.Key, to+strings.TrimPrefix(o.Key, from)
-			switch {
-			case canMove:
-				g.Go(func() error {
-					if err := mover.MoveObject(gctx, src, dst); err != nil {
-						return s.pathErr(op, src, err)
-					}
-					return nil
-				})
-			case o.Size == 0 && strings.HasSuffix(src, "/"):
-				// A marker is written anew: copying it gains nothing, and
-				// some servers keep markers as directories they cannot copy.
-				g.Go(func() error { return s.putMarker(gctx, op, dst) })
-			default:
-				g.Go(func() error {
-					if err := s.client.CopyObject(gctx, src, dst, o.Size); err != nil {
-						return s.pathErr(op, src, err)
-					}
-					return nil
-				})
-			}
+			g.Go(func() error {
+				if err := mover.MoveObject(gctx, src, dst); err != nil {
+					return s.pathErr(op, src, err)
+				}
+				return nil
+			})
 		}
 		if err := g.Wait(); err != nil {
 			return err
-		}
-		if !canMove {
-			keys := make([]string, len(pg.Objects))
-			for i, o := range pg.Objects {
-				keys[i] = o.Key
-			}
-			if err := s.deleteKeys(ctx, op, keys); err != nil {
-				return err
-			}
 		}
 		if pg.Next == "" {
 			return nil
@@ -582,6 +667,9 @@ func (s *Store) renameDir(ctx context.Context, op, from, to string) error {
 // deleteKeys deletes keys, at most Config.ListPage of them: in one
 // request where the store can, else one request each.
 func (s *Store) deleteKeys(ctx context.Context, op string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	if b, ok := s.client.(BatchDeleter); ok {
 		if err := b.DeleteObjects(ctx, keys); err != nil {
 			return s.pathErr(op, keys[0], err)

@@ -478,3 +478,67 @@ func TestDeleteFiles(t *testing.T) {
 		t.Fatalf("requests %v, want one DELETE", reqs)
 	}
 }
+
+// copyDeleter is a client that renames by copying and deletes in batches
+// (as S3).
+type copyDeleter struct {
+	Client
+	BatchDeleter
+}
+
+// TestRenameDirCopyFails: a directory rename by copying that fails while
+// copying leaves the directory whole where it was, its copies taken back
+// (so the rename can be made again), and one that succeeds leaves nothing
+// under the old prefix.
+func TestRenameDirCopyFails(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	s := New(copyDeleter{m, m}, Config{Prefix: "pre/", ListPage: 3, Parallel: 2})
+	keys := []string{"pre/d/", "pre/d/a", "pre/d/b", "pre/d/c", "pre/d/e/", "pre/d/e/f", "pre/d/g", "pre/d/h"}
+	for _, k := range keys {
+		m.put(k, []byte(k))
+	}
+	copies := 0
+	m.mu.Lock()
+	m.fail = func(op, key string) error {
+		if op == "COPY" {
+			if copies++; copies == 5 {
+				return errInjected
+			}
+		}
+		return nil
+	}
+	m.mu.Unlock()
+	if err := s.Rename(ctx, "d", "n"); !errors.Is(err, errInjected) {
+		t.Fatalf("rename with the fifth copy failing: %v", err)
+	}
+	m.mu.Lock()
+	m.fail = nil
+	var left []string
+	for k := range m.objs {
+		left = append(left, k)
+	}
+	m.mu.Unlock()
+	slices.Sort(left)
+	if !slices.Equal(left, keys) {
+		t.Fatalf("after a rename whose copying failed the store holds %q, want the directory as it was: %q", left, keys)
+	}
+	if err := s.Rename(ctx, "d", "n"); err != nil {
+		t.Fatalf("the rename made again: %v", err)
+	}
+	m.mu.Lock()
+	left = left[:0]
+	for k := range m.objs {
+		left = append(left, k)
+	}
+	m.mu.Unlock()
+	slices.Sort(left)
+	var want []string
+	for _, k := range keys {
+		want = append(want, "pre/n/"+strings.TrimPrefix(k, "pre/d/"))
+	}
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Fatalf("after the rename the store holds %q, want %q", left, want)
+	}
+}
