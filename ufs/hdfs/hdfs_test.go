@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -569,5 +570,138 @@ func TestFilesWrittenByOthers(t *testing.T) {
 	fi2, _ := s.Stat(t.Context(), "sub/theirs")
 	if fi2.Fingerprint() == fi.Fingerprint() {
 		t.Error("a file rewritten by another client kept its fingerprint")
+	}
+}
+
+// TestWriteAcrossParentRename: a file whose directory is renamed while it
+// is written lands at its new place when the writer is retargeted there:
+// its temporary file moved with the directory.
+func TestWriteAcrossParentRename(t *testing.T) {
+	c := startCluster(t, hdfstest.Config{})
+	home := homeDir(t, c)
+	s := openStore(t, "hdfs://"+c.Addr()+home, nil)
+	ctx := t.Context()
+	if err := s.Mkdir(ctx, "d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Create(ctx, "d/f", ufs.CreateOptions{SizeHint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Rename(ctx, "d", "e"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.(ufs.Retargeter).Retarget(ctx, "e/f"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Close(ctx); err != nil {
+		t.Fatalf("Close after the directory was renamed: %v", err)
+	}
+	if b, err := c.ReadFile(home + "/e/f"); err != nil || string(b) != "hello" {
+		t.Fatalf("e/f: %q, %v", b, err)
+	}
+	if err := s.Delete(ctx, "e/f"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "e"); err != nil {
+		t.Fatalf("delete of the emptied directory: %v (a temporary file left in it?)", err)
+	}
+}
+
+// TestVersionReadRenamedOver: a version-checked read of a file renamed
+// over between the open and the first read (when the block locations are
+// fetched, by path) fails with ESTALE rather than return the new file's
+// bytes.
+func TestVersionReadRenamedOver(t *testing.T) {
+	c := startCluster(t, hdfstest.Config{})
+	home := homeDir(t, c)
+	s := openStore(t, "hdfs://"+c.Addr()+home, nil)
+	ctx := t.Context()
+	old := putFile(t, s, "f", []byte("old-version-bytes"))
+	r, err := s.OpenRangeVersion(ctx, "f", 0, -1, old.Fingerprint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	putFile(t, s, "f", []byte("NEW-VERSION-BYTES"))
+	b := make([]byte, 100)
+	n, err := r.Read(b)
+	if !errors.Is(err, syscall.ESTALE) {
+		t.Fatalf("read of the old version after a rename over it: %q, %v; want ESTALE", b[:n], err)
+	}
+}
+
+// TestMountIgnoresOtherNamenodes: a mount of one cluster whose Hadoop files
+// name another (fs.defaultFS) talks to the cluster of its URI.
+func TestMountIgnoresOtherNamenodes(t *testing.T) {
+	a := startCluster(t, hdfstest.Config{})
+	b := startCluster(t, hdfstest.Config{})
+	homeB := homeDir(t, b)
+	if err := a.MkdirAll(homeB, testUser, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := a.HadoopConf(t.TempDir(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, "hdfs://"+b.Addr()+homeB, map[string]string{keyConfiguration: conf})
+	putFile(t, s, "x", []byte("for B"))
+	if _, err := b.Stat(homeB + "/x"); err != nil {
+		t.Errorf("the file is not on the cluster the mount names: %v", err)
+	}
+	if _, err := a.Stat(homeB + "/x"); err == nil {
+		t.Errorf("the file went to the cluster of the Hadoop files' fs.defaultFS")
+	}
+}
+
+// TestReadRefused: a file the HDFS user may not read fails with EACCES at
+// once, not EIO after reopening it.
+func TestReadRefused(t *testing.T) {
+	c := startCluster(t, hdfstest.Config{})
+	home := homeDir(t, c)
+	if err := c.WriteFile(home+"/secret", []byte("top secret"), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	bob := openStore(t, "hdfs://"+c.Addr()+home, map[string]string{keyLoginUser: "bob"})
+	if err := bob.Chmod(ctx, "secret", 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, "hdfs://"+c.Addr()+home, nil)
+	r, err := s.OpenRange(ctx, "secret", 0, -1)
+	if err == nil {
+		defer r.Close()
+		_, err = r.Read(make([]byte, 100))
+	}
+	if !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("read of a file the user may not read: %v, want EACCES", err)
+	}
+}
+
+// TestListNonASCIIOrder: a directory whose names sort differently as
+// signed bytes (the namenode's order) and as Go strings is listed whole,
+// one entry a page.
+func TestListNonASCIIOrder(t *testing.T) {
+	c := startCluster(t, hdfstest.Config{ListLimit: 1})
+	home := homeDir(t, c)
+	names := []string{"cafe.txt", "café.txt", "z", "ä"}
+	for _, n := range names {
+		if err := c.WriteFile(home+"/l/"+n, []byte(n), testUser); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := openStore(t, "hdfs://"+c.Addr()+home, nil)
+	var got []string
+	if err := s.List(t.Context(), "l", func(fi ufs.FileInfo) error { got = append(got, fi.Name); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	want := slices.Clone(names)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("listed %q, want %q", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package hdfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -70,6 +71,10 @@ type reader struct {
 	pos, end int64
 	resumes  int
 	closed   bool
+	// checked says the file was found still to be the version asked
+	// for (identity) after the reader fetched its block locations, which
+	// colinmarc/hdfs asks of the namenode by path at the first read.
+	checked bool
 }
 
 // opened is a file open for reading at the reader's position.
@@ -94,6 +99,35 @@ func (r *reader) reopen(op string) error {
 		return err
 	}
 	r.fr, r.piece, r.size, r.identity = o.fr, o.piece, o.size, o.identity
+	r.checked = false
+	return nil
+}
+
+// check makes sure, once the reader fetched its block locations, that
+// the file at its path is still the version it opened: a file renamed
+// over it in between would have given the blocks of the new one, read as
+// the old version's.
+func (r *reader) check() error {
+	if r.checked {
+		return nil
+	}
+	var now string
+	err := r.s.do(r.ctx, "read", r.c, func(cl *hdfs.Client, _ attempt) error {
+		fi, err := cl.Stat(r.s.abs(r.c))
+		if err == nil {
+			now = r.s.info(fi.Name(), fi).ETag
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, syscall.ENOENT):
+		return r.s.pathErr("read", r.c, fmt.Errorf("the file was removed: %w", syscall.ESTALE))
+	case err != nil:
+		return err
+	case now != r.identity:
+		return r.s.pathErr("read", r.c, fmt.Errorf("another version of the file is there: %w", syscall.ESTALE))
+	}
+	r.checked = true
 	return nil
 }
 
@@ -150,6 +184,11 @@ func (r *reader) Read(b []byte) (int, error) {
 	for got < want {
 		k := min(r.piece, want-got)
 		m, err := r.fr.Read(b[got : got+k])
+		if m > 0 && !r.checked {
+			if cerr := r.check(); cerr != nil {
+				return 0, cerr
+			}
+		}
 		got += m
 		r.pos += int64(m)
 		switch {
@@ -176,6 +215,12 @@ func (r *reader) resume(cause error) error {
 	const op = "read"
 	if cerr := contextErr(r.ctx); cerr != nil {
 		return r.s.pathErr(op, r.c, cerr)
+	}
+	var he hdfs.Error
+	if errno, text, kind := r.s.classify(cause); errors.As(cause, &he) && kind == noRetry {
+		// The namenode refused (no permission to read the blocks, the
+		// file removed): no other datanode or reopen would do better.
+		return r.s.pathErr(op, r.c, fmt.Errorf("%s: %w", text, errno))
 	}
 	if r.resumes >= maxResumes {
 		_, text, _ := r.s.classify(cause)

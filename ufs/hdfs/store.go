@@ -109,6 +109,10 @@ func (s *Store) client() (*nnClient, error) {
 		return s.cur, nil
 	}
 	opts := hdfs.ClientOptionsFromConf(s.cfg.hadoop)
+	// Only the namenodes of the URI's cluster: the Hadoop files may
+	// name others (fs.defaultFS, every nameservice of a federation),
+	// which colinmarc/hdfs would try first.
+	opts.Addresses = nil
 	// colinmarc/hdfs skips an address for 5 seconds after a failure on
 	// it; listed more than once, a namenode is tried again at once after
 	// a dropped connection, and a failover round goes on to the next.
@@ -374,7 +378,7 @@ func (s *Store) List(ctx context.Context, dir string, fn func(ufs.FileInfo) erro
 		}
 		for _, fi := range batch {
 			name := fi.Name()
-			if name <= last && last != "" || strings.HasPrefix(name, tmpPrefix) {
+			if last != "" && nameOrder(name, last) <= 0 || strings.HasPrefix(name, tmpPrefix) {
 				continue
 			}
 			last = name
@@ -672,4 +676,19 @@ func (s *Store) Truncate(ctx context.Context, p string, size int64) error {
 		_, err = cl.Truncate(s.abs(c), size)
 		return err
 	})
+}
+
+// nameOrder compares two names as a namenode orders a directory's
+// children (DFSUtilClient.compareBytes: bytes as signed values, so a name
+// with a byte of 0x80 or more sorts before one with an ASCII byte there).
+func nameOrder(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if x, y := int8(a[i]), int8(b[i]); x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
 }

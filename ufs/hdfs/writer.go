@@ -118,6 +118,7 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 	var out ufs.FileInfo
 	dst := w.s.abs(w.target)
 	err = s.do(ctx, op, w.target, func(cl *hdfs.Client, a attempt) error {
+		w.follow(cl)
 		if a.ambiguous {
 			if _, err := cl.Stat(w.tmp); errors.Is(err, os.ErrNotExist) {
 				fi, err := cl.Stat(dst)
@@ -177,6 +178,7 @@ func (w *writer) discard() {
 	ctx, cancel := context.WithTimeout(context.Background(), w.s.cfg.timeout)
 	defer cancel()
 	w.s.do(ctx, "abort", w.target, func(cl *hdfs.Client, _ attempt) error {
+		w.follow(cl)
 		err := cl.Remove(w.tmp)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
@@ -186,8 +188,22 @@ func (w *writer) discard() {
 	w.s.release(w.nc)
 }
 
+// follow finds the temporary file where a rename of a directory above it
+// took it: beside the target (Retarget gave the new one), which was beside
+// it when the write began.
+func (w *writer) follow(cl *hdfs.Client) {
+	if _, err := cl.Stat(w.tmp); !errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	moved := path.Join(path.Dir(w.s.abs(w.target)), path.Base(w.tmp))
+	if _, err := cl.Stat(moved); err == nil {
+		w.tmp = moved
+	}
+}
+
 // Retarget makes Close land the file at p instead (its directory must
-// exist then). The temporary file stays where it is until Close.
+// exist then). The temporary file stays where it is until Close, or
+// moves with its directory.
 func (w *writer) Retarget(ctx context.Context, p string) error {
 	const op = "retarget"
 	c, err := w.s.begin(ctx, op, p, create)

@@ -186,7 +186,7 @@ func getListing(ns *namespace, c *caller, req fields) (msg, *rpcError) {
 	}
 	names := n.sortedNames()
 	after := req.str(2)
-	start := sort.SearchStrings(names, after)
+	start := sort.Search(len(names), func(i int) bool { return nameOrder(names[i], after) >= 0 })
 	if start < len(names) && after != "" && names[start] == after {
 		start++
 	}

@@ -89,14 +89,27 @@ func (n *inode) path() string {
 }
 
 // sortedNames are the names of a directory's children in HDFS's order
-// (byte order).
+// (DFSUtilClient.compareBytes: bytes compared as signed values).
 func (n *inode) sortedNames() []string {
 	names := make([]string, 0, len(n.children))
 	for k := range n.children {
 		names = append(names, k)
 	}
-	sort.Strings(names)
+	sort.Slice(names, func(i, j int) bool { return nameOrder(names[i], names[j]) < 0 })
 	return names
+}
+
+// nameOrder compares names as the namenode does: bytes as signed values.
+func nameOrder(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if x, y := int8(a[i]), int8(b[i]); x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return len(a) - len(b)
 }
 
 // block is one block of a file.
