@@ -81,6 +81,9 @@ func StartMaster(ctx context.Context, cfg MasterConfig) (*Master, error) {
 	if cfg.Meta.RPCAddr == "" {
 		cfg.Meta.RPCAddr = cfg.RPCAddr
 	}
+	if cfg.Meta.LeaderApplied == nil {
+		cfg.Meta.LeaderApplied = (&leaderApplied{}).ask
+	}
 	if cfg.Meta.PeerLevel == nil {
 		cfg.Meta.PeerLevel = peerLevel
 	}
@@ -360,6 +363,38 @@ func peerLevel(ctx context.Context, rpcAddr string) (int, error) {
 		return 0, err
 	}
 	return max(st.CommandLevel, 1), nil
+}
+
+// leaderApplied asks the leader for the index of the last entry it
+// applied (meta.Config.LeaderApplied), over a connection kept for the next
+// time.
+type leaderApplied struct {
+	mu   sync.Mutex
+	addr string
+	cl   *rpc.Client
+}
+
+// ask asks the master at rpcAddr; one that does not lead says so.
+func (l *leaderApplied) ask(ctx context.Context, rpcAddr string) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cl != nil && l.addr != rpcAddr {
+		l.cl.Close()
+		l.cl = nil
+	}
+	if l.cl == nil {
+		l.cl, l.addr = rpc.NewClient("tcp", rpcAddr), rpcAddr
+	}
+	var st wire.RaftStatus
+	if _, err := l.cl.Call(ctx, wire.MasterRaftStatus, nil, nil, &st, nil); err != nil {
+		l.cl.Close()
+		l.cl = nil
+		return 0, err
+	}
+	if st.State != "Leader" {
+		return 0, fmt.Errorf("master %s is %s, not the leader", rpcAddr, st.State)
+	}
+	return st.LastApplied, nil
 }
 
 // maskOptions hides credentials in mount options shown to users.

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -78,4 +79,53 @@ func TestFollowerReads(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestFollowerReadsLeaderMark: a follower that heard from the leader but
+// has not applied what the leader had applied when it last asked (a
+// lagging log, which heartbeats do not show) refuses follower reads, and
+// answers them again once it has.
+func TestFollowerReadsLeaderMark(t *testing.T) {
+	var ahead atomic.Uint64 // added to the leader's applied index
+	var g *group
+	g = newGroupWith(t, 3, func(c *Config) {
+		c.FollowerReadStaleness = 300 * time.Millisecond
+		c.LeaderApplied = func(ctx context.Context, rpcAddr string) (uint64, error) {
+			for _, m := range g.masters {
+				if m != nil && m.cfg.RPCAddr == rpcAddr && m.IsLeader() {
+					return m.node.raft.AppliedIndex() + ahead.Load(), nil
+				}
+			}
+			return 0, ErrNotLeader
+		}
+	})
+	ctx := context.Background()
+	li := g.leader(-1)
+	leader := g.masters[li]
+	(&testEnv{m: leader}).mkdir(t, "/seen")
+	if _, err := leader.ListStatus(ctx, "/"); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(t, g.masters, leader.node.raft.AppliedIndex())
+	f := g.masters[(li+1)%3]
+	fctx := WithFollowerRead(ctx)
+	serves := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, err := f.GetStatus(fctx, "/seen")
+			if (err == nil) == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("follower read: %v; want answered %v", err, want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	serves(true)
+	ahead.Store(1000) // the leader has applied more than the follower knows of
+	serves(false)
+	ahead.Store(0)
+	serves(true)
 }

@@ -110,6 +110,10 @@ type Config struct {
 	// CommandLevel, before a command of a newer level is proposed
 	// (requireLevel). Nil: the members are taken to run this build.
 	PeerLevel func(ctx context.Context, rpcAddr string) (int, error)
+	// LeaderApplied asks the leader at a client RPC address for the
+	// index of the last entry it applied (nil: follower reads are bounded
+	// by the time since the leader was last heard from only).
+	LeaderApplied func(ctx context.Context, rpcAddr string) (uint64, error)
 	// RootUFS is the URI of the root mount.
 	RootUFS string
 	// RootOptions configure the root under-store (may hold credentials).
@@ -169,6 +173,9 @@ type Master struct {
 	levels peerLevels
 	// followerReads counts the reads served as a follower.
 	followerReads atomic.Uint64
+	// leaderMark is what this master, following, last learnt of the
+	// leader's applied index (followLeader).
+	leaderMark leaderMark
 	// inodes caches the size of the namespace for reports.
 	inodes inodeCounter
 
@@ -259,6 +266,9 @@ func Open(ctx context.Context, cfg Config) (*Master, error) {
 	}
 	m.watching.Add(2)
 	go m.watchLeadership()
+	if m.cfg.LeaderApplied != nil {
+		go m.followLeader()
+	}
 	go m.deletes.run()
 	if !m.group() {
 		if err := m.waitReady(ctx); err != nil {
