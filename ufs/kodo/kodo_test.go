@@ -328,6 +328,20 @@ func TestOptions(t *testing.T) {
 			}
 			return nil
 		}},
+		// Alluxio's Kodo guide gives each region's source (IO) host as
+		// the endpoint.
+		{"guide's IO host", "kodo://b/", with(keyEndpoint, "iovip-z1.qbox.me"), "", func(c *config) error {
+			if c.upHost != "https://up-z1.qiniup.com" || c.rsHost != "https://rs-z1.qbox.me" || c.rsfHost != "https://rsf-z1.qbox.me" {
+				return fmt.Errorf("%+v", *c)
+			}
+			return nil
+		}},
+		{"guide's IO host, z0", "kodo://b/", with(keyEndpoint, "iovip.qbox.me"), "", func(c *config) error {
+			if c.upHost != "https://up.qiniup.com" || c.rsHost != "https://rs.qbox.me" {
+				return fmt.Errorf("%+v", *c)
+			}
+			return nil
+		}},
 		{"explicit host", "kodo://b/", with(keyEndpoint, "http://127.0.0.1:9"), "", func(c *config) error {
 			if c.upHost != "http://127.0.0.1:9" || c.rsfHost != "http://127.0.0.1:9" {
 				return fmt.Errorf("%+v", *c)

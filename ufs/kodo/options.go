@@ -173,13 +173,18 @@ var regionIDs = []storage.RegionID{
 }
 
 // parseEndpoint sets the up, rs, rsf and api hosts from the endpoint
-// option: a region id (z0, z1, z2, na0, as0) takes that region's published
-// hosts over https; a host that is one of a region's upload hosts takes
-// that region's other hosts; any other host serves every API.
+// option: a region id (z0, z1, z2, na0, as0), or the region's source (IO)
+// host that Alluxio's Kodo guide gives as the endpoint (iovip.qbox.me,
+// iovip-z1.qbox.me, ...), takes that region's published hosts over https;
+// a host that is one of a region's upload hosts takes that region's other
+// hosts; any other host serves every API.
 func (c *config) parseEndpoint(v string) error {
-	if r, ok := storage.GetRegionByID(storage.RegionID(strings.ToLower(v))); ok && !strings.ContainsAny(v, ".:/") {
+	region := func(r storage.Region) {
 		c.upHost = "https://" + r.SrcUpHosts[0]
 		c.rsHost, c.rsfHost, c.apiHost = "https://"+r.RsHost, "https://"+r.RsfHost, "https://"+r.ApiHost
+	}
+	if r, ok := storage.GetRegionByID(storage.RegionID(strings.ToLower(v))); ok && !strings.ContainsAny(v, ".:/") {
+		region(r)
 		return nil
 	}
 	h, err := parseHost(keyEndpoint, v, "https://", false)
@@ -188,6 +193,12 @@ func (c *config) parseEndpoint(v string) error {
 	}
 	c.upHost, c.rsHost, c.rsfHost, c.apiHost = h, h, h, h
 	hu, _ := url.Parse(h)
+	for _, id := range regionIDs {
+		if r, _ := storage.GetRegionByID(id); strings.EqualFold(hu.Host, r.IovipHost) {
+			region(r)
+			return nil
+		}
+	}
 	for _, id := range regionIDs {
 		r, _ := storage.GetRegionByID(id)
 		for _, up := range append(append([]string{}, r.SrcUpHosts...), r.CdnUpHosts...) {

@@ -184,7 +184,7 @@ func (s *Store) begin(ctx context.Context, op, p string) (string, error) {
 	if err := ContextError(ctx); err != nil {
 		return "", s.pathErr(op, s.key(c), err)
 	}
-	if s.cfg.MaxKeyLen > 0 && len(s.dirKey(c)) > s.cfg.MaxKeyLen {
+	if s.cfg.MaxKeyLen > 0 && len(s.key(c)) > s.cfg.MaxKeyLen {
 		return "", s.pathErr(op, s.key(c), syscall.ENAMETOOLONG)
 	}
 	return c, nil
@@ -409,6 +409,9 @@ func (s *Store) Mkdir(ctx context.Context, p string, _ fs.FileMode) error {
 	}
 	if c == "" {
 		return s.pathErr(op, "", syscall.EEXIST)
+	}
+	if s.cfg.MaxKeyLen > 0 && len(s.dirKey(c)) > s.cfg.MaxKeyLen {
+		return s.pathErr(op, s.key(c), syscall.ENAMETOOLONG) // its marker's key is one longer
 	}
 	if _, err := s.stat(ctx, op, c); err == nil {
 		return s.pathErr(op, s.key(c), syscall.EEXIST)

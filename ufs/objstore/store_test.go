@@ -399,6 +399,7 @@ func TestErrors(t *testing.T) {
 		path string
 	}{
 		{"long name", u.Mkdir(ctx, "0123456789", 0o755), syscall.ENAMETOOLONG, "mem://bkt/p/0123456789"},
+		{"longer name", func() error { _, err := u.Stat(ctx, "0123456789a"); return err }(), syscall.ENAMETOOLONG, "mem://bkt/p/0123456789a"},
 		{"delete root", u.Delete(ctx, ""), syscall.EBUSY, "mem://bkt"},
 		{"rename root", u.Rename(ctx, "", "x"), syscall.EBUSY, "mem://bkt/p/ -> p/x"},
 		{"rename into itself", func() error { u.Mkdir(ctx, "d", 0o755); return u.Rename(ctx, "d", "d/e") }(), syscall.EINVAL, "mem://bkt/p/d -> p/d/e"},
@@ -406,6 +407,13 @@ func TestErrors(t *testing.T) {
 		{"above the root", u.Delete(ctx, "../x"), syscall.EINVAL, "mem://bkt/p/../x"},
 		{"create root", func() error { _, err := u.Create(ctx, "/", ufs.CreateOptions{}); return err }(), syscall.EISDIR, "mem://bkt"},
 		{"closed", func() error { u.Close(); _, err := u.Stat(ctx, "f"); return err }(), syscall.EBADF, "mem://bkt/p/f"},
+	}
+	// A file's key may be as long as the store allows: only a
+	// directory's marker has the one byte more.
+	u2 := open(t, m, Config{Prefix: "p/", MaxKeyLen: 12})
+	putFile(t, u2, "0123456789", []byte("longest"))
+	if fi, err := u2.Stat(ctx, "0123456789"); err != nil || fi.Size != 7 {
+		t.Errorf("stat of a file whose key is as long as allowed: %+v, %v", fi, err)
 	}
 	for _, tt := range tests {
 		var pe *fs.PathError
