@@ -68,6 +68,13 @@ func (m *mem) begin(ctx context.Context, op, key string) error {
 	return nil
 }
 
+// setFail sets the fault hook (nil: none) while requests may be in flight.
+func (m *mem) setFail(f func(op, key string) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fail = f
+}
+
 // requests returns the requests made so far and forgets them.
 func (m *mem) requests() []string {
 	m.mu.Lock()

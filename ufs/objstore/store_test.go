@@ -269,7 +269,7 @@ func TestRequests(t *testing.T) {
 		}
 	}
 
-	m.fail = func(op, key string) error { return fmt.Errorf("HTTP 500: %w", syscall.EIO) }
+	m.setFail(func(op, key string) error { return fmt.Errorf("HTTP 500: %w", syscall.EIO) })
 	_, err := u.Stat(ctx, "some/key")
 	errContains(t, err, "stat mem://bkt/some/key", "HTTP 500")
 	if !errors.Is(err, syscall.EIO) {
@@ -338,12 +338,12 @@ func TestRenameFailure(t *testing.T) {
 	for i := range 5 {
 		putFile(t, u, fmt.Sprintf("d/f%d", i), []byte{byte(i)})
 	}
-	m.fail = func(op, key string) error {
+	m.setFail(func(op, key string) error {
 		if op == "COPY" && key == "d/f3" {
 			return fmt.Errorf("HTTP 503: %w", syscall.EIO)
 		}
 		return nil
-	}
+	})
 	err := u.Rename(ctx, "d", "e")
 	errContains(t, err, "rename mem://bkt/d/f3", "HTTP 503")
 	for i := range 5 {
@@ -463,16 +463,16 @@ func TestDeleteFiles(t *testing.T) {
 		t.Error("a refused batch deleted pre/keep")
 	}
 
-	m.fail = func(op, key string) error {
+	m.setFail(func(op, key string) error {
 		if op == "DELETES" {
 			return syscall.EIO
 		}
 		return nil
-	}
+	})
 	if err := s.DeleteFiles(ctx, []string{"keep"}); !errors.Is(err, syscall.EIO) || !strings.Contains(err.Error(), "pre/keep") {
 		t.Fatalf("a failed batch: %v, want EIO naming the key", err)
 	}
-	m.fail = nil
+	m.setFail(nil)
 
 	plain := New(onlyClient{m}, Config{Prefix: "pre/"})
 	if plain.BatchDeletes() {

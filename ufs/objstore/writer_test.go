@@ -154,7 +154,7 @@ func TestWriteFailure(t *testing.T) {
 			ctx := t.Context()
 			putFile(t, u, "f", []byte("old"))
 			parts := 0
-			m.fail = func(op, key string) error {
+			m.setFail(func(op, key string) error {
 				if op == "PART" {
 					parts++
 				}
@@ -162,7 +162,7 @@ func TestWriteFailure(t *testing.T) {
 					return fmt.Errorf("HTTP 500 InternalError: %w", syscall.EIO)
 				}
 				return nil
-			}
+			})
 			w, err := u.Create(ctx, "f", ufs.CreateOptions{SizeHint: -1})
 			must(t, err)
 			_, werr := w.Write(randomBytes(tt.size/2, 4))
@@ -183,7 +183,7 @@ func TestWriteFailure(t *testing.T) {
 			if !errors.Is(err, syscall.EIO) {
 				t.Errorf("error %v, want EIO", err)
 			}
-			m.fail = nil
+			m.setFail(nil)
 			if got := readFile(t, u, "f"); string(got) != "old" {
 				t.Errorf("f = %q after a failed rewrite, want the old content", got)
 			}
@@ -227,12 +227,12 @@ func TestAbort(t *testing.T) {
 	if _, err := w.Write(make([]byte, 1<<10)); err != nil {
 		t.Fatal(err)
 	}
-	m.fail = func(op, key string) error {
+	m.setFail(func(op, key string) error {
 		if op == "ABORT" {
 			return fmt.Errorf("HTTP 503: %w", syscall.EIO)
 		}
 		return nil
-	}
+	})
 	errContains(t, w.Abort(), "abort mem://bkt/g", "HTTP 503")
 }
 
@@ -280,15 +280,15 @@ func TestCloseDescribes(t *testing.T) {
 	w, err := u.Create(t.Context(), "f", ufs.CreateOptions{SizeHint: -1})
 	must(t, err)
 	w.Write([]byte("12345"))
-	m.fail = func(op, key string) error {
+	m.setFail(func(op, key string) error {
 		if op == "HEAD" {
 			return fmt.Errorf("HTTP 503: %w", syscall.EIO)
 		}
 		return nil
-	}
+	})
 	fi, err := w.Close(t.Context())
 	must(t, err)
-	m.fail = nil
+	m.setFail(nil)
 	h, err := m.HeadObject(t.Context(), "f")
 	must(t, err)
 	if fi.Size != 5 || fi.ETag != h.ETag || fi.ModTime.IsZero() {
@@ -379,7 +379,7 @@ func TestPartsInBackground(t *testing.T) {
 	ctx := t.Context()
 	returned := make(chan struct{})
 	var waitedOut atomic.Bool
-	m.fail = func(op, key string) error {
+	m.setFail(func(op, key string) error {
 		if op == "PART" {
 			select {
 			case <-returned:
@@ -388,7 +388,7 @@ func TestPartsInBackground(t *testing.T) {
 			}
 		}
 		return nil
-	}
+	})
 	data := randomBytes(part+part/2, 9)
 	w, err := u.Create(ctx, "f", ufs.CreateOptions{SizeHint: -1})
 	must(t, err)
@@ -437,12 +437,12 @@ func TestTakeBase(t *testing.T) {
 			m.minPart = minPart
 			u := open(t, m, Config{PartSize: part, MinPartSize: minPart, MaxPartSize: tt.maxPart})
 			if tt.refuse {
-				m.fail = func(op, key string) error {
+				m.setFail(func(op, key string) error {
 					if op == "COPYPART" {
 						return fmt.Errorf("copies not implemented: %w", syscall.ENOTSUP)
 					}
 					return nil
-				}
+				})
 			}
 			ctx := t.Context()
 			old := randomBytes(tt.base, 12)
