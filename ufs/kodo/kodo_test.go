@@ -433,3 +433,24 @@ func TestBatchDelete(t *testing.T) {
 		t.Fatalf("batch with a wrong secret: %v, want a refusal that does not show the secret", err)
 	}
 }
+
+// TestMoveAnswerLost: a rename whose move the server carried out but whose
+// answer was lost is tried again, finds the source gone, and succeeds:
+// the file is at its new name.
+func TestMoveAnswerLost(t *testing.T) {
+	srv := startServer(t)
+	b := newBucket(srv)
+	s := openStore(t, "kodo://"+b+"/", options(srv, b))
+	putFile(t, s, "a", []byte("moved once"))
+	o := objects{s: s}
+	srv.LoseNext(1)
+	if err := o.MoveObject(t.Context(), "a", "b"); err != nil {
+		t.Fatalf("a move whose answer was lost: %v", err)
+	}
+	if got := readFile(t, s, "b"); string(got) != "moved once" {
+		t.Fatalf("b after the move: %q", got)
+	}
+	if _, err := s.Stat(t.Context(), "a"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a after the move: %v", err)
+	}
+}

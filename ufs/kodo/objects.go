@@ -190,10 +190,26 @@ func (o objects) CopyObject(ctx context.Context, src, dst string, _ int64) error
 	return s.manage(ctx, "copy", s.cfg.rsHost+storage.URICopy(s.cfg.bucket, src, s.cfg.bucket, dst, true), nil)
 }
 
-// MoveObject moves src to dst with rs /move, replacing what is at dst.
+// MoveObject moves src to dst with rs /move, replacing what is at dst. A
+// move tried again after an attempt whose answer was lost (a timeout, a
+// server error) finds src gone when that attempt moved it: with src gone
+// and dst there, the move was made.
 func (o objects) MoveObject(ctx context.Context, src, dst string) error {
 	s := o.s
-	return s.manage(ctx, "move", s.cfg.rsHost+storage.URIMove(s.cfg.bucket, src, s.cfg.bucket, dst, true), nil)
+	attempts := 0
+	err := s.retry(ctx, "move", func(ctx context.Context) error {
+		attempts++
+		return s.client.CredentialedCall(ctx, s.mac, auth.TokenQiniu, nil, http.MethodPost,
+			s.cfg.rsHost+storage.URIMove(s.cfg.bucket, src, s.cfg.bucket, dst, true), nil)
+	})
+	if attempts > 1 && errors.Is(err, syscall.ENOENT) {
+		if _, serr := o.HeadObject(ctx, src); errors.Is(serr, syscall.ENOENT) {
+			if _, derr := o.HeadObject(ctx, dst); derr == nil {
+				return nil
+			}
+		}
+	}
+	return err
 }
 
 // DeleteObject deletes key with rs /delete.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
@@ -45,6 +46,7 @@ type Server struct {
 	uploads  map[string]*upload
 	failLeft int
 	failCode int
+	loseLeft int // requests carried out whose answer is then lost (503)
 	latency  time.Duration
 	requests int
 }
@@ -107,6 +109,14 @@ func (s *Server) FailNext(n, code int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failLeft, s.failCode = n, code
+}
+
+// LoseNext carries out the next n requests but answers each with a 503,
+// as when the answer of a request the server carried out is lost.
+func (s *Server) LoseNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseLeft = n
 }
 
 // SetLatency delays every answer by d.
@@ -212,7 +222,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.failLeft--
 		fail = s.failCode
 	}
+	lose := s.loseLeft > 0
+	if lose {
+		s.loseLeft--
+	}
 	s.mu.Unlock()
+	if lose {
+		// Carried out, its answer thrown away.
+		s.serve(httptest.NewRecorder(), r, lat, fail)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "injected: the answer was lost"})
+		return
+	}
+	s.serve(w, r, lat, fail)
+}
+
+// serve carries out one request after lat, or answers it with the
+// injected failure fail.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, lat time.Duration, fail int) {
 	if lat > 0 {
 		select {
 		case <-time.After(lat):
