@@ -158,6 +158,9 @@ func newStore(c *config) (*Store, error) {
 
 	api := &http.Client{Transport: tr, Timeout: c.timeout}
 	stream := &http.Client{Transport: tr}
+	slowTr := tr.Clone()
+	slowTr.ResponseHeaderTimeout = 0
+	slow := &http.Client{Transport: slowTr}
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		o.HTTPClient = api
 		o.Retryer = newRetryer(c.maxRetry)
@@ -180,14 +183,16 @@ func newStore(c *config) (*Store, error) {
 		}
 	}
 	s := &Store{
-		cfg:       c,
-		client:    client,
-		transport: tr,
-		endpoint:  endpoint,
+		cfg:           c,
+		client:        client,
+		transport:     tr,
+		copyTransport: slowTr,
+		endpoint:      endpoint,
 		// A GetObject body is read for as long as the caller reads, so it
 		// must not fall under the client's overall timeout; stalls are
 		// caught by the reader instead.
 		streaming: func(o *s3.Options) { o.HTTPClient = stream },
+		copying:   func(o *s3.Options) { o.HTTPClient = slow },
 		copyLimit: maxCopySize,
 		lean:      newLean(c, api, awsCfg.Credentials, newRetryer(c.maxRetry)),
 	}

@@ -156,7 +156,12 @@ func (o objects) CopyObject(ctx context.Context, src, dst string, size int64) er
 		if s.cfg.sse {
 			in.ServerSideEncryption = types.ServerSideEncryptionAes256
 		}
-		if _, err := s.client.CopyObject(ctx, in); err != nil {
+		// A copy of up to 5 GiB is one request, whose answer comes
+		// when the server has copied every byte: it gets time for them,
+		// not the request timeout of others.
+		cctx, cancel := s.copyDeadline(ctx, size)
+		defer cancel()
+		if _, err := s.client.CopyObject(cctx, in, s.copying); err != nil {
 			return s.classify(ctx, err)
 		}
 		return nil
@@ -291,6 +296,20 @@ func quoteETag(e string) string {
 	return `"` + e + `"`
 }
 
+// copyRate is the least rate at which a server is expected to copy an
+// object on its side.
+const copyRate = 16 << 20 // bytes a second
+
+// copyDeadline bounds a copy of size bytes made in one request: the
+// request timeout, and a second for each copyRate bytes (none without a
+// request timeout).
+func (s *Store) copyDeadline(ctx context.Context, size int64) (context.Context, context.CancelFunc) {
+	if s.cfg.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.timeout+time.Duration(size/copyRate)*time.Second)
+}
+
 // CompleteUpload completes a multipart upload.
 func (o objects) CompleteUpload(ctx context.Context, key, id string, parts []objstore.Part) (string, error) {
 	s := o.s
@@ -324,6 +343,7 @@ func (o objects) AbortUpload(ctx context.Context, key, id string) error {
 // Close drops the idle connections.
 func (o objects) Close() error {
 	o.s.transport.CloseIdleConnections()
+	o.s.copyTransport.CloseIdleConnections()
 	return nil
 }
 

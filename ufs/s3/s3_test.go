@@ -980,3 +980,23 @@ func TestRangeIgnored(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyTakesItsTime: a copy made in one request (a rename) whose answer
+// comes after the request timeout, as a big object's does, is waited for
+// (a second more for each 16 MiB).
+func TestCopyTakesItsTime(t *testing.T) {
+	u, p, _ := proxiedStore(t, keyTimeout, "1s")
+	putFile(t, u, "f", randomBytes(64<<20, 9))
+	p.set(func(w http.ResponseWriter, r *http.Request, _ int) bool {
+		if r.Header.Get("X-Amz-Copy-Source") != "" {
+			time.Sleep(1500 * time.Millisecond) // the server copying
+		}
+		return false
+	}, nil)
+	if err := u.Rename(t.Context(), "f", "g"); err != nil {
+		t.Fatalf("rename whose copy takes longer than the request timeout: %v", err)
+	}
+	if fi, err := u.Stat(t.Context(), "g"); err != nil || fi.Size != 64<<20 {
+		t.Fatalf("g after the rename: %+v, %v", fi, err)
+	}
+}

@@ -45,10 +45,18 @@ type Store struct {
 	cfg       *config
 	client    *s3.Client
 	transport *http.Transport
-	endpoint  string              // for error messages
-	streaming func(o *s3.Options) // per-call option for GetObject
-	copyLimit int64               // largest object copied by one CopyObject
-	lean      *lean               // DeleteObject without the SDK's middleware; nil: through the SDK
+	// copyTransport is transport without a limit on the wait for an
+	// answer's headers (copying).
+	copyTransport *http.Transport
+	endpoint      string              // for error messages
+	streaming     func(o *s3.Options) // per-call option for GetObject
+	// copying is the per-call option of a copy made in one request,
+	// whose answer comes once the server copied every byte: no request
+	// timeout, and no limit on the wait for the answer's headers (the
+	// caller's context bounds it).
+	copying   func(o *s3.Options)
+	copyLimit int64 // largest object copied by one CopyObject
+	lean      *lean // DeleteObject without the SDK's middleware; nil: through the SDK
 }
 
 var _ ufs.UFS = (*Store)(nil)
