@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,18 +88,22 @@ func TestFollowerReads(t *testing.T) {
 // answers them again once it has.
 func TestFollowerReadsLeaderMark(t *testing.T) {
 	var ahead atomic.Uint64 // added to the leader's applied index
-	var g *group
-	g = newGroupWith(t, 3, func(c *Config) {
+	var started atomic.Pointer[[]*Master]
+	g := newGroupWith(t, 3, func(c *Config) {
 		c.FollowerReadStaleness = 300 * time.Millisecond
 		c.LeaderApplied = func(ctx context.Context, rpcAddr string) (uint64, error) {
-			for _, m := range g.masters {
-				if m != nil && m.cfg.RPCAddr == rpcAddr && m.IsLeader() {
-					return m.node.raft.AppliedIndex() + ahead.Load(), nil
+			if ms := started.Load(); ms != nil {
+				for _, m := range *ms {
+					if m.cfg.RPCAddr == rpcAddr && m.IsLeader() {
+						return m.node.raft.AppliedIndex() + ahead.Load(), nil
+					}
 				}
 			}
 			return 0, ErrNotLeader
 		}
 	})
+	ms := slices.Clone(g.masters)
+	started.Store(&ms)
 	ctx := context.Background()
 	li := g.leader(-1)
 	leader := g.masters[li]
