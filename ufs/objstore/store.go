@@ -544,26 +544,33 @@ func (s *Store) renameDir(ctx context.Context, op, from, to string, existed bool
 		}
 		return err
 	}
+	return s.drainPages(ctx, op, from, func(objs []Object) error {
+		keys := make([]string, len(objs))
+		for i, o := range objs {
+			keys[i] = o.Key
+		}
+		return s.deleteKeys(ctx, op, keys)
+	})
+}
+
+// drainPages calls fn with the first page of the keys under prefix until
+// none are left: fn takes each page's keys away (it moves or deletes
+// them), so each round lists from the start.
+func (s *Store) drainPages(ctx context.Context, op, prefix string, fn func([]Object) error) error {
 	var first string
 	for {
-		// Each round lists from the start: the keys of the previous
-		// round are gone.
-		pg, err := s.client.ListObjects(ctx, from, "", "", s.cfg.ListPage)
+		pg, err := s.client.ListObjects(ctx, prefix, "", "", s.cfg.ListPage)
 		if err != nil {
-			return s.pathErr(op, from, err)
+			return s.pathErr(op, prefix, err)
 		}
 		if len(pg.Objects) == 0 {
 			return nil
 		}
 		if pg.Objects[0].Key == first {
-			return s.pathErr(op, first, fmt.Errorf("the server keeps listing a deleted key: %w", syscall.EIO))
+			return s.pathErr(op, first, fmt.Errorf("the server keeps listing a key moved or deleted: %w", syscall.EIO))
 		}
 		first = pg.Objects[0].Key
-		keys := make([]string, len(pg.Objects))
-		for i, o := range pg.Objects {
-			keys[i] = o.Key
-		}
-		if err := s.deleteKeys(ctx, op, keys); err != nil {
+		if err := fn(pg.Objects); err != nil {
 			return err
 		}
 		if pg.Next == "" {
@@ -632,24 +639,10 @@ func (s *Store) moved(from, to string, objs []Object, skipTop bool) []string {
 // moveDir moves the keys under the prefix from to the prefix to, a listing
 // page at a time, with a store that moves keys.
 func (s *Store) moveDir(ctx context.Context, op, from, to string, mover Mover) error {
-	var first string
-	for {
-		// Each round lists from the start: the keys of the previous
-		// round are gone.
-		pg, err := s.client.ListObjects(ctx, from, "", "", s.cfg.ListPage)
-		if err != nil {
-			return s.pathErr(op, from, err)
-		}
-		if len(pg.Objects) == 0 {
-			return nil
-		}
-		if pg.Objects[0].Key == first {
-			return s.pathErr(op, first, fmt.Errorf("the server keeps listing a moved key: %w", syscall.EIO))
-		}
-		first = pg.Objects[0].Key
+	return s.drainPages(ctx, op, from, func(objs []Object) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(s.cfg.Parallel)
-		for _, o := range pg.Objects {
+		for _, o := range objs {
 			src, dst := o.Key, to+strings.TrimPrefix(o.Key, from)
 			g.Go(func() error {
 				if err := mover.MoveObject(gctx, src, dst); err != nil {
@@ -658,13 +651,8 @@ func (s *Store) moveDir(ctx context.Context, op, from, to string, mover Mover) e
 				return nil
 			})
 		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
-		if pg.Next == "" {
-			return nil
-		}
-	}
+		return g.Wait()
+	})
 }
 
 // deleteKeys deletes keys, at most Config.ListPage of them: in one
