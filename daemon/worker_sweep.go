@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/alluxio-go/alluxio/blockstore"
@@ -56,13 +57,17 @@ func (s *heldSweeper) sweep(ctx context.Context, w *Worker) {
 			held = append(held, f)
 		}
 	}
-	seen := make(map[blockstore.FileKey]bool, len(held))
+	// Strikes of versions no longer held (dropped, persisted) go.
+	for k := range s.strikes {
+		if !slices.ContainsFunc(held, func(f blockstore.CachedFile) bool { return f.Key == k }) {
+			delete(s.strikes, k)
+		}
+	}
 	if s.next >= len(held) {
 		s.next = 0
 	}
 	for i := 0; i < len(held) && i < sweepBatch; i++ {
 		f := held[(s.next+i)%len(held)]
-		seen[f.Key] = true
 		var fi meta.FileInfo
 		err := w.master.Call(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: f.Key.ID}, &fi)
 		gone := errors.Is(err, fs.ErrNotExist)
@@ -86,11 +91,6 @@ func (s *heldSweeper) sweep(ctx context.Context, w *Worker) {
 		}
 	}
 	s.next += min(len(held), sweepBatch)
-	for k := range s.strikes {
-		if !seen[k] && len(held) <= sweepBatch {
-			delete(s.strikes, k)
-		}
-	}
 }
 
 // persistQueued reports whether a persist of version key is queued.
