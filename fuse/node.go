@@ -562,7 +562,9 @@ const (
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	ctx = uninterrupted(ctx)
-	if flags&renameExchange != 0 && flags&renameNoReplace != 0 {
+	// RENAME_WHITEOUT (for overlayfs's upper layer) has no whiteout
+	// file here to leave; refusing it makes overlayfs fall back.
+	if flags&^(renameNoReplace|renameExchange) != 0 || flags&renameExchange != 0 && flags&renameNoReplace != 0 {
 		return syscall.EINVAL
 	}
 	if len(newName) > nameMax {

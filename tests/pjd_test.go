@@ -860,6 +860,12 @@ func renameCases() []pjdCase {
 			p.expect(syscall.EEXIST, "renameat2", "f", "g", "RENAME_NOREPLACE")
 			p.expect(0, "renameat2", "f", "h", "RENAME_NOREPLACE")
 		}},
+		{"EINVAL for RENAME_WHITEOUT, which leaves both names alone", func(p *pjd) {
+			p.write("f", "f")
+			p.expect(syscall.EINVAL, "renameat2", "f", "g", "RENAME_WHITEOUT")
+			p.check(p.read("f") == "f", "f changed")
+			p.expect(syscall.ENOENT, "unlink", "g")
+		}},
 		{"RENAME_EXCHANGE swaps two names", func(p *pjd) {
 			p.write("f", "f")
 			p.write("g", "g")
@@ -1317,7 +1323,7 @@ func pjdCall(args []string) syscall.Errno {
 	case "rename":
 		err = syscall.Rename(a[0], a[1])
 	case "renameat2":
-		flags := map[string]uint{"RENAME_NOREPLACE": unix.RENAME_NOREPLACE, "RENAME_EXCHANGE": unix.RENAME_EXCHANGE}[a[2]]
+		flags := map[string]uint{"RENAME_NOREPLACE": unix.RENAME_NOREPLACE, "RENAME_EXCHANGE": unix.RENAME_EXCHANGE, "RENAME_WHITEOUT": unix.RENAME_WHITEOUT}[a[2]]
 		err = unix.Renameat2(unix.AT_FDCWD, a[0], unix.AT_FDCWD, a[1], flags)
 	case "link":
 		err = syscall.Link(a[0], a[1])

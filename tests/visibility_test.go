@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -465,5 +466,43 @@ func TestChmodWhileWrittenAcrossMounts(t *testing.T) {
 			t.Fatalf("the file through the first mount: %v, %v; want mode 0600", st, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestCreateRacingCreateAcrossMounts: an open with O_CREAT and no O_EXCL
+// through one mount, racing another mount's create and write of the same
+// name, opens the file the other made instead of emptying it: the kernel
+// asks to create a name it found free a moment before.
+func TestCreateRacingCreateAcrossMounts(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	mnt2 := secondMount(t, c, "mnt2")
+	for i := range 60 {
+		name := fmt.Sprintf("race-%d", i)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var werr, oerr error
+		wg.Go(func() {
+			<-start
+			werr = os.WriteFile(filepath.Join(mnt2, name), []byte("bytes"), 0o644)
+		})
+		wg.Go(func() {
+			<-start
+			f, err := os.OpenFile(filepath.Join(c.mnt, name), os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				oerr = err
+				return
+			}
+			oerr = f.Close()
+		})
+		close(start)
+		wg.Wait()
+		if werr != nil || oerr != nil {
+			t.Fatalf("round %d: write through the second mount: %v; open through the first: %v", i, werr, oerr)
+		}
+		got, err := os.ReadFile(filepath.Join(mnt2, name))
+		if err != nil || string(got) != "bytes" {
+			t.Fatalf("round %d: the file reads %q (%v), want the second mount's bytes", i, got, err)
+		}
 	}
 }

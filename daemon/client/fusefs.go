@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"syscall"
 	"time"
 
@@ -144,10 +146,16 @@ func (f *FS) Open(ctx context.Context, path string, flags uint32, c fuse.Caller)
 	return w, nil
 }
 
-// Create implements fuse.Client.
+// Create implements fuse.Client. The kernel sends a create only for a
+// name it believes free; when another mount made it meanwhile, an open
+// without O_EXCL must open that file, not replace it. ESTALE has the
+// kernel look the name up again and open what it finds, checking its
+// permissions as for any open.
 func (f *FS) Create(ctx context.Context, path string, flags, perm uint32, c fuse.Caller) (fuse.Handle, fuse.Attr, error) {
-	w, err := f.c.CreateFile(ctx, path, CreateOptions{Mode: perm, UID: c.UID, GID: c.GID,
-		Exclusive: flags&syscall.O_EXCL != 0})
+	w, err := f.c.CreateFile(ctx, path, CreateOptions{Mode: perm, UID: c.UID, GID: c.GID, Exclusive: true})
+	if errors.Is(err, syscall.EEXIST) && flags&syscall.O_EXCL == 0 {
+		return nil, fuse.Attr{}, &fs.PathError{Op: "create", Path: path, Err: syscall.ESTALE}
+	}
 	if err != nil {
 		return nil, fuse.Attr{}, err
 	}
