@@ -526,31 +526,91 @@ func (s *Store) moveKey(ctx context.Context, op, src, dst string, size int64) er
 // store that moves keys (Mover) moves them a listing page at a time. One
 // that copies copies every key first and then deletes the sources, so a
 // failure while copying leaves the directory whole where it was: the
-// copies made are taken back, and the rename can be made again. (A
-// failure while deleting leaves the directory whole at its new place,
-// with keys still under the old prefix.) existed says the directory at to
-// was there before, empty: its marker stays should the copies be taken
-// back.
+// copies made are taken back, and the rename can be made again. existed
+// says the directory at to was there before, empty: its marker stays
+// should the copies be taken back.
+//
+// The delete phase deletes only the keys copied, as they were copied: an
+// object written under the old prefix since (a commit under way when the
+// rename began, which the master moves when it completes) stays. A delete
+// phase that deletes nothing (the store refuses deletes) takes the copies
+// back and fails. Once it has deleted a key the rename has succeeded,
+// whatever the other deletes do: a key they leave under the old prefix is
+// a spare copy, logged, where reporting a failure would keep the
+// directory in the namespace at a place the store holds only part of.
 func (s *Store) renameDir(ctx context.Context, op, from, to string, existed bool) error {
 	if mover, ok := s.client.(Mover); ok {
 		return s.moveDir(ctx, op, from, to, mover)
 	}
-	if err := s.eachPage(ctx, op, from, func(objs []Object) error { return s.copyKeys(ctx, op, from, to, objs) }); err != nil {
-		if cerr := s.eachPage(context.WithoutCancel(ctx), op, from, func(objs []Object) error {
-			return s.deleteKeys(context.WithoutCancel(ctx), op, s.moved(from, to, objs, existed))
-		}); cerr != nil {
-			slog.Warn("could not take back the copies of a directory rename that failed", "component", s.cfg.Component,
-				"from", from, "to", to, "err", cerr)
+	copied := map[string]string{} // key: ETag
+	if err := s.eachPage(ctx, op, from, func(objs []Object) error {
+		for _, o := range objs {
+			copied[o.Key] = o.ETag
 		}
+		return s.copyKeys(ctx, op, from, to, objs)
+	}); err != nil {
+		s.takeBack(ctx, op, from, to, existed)
 		return err
 	}
-	return s.drainPages(ctx, op, from, func(objs []Object) error {
-		keys := make([]string, len(objs))
-		for i, o := range objs {
-			keys[i] = o.Key
+	// List every key before deleting any: not every server's listing
+	// token survives deletes before it.
+	var gone []string
+	err := s.eachPage(ctx, op, from, func(objs []Object) error {
+		for _, o := range objs {
+			if etag, ok := copied[o.Key]; ok && etag == o.ETag {
+				gone = append(gone, o.Key)
+			} else {
+				slog.Info("a key written under a directory while it was renamed stays", "component", s.cfg.Component,
+					"key", o.Key, "to", to)
+			}
 		}
-		return s.deleteKeys(ctx, op, keys)
+		return nil
 	})
+	deleted := false
+	for len(gone) > 0 && err == nil {
+		n := min(len(gone), s.cfg.ListPage)
+		if err = s.deleteKeys(ctx, op, gone[:n]); err == nil {
+			deleted = true
+		}
+		gone = gone[n:]
+	}
+	if err == nil {
+		return nil
+	}
+	if !deleted && s.untouched(ctx, op, from, copied) {
+		s.takeBack(ctx, op, from, to, existed)
+		return err
+	}
+	slog.Warn("a directory rename left copies under the old prefix", "component", s.cfg.Component,
+		"from", from, "to", to, "err", err)
+	return nil
+}
+
+// takeBack deletes the copies a directory rename from from to to made,
+// but the marker of to when existed.
+func (s *Store) takeBack(ctx context.Context, op, from, to string, existed bool) {
+	ctx = context.WithoutCancel(ctx)
+	if err := s.eachPage(ctx, op, from, func(objs []Object) error {
+		return s.deleteKeys(ctx, op, s.moved(from, to, objs, existed))
+	}); err != nil {
+		slog.Warn("could not take back the copies of a directory rename that failed", "component", s.cfg.Component,
+			"from", from, "to", to, "err", err)
+	}
+}
+
+// untouched reports whether every key a directory rename copied is still
+// under the prefix from as it was copied (keys maps each to its ETag).
+func (s *Store) untouched(ctx context.Context, op, from string, keys map[string]string) bool {
+	n := 0
+	err := s.eachPage(context.WithoutCancel(ctx), op, from, func(objs []Object) error {
+		for _, o := range objs {
+			if etag, ok := keys[o.Key]; ok && etag == o.ETag {
+				n++
+			}
+		}
+		return nil
+	})
+	return err == nil && n == len(keys)
 }
 
 // drainPages calls fn with the first page of the keys under prefix until

@@ -377,6 +377,10 @@ func TestKeyError(t *testing.T) {
 	if errors.As(err, &ke) {
 		t.Errorf("the KeyError %v is left in the error", ke)
 	}
+	// No key could be deleted: the directory is whole where it was.
+	if got := m.keys(); !slices.Contains(got, "d/a") || !slices.Contains(got, "d/b") {
+		t.Errorf("after the refused rename the store holds %q, want d/a and d/b still", got)
+	}
 }
 
 // batchFailing fails the delete of the last key of a batch.
@@ -492,6 +496,87 @@ func TestDeleteFiles(t *testing.T) {
 type copyDeleter struct {
 	Client
 	BatchDeleter
+}
+
+// TestRenameDirKeepsNewWrites: a directory rename by copying deletes under
+// the old prefix only the objects it copied, as it copied them: one
+// written there after its copy (a commit that was under way when the
+// rename began) stays for the master to move, instead of being lost.
+func TestRenameDirKeepsNewWrites(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	s := New(copyDeleter{m, m}, Config{Prefix: "pre/", ListPage: 3, Parallel: 2})
+	for _, k := range []string{"pre/d/a", "pre/d/b", "pre/d/c", "pre/d/e/f"} {
+		m.put(k, []byte("old "+k))
+	}
+	m.put("pre/d/", nil)
+	m.put("pre/d/e/", nil)
+	copies, landed := 0, false
+	m.setFail(func(op, key string) error {
+		if op == "COPY" {
+			copies++
+		}
+		if op == "LIST" && copies == 4 && !landed {
+			// Every copy is made, and the delete phase lists the
+			// old keys. Called with m.mu held: store directly.
+			landed = true
+			m.store("pre/d/b", []byte("new b"))
+			m.store("pre/d/e/z", []byte("new z"))
+		}
+		return nil
+	})
+	if err := s.Rename(ctx, "d", "n"); err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	m.setFail(nil)
+	want := []string{"pre/d/b", "pre/d/e/z", "pre/n/", "pre/n/a", "pre/n/b", "pre/n/c", "pre/n/e/", "pre/n/e/f"}
+	if got := m.keys(); !slices.Equal(got, want) {
+		t.Fatalf("after the rename the store holds %q, want %q", got, want)
+	}
+	for k, body := range map[string]string{"pre/d/b": "new b", "pre/d/e/z": "new z", "pre/n/b": "old pre/d/b"} {
+		m.mu.Lock()
+		got := string(m.objs[k].data)
+		m.mu.Unlock()
+		if got != body {
+			t.Errorf("%s holds %q, want %q", k, got, body)
+		}
+	}
+}
+
+// TestRenameDirDeleteFails: a directory rename whose copies are all made
+// succeeds although deleting the old keys fails: the directory is whole
+// at its new place, and the keys left under the old prefix are spares
+// (the master moves the directory in its namespace, where reporting the
+// rename failed would leave it at a place the store has only partly).
+func TestRenameDirDeleteFails(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	s := New(copyDeleter{m, m}, Config{Prefix: "pre/", ListPage: 3, Parallel: 2})
+	for _, k := range []string{"pre/d/", "pre/d/a", "pre/d/b", "pre/d/c", "pre/d/g", "pre/d/h"} {
+		m.put(k, []byte(k))
+	}
+	deletes := 0
+	m.setFail(func(op, key string) error {
+		if op == "DELETES" || op == "DELETE" {
+			if deletes++; deletes == 2 {
+				return errInjected
+			}
+		}
+		return nil
+	})
+	if err := s.Rename(ctx, "d", "n"); err != nil {
+		t.Fatalf("rename whose second delete fails: %v", err)
+	}
+	m.setFail(nil)
+	var moved []string
+	for _, k := range m.keys() {
+		if strings.HasPrefix(k, "pre/n/") {
+			moved = append(moved, k)
+		}
+	}
+	if want := []string{"pre/n/", "pre/n/a", "pre/n/b", "pre/n/c", "pre/n/g", "pre/n/h"}; !slices.Equal(moved, want) {
+		t.Fatalf("the new place holds %q, want %q", moved, want)
+	}
 }
 
 // TestRenameDirCopyFails: a directory rename by copying that fails while
