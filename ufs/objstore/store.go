@@ -447,10 +447,9 @@ func (s *Store) putMarker(ctx context.Context, op, dk string) error {
 
 // Rename moves a file or a directory. A file moves by one server-side
 // move, or a copy and a delete, replacing a file at dst. A directory moves
-// key by key, one listing page at a time (the page is moved, or copied and
-// then deleted), so the move is NOT atomic: a failure part way leaves some
-// keys moved and the others in place, every object whole in at least one
-// of the two trees. dst may be an empty directory, which the moved one
+// key by key (renameDir), so the move is NOT atomic: a failure part way
+// leaves every object whole in at least one of the two trees. dst may be
+// an empty directory, which the moved one
 // replaces. The parent of dst is not checked: an object store has no such
 // constraint, and the master has already checked it.
 func (s *Store) Rename(ctx context.Context, src, dst string) error {
