@@ -637,7 +637,7 @@ func (w *Worker) handleWriteCommit(ctx context.Context, req *rpc.Request) (*rpc.
 			}
 			return nil, fmt.Errorf("complete %s in the under-store: %w", s.ref.UfsPath, err)
 		}
-		resp.Persisted, resp.UfsFingerprint = true, fi.Fingerprint()
+		resp.Persisted, resp.UfsFingerprint, resp.UfsPath = true, fi.Fingerprint(), s.ref.UfsPath
 		w.countCopied(s.under)
 	}
 	if !resp.Persisted {

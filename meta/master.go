@@ -838,6 +838,10 @@ type CompleteOptions struct {
 	// created complete with (CreateOptions.Complete): the writer's first
 	// commit replaces that version while it is still as it was made.
 	Replaces string `json:",omitempty"`
+	// UfsPath is where in the under-store a persisted commit put the
+	// bytes (FileInfo.UfsPath as the writer knew it); empty: where the
+	// file is now. See Master.landed.
+	UfsPath string `json:",omitempty"`
 }
 
 // KeptAttrs are attributes set on a file while its writer had it open and
@@ -935,6 +939,84 @@ func (m *Master) keptFor(ctx context.Context, op string, id uint64, k *KeptAttrs
 	return fp, nil, nil
 }
 
+// landed makes sure the bytes a persisted commit put in the under-store at
+// o.UfsPath are where the file is now. A rename by another client, of the
+// file or of a directory above it, made between the writer's look at the
+// file and its completion leaves them at the old place, or (a directory
+// renamed by copying after they landed) takes them along. The first are
+// moved to the file's place; the second are taken as they are, with the
+// store's fingerprint of the copy. Bytes found at neither place, or at an
+// old place that is another entry's now, fail the completion with EIO:
+// the file keeps its version, and the writer reports the error.
+func (m *Master) landed(ctx context.Context, id uint64, o *CompleteOptions) error {
+	const op = "complete"
+	var (
+		p, rel string
+		mi     MountInfo
+		taken  bool // the old place is another entry's
+	)
+	err := m.fsm.view(func(t *txn) error {
+		var err error
+		if _, p, err = inodeByID(t, op, id); err != nil {
+			return err
+		}
+		mt := t.mountTable()
+		mi, rel, _ = mt.resolve(p)
+		if rel == o.UfsPath {
+			return nil
+		}
+		old := joinPath(mi.AlluxioPath, o.UfsPath)
+		if om, _, _ := mt.resolve(old); om.ID == mi.ID {
+			_, err := t.lookup(op, old)
+			taken = err == nil
+		}
+		return nil
+	})
+	if err != nil || rel == o.UfsPath {
+		return err
+	}
+	lost := func(why string) error {
+		return fmt.Errorf("%s %s: the commit wrote the under-store's %s, which %s: %w", op, p, o.UfsPath, why, syscall.EIO)
+	}
+	u, err := m.ufsFor(mi)
+	if err != nil {
+		return m.ufsError(op, p, mi, err)
+	}
+	st, err := u.Stat(ctx, o.UfsPath)
+	switch {
+	case err == nil && !st.IsDir() && st.Fingerprint() == o.UfsFingerprint:
+		if taken {
+			return lost("is another entry's now")
+		}
+		if err := u.Rename(ctx, o.UfsPath, rel); err != nil {
+			return m.ufsError(op, p, mi, err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		// Taken along by the rename, or never there.
+	case err != nil:
+		return m.ufsError(op, p, mi, err)
+	default:
+		return lost("holds other bytes now")
+	}
+	now, err := u.Stat(ctx, rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return lost("is gone, and the file's place is empty")
+	}
+	if err != nil {
+		return m.ufsError(op, p, mi, err)
+	}
+	same := now.Fingerprint() == o.UfsFingerprint
+	if mk, ok := u.(ufs.MoveKeeper); !same && ok && !mk.MoveKeeps(o.UfsFingerprint) {
+		same = !now.IsDir() && now.Size == o.Size
+	}
+	if !same {
+		return lost("is gone, and the file's place holds other bytes")
+	}
+	m.log.Info("a commit that landed before its file moved is where the file is now", "path", p, "wrote", o.UfsPath)
+	o.UfsFingerprint = now.Fingerprint()
+	return nil
+}
+
 // CompleteFile marks the file with inode id as written: it gets its size,
 // a new content fingerprint, the location of an unpersisted file's bytes,
 // and becomes visible as complete. A Location that is not host:port fails
@@ -960,6 +1042,11 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 		return answered[FileInfo](replay, err)
 	}
 	defer unlock()
+	if o.Persisted && o.UfsPath != "" {
+		if err := m.landed(ctx, id, &o); err != nil {
+			return FileInfo{}, err
+		}
+	}
 	fp, denied, err := m.keptFor(ctx, "complete", id, &o.Kept, o.Persisted)
 	if err != nil {
 		return FileInfo{}, err

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -512,5 +513,50 @@ func TestS3AsyncAppendCopiesParts(t *testing.T) {
 	}
 	if d := written(m1) - written(m0); d != float64(len(want)-4*part) {
 		t.Errorf("%.0f bytes written to the bucket for the append, want the last part's %d", d, len(want)-4*part)
+	}
+}
+
+// TestS3CommitRacingDirRename: a file's close through one mount racing a
+// rename of its directory through another (two nodes). The writer looks
+// where its file is, then uploads it there; a rename made in between
+// leaves the object at the old key, or copies it along, and the bucket
+// must end up with the file's bytes at its new name and nothing at the
+// old one, whichever came first.
+func TestS3CommitRacingDirRename(t *testing.T) {
+	c, bucket := newS3RootCluster(t, nil)
+	c.start()
+	mnt2 := secondMount(t, c, "mnt2")
+	for i := range 30 {
+		d, e := fmt.Sprintf("d%d", i), fmt.Sprintf("e%d", i)
+		if err := os.Mkdir(filepath.Join(c.mnt, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		data := randomData(64<<10, uint64(i))
+		f, err := os.Create(filepath.Join(c.mnt, d, "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		var cerr, rerr error
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() { <-start; cerr = f.Close() })
+		wg.Go(func() { <-start; rerr = os.Rename(filepath.Join(mnt2, d), filepath.Join(mnt2, e)) })
+		close(start)
+		wg.Wait()
+		if cerr != nil || rerr != nil {
+			t.Fatalf("round %d: close: %v; rename through the second mount: %v", i, cerr, rerr)
+		}
+		if got, err := os.ReadFile(filepath.Join(c.mnt, e, "f")); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("round %d: the mount reads %d bytes (%v) at the new name, want the %d written", i, len(got), err, len(data))
+		}
+		if got, err := os.ReadFile(filepath.Join(bucket, e, "f")); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("round %d: the bucket holds %d bytes (%v) at the new name, want the %d written", i, len(got), err, len(data))
+		}
+		if _, err := os.Stat(filepath.Join(bucket, d, "f")); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("round %d: the bucket still holds the old name (%v)", i, err)
+		}
 	}
 }

@@ -716,7 +716,7 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	}
 	complete := wire.CompleteFileRequest{ID: w.info.ID, Options: meta.CompleteOptions{
 		Size: resp.Size, Persisted: resp.Persisted, UfsFingerprint: resp.UfsFingerprint, Location: resp.Location,
-		Kept: w.kept}}
+		Kept: w.kept, UfsPath: resp.UfsPath}}
 	if w.born {
 		complete.Options.Replaces = w.info.Fingerprint
 	}

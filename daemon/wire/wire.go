@@ -379,4 +379,7 @@ type WriteCommitResponse struct {
 	UfsFingerprint string `json:"ufsFingerprint"`
 	// Location is the worker's RPC address when it holds the only copy.
 	Location string `json:"location,omitempty"`
+	// UfsPath is where in the under-store a persisted commit put the
+	// bytes (a Target, or where the session began).
+	UfsPath string `json:"ufsPath,omitempty"`
 }
