@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -452,5 +453,38 @@ func TestMoveAnswerLost(t *testing.T) {
 	}
 	if _, err := s.Stat(t.Context(), "a"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a after the move: %v", err)
+	}
+}
+
+// TestCompleteAnswerLost: a multipart upload whose completion the server
+// made but whose answer was lost. The retry finds the upload gone (612);
+// the key holds an object of the parts' length put since, so the write
+// succeeded, with that object's hash.
+func TestCompleteAnswerLost(t *testing.T) {
+	srv := startServer(t)
+	b := newBucket(srv)
+	s := openStore(t, "kodo://"+b+"/", options(srv, b))
+	data := bytes.Repeat([]byte("completed once "), 700<<10) // 10.5 MB: parts
+	w, err := s.Create(t.Context(), "big", ufs.CreateOptions{SizeHint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	srv.LoseNextWhere(1, func(r *http.Request) bool {
+		// POST .../uploads/<id>: the completion.
+		return r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/uploads/") &&
+			strings.Count(r.URL.Path[strings.Index(r.URL.Path, "/uploads/"):], "/") == 2
+	})
+	fi, err := w.Close(t.Context())
+	if err != nil {
+		t.Fatalf("a write whose completion's answer was lost: %v", err)
+	}
+	if fi.Size != int64(len(data)) || fi.ETag != kodotest.Etag(data) {
+		t.Errorf("Close = %+v, want %d bytes with qetag %s", fi, len(data), kodotest.Etag(data))
+	}
+	if got := readFile(t, s, "big"); !bytes.Equal(got, data) {
+		t.Fatalf("read back %d bytes that differ from the %d written", len(got), len(data))
 	}
 }

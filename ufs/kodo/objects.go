@@ -271,21 +271,37 @@ func (o objects) UploadPart(ctx context.Context, key, id string, number int, dat
 	return objstore.Part{Number: number, ETag: ret.Etag}, err
 }
 
-// CompleteUpload completes a v2 multipart upload and returns the hash.
+// CompleteUpload completes a v2 multipart upload and returns the hash. A
+// completion tried again after an attempt whose answer was lost finds the
+// upload gone (612) when that attempt made it: with the key holding an
+// object of the parts' length, put since the upload began, it was made.
 func (o objects) CompleteUpload(ctx context.Context, key, id string, parts []objstore.Part) (string, error) {
 	s := o.s
 	token := s.upToken(key)
 	infos := make([]storage.UploadPartInfo, len(parts))
+	var size int64
 	for i, p := range parts {
 		infos[i] = storage.UploadPartInfo{Etag: p.ETag, PartNumber: int64(p.Number)}
+		size += p.Size
 	}
 	var ret storage.PutRet
+	attempts, began := 0, time.Now()
 	err := s.retry(ctx, "complete multipart upload", func(ctx context.Context) error {
+		attempts++
 		return s.resumable.CompleteParts(ctx, token, s.cfg.upHost, &ret, s.cfg.bucket, key, true, id,
 			&storage.RputV2Extra{Progresses: infos})
 	})
+	if attempts > 1 && errors.Is(err, syscall.ENOENT) {
+		if head, herr := o.HeadObject(ctx, key); herr == nil && head.Size == size && !head.ModTime.Before(began.Add(-clockSlack)) {
+			return head.ETag, nil
+		}
+	}
 	return ret.Hash, err
 }
+
+// clockSlack is how far the server's clock may be behind this one for
+// CompleteUpload's check of when an object was put.
+const clockSlack = time.Minute
 
 // AbortUpload deletes a multipart upload (DELETE
 // /buckets/<bucket>/objects/<key>/uploads/<id>, which the SDK does not

@@ -39,6 +39,8 @@ type Part struct {
 	Number int
 	// ETag is what the store answered for the part.
 	ETag string
+	// Size is the part's length (set by the writer).
+	Size int64
 }
 
 // Client is the handful of requests every object store answers, the

@@ -359,7 +359,9 @@ func (w *writer) settle() error {
 	if p.err != nil {
 		return p.err
 	}
-	w.parts = append(w.parts, p.part)
+	part := p.part
+	part.Size = p.n
+	w.parts = append(w.parts, part)
 	if p.buf != nil && int64(cap(p.buf)) >= w.partSize {
 		w.spare = p.buf
 	}

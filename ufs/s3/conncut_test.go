@@ -121,3 +121,70 @@ func (l *loseAnswer) WriteHeader(int) {
 }
 
 func (l *loseAnswer) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestCompleteAnswerLost: a multipart upload whose completion the server
+// made but whose answer was lost. The retry finds the upload gone
+// (NoSuchUpload, as AWS may answer); the object at the key is the one the
+// parts make (its ETag is theirs), so the upload succeeded. One whose
+// upload vanished otherwise, the key holding another object, still fails.
+func TestCompleteAnswerLost(t *testing.T) {
+	u, p, _ := proxiedStore(t, keyMaxRetry, "2", keyPartSize, "5MB")
+	ctx := t.Context()
+	completing := func(r *http.Request) bool {
+		return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+	}
+	noSuchUpload := func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The specified upload does not exist.</Message></Error>`)
+	}
+	data := randomBytes(11<<20, 9)
+	var lost atomic.Bool
+	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if !completing(r) || !lost.Load() {
+			return false
+		}
+		noSuchUpload(w)
+		return true
+	}, func(w http.ResponseWriter, r *http.Request, n int) http.ResponseWriter {
+		if !completing(r) || lost.Swap(true) {
+			return w
+		}
+		return &loseAnswer{ResponseWriter: w}
+	})
+	p.requests()
+	fi := putFile(t, u, "f", data)
+	p.set(nil, nil)
+	if n := count(p.requests(), http.MethodPost); !lost.Load() || n != 3 {
+		t.Fatalf("%d POST requests, want the upload's start and two completions, the first answer lost (%v)", n, lost.Load())
+	}
+	if got := readFile(t, u, "f"); !bytes.Equal(got, data) {
+		t.Fatalf("f holds %d bytes, not the %d written", len(got), len(data))
+	}
+	if st, err := u.Stat(ctx, "f"); err != nil || st.Fingerprint() != fi.Fingerprint() {
+		t.Errorf("f is %v (%v), but the write reported %s", st.Fingerprint(), err, fi.Fingerprint())
+	}
+
+	// The upload is gone before its completion (aborted elsewhere): the
+	// object at the key is still the one written before, and the write
+	// fails.
+	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if !completing(r) {
+			return false
+		}
+		noSuchUpload(w)
+		return true
+	}, nil)
+	defer p.set(nil, nil)
+	w, err := u.Create(ctx, "f", ufs.CreateOptions{Mode: 0o644, SizeHint: -1})
+	must(t, err)
+	if _, err := w.Write(randomBytes(11<<20, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Close(ctx); err == nil {
+		t.Fatal("a write whose upload vanished succeeded")
+	}
+	if got := readFile(t, u, "f"); !bytes.Equal(got, data) {
+		t.Fatalf("f holds %d bytes after the failed write, not the %d written before", len(got), len(data))
+	}
+}

@@ -3,10 +3,13 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -321,10 +324,35 @@ func (o objects) CompleteUpload(ctx context.Context, key, id string, parts []obj
 		Bucket: &s.cfg.bucket, Key: &key, UploadId: &id,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: cp},
 	})
+	if err != nil && inspect(err).code == codeNoSuchUpload {
+		// A completion tried again after one whose answer was lost
+		// finds the upload gone: made, when the key holds the object
+		// these parts make.
+		if want, ok := multipartETag(parts); ok {
+			if head, herr := o.HeadObject(ctx, key); herr == nil && head.ETag == want {
+				return want, nil
+			}
+		}
+	}
 	if err != nil {
 		return "", s.classify(ctx, err)
 	}
 	return etag(out.ETag), nil
+}
+
+// multipartETag is the ETag S3 gives the object that parts make: the MD5
+// of their MD5s, a dash and their count. ok is false when a part's ETag
+// is not an MD5 (encrypted with a KMS key, say).
+func multipartETag(parts []objstore.Part) (string, bool) {
+	sums := md5.New()
+	for _, p := range parts {
+		b, err := hex.DecodeString(strings.Trim(p.ETag, `"`))
+		if err != nil || len(b) != md5.Size {
+			return "", false
+		}
+		sums.Write(b)
+	}
+	return hex.EncodeToString(sums.Sum(nil)) + "-" + strconv.Itoa(len(parts)), true
 }
 
 // AbortUpload aborts a multipart upload; one the server no longer knows

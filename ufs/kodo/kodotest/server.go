@@ -47,6 +47,7 @@ type Server struct {
 	failLeft int
 	failCode int
 	loseLeft int // requests carried out whose answer is then lost (503)
+	loseOnly func(*http.Request) bool
 	latency  time.Duration
 	requests int
 }
@@ -114,9 +115,14 @@ func (s *Server) FailNext(n, code int) {
 // LoseNext carries out the next n requests but answers each with a 503,
 // as when the answer of a request the server carried out is lost.
 func (s *Server) LoseNext(n int) {
+	s.LoseNextWhere(n, nil)
+}
+
+// LoseNextWhere is LoseNext for the requests match accepts (nil: all).
+func (s *Server) LoseNextWhere(n int, match func(*http.Request) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.loseLeft = n
+	s.loseLeft, s.loseOnly = n, match
 }
 
 // SetLatency delays every answer by d.
@@ -222,7 +228,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.failLeft--
 		fail = s.failCode
 	}
-	lose := s.loseLeft > 0
+	lose := s.loseLeft > 0 && (s.loseOnly == nil || s.loseOnly(r))
 	if lose {
 		s.loseLeft--
 	}
