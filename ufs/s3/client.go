@@ -69,15 +69,29 @@ func tlsConfig(bundle []byte) *tls.Config {
 }
 
 // newTransport is the store's HTTP transport. The response-header timeout
-// bounds how long a request waits for the server to start answering.
+// bounds how long a request waits for the server to start answering once
+// it is sent, and each write of a request to a connection must end within
+// the timeout too: an upload, whose whole time depends on the link, is
+// bounded by its progress.
 func newTransport(bundle []byte, timeout time.Duration) *http.Transport {
 	dialTimeout := 30 * time.Second
 	if timeout > 0 && timeout < dialTimeout {
 		dialTimeout = timeout
 	}
+	dialer := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	dial := dialer.DialContext
+	if timeout > 0 {
+		dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return writeBounded{Conn: c, timeout: timeout}, nil
+		}
+	}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dial,
 		TLSClientConfig:       tlsConfig(bundle),
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: timeout,
@@ -86,6 +100,21 @@ func newTransport(bundle []byte, timeout time.Duration) *http.Transport {
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 	}
+}
+
+// writeBounded is a connection each of whose writes must end within
+// timeout: the server takes a request's bytes, or the request fails
+// (a net.Error whose Timeout is true).
+type writeBounded struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c writeBounded) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
 }
 
 // newRetryer is the SDK's standard retryer (5xx, throttling, connection
@@ -192,6 +221,9 @@ func newStore(c *config) (*Store, error) {
 		// must not fall under the client's overall timeout; stalls are
 		// caught by the reader instead.
 		streaming: func(o *s3.Options) { o.HTTPClient = stream },
+		// An upload's time depends on the link: its progress is bounded
+		// instead (writeBounded), and then its answer.
+		sending:   func(o *s3.Options) { o.HTTPClient = stream },
 		copying:   func(o *s3.Options) { o.HTTPClient = slow },
 		copyLimit: maxCopySize,
 		lean:      newLean(c, api, awsCfg.Credentials, newRetryer(c.maxRetry)),

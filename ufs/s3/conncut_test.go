@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/alluxio-go/alluxio/ufs"
 )
@@ -188,3 +189,65 @@ func TestCompleteAnswerLost(t *testing.T) {
 		t.Fatalf("f holds %d bytes after the failed write, not the %d written before", len(got), len(data))
 	}
 }
+
+// TestSlowUpload: a part whose bytes go out more slowly than the request
+// timeout allows for a whole request is uploaded while the server keeps
+// taking them; one the server stops taking fails with ETIMEDOUT.
+func TestSlowUpload(t *testing.T) {
+	u, p, _ := proxiedStore(t, keyTimeout, "1s", keyMaxRetry, "1", keyPartSize, "24MB")
+	ctx := t.Context()
+	uploading := func(r *http.Request) bool {
+		return r.Method == http.MethodPut && r.URL.Query().Has("partNumber")
+	}
+	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if uploading(r) {
+			r.Body = &slowBody{r: r.Body, rate: 8 << 20}
+		}
+		return false
+	}, nil)
+	data := randomBytes(30<<20, 11)
+	putFile(t, u, "f", data)
+	p.set(nil, nil)
+	if got := readFile(t, u, "f"); !bytes.Equal(got, data) {
+		t.Fatalf("f holds %d bytes, not the %d written", len(got), len(data))
+	}
+
+	// The server notices no closed connection while it reads nothing:
+	// the handlers are let go once the upload has failed.
+	release := make(chan struct{})
+	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if !uploading(r) {
+			return false
+		}
+		<-release // takes none of the part's bytes
+		return true
+	}, nil)
+	defer p.set(nil, nil)
+	var err error
+	quick(t, 30*time.Second, "an upload to a server that takes no bytes", func() {
+		w, cerr := u.Create(ctx, "g", ufs.CreateOptions{Mode: 0o644, SizeHint: -1})
+		must(t, cerr)
+		if _, err = w.Write(data); err == nil {
+			_, err = w.Close(ctx)
+		}
+	})
+	close(release)
+	if !errors.Is(err, syscall.ETIMEDOUT) {
+		t.Errorf("upload to a server that takes no bytes: %v, want ETIMEDOUT", err)
+	}
+}
+
+// slowBody reads a request body at about rate bytes a second.
+type slowBody struct {
+	r    io.ReadCloser
+	rate int
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	p = p[:min(len(p), b.rate/16)]
+	n, err := b.r.Read(p)
+	time.Sleep(time.Duration(n) * time.Second / time.Duration(b.rate))
+	return n, err
+}
+
+func (b *slowBody) Close() error { return b.r.Close() }

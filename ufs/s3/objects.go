@@ -142,7 +142,7 @@ func (o objects) PutObject(ctx context.Context, key string, data []byte) (string
 	if s.cfg.sse {
 		in.ServerSideEncryption = types.ServerSideEncryptionAes256
 	}
-	out, err := s.client.PutObject(ctx, in)
+	out, err := s.client.PutObject(ctx, in, s.sending)
 	if err != nil {
 		return "", s.classify(ctx, err)
 	}
@@ -177,10 +177,12 @@ func (o objects) CopyObject(ctx context.Context, src, dst string, size int64) er
 	var parts []types.CompletedPart
 	for off, n := int64(0), int32(1); off < size; off, n = off+partSize, n+1 {
 		end := min(off+partSize, size) - 1
-		out, err := s.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+		cctx, cancel := s.copyDeadline(ctx, end+1-off)
+		out, err := s.client.UploadPartCopy(cctx, &s3.UploadPartCopyInput{
 			Bucket: &s.cfg.bucket, Key: &dst, UploadId: &id, PartNumber: aws.Int32(n),
 			CopySource: &source, CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
-		})
+		}, s.copying)
+		cancel()
 		if err != nil {
 			o.abortCopy(ctx, dst, id)
 			return s.classify(ctx, err)
@@ -262,7 +264,7 @@ func (o objects) UploadPart(ctx context.Context, key, id string, number int, dat
 	out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: &s.cfg.bucket, Key: &key, UploadId: &id, PartNumber: aws.Int32(int32(number)),
 		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))),
-	})
+	}, s.sending)
 	if err != nil {
 		return objstore.Part{}, s.classify(ctx, err)
 	}
@@ -274,11 +276,14 @@ func (o objects) UploadPart(ctx context.Context, key, id string, number int, dat
 func (o objects) CopyPart(ctx context.Context, key, id string, number int, src string, off, n int64, ifMatch string) (objstore.Part, error) {
 	s := o.s
 	source := copySource(s.cfg.bucket, src)
-	out, err := s.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+	// The answer comes once the part is copied (as for CopyObject).
+	cctx, cancel := s.copyDeadline(ctx, n)
+	defer cancel()
+	out, err := s.client.UploadPartCopy(cctx, &s3.UploadPartCopyInput{
 		Bucket: &s.cfg.bucket, Key: &key, UploadId: &id, PartNumber: aws.Int32(int32(number)),
 		CopySource: &source, CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, off+n-1)),
 		CopySourceIfMatch: aws.String(quoteETag(ifMatch)),
-	})
+	}, s.copying)
 	if err != nil {
 		if ei := inspect(err); ei.status == 412 || ei.code == "PreconditionFailed" {
 			return objstore.Part{}, syscall.ESTALE

@@ -50,6 +50,7 @@ type Store struct {
 	copyTransport *http.Transport
 	endpoint      string              // for error messages
 	streaming     func(o *s3.Options) // per-call option for GetObject
+	sending       func(o *s3.Options) // per-call option for PutObject and UploadPart
 	// copying is the per-call option of a copy made in one request,
 	// whose answer comes once the server copied every byte: no request
 	// timeout, and no limit on the wait for the answer's headers (the
