@@ -408,6 +408,38 @@ func TestWriteFailure(t *testing.T) {
 	}
 }
 
+// TestCloseFailure: a block whose pipeline fails at close (the writes
+// were buffered; the datanode died before the close sent them) fails the
+// close at once: the writer cannot send the block again, so trying the
+// close again would only fail the same way until the retry deadline.
+func TestCloseFailure(t *testing.T) {
+	c := startCluster(t, hdfstest.Config{})
+	dir := homeDir(t, c)
+	s := openStore(t, "hdfs://"+c.Addr()+dir, nil)
+	ctx := t.Context()
+	w, err := s.Create(ctx, "f", ufs.CreateOptions{SizeHint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("a little, buffered")); err != nil {
+		t.Fatal(err)
+	}
+	c.KillDatanode(0)
+	_, err = w.Close(ctx)
+	if !errors.Is(err, syscall.EIO) || strings.Contains(err.Error(), "attempts") {
+		t.Errorf("Close after the datanode died: %v, want EIO without retries", err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Errorf("Abort after the failure: %v", err)
+	}
+	if err := c.RestartDatanode(0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, "f"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the target after a failed close: %v, want none", err)
+	}
+}
+
 func TestAbortRemovesTheTemporaryFile(t *testing.T) {
 	c := startCluster(t, hdfstest.Config{})
 	dir := homeDir(t, c)

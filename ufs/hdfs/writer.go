@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"strings"
 	"syscall"
 	"time"
 
@@ -103,7 +104,18 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 	err := s.doOn(ctx, op, w.target, w.nc, func(cl *hdfs.Client, a attempt) error {
 		w.fw.SetDeadline(time.Now().Add(s.cfg.timeout))
 		err := w.fw.Close()
+		var pe *os.PathError
 		var he hdfs.Error
+		if err != nil && !errors.As(err, &pe) && !errors.As(err, &he) && !strings.Contains(err.Error(), errNoNamenode) {
+			// The last block's pipeline failed (a datanode; the
+			// namenode's completion comes as an *os.PathError, its
+			// refusals as hdfs.Error). The library cannot send the
+			// block again, and a second Close would skip it and ask
+			// the namenode to complete a block no datanode finished,
+			// until the retry deadline.
+			errno, text, _ := s.classify(err)
+			return s.pathErr(op, w.target, fmt.Errorf("the block's pipeline failed: %s: %w", text, errno))
+		}
 		if err != nil && a.ambiguous && errors.As(err, &he) && he.Exception() == exLeaseExpired {
 			// An earlier complete was carried out but its answer lost.
 			if fi, serr := cl.Stat(w.tmp); serr == nil && fi.Size() == w.n {
