@@ -158,6 +158,9 @@ func (m *Master) stampRoutes() {
 		return mm.RestoreVersion(ctx, r.ID, r.Made, r.Old)
 	})
 	handleInfo(m, wire.MasterStatusByID, func(ctx context.Context, r wire.IDRequest) (meta.FileInfo, error) {
+		if r.Settled {
+			return mm.SettledStatusByID(ctx, r.ID)
+		}
 		return mm.StatusByID(ctx, r.ID)
 	})
 	handleInfo(m, wire.MasterCompleteEmpty, func(ctx context.Context, r wire.CompleteEmptyRequest) (meta.FileInfo, error) {

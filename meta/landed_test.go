@@ -89,3 +89,36 @@ func TestCompleteAfterMove(t *testing.T) {
 		t.Errorf("after the failed completion the file is %+v, %v; want it as created", fi, err)
 	}
 }
+
+// TestSettledStatusWaitsForRename: a settled status of a file whose
+// directory is being renamed (moved in the store, not yet in the
+// namespace) is answered once the rename is in the namespace too, with
+// the file's new place; a plain one answers at once with the old.
+func TestSettledStatusWaitsForRename(t *testing.T) {
+	e, h := newHookEnv(t, false)
+	ctx := context.Background()
+	e.mkdir(t, "/d")
+	fi := e.writeFile(t, "/d/f", "data")
+	var settled chan error
+	var got FileInfo
+	var plain FileInfo
+	h.onRename = func() {
+		var err error
+		if plain, err = e.m.StatusByID(ctx, fi.ID); err != nil {
+			t.Errorf("status during the rename: %v", err)
+		}
+		settled = race(t, e, func() (err error) {
+			got, err = e.m.SettledStatusByID(ctx, fi.ID)
+			return err
+		})
+	}
+	if err := e.m.Rename(ctx, "/d", "/e"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-settled; err != nil || got.Path != "/e/f" || got.UfsPath != "e/f" {
+		t.Fatalf("settled status during the rename: %+v, %v; want the file at /e/f", got, err)
+	}
+	if plain.Path != "/d/f" {
+		t.Errorf("plain status during the rename: %s, want the old place (the rename not applied yet)", plain.Path)
+	}
+}

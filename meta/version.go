@@ -152,6 +152,22 @@ func (m *Master) StatusByID(ctx context.Context, id uint64) (FileInfo, error) {
 	return fi, err
 }
 
+// SettledStatusByID is StatusByID once the requests holding the file's
+// path have ended: a rename that has moved the file in the under-store
+// and not yet in the namespace is answered after, with the file's new
+// place.
+func (m *Master) SettledStatusByID(ctx context.Context, id uint64) (FileInfo, error) {
+	if err := m.checkLeader(); err != nil {
+		return FileInfo{}, err
+	}
+	ctx, unlock, _, err := m.lockInode(ctx, "stat", id)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer unlock()
+	return m.StatusByID(ctx, id)
+}
+
 // EmptyOptions tune CompleteEmpty.
 type EmptyOptions struct {
 	// Persist makes the empty file in the under-store.

@@ -525,6 +525,21 @@ func TestS3AsyncAppendCopiesParts(t *testing.T) {
 func TestS3CommitRacingDirRename(t *testing.T) {
 	c, bucket := newS3RootCluster(t, nil)
 	c.start()
+	commitRacingDirRename(t, c, bucket)
+}
+
+// TestCommitRacingDirRename is TestS3CommitRacingDirRename on a local
+// directory, where the rename moves the directory at once.
+func TestCommitRacingDirRename(t *testing.T) {
+	c := newCluster(t, nil)
+	c.start()
+	commitRacingDirRename(t, c, c.ufs)
+}
+
+// commitRacingDirRename races closes through c's mount against renames
+// of their directories through a second mount; root is the local
+// directory that shows what the under-store holds.
+func commitRacingDirRename(t *testing.T, c *cluster, bucket string) {
 	mnt2 := secondMount(t, c, "mnt2")
 	for i := range 30 {
 		d, e := fmt.Sprintf("d%d", i), fmt.Sprintf("e%d", i)

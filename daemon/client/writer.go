@@ -680,10 +680,15 @@ func (w *FileWriter) commit(ctx context.Context) error {
 		// No session yet: every byte is in pend, and the session is
 		// opened by the commit itself, one worker call in all.
 		req.Open = &wire.WriteOpenRequest{File: wire.RefOf(w.info), WriteType: w.c.cfg.WriteType, Fill: w.fill()}
-		w.wc, err = w.c.onWriter(ctx, req.Open.File, func(wc *rpc.Client) error {
-			_, err := wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
-			return err
-		})
+		for range 3 {
+			w.wc, err = w.c.onWriter(ctx, req.Open.File, func(wc *rpc.Client) error {
+				_, err := wc.Call(ctx, wire.WorkerWriteCommit, req, w.pend, &resp, nil)
+				return err
+			})
+			if !errors.Is(err, fs.ErrNotExist) || !w.movedSince(ctx, req.Open) {
+				break
+			}
+		}
 		if errors.Is(err, syscall.EBADF) {
 			// A worker from before commits opened sessions: open
 			// one (which sends it the bytes), then commit it.
@@ -722,6 +727,23 @@ func (w *FileWriter) commit(ctx context.Context) error {
 	}
 	w.unacked = &unackedCompletion{req: complete, resp: resp, target: req.Target}
 	return w.complete(ctx)
+}
+
+// movedSince reports whether the file has moved since open, a commit that
+// opens its session, was made (then open names its new place): the
+// under-store had no directory at the old place (ENOENT), as another
+// client renamed a directory above the file in between. The master
+// answers once such a rename is in the namespace too (Settled). Nothing
+// was written: the commit can be made again at the new place.
+func (w *FileWriter) movedSince(ctx context.Context, open *wire.WriteOpenRequest) bool {
+	now, err := w.c.callInfo(ctx, wire.MasterStatusByID, true, wire.IDRequest{ID: w.info.ID, Settled: true})
+	if err != nil || now.MountID != w.info.MountID || now.UfsPath == open.File.UfsPath {
+		return false
+	}
+	w.here(now)
+	w.path = now.Path
+	open.File = wire.RefOf(w.info)
+	return true
 }
 
 // settle gives the master the completion it has not taken yet, if any,

@@ -48,6 +48,9 @@ type RestoreVersionRequest struct {
 // IDRequest names a file by inode id.
 type IDRequest struct {
 	ID uint64 `json:"id"`
+	// Settled has MasterStatusByID wait for the requests that hold the
+	// file's path (a rename under way) before it answers.
+	Settled bool `json:"settled,omitempty"`
 }
 
 // CommitRequest finishes a write session; Target, when set, is where the
