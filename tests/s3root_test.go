@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/alluxio-go/alluxio/ufs/hdfs/hdfstest"
 )
 
 // s3RootPrefix is the key prefix of the root mount in the tests' bucket:
@@ -525,21 +527,54 @@ func TestS3AsyncAppendCopiesParts(t *testing.T) {
 func TestS3CommitRacingDirRename(t *testing.T) {
 	c, bucket := newS3RootCluster(t, nil)
 	c.start()
-	commitRacingDirRename(t, c, bucket)
+	commitRacingDirRename(t, c, localStore(bucket))
 }
 
 // TestCommitRacingDirRename is TestS3CommitRacingDirRename on a local
-// directory, where the rename moves the directory at once.
+// directory, where the rename moves the directory at once (a commit
+// that opens the file there just after finds no directory).
 func TestCommitRacingDirRename(t *testing.T) {
 	c := newCluster(t, nil)
 	c.start()
-	commitRacingDirRename(t, c, c.ufs)
+	commitRacingDirRename(t, c, localStore(c.ufs))
+}
+
+// TestHDFSCommitRacingDirRename is TestCommitRacingDirRename on HDFS.
+func TestHDFSCommitRacingDirRename(t *testing.T) {
+	const user = "alluxio"
+	srv := startHDFS(t, hdfstest.Config{})
+	if err := srv.MkdirAll("/alluxio", user, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := srv.HadoopConf(t.TempDir(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, map[string]string{
+		"alluxio.master.mount.table.root.ufs":                                    "hdfs://" + srv.Addr() + "/alluxio",
+		"alluxio.underfs.hdfs.configuration":                                     conf,
+		"alluxio.master.mount.table.root.option.alluxio.security.login.username": user,
+	})
+	c.start()
+	commitRacingDirRename(t, c, func(rel string) ([]byte, error) {
+		if _, err := srv.Stat("/alluxio/" + rel); err != nil {
+			// The test namenode fails a lookup only for a missing
+			// name (here, or a missing directory on the way).
+			return nil, fmt.Errorf("%s: %v: %w", rel, err, fs.ErrNotExist)
+		}
+		return srv.ReadFile("/alluxio/" + rel)
+	})
+}
+
+// localStore reads the under-store's files from the local directory dir.
+func localStore(dir string) func(rel string) ([]byte, error) {
+	return func(rel string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel))) }
 }
 
 // commitRacingDirRename races closes through c's mount against renames
-// of their directories through a second mount; root is the local
-// directory that shows what the under-store holds.
-func commitRacingDirRename(t *testing.T, c *cluster, bucket string) {
+// of their directories through a second mount; stored reads a file of
+// the under-store (fs.ErrNotExist when there is none).
+func commitRacingDirRename(t *testing.T, c *cluster, stored func(rel string) ([]byte, error)) {
 	mnt2 := secondMount(t, c, "mnt2")
 	for i := range 30 {
 		d, e := fmt.Sprintf("d%d", i), fmt.Sprintf("e%d", i)
@@ -567,11 +602,11 @@ func commitRacingDirRename(t *testing.T, c *cluster, bucket string) {
 		if got, err := os.ReadFile(filepath.Join(c.mnt, e, "f")); err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("round %d: the mount reads %d bytes (%v) at the new name, want the %d written", i, len(got), err, len(data))
 		}
-		if got, err := os.ReadFile(filepath.Join(bucket, e, "f")); err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("round %d: the bucket holds %d bytes (%v) at the new name, want the %d written", i, len(got), err, len(data))
+		if got, err := stored(e + "/f"); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("round %d: the under-store holds %d bytes (%v) at the new name, want the %d written", i, len(got), err, len(data))
 		}
-		if _, err := os.Stat(filepath.Join(bucket, d, "f")); !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("round %d: the bucket still holds the old name (%v)", i, err)
+		if _, err := stored(d + "/f"); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("round %d: the under-store still holds the old name (%v)", i, err)
 		}
 	}
 }
