@@ -438,6 +438,23 @@ func TestCloseFailure(t *testing.T) {
 	if _, err := s.Stat(ctx, "f"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the target after a failed close: %v, want none", err)
 	}
+
+	// The namenode's answer to the block's update is lost (a failover
+	// during the close): the close is tried again, and succeeds.
+	w, err = s.Create(ctx, "g", ufs.CreateOptions{SizeHint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("kept through a failover")); err != nil {
+		t.Fatal(err)
+	}
+	c.DropNext("updateBlockForPipeline", 1)
+	if _, err := w.Close(ctx); err != nil {
+		t.Fatalf("Close with the block update's answer lost: %v", err)
+	}
+	if got, err := readFile(s, ctx, "g"); err != nil || string(got) != "kept through a failover" {
+		t.Fatalf("g after the close: %q, %v", got, err)
+	}
 }
 
 func TestAbortRemovesTheTemporaryFile(t *testing.T) {

@@ -1,12 +1,12 @@
 package hdfs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -80,6 +80,10 @@ func (w *writer) stateErr() error {
 	return fmt.Errorf("an earlier write failed (%v): %w", w.err, syscall.EIO)
 }
 
+// pipelineWaits is how many times Close asks for the completion of a
+// file whose last block's pipeline failed before it gives up.
+const pipelineWaits = 4
+
 // Close flushes the last packets, waits for the datanodes' acks,
 // completes the file at the namenode (again, with backoff, while the
 // namenode answers that blocks are not yet reported), renames it over
@@ -101,21 +105,31 @@ func (w *writer) Close(ctx context.Context) (ufs.FileInfo, error) {
 		w.discard()
 		return ufs.FileInfo{}, err
 	}
+	// A Close that fails before the completion (its error is not the
+	// completion's *os.PathError) failed in the last block's pipeline
+	// (a datanode) or in the namenode's update of the block (a
+	// failover). The library cannot send the block again: a second
+	// Close skips it, updates the block and asks for the completion.
+	// After a failover that succeeds; after a failed pipeline the
+	// namenode answers that the block is not on the datanodes yet
+	// (ErrReplicating) for good, so those answers end the close after
+	// a few tries instead of at the retry deadline.
+	var pipeErr error
+	waits := 0
 	err := s.doOn(ctx, op, w.target, w.nc, func(cl *hdfs.Client, a attempt) error {
 		w.fw.SetDeadline(time.Now().Add(s.cfg.timeout))
 		err := w.fw.Close()
 		var pe *os.PathError
-		var he hdfs.Error
-		if err != nil && !errors.As(err, &pe) && !errors.As(err, &he) && !strings.Contains(err.Error(), errNoNamenode) {
-			// The last block's pipeline failed (a datanode; the
-			// namenode's completion comes as an *os.PathError, its
-			// refusals as hdfs.Error). The library cannot send the
-			// block again, and a second Close would skip it and ask
-			// the namenode to complete a block no datanode finished,
-			// until the retry deadline.
-			errno, text, _ := s.classify(err)
-			return s.pathErr(op, w.target, fmt.Errorf("the block's pipeline failed: %s: %w", text, errno))
+		switch {
+		case err != nil && !errors.As(err, &pe):
+			pipeErr = cmp.Or(pipeErr, err)
+		case pipeErr != nil && errors.Is(err, hdfs.ErrReplicating):
+			if waits++; waits >= pipelineWaits {
+				errno, text, _ := s.classify(pipeErr)
+				return s.pathErr(op, w.target, fmt.Errorf("the last block's pipeline failed: %s: %w", text, errno))
+			}
 		}
+		var he hdfs.Error
 		if err != nil && a.ambiguous && errors.As(err, &he) && he.Exception() == exLeaseExpired {
 			// An earlier complete was carried out but its answer lost.
 			if fi, serr := cl.Stat(w.tmp); serr == nil && fi.Size() == w.n {
