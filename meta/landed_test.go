@@ -122,3 +122,54 @@ func TestSettledStatusWaitsForRename(t *testing.T) {
 		t.Errorf("plain status during the rename: %s, want the old place (the rename not applied yet)", plain.Path)
 	}
 }
+
+// TestCompleteHoldsOldPlace: while a completion moves bytes its commit
+// left at the file's old place, that place is held: a file made there
+// meanwhile (whose own commit would land where the move takes from)
+// waits for the completion.
+func TestCompleteHoldsOldPlace(t *testing.T) {
+	e, h := newHookEnv(t, false)
+	ctx := context.Background()
+	u, err := e.m.UFS(e.mkdir(t, "/d").MountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := e.m.CreateFile(ctx, "/d/late", CreateOptions{Mode: 0o644, Persisted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Rename(ctx, "/d", "/e"); err != nil {
+		t.Fatal(err)
+	}
+	e.mkdir(t, "/d")
+	w, err := u.Create(ctx, "d/late", ufs.CreateOptions{Mode: 0o644, SizeHint: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("late bytes"))
+	st, err := w.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created chan error
+	h.onRename = func() {
+		created = race(t, e, func() error {
+			_, err := e.m.CreateFile(ctx, "/d/late", CreateOptions{Mode: 0o644, Persisted: true})
+			return err
+		})
+		if len(created) > 0 {
+			t.Error("a create at the old place went ahead while the completion moved the bytes from there")
+		}
+	}
+	if _, err := e.m.CompleteFile(ctx, late.ID, CompleteOptions{Size: 10, Persisted: true, UfsFingerprint: st.Fingerprint(), UfsPath: "d/late"}); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	h.onRename = nil
+	if created == nil {
+		t.Fatal("the completion moved nothing")
+	}
+	if err := <-created; err != nil {
+		t.Fatalf("the create at the old place, after the completion: %v", err)
+	}
+	agree(t, e, "/e/late")
+}

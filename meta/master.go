@@ -939,6 +939,25 @@ func (m *Master) keptFor(ctx context.Context, op string, id uint64, k *KeptAttrs
 	return fp, nil, nil
 }
 
+// pathOfUfs returns the namespace path of the place rel (ufs-relative) in
+// the mount of file id, when that is not the file's own place; none when
+// the file is there or cannot be found.
+func (m *Master) pathOfUfs(id uint64, rel string) []string {
+	var out []string
+	m.fsm.view(func(t *txn) error {
+		_, p, err := inodeByID(t, "complete", id)
+		if err != nil {
+			return err
+		}
+		mi, now, _ := t.mountTable().resolve(p)
+		if now != rel {
+			out = append(out, joinPath(mi.AlluxioPath, rel))
+		}
+		return nil
+	})
+	return out
+}
+
 // landed makes sure the bytes a persisted commit put in the under-store at
 // o.UfsPath are where the file is now. A rename by another client, of the
 // file or of a directory above it, made between the writer's look at the
@@ -1037,7 +1056,13 @@ func (m *Master) CompleteFile(ctx context.Context, id uint64, o CompleteOptions)
 			return FileInfo{}, fmt.Errorf("complete inode %d: worker location %q: want host:port: %w", id, loc, syscall.EINVAL)
 		}
 	}
-	ctx, unlock, replay, err := m.lockInode(ctx, "complete", id)
+	var old []string
+	if o.Persisted && o.UfsPath != "" {
+		// Where the commit wrote, should the file have moved: held too,
+		// so that no file is made there while landed looks at it.
+		old = m.pathOfUfs(id, o.UfsPath)
+	}
+	ctx, unlock, replay, err := m.lockInode(ctx, "complete", id, old...)
 	if replay != nil || err != nil {
 		return answered[FileInfo](replay, err)
 	}

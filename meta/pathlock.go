@@ -245,8 +245,9 @@ func answeredErr(replay *applyResult, err error) error {
 
 // lockInode is lockPaths for a request that names a file by inode id (a
 // completion, a persist): the file is looked up again once its path is
-// locked, and followed should it have moved meanwhile.
-func (m *Master) lockInode(ctx context.Context, op string, id uint64) (_ context.Context, unlock func(), replay *applyResult, err error) {
+// locked, and followed should it have moved meanwhile. The extra paths
+// are locked with it.
+func (m *Master) lockInode(ctx context.Context, op string, id uint64, extra ...string) (_ context.Context, unlock func(), replay *applyResult, err error) {
 	pathOf := func() (p string, err error) {
 		err = m.fsm.view(func(t *txn) error {
 			_, p, err = inodeByID(t, op, id)
@@ -259,7 +260,7 @@ func (m *Master) lockInode(ctx context.Context, op string, id uint64) (_ context
 		if err != nil {
 			return ctx, func() {}, nil, err
 		}
-		lctx, unlock, replay, lerr := m.lockPaths(ctx, p)
+		lctx, unlock, replay, lerr := m.lockPaths(ctx, append([]string{p}, extra...)...)
 		if replay != nil || lerr != nil {
 			return ctx, func() {}, replay, lerr
 		}
