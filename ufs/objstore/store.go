@@ -473,7 +473,7 @@ func (s *Store) Rename(ctx context.Context, src, dst string) error {
 		if exists && di.IsDir() {
 			return s.pathErr(op, s.dirKey(cd), syscall.EISDIR)
 		}
-		return s.moveKey(ctx, op, s.key(cs), s.key(cd), si.Size)
+		return s.moveKey(ctx, op, s.key(cs), s.key(cd), si)
 	}
 	if exists {
 		if !di.IsDir() {
@@ -506,17 +506,33 @@ func (s *Store) beginPair(ctx context.Context, op, src, dst string, rootErr erro
 	return cs, cd, si, err
 }
 
-// moveKey moves one object of the given size: a server-side move where
-// the store has one, else a copy and a delete.
-func (s *Store) moveKey(ctx context.Context, op, src, dst string, size int64) error {
+// checkedMove is the least size of an object whose move by copying looks
+// at the source again before deleting it: its copy takes long enough for
+// a new version to land at the source meanwhile.
+const checkedMove = 8 << 20
+
+// moveKey moves one object (si, as a Stat described it): a server-side
+// move where the store has one, else a copy and a delete. A big object
+// whose source holds another version once it is copied (a commit from
+// another node landed meanwhile) keeps that version at the source, for
+// the master to move when it completes the file: the delete would lose
+// it.
+func (s *Store) moveKey(ctx context.Context, op, src, dst string, si ufs.FileInfo) error {
 	if m, ok := s.client.(Mover); ok {
 		if err := m.MoveObject(ctx, src, dst); err != nil {
 			return s.pathErr(op, src, err)
 		}
 		return nil
 	}
-	if err := s.client.CopyObject(ctx, src, dst, size); err != nil {
+	if err := s.client.CopyObject(ctx, src, dst, si.Size); err != nil {
 		return s.pathErr(op, src, err)
+	}
+	if si.Size >= checkedMove && si.ETag != "" {
+		if o, err := s.client.HeadObject(ctx, src); err == nil && o.ETag != si.ETag {
+			slog.Info("an object written while it was renamed stays", "component", s.cfg.Component,
+				"key", src, "to", dst)
+			return nil
+		}
 	}
 	return s.deleteKey(ctx, op, src)
 }
@@ -531,11 +547,15 @@ func (s *Store) moveKey(ctx context.Context, op, src, dst string, size int64) er
 //
 // The delete phase deletes only the keys copied, as they were copied: an
 // object written under the old prefix since (a commit under way when the
-// rename began, which the master moves when it completes) stays. A delete
-// phase that deletes nothing (the store refuses deletes) takes the copies
-// back and fails. Once it has deleted a key the rename has succeeded,
-// whatever the other deletes do: a key they leave under the old prefix is
-// a spare copy, logged, where reporting a failure would keep the
+// rename began, which the master moves when it completes) stays. (It
+// lists every key before deleting any, so a version that lands between
+// that listing and its delete is still lost; the copy phase and the
+// listing hold every key's name in memory.) A delete phase that deletes
+// nothing, with every copied key still there as copied (the store
+// refuses deletes), takes the copies back and fails. Otherwise the rename
+// has succeeded, whatever the deletes do: a key they leave under the old
+// prefix is a spare copy, logged (a metadata sync brings it back as a
+// directory at the old name), where reporting a failure would keep the
 // directory in the namespace at a place the store holds only part of.
 func (s *Store) renameDir(ctx context.Context, op, from, to string, existed bool) error {
 	if mover, ok := s.client.(Mover); ok {

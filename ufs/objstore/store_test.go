@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -496,6 +497,48 @@ func TestDeleteFiles(t *testing.T) {
 type copyDeleter struct {
 	Client
 	BatchDeleter
+}
+
+// TestRenameKeepsNewVersion: a big file renamed by copying whose source
+// gets a new version while it is copied (a commit from another node)
+// keeps that version at the source, where the delete would lose it; a
+// file left alone is moved as before.
+func TestRenameKeepsNewVersion(t *testing.T) {
+	ctx := context.Background()
+	m := newMem()
+	s := New(copyDeleter{m, m}, Config{Prefix: "pre/", ListPage: 3, Parallel: 2})
+	old := bytes.Repeat([]byte("o"), checkedMove)
+	m.put("pre/a", old)
+	copied, landed := false, false
+	m.setFail(func(op, key string) error {
+		switch {
+		case op == "COPY":
+			copied = true
+		case copied && !landed:
+			// Called with m.mu held: store directly.
+			landed = true
+			m.store("pre/a", []byte("the new version"))
+		}
+		return nil
+	})
+	if err := s.Rename(ctx, "a", "b"); err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	m.setFail(nil)
+	m.mu.Lock()
+	src, dst := string(m.objs["pre/a"].data), m.objs["pre/b"].data
+	m.mu.Unlock()
+	if src != "the new version" || !bytes.Equal(dst, old) {
+		t.Fatalf("after the rename the source holds %q and the target %d bytes; want the new version kept and the old moved", src, len(dst))
+	}
+
+	m.put("pre/c", old)
+	if err := s.Rename(ctx, "c", "d"); err != nil {
+		t.Fatalf("rename: %v", err)
+	}
+	if got := m.keys(); slices.Contains(got, "pre/c") || !slices.Contains(got, "pre/d") {
+		t.Fatalf("after a rename of a file left alone the store holds %q", got)
+	}
 }
 
 // TestRenameDirKeepsNewWrites: a directory rename by copying deletes under
