@@ -28,28 +28,44 @@ func startHDFS(t *testing.T, cfg hdfstest.Config) *hdfstest.Cluster {
 	return srv
 }
 
+// hdfsRootUser is the HDFS user of newHDFSRootCluster's root mount.
+const hdfsRootUser = "alluxio"
+
+// newHDFSRootCluster lays out an installation whose root under-store is
+// /alluxio of the cluster srv (made, owned by hdfsRootUser, and then
+// prepared by prepare when that is not nil), as Alluxio's HDFS guide
+// writes it. The cluster is not started.
+func newHDFSRootCluster(t *testing.T, srv *hdfstest.Cluster, prepare func()) *cluster {
+	t.Helper()
+	if err := srv.MkdirAll("/alluxio", hdfsRootUser, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare()
+	}
+	conf, err := srv.HadoopConf(t.TempDir(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newCluster(t, map[string]string{
+		"alluxio.master.mount.table.root.ufs":                                    "hdfs://" + srv.Addr() + "/alluxio",
+		"alluxio.underfs.hdfs.configuration":                                     conf,
+		"alluxio.master.mount.table.root.option.alluxio.security.login.username": hdfsRootUser,
+	})
+}
+
 // TestHDFSRootMount follows Alluxio's HDFS guide: the root under-store is
 // hdfs://namenode:port/dir with alluxio.underfs.hdfs.configuration
 // naming core-site.xml and hdfs-site.xml. The master and the worker reach
 // the namenode and the datanodes over Hadoop RPC and the data transfer
 // protocol through colinmarc/hdfs.
 func TestHDFSRootMount(t *testing.T) {
-	const user = "alluxio"
+	const user = hdfsRootUser
 	srv := startHDFS(t, hdfstest.Config{Datanodes: 2})
-	if err := srv.MkdirAll("/alluxio", user, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.WriteFile("/alluxio/existing.txt", []byte("already in HDFS"), "someone-else"); err != nil {
-		t.Fatal(err)
-	}
-	conf, err := srv.HadoopConf(t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCluster(t, map[string]string{
-		"alluxio.master.mount.table.root.ufs":                                    "hdfs://" + srv.Addr() + "/alluxio",
-		"alluxio.underfs.hdfs.configuration":                                     conf,
-		"alluxio.master.mount.table.root.option.alluxio.security.login.username": user,
+	c := newHDFSRootCluster(t, srv, func() {
+		if err := srv.WriteFile("/alluxio/existing.txt", []byte("already in HDFS"), "someone-else"); err != nil {
+			t.Fatal(err)
+		}
 	})
 	c.start()
 	if data, err := os.ReadFile(filepath.Join(c.mnt, "existing.txt")); err != nil || string(data) != "already in HDFS" {

@@ -541,20 +541,8 @@ func TestCommitRacingDirRename(t *testing.T) {
 
 // TestHDFSCommitRacingDirRename is TestCommitRacingDirRename on HDFS.
 func TestHDFSCommitRacingDirRename(t *testing.T) {
-	const user = "alluxio"
 	srv := startHDFS(t, hdfstest.Config{})
-	if err := srv.MkdirAll("/alluxio", user, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	conf, err := srv.HadoopConf(t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCluster(t, map[string]string{
-		"alluxio.master.mount.table.root.ufs":                                    "hdfs://" + srv.Addr() + "/alluxio",
-		"alluxio.underfs.hdfs.configuration":                                     conf,
-		"alluxio.master.mount.table.root.option.alluxio.security.login.username": user,
-	})
+	c := newHDFSRootCluster(t, srv, nil)
 	c.start()
 	commitRacingDirRename(t, c, func(rel string) ([]byte, error) {
 		if _, err := srv.Stat("/alluxio/" + rel); err != nil {
