@@ -46,7 +46,8 @@
 //	                                        else us-east-1); alluxio.underfs.s3.region too
 //	alluxio.underfs.s3.disable.dns.buckets  true: path-style requests (http://host/bucket/key)
 //	alluxio.underfs.s3.request.timeout      one attempt of one request, default 60s; 0: none.
-//	                                        A read that stalls that long is resumed.
+//	                                        A read that stalls that long is resumed; an
+//	                                        upload must progress (each write) within it.
 //	alluxio.underfs.s3.max.error.retry      retries after the first attempt, default 10
 //	alluxio.underfs.s3.multipart.part.size  default 64MB, at least 5MB, at most 5GB
 //	                                        (alias: alluxio.underfs.s3.streaming.upload.partition.size)
