@@ -143,6 +143,13 @@ func configError(prop, format string, args ...any) error {
 	return fmt.Errorf("blockstore: %s: %s: %w", prop, fmt.Sprintf(format, args...), syscall.EINVAL)
 }
 
+// Check reports what Open would refuse in cfg before it looks at any tier
+// dir: a bad value, with its property named.
+func (cfg Config) Check() error {
+	_, err := cfg.normalize()
+	return err
+}
+
 // normalize validates cfg and returns a copy with defaults filled in.
 func (cfg Config) normalize() (Config, error) {
 	c := cfg

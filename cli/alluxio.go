@@ -101,6 +101,10 @@ func Alluxio(args []string) error {
 		for _, w := range env.Conf.Warnings() {
 			fmt.Fprintln(env.Stdout, "WARN:", w)
 		}
+		// What only the worker reads is checked when it starts; check it here too.
+		if err := daemon.WorkerConfigFrom(env.Conf, env.Log).Store.Check(); err != nil {
+			return err
+		}
 		fmt.Fprintln(env.Stdout, "Configuration is valid.")
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/alluxio-go/alluxio/ufs"
 	"io"
 	"io/fs"
 	"os"
@@ -587,9 +588,9 @@ func (f *fsCmd) mount(args []string) error {
 		return err
 	}
 	if err := f.c.Mount(f.ctx, paths[0], paths[1], meta.MountOptions{ReadOnly: ro, Shared: shared, Options: options}); err != nil {
-		return fmt.Errorf("mount %s at %s: %w", paths[1], paths[0], err)
+		return fmt.Errorf("mount %s at %s: %w", ufs.Redact(paths[1]), paths[0], err)
 	}
-	fmt.Fprintf(f.env.Stdout, "Mounted %s at %s\n", paths[1], paths[0])
+	fmt.Fprintf(f.env.Stdout, "Mounted %s at %s\n", ufs.Redact(paths[1]), paths[0])
 	return nil
 }
 

@@ -3,6 +3,7 @@ package meta
 import (
 	"errors"
 	"fmt"
+	"github.com/alluxio-go/alluxio/ufs"
 	"io/fs"
 	"os"
 	"syscall"
@@ -180,7 +181,7 @@ func checkRename(t *txn, src, dst string) (renamePlan, error) {
 	}
 	mt := t.mountTable()
 	if m, ok := mt.mountAt(src); ok {
-		return rp, fmt.Errorf("rename %s: is mount point of %s (unmount it first): %w", src, redactURI(m.UfsURI), syscall.EBUSY)
+		return rp, fmt.Errorf("rename %s: is mount point of %s (unmount it first): %w", src, ufs.Redact(m.UfsURI), syscall.EBUSY)
 	}
 	if m, ok := mt.mountBelow(src); ok {
 		return rp, fmt.Errorf("rename %s: holds mount point %s: %w", src, m.AlluxioPath, syscall.EBUSY)
@@ -261,7 +262,7 @@ func checkExchange(t *txn, a, b string) (exchangePlan, error) {
 	mt := t.mountTable()
 	for _, p := range []string{a, b} {
 		if m, ok := mt.mountAt(p); ok {
-			return exchangePlan{}, fmt.Errorf("exchange %s: is mount point of %s (unmount it first): %w", p, redactURI(m.UfsURI), syscall.EBUSY)
+			return exchangePlan{}, fmt.Errorf("exchange %s: is mount point of %s (unmount it first): %w", p, ufs.Redact(m.UfsURI), syscall.EBUSY)
 		}
 		if m, ok := mt.mountBelow(p); ok {
 			return exchangePlan{}, fmt.Errorf("exchange %s: holds mount point %s: %w", p, m.AlluxioPath, syscall.EBUSY)

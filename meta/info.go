@@ -101,7 +101,7 @@ type MountInfo struct {
 // String describes the mount without its options, so that printing a
 // MountInfo can never leak a credential.
 func (m MountInfo) String() string {
-	return fmt.Sprintf("mount %d %s -> %s", m.ID, m.AlluxioPath, redactURI(m.UfsURI))
+	return fmt.Sprintf("mount %d %s -> %s", m.ID, m.AlluxioPath, ufs.Redact(m.UfsURI))
 }
 
 // inode is the stored record of one namespace entry. Path, mount and link

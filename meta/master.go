@@ -1395,7 +1395,7 @@ func (m *Master) deleteFile(ctx context.Context, op, p string, mi MountInfo, rel
 // ufsError wraps an under-store failure with the namespace path and the
 // mount's URI, without credentials.
 func (m *Master) ufsError(op, p string, mi MountInfo, err error) error {
-	return scrubError(fmt.Errorf("%s %s: under-store %s: %w", op, p, redactURI(mi.UfsURI), err), mi.UfsURI, mi.Options)
+	return scrubError(fmt.Errorf("%s %s: under-store %s: %w", op, p, ufs.Redact(mi.UfsURI), err), mi.UfsURI, mi.Options)
 }
 
 // Rename moves src to dst with POSIX semantics, in the under-store too.
@@ -1576,7 +1576,7 @@ func (m *Master) Exchange(ctx context.Context, a, b string) error {
 		var ok bool
 		if x, ok = u.(ufs.Exchanger); !ok {
 			return fmt.Errorf("exchange %s and %s: under-store %s cannot swap two entries atomically: %w",
-				pa, pb, redactURI(mi.UfsURI), syscall.EINVAL)
+				pa, pb, ufs.Redact(mi.UfsURI), syscall.EINVAL)
 		}
 		if err := x.Exchange(ctx, relA, relB); err != nil {
 			return m.ufsError(op, pa+" <-> "+pb, mi, err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alluxio-go/alluxio/ufs"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -81,6 +82,13 @@ func TestScrubError(t *testing.T) {
 		{"uri password", fmt.Errorf("dial s3://id:%s@b: %w", secret, syscall.ECONNREFUSED), "s3://id:" + secret + "@b", nil, false},
 		{"token", errors.New("token " + secret), "kodo://b", map[string]string{"Kodo.Token": secret}, false},
 		{"non-secret option", errors.New("region " + secret), "s3://b", map[string]string{"region": secret}, true},
+		// AWS secret keys hold '/', which ends a URI's authority early.
+		{"uri password with a slash", fmt.Errorf("open s3://id:ab/%s@b: %w", secret, syscall.EINVAL), "s3://id:ab/" + secret + "@b", nil, false},
+		{"private key", errors.New("key " + secret + " refused"), "s3://b", map[string]string{"private_key": secret}, false},
+		// A secret too short to tell from the message's own words is
+		// left; so is one that is only part of a longer word.
+		{"short secret", errors.New("mount /a: bucket b unreachable"), "s3://b", map[string]string{"s3a.accessKeyId": "a", "s3a.secretKey": "b"}, true},
+		{"part of a word", errors.New("mount /data: " + secret + "x unreachable"), "s3://b", map[string]string{"s3a.secretKey": secret}, true},
 	}
 	for _, c := range cases {
 		got := scrubError(c.err, c.uri, c.opts)
@@ -99,8 +107,8 @@ func TestScrubError(t *testing.T) {
 			t.Errorf("%s: errno lost: %v", c.name, got)
 		}
 	}
-	if got := redactURI("s3://id:" + secret + "@bucket/dir"); strings.Contains(got, secret) || !strings.Contains(got, "bucket/dir") {
-		t.Errorf("redactURI = %q", got)
+	if got := ufs.Redact("s3://id:" + secret + "@bucket/dir"); strings.Contains(got, secret) || !strings.Contains(got, "bucket/dir") {
+		t.Errorf("ufs.Redact = %q", got)
 	}
 	if got := fmt.Sprint(MountInfo{AlluxioPath: "/x", UfsURI: "s3://b", Options: map[string]string{"secret": secret}}); strings.Contains(got, secret) {
 		t.Errorf("MountInfo prints its options: %q", got)

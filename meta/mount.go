@@ -43,7 +43,7 @@ func (m *Master) ensureRootMount(ctx context.Context) error {
 	m.cacheUFS(mi, u)
 	if exists && cur.UfsURI != mi.UfsURI {
 		m.sync.reset()
-		m.log.Warn("root mount changed", "from", redactURI(cur.UfsURI), "to", redactURI(mi.UfsURI))
+		m.log.Warn("root mount changed", "from", ufs.Redact(cur.UfsURI), "to", ufs.Redact(mi.UfsURI))
 	}
 	return nil
 }
@@ -53,7 +53,7 @@ func (m *Master) ensureRootMount(ctx context.Context) error {
 func (m *Master) openAndStat(ctx context.Context, p, uri string, opts map[string]string) (ufs.UFS, ufsEntry, error) {
 	u, err := m.cfg.OpenUFS(uri, opts)
 	if err != nil {
-		return nil, ufsEntry{}, scrubError(fmt.Errorf("mount %s: open under-store %s: %w", p, redactURI(uri), err), uri, opts)
+		return nil, ufsEntry{}, scrubError(fmt.Errorf("mount %s: open under-store %s: %w", p, ufs.Redact(uri), err), uri, opts)
 	}
 	fi, err := u.Stat(ctx, "")
 	if err == nil && !fi.IsDir() {
@@ -61,7 +61,7 @@ func (m *Master) openAndStat(ctx context.Context, p, uri string, opts map[string
 	}
 	if err != nil {
 		u.Close()
-		return nil, ufsEntry{}, scrubError(fmt.Errorf("mount %s: under-store %s: root: %w", p, redactURI(uri), err), uri, opts)
+		return nil, ufsEntry{}, scrubError(fmt.Errorf("mount %s: under-store %s: root: %w", p, ufs.Redact(uri), err), uri, opts)
 	}
 	root := entryFromUFS("", fi, "")
 	root.IsDir = true
@@ -120,7 +120,7 @@ func (m *Master) Mount(ctx context.Context, alluxioPath, ufsURI string, o MountO
 		return err
 	}
 	m.cacheUFS(mi, u)
-	m.log.Info("mounted", "path", p, "ufs", redactURI(ufsURI), "mountId", mi.ID, "readOnly", o.ReadOnly)
+	m.log.Info("mounted", "path", p, "ufs", ufs.Redact(ufsURI), "mountId", mi.ID, "readOnly", o.ReadOnly)
 	return nil
 }
 
@@ -190,7 +190,7 @@ func (m *Master) Unmount(ctx context.Context, alluxioPath string) error {
 		o.u.Close()
 	}
 	m.sync.forget(p)
-	m.log.Info("unmounted", "path", p, "ufs", redactURI(mi.UfsURI), "mountId", mi.ID)
+	m.log.Info("unmounted", "path", p, "ufs", ufs.Redact(mi.UfsURI), "mountId", mi.ID)
 	return nil
 }
 
@@ -266,7 +266,7 @@ func (m *Master) ufsFor(mi MountInfo) (ufs.UFS, error) {
 		}
 		u, err := m.cfg.OpenUFS(mi.UfsURI, mi.Options)
 		if err != nil {
-			return nil, scrubError(fmt.Errorf("mount %s: open under-store %s: %w", mi.AlluxioPath, redactURI(mi.UfsURI), err), mi.UfsURI, mi.Options)
+			return nil, scrubError(fmt.Errorf("mount %s: open under-store %s: %w", mi.AlluxioPath, ufs.Redact(mi.UfsURI), err), mi.UfsURI, mi.Options)
 		}
 		m.cacheUFS(mi, u)
 		return u, nil

@@ -1,6 +1,7 @@
 package meta
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 	"strings"
@@ -13,12 +14,15 @@ const maxNameLen = 255
 // cleanPath validates a namespace path for op and returns it cleaned: it
 // must be absolute and must not climb with "..".
 func cleanPath(op, p string) (string, error) {
-	if !strings.HasPrefix(p, "/") || strings.IndexByte(p, 0) >= 0 {
-		return "", &fs.PathError{Op: op, Path: p, Err: syscall.EINVAL}
+	if !strings.HasPrefix(p, "/") {
+		return "", &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("not an absolute Alluxio path: %w", syscall.EINVAL)}
+	}
+	if strings.IndexByte(p, 0) >= 0 {
+		return "", &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("holds a NUL byte: %w", syscall.EINVAL)}
 	}
 	for _, el := range strings.Split(p, "/") {
 		if el == ".." {
-			return "", &fs.PathError{Op: op, Path: p, Err: syscall.EINVAL}
+			return "", &fs.PathError{Op: op, Path: p, Err: fmt.Errorf("holds a \"..\" element: %w", syscall.EINVAL)}
 		}
 		if len(el) > maxNameLen {
 			return "", &fs.PathError{Op: op, Path: p, Err: syscall.ENAMETOOLONG}

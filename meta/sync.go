@@ -249,7 +249,7 @@ func (m *Master) restat(ctx context.Context, p string, n *inode, mi MountInfo, r
 	case errors.Is(err, fs.ErrNotExist):
 		cmd.Gone = true
 	case err != nil:
-		m.log.Warn("metadata sync skipped", "path", p, "ufs", redactURI(mi.UfsURI),
+		m.log.Warn("metadata sync skipped", "path", p, "ufs", ufs.Redact(mi.UfsURI),
 			"err", scrubError(err, mi.UfsURI, mi.Options))
 		return nil
 	default:
@@ -301,7 +301,7 @@ func (m *Master) loadMissing(ctx context.Context, p string, w walkResult, mi Mou
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("load %s from %s: %w", p, redactURI(mi.UfsURI), scrubError(err, mi.UfsURI, mi.Options))
+		return false, fmt.Errorf("load %s from %s: %w", p, ufs.Redact(mi.UfsURI), scrubError(err, mi.UfsURI, mi.Options))
 	}
 	target, ok := m.readlink(ctx, u, rel, fi)
 	if !ok {
@@ -399,7 +399,7 @@ func (m *Master) listUFS(ctx context.Context, p string, now time.Time) error {
 	case errors.Is(err, fs.ErrNotExist):
 		infos = nil // gone from the under-store: drop what was persisted
 	case err != nil:
-		return fmt.Errorf("list %s in %s: %w", p, redactURI(mi.UfsURI), scrubError(err, mi.UfsURI, mi.Options))
+		return fmt.Errorf("list %s in %s: %w", p, ufs.Redact(mi.UfsURI), scrubError(err, mi.UfsURI, mi.Options))
 	}
 	targets := make(map[int]string, len(links))
 	for _, i := range links {

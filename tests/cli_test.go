@@ -441,6 +441,9 @@ func TestSmallVerbs(t *testing.T) {
 	if out, err := c.run("alluxio", "-Dalluxio.worker.rpc.port=seventy", "validateConf"); err == nil || !strings.Contains(out, "alluxio.worker.rpc.port") {
 		t.Errorf("validateConf with a bad port: err %v\n%s", err, out)
 	}
+	if out, err := c.run("alluxio", "-Dalluxio.worker.block.annotator.class=bogus", "validateConf"); err == nil || !strings.Contains(out, "alluxio.worker.block.annotator.class") {
+		t.Errorf("validateConf with an unknown eviction policy: err %v\n%s", err, out)
+	}
 	if out := c.must("alluxio", "fs", "cat", "--help"); !strings.Contains(out, "Usage of alluxio fs cat:") || !strings.Contains(out, "Example:") {
 		t.Errorf("fs cat --help: %s", out)
 	}

@@ -163,3 +163,28 @@ func scale(num string, mult int64) (int64, bool) {
 	q := new(big.Int).Quo(r.Num(), r.Denom())
 	return q.Int64(), q.IsInt64()
 }
+
+// secretWords mark a key whose value is a credential wherever they appear
+// in it.
+var secretWords = []string{"secret", "password", "accesskey", "access.key", "access_key", "token", "credential"}
+
+// IsSecretOption reports whether an option or property key names a
+// credential, whose value must never be shown in a listing, a log line or
+// an error: a key that holds one of secretWords, or a word (split at
+// anything but letters and digits) that ends in "key" (private_key,
+// aws.session.key) or is pass, passwd or pwd.
+func IsSecretOption(key string) bool {
+	k := strings.ToLower(key)
+	for _, w := range secretWords {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	words := strings.FieldsFunc(k, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') })
+	for _, w := range words {
+		if strings.HasSuffix(w, "key") || w == "pass" || w == "passwd" || w == "pwd" {
+			return true
+		}
+	}
+	return false
+}

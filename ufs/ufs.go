@@ -11,6 +11,7 @@ package ufs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -296,7 +297,13 @@ func ParseURI(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("ufs: bad under-store URI %q: %w", Redact(raw), syscall.EINVAL)
+		// The parser's reason quotes the URI's parts, a password among them.
+		why := "a password in it must have '/', '?', '#' and '@' written %2F, %3F, %23 and %40, or the keys be given as options"
+		var ue *url.Error
+		if _, _, secret := passwordSpan(raw); !secret && errors.As(err, &ue) {
+			why = ue.Err.Error()
+		}
+		return nil, fmt.Errorf("ufs: bad under-store URI %q (%s): %w", Redact(raw), why, syscall.EINVAL)
 	}
 	if u.Scheme == "" {
 		return nil, fmt.Errorf("ufs: under-store URI %q has no scheme and is not an absolute path: %w", Redact(raw), syscall.EINVAL)
@@ -327,25 +334,79 @@ func Open(raw string, options map[string]string) (UFS, error) {
 
 // Redact hides the password of a URI's user information
 // (s3://key:secret@bucket), for error messages and logs.
-func Redact(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
+func Redact(raw string) string { return RedactWith(raw, "xxxxx") }
+
+// RedactWith shows the password of a URI's user information as mask. A
+// secret pasted into a URI unescaped may hold '/', '?', '#' or '@' (AWS
+// secret keys hold '/'), which ends the URI's authority early; so the
+// password is taken to run from the first ':' after the user to the last
+// '@', and more is hidden rather than less. Only host:port followed by a
+// path holding '@' (hdfs://nn:8020/a@b) is told apart from a password, and
+// never in an object store's URI, whose authority is a bucket.
+func RedactWith(raw, mask string) string {
+	i, j, ok := passwordSpan(raw)
 	if !ok {
 		return raw
 	}
-	authority, tail, _ := strings.Cut(rest, "/")
-	at := strings.LastIndex(authority, "@")
+	return raw[:i] + mask + raw[j:]
+}
+
+// Password returns the password of a URI's user information as RedactWith
+// finds it, unescaped where it can be.
+func Password(raw string) (string, bool) {
+	i, j, ok := passwordSpan(raw)
+	if !ok || i == j {
+		return "", false
+	}
+	pw := raw[i:j]
+	if un, err := url.PathUnescape(pw); err == nil {
+		pw = un
+	}
+	return pw, true
+}
+
+// passwordSpan finds the password of raw's user information: raw[i:j].
+func passwordSpan(raw string) (i, j int, ok bool) {
+	scheme, rest, found := strings.Cut(raw, "://")
+	if !found {
+		return 0, 0, false
+	}
+	start := len(scheme) + 3
+	at := strings.LastIndexByte(rest, '@')
 	if at < 0 {
-		return raw
+		return 0, 0, false
 	}
-	user, _, hasPass := strings.Cut(authority[:at], ":")
-	if !hasPass {
-		return raw
+	colon := strings.IndexByte(rest[:at], ':')
+	if colon < 0 || strings.ContainsAny(rest[:colon], "/?#") {
+		return 0, 0, false // no password, or the '@' is in the path
 	}
-	out := scheme + "://" + user + ":xxxxx" + authority[at:]
-	if strings.Contains(rest, "/") {
-		out += "/" + tail
+	pw := rest[colon+1 : at]
+	if port, _, cut := strings.Cut(pw, "/"); cut && !objectScheme(scheme) && isPort(port) {
+		return 0, 0, false // hdfs://nn:8020/a@b: a port, and '@' in the path
 	}
-	return out
+	return start + colon + 1, start + at, true
+}
+
+// objectScheme reports whether a scheme names an object store, whose
+// URI's authority is a bucket and never has a port.
+func objectScheme(scheme string) bool {
+	switch strings.ToLower(scheme) {
+	case "s3", "s3a", "s3n", "kodo", "oss", "gs", "cos", "cosn", "obs":
+		return true
+	}
+	return false
+}
+
+func isPort(s string) bool {
+	if s == "" || len(s) > 5 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Clean normalises a store-relative path: no leading slash, no "." or ".."

@@ -302,6 +302,15 @@ func TestRedact(t *testing.T) {
 		{"hdfs://user@nn:8020/p", "hdfs://user@nn:8020/p"},
 		{"/local/path", "/local/path"},
 		{"kodo://k:s@b", "kodo://k:xxxxx@b"},
+		// Secrets pasted unescaped: AWS secret keys hold '/'.
+		{"s3://AKID:wJa/SECRET@bucket/dir", "s3://AKID:xxxxx@bucket/dir"},
+		{"s3a://AKID:12/SECRET@bucket", "s3a://AKID:xxxxx@bucket"},
+		{"s3://AKID:SE#CR?ET@bucket/a", "s3://AKID:xxxxx@bucket/a"},
+		{"s3://AKID:SE@CRET@bucket/a", "s3://AKID:xxxxx@bucket/a"},
+		// A port, and '@' in the path, is not a password.
+		{"hdfs://nn:8020/a@b", "hdfs://nn:8020/a@b"},
+		{"hdfs://user@nn:8020/a@b", "hdfs://user@nn:8020/a@b"},
+		{"s3://bucket/dir:x/a@b", "s3://bucket/dir:x/a@b"},
 	}
 	for _, c := range cases {
 		if got := ufs.Redact(c.in); got != c.want {
@@ -313,5 +322,17 @@ func TestRedact(t *testing.T) {
 	}
 	if _, err := ufs.Open("nope://AKID:SECRET@b/x", nil); err == nil || strings.Contains(err.Error(), "SECRET") {
 		t.Errorf("Open error leaks or is nil: %v", err)
+	}
+	for _, raw := range []string{"s3://AKID:wJa/SECRET@bucket/dir", "s3://AKID:SE%zzCRET@bucket"} {
+		if _, err := ufs.ParseURI(raw); err == nil || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "%2F") {
+			t.Errorf("ParseURI(%q) error leaks, is nil or gives no hint: %v", raw, err)
+		}
+	}
+	// Without a password, the parser's reason is given.
+	if _, err := ufs.ParseURI("hdfs://nn:abc/x"); err == nil || !strings.Contains(err.Error(), "invalid port") {
+		t.Errorf("ParseURI of a bad port: %v", err)
+	}
+	if pw, ok := ufs.Password("s3://AKID:a%2Fb@bucket"); !ok || pw != "a/b" {
+		t.Errorf("Password = %q %v", pw, ok)
 	}
 }

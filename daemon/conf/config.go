@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"github.com/alluxio-go/alluxio/ufs"
 	"net"
 	"slices"
 	"strconv"
@@ -90,30 +91,7 @@ func (c *Config) Masked(key string) string {
 	if IsSecret(key) || c.secret[key] {
 		return Mask
 	}
-	return maskURLPassword(v)
-}
-
-// maskURLPassword hides the password of scheme://user:password@host/...,
-// leaving the rest of the value as it was.
-func maskURLPassword(v string) string {
-	i := strings.Index(v, "://")
-	if i < 0 {
-		return v
-	}
-	start := i + 3
-	end := len(v)
-	if j := strings.IndexAny(v[start:], "/?#"); j >= 0 {
-		end = start + j
-	}
-	at := strings.LastIndexByte(v[start:end], '@')
-	if at < 0 {
-		return v
-	}
-	colon := strings.IndexByte(v[start:start+at], ':')
-	if colon < 0 {
-		return v
-	}
-	return v[:start+colon+1] + Mask + v[start+at:]
+	return ufs.RedactWith(v, Mask)
 }
 
 // EnvValue returns an environment variable as the scripts see it: the

@@ -582,6 +582,7 @@ func TestMasked(t *testing.T) {
 		"alluxio.master.mount.table.root.ufs=s3://user:s3cr3t@bucket/dir?x=1",
 		"alluxio.fuse.mount.point=/mnt/${aws.secretKey}",
 		"alluxio.underfs.plain=ftp://user@host/",
+		"alluxio.underfs.slashed=s3://user:wJa/s3cr3t@bucket/dir",
 	}, "\n")})
 	tests := []struct{ key, want string }{
 		{"aws.secretKey", Mask},
@@ -589,6 +590,7 @@ func TestMasked(t *testing.T) {
 		{"alluxio.master.mount.table.root.ufs", "s3://user:" + Mask + "@bucket/dir?x=1"},
 		{"alluxio.fuse.mount.point", Mask},
 		{"alluxio.underfs.plain", "ftp://user@host/"},
+		{"alluxio.underfs.slashed", "s3://user:" + Mask + "@bucket/dir"},
 		{"alluxio.master.hostname", "localhost"},
 		{"aws.accessKeyId", ""},
 	}
@@ -616,6 +618,12 @@ func TestIsSecret(t *testing.T) {
 		{"AWS_SECRET_ACCESS_KEY", true},
 		{"alluxio.web.token", true},
 		{"fs.gcs.credential.path", true},
+		{"private_key", true},
+		{"aws_session_key", true},
+		{"db.pass", true},
+		{"ftp.passwd", true},
+		{"alluxio.fuse.passthrough.enabled", false},
+		{"alluxio.master.keytab.file", false},
 		{"alluxio.master.hostname", false},
 		{"alluxio.user.file.readtype.default", false},
 	}

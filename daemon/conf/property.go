@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"github.com/alluxio-go/alluxio/ufs"
 	"sort"
 	"strings"
 )
@@ -441,20 +442,9 @@ func abs(n int) int {
 	return n
 }
 
-// secretWords mark a key whose value is a credential.
-var secretWords = []string{"secret", "password", "accesskey", "access.key", "access_key", "token", "credential"}
-
 // IsSecret reports whether key names a credential, whose value must never
-// appear in a log line or an error message.
-func IsSecret(key string) bool {
-	k := strings.ToLower(key)
-	for _, w := range secretWords {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return false
-}
+// appear in a log line or an error message (ufs.IsSecretOption).
+func IsSecret(key string) bool { return ufs.IsSecretOption(key) }
 
 // Mask is what a secret value is shown as.
 const Mask = "******"

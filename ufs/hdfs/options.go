@@ -185,7 +185,7 @@ func parseConfig(u *url.URL, options map[string]string) (*config, error) {
 		du, err := url.Parse(def)
 		if def == "" || err != nil || du.Scheme != "hdfs" || du.Host == "" {
 			return nil, fmt.Errorf("hdfs:///path names no namenode and %s (from %s) is %q: give hdfs://namenode:port/path: %w",
-				hkDefaultFS, c.confSource(), def, syscall.EINVAL)
+				hkDefaultFS, c.confSource(), ufs.Redact(def), syscall.EINVAL)
 		}
 		authority = du.Host
 	}
@@ -269,6 +269,9 @@ func (c *config) confSource() string {
 // with Hadoop's default port 8020.
 func (c *config) namenodes(authority string) ([]string, error) {
 	if _, _, err := net.SplitHostPort(authority); err == nil {
+		if err := checkAddr(authority); err != nil {
+			return nil, fmt.Errorf("namenode address %q: %v: %w", authority, err, syscall.EINVAL)
+		}
 		return []string{authority}, nil
 	}
 	ns := authority
@@ -283,8 +286,8 @@ func (c *config) namenodes(authority string) ([]string, error) {
 			if a == "" {
 				return nil, fmt.Errorf("nameservice %s: namenode %s has no %s in %s: %w", ns, id, key, c.confSource(), syscall.EINVAL)
 			}
-			if _, _, err := net.SplitHostPort(a); err != nil {
-				return nil, fmt.Errorf("%s=%q (in %s): want host:port: %w", key, a, c.confSource(), syscall.EINVAL)
+			if err := checkAddr(a); err != nil {
+				return nil, fmt.Errorf("%s=%q (in %s): want host:port (%v): %w", key, a, c.confSource(), err, syscall.EINVAL)
 			}
 			addrs = append(addrs, a)
 		}
@@ -294,6 +297,9 @@ func (c *config) namenodes(authority string) ([]string, error) {
 		return addrs, nil
 	}
 	if a := strings.TrimSpace(c.hadoop[hkRPCAddress+"."+ns]); a != "" {
+		if err := checkAddr(a); err != nil {
+			return nil, fmt.Errorf("%s.%s=%q (in %s): want host:port (%v): %w", hkRPCAddress, ns, a, c.confSource(), err, syscall.EINVAL)
+		}
 		return []string{a}, nil
 	}
 	for _, s := range strings.Split(c.hadoop[hkNameservices], ",") {
@@ -306,6 +312,18 @@ func (c *config) namenodes(authority string) ([]string, error) {
 		return nil, fmt.Errorf("bad namenode address %q: %w", authority, syscall.EINVAL)
 	}
 	return []string{net.JoinHostPort(authority, defaultPort)}, nil
+}
+
+// checkAddr checks a namenode's host:port.
+func checkAddr(a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	return nil
 }
 
 // readHadoopXML reads the properties of a Hadoop configuration file.

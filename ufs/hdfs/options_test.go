@@ -143,6 +143,7 @@ func TestParseConfig(t *testing.T) {
 		{"bad boolean", "hdfs://nn:1/", map[string]string{keyRemote: "yes"}, "", keyRemote, syscall.EINVAL, nil},
 		{"user in the URI", "hdfs://alice@nn:1/", nil, "", keyLoginUser, syscall.EINVAL, nil},
 		{"path above the root", "hdfs://nn:1/a/../../b", nil, "", "bad path", syscall.EINVAL, nil},
+		{"port out of range", "hdfs://nn:99999/x", nil, "", `port "99999"`, syscall.EINVAL, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,5 +190,21 @@ func TestHadoopHelpers(t *testing.T) {
 		if props[k] != v {
 			t.Errorf("expand: %s = %q, want %q", k, props[k], v)
 		}
+	}
+}
+
+// A core-site.xml whose fs.defaultFS is another store's URI with keys in it
+// (s3a://KEY:SECRET@bucket) is named in the error without the secret.
+func TestDefaultFSSecretHidden(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "core-site.xml")
+	if err := os.WriteFile(f, []byte(`<configuration>
+<property><name>fs.defaultFS</name><value>s3a://AKIDX:HADOOPSECRET@bucket</value></property>
+</configuration>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse("hdfs:///data")
+	_, err := parseConfig(u, map[string]string{"alluxio.underfs.hdfs.configuration": f})
+	if err == nil || strings.Contains(err.Error(), "HADOOPSECRET") || !strings.Contains(err.Error(), "s3a://AKIDX:xxxxx@bucket") {
+		t.Errorf("error %v, want one that shows fs.defaultFS without its secret", err)
 	}
 }

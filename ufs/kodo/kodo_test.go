@@ -488,3 +488,16 @@ func TestCompleteAnswerLost(t *testing.T) {
 		t.Fatalf("read back %d bytes that differ from the %d written", len(got), len(data))
 	}
 }
+
+// A password in a host option is not repeated in the error that refuses it.
+func TestHostOptionPasswordHidden(t *testing.T) {
+	u, _ := url.Parse("kodo://bucket/")
+	for _, k := range []string{keyEndpoint, keyDownloadHost} {
+		opts := map[string]string{keyAccessKey: "AK", keySecretKey: "SK", keyEndpoint: "http://127.0.0.1:1", keyDownloadHost: "http://127.0.0.1:1"}
+		opts[k] = "http://admin:HOSTSECRET@127.0.0.1:1"
+		_, err := parseConfig(u, opts)
+		if err == nil || strings.Contains(err.Error(), "HOSTSECRET") || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s: %v, want an error naming the option without the password", k, err)
+		}
+	}
+}

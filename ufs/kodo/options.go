@@ -221,7 +221,7 @@ func parseHost(key, v, scheme string, withPath bool) (string, error) {
 	u, err := url.Parse(v)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 		u.RawQuery != "" || u.Fragment != "" || (!withPath && strings.Trim(u.Path, "/") != "") {
-		return "", fmt.Errorf("option %s=%q: want [http(s)://]host[:port]: %w", key, v, syscall.EINVAL)
+		return "", fmt.Errorf("option %s=%q: want [http(s)://]host[:port]: %w", key, ufs.Redact(v), syscall.EINVAL)
 	}
 	return strings.TrimSuffix(v, "/"), nil
 }
