@@ -399,7 +399,7 @@ func (s *Store) runMove(mv *move) bool {
 		after()
 	}
 	if flags != hdr.flags {
-		s.logAppend(nf, logRecord{typ: recFlags, value: uint64(flags)})
+		s.logPins(nf)
 	}
 	s.release(nf)
 	s.log.Debug("file moved", "file", f.key.ID, "from", src.path, "to", dst.path, "promote", mv.promote,

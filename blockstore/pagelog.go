@@ -235,9 +235,28 @@ func (s *Store) logAppend(f *file, recs ...logRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	f.log.mu.Lock()
+	defer f.log.mu.Unlock()
+	return s.logAppendLocked(f, recs...)
+}
+
+// logPins records f's pin flags in its page log as they are when the
+// record is written, with the log's lock held: of two pin changes at once
+// (Unpin and SetPinned, say), whichever records last records both, where
+// flags worked out before the lock could land in the other order and the
+// log end with the earlier state, which a restart would take.
+func (s *Store) logPins(f *file) {
+	f.log.mu.Lock()
+	defer f.log.mu.Unlock()
+	s.indexMu.Lock()
+	flags := f.logFlags()
+	s.indexMu.Unlock()
+	s.logAppendLocked(f, logRecord{typ: recFlags, value: uint64(flags)})
+}
+
+// logAppendLocked is logAppend with f.log.mu held.
+func (s *Store) logAppendLocked(f *file, recs ...logRecord) error {
 	l := f.log
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if err := l.appendLocked(recs); err != nil {
 		s.logWriteFailed(f, err)
 		return err

@@ -266,9 +266,17 @@ func (s *Store) installLocked(key FileKey, size int64, pinned bool) (*file, erro
 	}
 	f.writing = writing
 	f.pinned = pinned
-	f.userPinned = userPinned
+	f.userPinned = s.pinnedIDs[key.ID]
 	f.refs = 1
 	s.files[key] = f
+	if f.userPinned != userPinned {
+		// SetPinned ran while the file was made, and did not find it: the
+		// pin its header lacks goes in a record of its own. SetPinned
+		// calls from now on find the file.
+		s.indexMu.Unlock()
+		s.logPins(f)
+		s.indexMu.Lock()
+	}
 	return f, nil
 }
 
@@ -490,10 +498,9 @@ func (s *Store) Unpin(key FileKey) {
 	if f.evictable() {
 		s.lruAttachLocked(f)
 	}
-	flags := f.logFlags()
 	f.refs++
 	s.indexMu.Unlock()
-	s.logAppend(f, logRecord{typ: recFlags, value: uint64(flags)})
+	s.logPins(f)
 	s.release(f)
 }
 
@@ -513,7 +520,6 @@ func (s *Store) SetPinned(id uint64, pinned bool) {
 		delete(s.pinnedIDs, id)
 	}
 	var changed []*file
-	var flags []uint32
 	for key, f := range s.files {
 		if key.ID != id || f.userPinned == pinned {
 			continue
@@ -526,11 +532,10 @@ func (s *Store) SetPinned(id uint64, pinned bool) {
 		}
 		f.refs++
 		changed = append(changed, f)
-		flags = append(flags, f.logFlags())
 	}
 	s.indexMu.Unlock()
-	for i, f := range changed {
-		s.logAppend(f, logRecord{typ: recFlags, value: uint64(flags[i])})
+	for _, f := range changed {
+		s.logPins(f)
 		s.release(f)
 	}
 }

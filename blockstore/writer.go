@@ -141,7 +141,7 @@ func (w *Writer) reserve() error {
 	s.indexMu.Lock()
 	if f.removed {
 		s.indexMu.Unlock()
-		return fmt.Errorf("blockstore: write file %d: version removed meanwhile: %w", f.key.ID, syscall.ESTALE)
+		return w.errRemoved()
 	}
 	if f.dir.failed {
 		reason := f.dir.reason
@@ -182,12 +182,23 @@ func (w *Writer) completePage(n int64) {
 		s.markPresentLocked(f, idx, n, crc)
 	}
 	s.indexMu.Unlock()
-	if added {
+	switch {
+	case !added && w.pinned && w.err == nil:
+		// The page is not kept (the store closed, or the version was
+		// removed), and it may have been the only copy.
+		w.err = w.errRemoved()
+	case added:
 		if err := s.logAppend(f, logRecord{typ: recPage, crc: crc, value: uint64(idx)}); err != nil && w.pinned && w.err == nil {
 			// The page is cached, but a restart would drop it.
 			w.err = fmt.Errorf("cache file %d: record page %d in its page log: %w", w.key.ID, idx, err)
 		}
 	}
+}
+
+// errRemoved is the error of a write into a version that was removed while
+// it was written, or whose store closed.
+func (w *Writer) errRemoved() error {
+	return fmt.Errorf("blockstore: write file %d: version removed meanwhile (or the store closed): %w", w.key.ID, syscall.ESTALE)
 }
 
 // drop stops caching: the version is removed and later writes discarded.
@@ -256,6 +267,9 @@ func (w *Writer) Close() error {
 	f.writing = false
 	removed := f.removed
 	s.indexMu.Unlock()
+	if removed && w.pinned {
+		return w.errRemoved()
+	}
 	if !removed {
 		if err := s.logAppend(f, append(recs, logRecord{typ: recSize, value: uint64(w.off)})...); err != nil && w.pinned {
 			// The bytes are cached, but a restart would take them for

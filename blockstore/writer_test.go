@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -158,4 +159,84 @@ func TestWriterAbortAndReplace(t *testing.T) {
 		t.Errorf("after replacement: files %d used %d", st.Files, st.Used)
 	}
 	checkAccounting(t, s)
+}
+
+// A pinned Writer (MUST_CACHE: the only copy) that goes on writing while
+// the store closes is told that its bytes are not kept, rather than that
+// they are while the next Open drops them.
+func TestPinnedWriterAcrossStoreClose(t *testing.T) {
+	cfg := testConfig(t, 16)
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := FileKey{ID: 5, Fingerprint: "mc"}
+	data := randomBytes(5, 2*testPage)
+	w, err := s.Create(key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data[:testPage/2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, werr := w.Write(data[testPage/2 : testPage])
+	cerr := w.Close()
+	s2 := openStore(t, cfg)
+	kept := false
+	for _, cf := range s2.Files() {
+		kept = kept || cf.Key == key && cf.Pages >= 1
+	}
+	if werr == nil && cerr == nil && !kept {
+		t.Fatal("the pinned writer reported its page written and closed, but the store did not keep it")
+	}
+	if cerr == nil || !errors.Is(cerr, syscall.ESTALE) {
+		t.Errorf("Close after the store closed: %v, want ESTALE", cerr)
+	}
+}
+
+// A version made while SetPinned(id, true) runs is pinned, in memory and
+// in its page log, though SetPinned did not find it in the index.
+func TestSetPinnedRacesInstall(t *testing.T) {
+	cfg := testConfig(t, 4096)
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(6, testPage)
+	src := newMemSource(data)
+	const n = 400
+	lost := 0
+	for i := range n {
+		id := uint64(1000 + i)
+		key := FileKey{ID: id, Fingerprint: "v"}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() {
+			<-start
+			s.ReadAt(context.Background(), key, int64(len(data)), src.open, make([]byte, 10), 0, ReadCache)
+		})
+		wg.Go(func() {
+			<-start
+			s.SetPinned(id, true)
+		})
+		close(start)
+		wg.Wait()
+		s.indexMu.Lock()
+		if f := s.files[key]; f != nil && !f.userPinned {
+			lost++
+		}
+		s.indexMu.Unlock()
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d versions made while SetPinned(id, true) ran are not pinned", lost, n)
+	}
+	s.Close()
+	for _, cf := range openStore(t, cfg).Files() {
+		if !cf.Pinned {
+			t.Fatalf("file %d came back unpinned after a restart", cf.Key.ID)
+		}
+	}
 }
