@@ -524,7 +524,9 @@ func (c *mountCmd) apply(t *txn) (any, error) {
 }
 
 // applyRoot creates the root mount, or updates it when the configured
-// under-store changed; a new URI makes the root directory listed again.
+// under-store changed; a new URI makes every directory of the root mount
+// listed again, so that what only the old store held goes and what the
+// new one holds comes.
 func (c *mountCmd) applyRoot(t *txn) (any, error) {
 	root, ok := t.inode(rootID)
 	if !ok {
@@ -539,12 +541,42 @@ func (c *mountCmd) applyRoot(t *txn) (any, error) {
 	} else if m.UfsURI != c.URI {
 		root.Loaded = false
 		root.Ctime = c.Now
+		t.unloadDirs(root)
 	}
 	m.AlluxioPath, m.UfsURI, m.Options = "/", c.URI, c.Options
 	m.ReadOnly, m.Shared = c.ReadOnly, c.Shared
 	t.putInode(root)
 	t.putMount(m)
 	return m, t.err
+}
+
+// unloadDirs marks the directories below dir, down to the mount points of
+// other mounts, as not listed from their under-store.
+func (t *txn) unloadDirs(dir *inode) {
+	mounted := map[uint64]bool{} // inode ids of mount points
+	for _, mi := range t.mountTable() {
+		if n := t.walk(mi.AlluxioPath).node; n != nil {
+			mounted[n.ID] = true
+		}
+	}
+	stack := []*inode{dir}
+	for len(stack) > 0 {
+		d := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if d.SubDirs == 0 {
+			continue
+		}
+		t.fail(t.children(d.ID, func(_ string, id uint64) error {
+			if n, ok := t.inode(id); ok && n.IsDir && !mounted[id] {
+				if n.Loaded {
+					n.Loaded = false
+					t.putInode(n)
+				}
+				stack = append(stack, n)
+			}
+			return t.err
+		}))
+	}
 }
 
 // unmountCmd removes a mount and its subtree from the namespace (not from

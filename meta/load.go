@@ -30,8 +30,17 @@ func (m *Master) LoadMetadata(ctx context.Context, path string, recursive bool) 
 		return st, err
 	}
 	if p != "/" && !m.isMountPoint(p) {
-		// The parent's listing decides whether p itself still exists.
+		// The parent's listing decides whether p itself still exists;
+		// the parent is loaded first, when the namespace lacks it.
 		dir, _ := splitParent(p)
+		if err := m.syncPath(ctx, dir); err != nil {
+			return st, err
+		}
+		if _, err := m.stat(op, dir); err != nil {
+			var errno syscall.Errno = syscall.ENOENT
+			errors.As(err, &errno)
+			return st, &fs.PathError{Op: op, Path: p, Err: errno}
+		}
 		if err := m.loadDir(ctx, dir); err != nil {
 			return st, err
 		}
@@ -92,25 +101,14 @@ func (m *Master) loadDir(ctx context.Context, p string) error {
 // loadFile stats file p in its under-store and applies a change, due or
 // not.
 func (m *Master) loadFile(ctx context.Context, p string) error {
-	var (
-		w  walkResult
-		mt mountTable
-	)
-	if err := m.fsm.view(func(t *txn) error { w, mt = t.walk(p), t.mountTable(); return nil }); err != nil {
+	var n *inode
+	if err := m.fsm.view(func(t *txn) error { n = t.walk(p).node; return nil }); err != nil {
 		return err
 	}
-	n := w.node
 	if n == nil {
 		return &fs.PathError{Op: "loadMetadata", Path: p, Err: syscall.ENOENT}
 	}
-	if !n.isFile() || !n.Persisted || !n.Completed {
-		return nil // nothing in the under-store to compare with yet
-	}
-	mi, rel, ok := mt.resolve(p)
-	if !ok {
-		return nil
-	}
-	return m.restat(ctx, p, n, mi, rel, time.Now())
+	return m.restat(ctx, p, time.Now()) // a no-op for what has no copy in the store yet
 }
 
 // isMountPoint reports whether p is where a mount is attached.

@@ -1382,7 +1382,7 @@ func (m *Master) deleteFile(ctx context.Context, op, p string, mi MountInfo, rel
 	if uerr != nil {
 		var w walkResult
 		if verr := m.fsm.view(func(t *txn) error { w = t.walk(p); return nil }); verr == nil && w.node == nil {
-			if _, lerr := m.loadMissing(context.WithoutCancel(ctx), p, w, mi, rel, time.Now()); lerr != nil {
+			if _, lerr := m.loadMissing(context.WithoutCancel(ctx), p, time.Now()); lerr != nil {
 				m.log.Warn("a file the under-store failed to delete is not in the namespace until its directory is listed again",
 					"path", p, "err", lerr)
 			}

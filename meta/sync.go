@@ -139,8 +139,6 @@ func (m *Master) syncPathThen(ctx context.Context, p string, answer func(t *txn,
 	var (
 		w      walkResult
 		mt     mountTable
-		mi     MountInfo
-		rel    string
 		action syncAction
 	)
 	err = m.fsm.view(func(t *txn) error {
@@ -148,8 +146,7 @@ func (m *Master) syncPathThen(ctx context.Context, p string, answer func(t *txn,
 		if t.err != nil {
 			return nil // the view reports it
 		}
-		var ok bool
-		mi, rel, ok = mt.resolve(p)
+		_, _, ok := mt.resolve(p)
 		action = m.syncActionFor(p, ok, w, now)
 		if action == syncNone && answer != nil {
 			answer(t, w, mt)
@@ -162,14 +159,13 @@ func (m *Master) syncPathThen(ctx context.Context, p string, answer func(t *txn,
 	}
 	switch action {
 	case syncRestat:
-		n := w.node
 		_, err := m.syncOnce(ctx, "restat\x00"+p, func() (any, error) {
-			return nil, m.restat(ctx, p, n, mi, rel, now)
+			return nil, m.restat(ctx, p, now)
 		})
 		return false, err
 	case syncLoad:
 		v, err := m.syncOnce(ctx, "load\x00"+p, func() (any, error) {
-			return m.loadMissing(ctx, p, w, mi, rel, now)
+			return m.loadMissing(ctx, p, now)
 		})
 		if err != nil {
 			return false, err
@@ -224,18 +220,29 @@ func (m *Master) syncOnce(ctx context.Context, key string, fn func() (any, error
 
 // restat compares a persisted file with the under-store and applies a
 // SyncFile command when it vanished or changed. A failing under-store is
-// logged and the namespace's answer served. n is the file as the caller
-// read it; it is read again once p is locked.
-func (m *Master) restat(ctx context.Context, p string, n *inode, mi MountInfo, rel string, now time.Time) error {
+// logged and the namespace's answer served. The file and its mount are
+// read once p is locked: an unmount or mount over p's mount before that
+// would have the caller's reading stat another store.
+func (m *Master) restat(ctx context.Context, p string, now time.Time) error {
 	ctx, unlock, err := m.locks.lock(ctx, p)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := m.fsm.view(func(t *txn) error { n = t.walk(p).node; return nil }); err != nil {
+	var (
+		n       *inode
+		mi      MountInfo
+		rel     string
+		mounted bool
+	)
+	if err := m.fsm.view(func(t *txn) error {
+		n = t.walk(p).node
+		mi, rel, mounted = t.mountTable().resolve(p)
+		return nil
+	}); err != nil {
 		return err
 	}
-	if n == nil || !n.isFile() || !n.Persisted || !n.Completed {
+	if n == nil || !n.isFile() || !n.Persisted || !n.Completed || !mounted {
 		return nil // changed meanwhile, by a request that had p locked
 	}
 	u, err := m.ufsFor(mi)
@@ -271,21 +278,31 @@ func (m *Master) restat(ctx context.Context, p string, n *inode, mi MountInfo, r
 }
 
 // loadMissing stats p in the under-store and, when it exists there, adds
-// it with its missing ancestors. It reports whether p was found. w is the
-// walk to p as the caller made it; it is made again once p is locked.
-func (m *Master) loadMissing(ctx context.Context, p string, w walkResult, mi MountInfo, rel string, now time.Time) (bool, error) {
+// it with its missing ancestors. It reports whether p was found. The walk
+// to p and its mount are made once p is locked, as in restat.
+func (m *Master) loadMissing(ctx context.Context, p string, now time.Time) (bool, error) {
 	ctx, unlock, err := m.locks.lock(ctx, p)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
-	if err := m.fsm.view(func(t *txn) error { w = t.walk(p); return nil }); err != nil {
+	var (
+		w       walkResult
+		mi      MountInfo
+		rel     string
+		mounted bool
+	)
+	if err := m.fsm.view(func(t *txn) error {
+		w = t.walk(p)
+		mi, rel, mounted = t.mountTable().resolve(p)
+		return nil
+	}); err != nil {
 		return false, err
 	}
 	if w.node != nil {
 		return true, nil // made meanwhile, by a request that had p locked
 	}
-	if len(w.missing) == 0 || !w.last.IsDir {
+	if len(w.missing) == 0 || !w.last.IsDir || !mounted {
 		return false, nil
 	}
 	u, err := m.ufsFor(mi)

@@ -343,3 +343,105 @@ func TestCheckConsistency(t *testing.T) {
 		t.Fatalf("after LoadMetadata: %+v", after)
 	}
 }
+
+// waitingFor reports whether a request waits for path p exclusively.
+func waitingFor(m *Master, p string) func() bool {
+	return func() bool {
+		m.locks.mu.Lock()
+		defer m.locks.mu.Unlock()
+		h := m.locks.held[p]
+		return h != nil && h.waiting > 0
+	}
+}
+
+// A lookup that found its mount before an Unmount of that mount took the
+// mount point does not load the unmounted store's files back: it looks
+// for its mount again once it holds its path.
+func TestLoadRacingUnmount(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := context.Background()
+	ext := t.TempDir()
+	if err := os.WriteFile(ext+"/f", []byte("external"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Mount(ctx, "/mnt", ext, MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Holding /mnt/f stops the lookup between its look at the mount table
+	// and its lock.
+	_, release, err := e.m.locks.lock(ctx, "/mnt/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	looked := make(chan error, 1)
+	go func() {
+		_, err := e.m.GetStatus(ctx, "/mnt/f")
+		looked <- err
+	}()
+	waitFor(t, "the lookup to wait for /mnt/f", waitingFor(e.m, "/mnt/f"))
+	unmounted := make(chan error, 1)
+	go func() { unmounted <- e.m.Unmount(ctx, "/mnt") }()
+	waitFor(t, "the unmount to wait for /mnt", waitingFor(e.m, "/mnt"))
+	release()
+	if err := <-unmounted; err != nil {
+		t.Fatalf("Unmount: %v", err)
+	}
+	<-looked
+	if fi, err := e.m.GetStatus(ctx, "/mnt/f"); err == nil {
+		t.Fatalf("after Unmount /mnt, /mnt/f is in the namespace (%d bytes), loaded from the unmounted store", fi.Size)
+	}
+}
+
+// loadMetadata of a file whose directories the namespace has not loaded
+// yet loads them first.
+func TestLoadMetadataUnloadedParent(t *testing.T) {
+	for _, iv := range []time.Duration{-1, 0, time.Hour} {
+		e := newEnv(t, iv)
+		ctx := context.Background()
+		e.writeUFS(t, "a/b/c", "data")
+		if _, err := e.m.LoadMetadata(ctx, "/a/b/c", false); err != nil {
+			t.Errorf("interval %v: LoadMetadata /a/b/c: %v", iv, err)
+		}
+		if _, err := e.m.LoadMetadata(ctx, "/x/y/z", false); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "/x/y/z") {
+			t.Errorf("interval %v: LoadMetadata of a path in no store: %v, want ENOENT naming it", iv, err)
+		}
+	}
+}
+
+// A root under-store changed in the configuration: every directory of the
+// root mount is listed from the new store, not only the root; a nested
+// mount's directories keep their listing.
+func TestRootUFSChangeRelistsSubdirs(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := context.Background()
+	e.writeUFS(t, "a/old", "old store")
+	if got := names(t, e.m, "/a"); !slices.Equal(got, []string{"old"}) {
+		t.Fatalf("before: /a = %v", got)
+	}
+	ext := t.TempDir()
+	if err := os.MkdirAll(ext+"/d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Mount(ctx, "/a/m", ext, MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, e.m, "/a/m/d"); len(got) != 0 {
+		t.Fatalf("/a/m/d = %v", got)
+	}
+	second := t.TempDir()
+	if err := os.MkdirAll(second+"/a", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(second+"/a/new", []byte("new store"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.RootUFS = second
+	e.restart(t)
+	if got := names(t, e.m, "/a"); !slices.Equal(got, []string{"m", "new"}) {
+		t.Fatalf("after the root mount moved to another store, /a = %v, want [m new]", got)
+	}
+	var loaded bool
+	if err := e.m.fsm.view(func(t *txn) error { loaded = t.walk("/a/m/d").node.Loaded; return nil }); err != nil || !loaded {
+		t.Errorf("a nested mount's directory was marked for listing again (%v)", err)
+	}
+}
