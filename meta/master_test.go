@@ -105,7 +105,14 @@ func TestErrors(t *testing.T) {
 		{"mount root", func() error { return m.Mount(ctx, "/", t.TempDir(), MountOptions{}) }, syscall.EEXIST},
 		{"mount missing parent", func() error { return m.Mount(ctx, "/nope/m", t.TempDir(), MountOptions{}) }, syscall.ENOENT},
 		{"mount missing store", func() error { return m.Mount(ctx, "/m", "/does/not/exist", MountOptions{}) }, syscall.ENOENT},
-		{"mount a file", func() error { return m.Mount(ctx, "/m", e.path("/file"), MountOptions{}) }, syscall.ENOTDIR},
+		{"mount a file", func() error {
+			f := t.TempDir() + "/file"
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				return err
+			}
+			return m.Mount(ctx, "/m", f, MountOptions{})
+		}, syscall.ENOTDIR},
+		{"mount a directory of the root's store", func() error { return m.Mount(ctx, "/m", e.path("/empty"), MountOptions{}) }, syscall.EINVAL},
 		{"unmount root", func() error { return m.Unmount(ctx, "/") }, syscall.EINVAL},
 		{"unmount non-mount", func() error { return m.Unmount(ctx, "/empty") }, syscall.EINVAL},
 		{"stat missing", func() error { _, err := m.GetStatus(ctx, "/nope"); return err }, syscall.ENOENT},

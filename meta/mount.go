@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,6 +48,60 @@ func (m *Master) ensureRootMount(ctx context.Context) error {
 		m.log.Warn("root mount changed", "from", ufs.Redact(cur.UfsURI), "to", ufs.Redact(mi.UfsURI))
 	}
 	return nil
+}
+
+// checkOverlap refuses a mount of uri at p when another mount's
+// under-store directory holds uri's or lies in it, as Alluxio does: two
+// namespace paths over the same files would each cache and change them
+// unseen by the other, and a recursive delete through one would remove
+// files the other lists. Buckets of one name behind different endpoints
+// (the options that name one) are different stores. It is checked when a
+// mount is asked for, not when the journal replays one.
+func checkOverlap(mt mountTable, p, uri string, opts map[string]string) error {
+	nu, err := ufs.ParseURI(uri)
+	if err != nil {
+		return nil
+	}
+	for _, mi := range mt {
+		ou, err := ufs.ParseURI(mi.UfsURI)
+		if err != nil || storeFamily(nu.Scheme) != storeFamily(ou.Scheme) || !strings.EqualFold(nu.Host, ou.Host) ||
+			!sameEndpoints(opts, mi.Options) {
+			continue
+		}
+		a, b := path.Clean("/"+nu.Path), path.Clean("/"+ou.Path)
+		if within(a, b) || within(b, a) {
+			return fmt.Errorf("mount %s: under-store %s overlaps %s, mounted at %s (a store's directory can be mounted once, and not inside another mount's): %w",
+				p, ufs.Redact(uri), ufs.Redact(mi.UfsURI), mi.AlluxioPath, syscall.EINVAL)
+		}
+	}
+	return nil
+}
+
+// sameEndpoints reports whether two mounts' options name the same
+// endpoints: the options whose key says endpoint or host, compared as the
+// stores read them (keys without regard to case, values trimmed).
+func sameEndpoints(a, b map[string]string) bool {
+	where := func(opts map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range opts {
+			k = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(k, ufs.RootOptionPrefix)))
+			if strings.Contains(k, "endpoint") || strings.Contains(k, "host") {
+				out[k] = strings.TrimSuffix(strings.TrimSpace(v), "/")
+			}
+		}
+		return out
+	}
+	return maps.Equal(where(a), where(b))
+}
+
+// storeFamily names the stores a URI scheme reaches: s3, s3a and s3n all
+// reach S3 buckets.
+func storeFamily(scheme string) string {
+	switch scheme {
+	case "s3a", "s3n":
+		return "s3"
+	}
+	return scheme
 }
 
 // openAndStat opens an under-store for a mount at p and checks that its
@@ -109,6 +165,10 @@ func (m *Master) Mount(ctx context.Context, alluxioPath, ufsURI string, o MountO
 	}
 	u, root, err := m.openAndStat(ctx, p, ufsURI, o.Options)
 	if err != nil {
+		return err
+	}
+	if err := m.fsm.view(func(t *txn) error { return checkOverlap(t.mountTable(), p, ufsURI, o.Options) }); err != nil {
+		u.Close()
 		return err
 	}
 	mi, err := result[MountInfo](m.proposeRequest(ctx, &mountCmd{

@@ -445,3 +445,39 @@ func TestRootUFSChangeRelistsSubdirs(t *testing.T) {
 		t.Errorf("a nested mount's directory was marked for listing again (%v)", err)
 	}
 }
+
+// A store's directory is mounted once and not inside another mount's, as
+// Alluxio has it; a sibling directory whose name starts alike is no overlap.
+func TestMountOverlap(t *testing.T) {
+	e := newEnv(t, -1)
+	ctx := context.Background()
+	ext := t.TempDir()
+	for _, d := range []string{"/a/b", "/ab"} {
+		if err := os.MkdirAll(ext+d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.m.Mount(ctx, "/m1", ext+"/a", MountOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, uri := range []string{ext + "/a", "file://" + ext + "/a/", ext + "/a/b", ext, e.path("/")} {
+		err := e.m.Mount(ctx, "/m2", uri, MountOptions{})
+		if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "overlaps") {
+			t.Errorf("mount of %s: %v, want EINVAL saying which mount it overlaps", uri, err)
+		}
+	}
+	if err := e.m.Mount(ctx, "/m2", ext+"/ab", MountOptions{}); err != nil {
+		t.Errorf("mount of a sibling directory: %v", err)
+	}
+	// Buckets of one name behind two endpoints are two stores; s3a:// is s3://.
+	mt := newMountTable([]MountInfo{{AlluxioPath: "/s3", UfsURI: "s3://b/d/",
+		Options: map[string]string{"alluxio.underfs.s3.endpoint": "http://127.0.0.1:9000", "s3a.secretKey": "k1"}}})
+	other := map[string]string{"alluxio.underfs.s3.endpoint": "http://127.0.0.1:9001"}
+	same := map[string]string{"Alluxio.Underfs.S3.Endpoint": " http://127.0.0.1:9000/ ", "s3a.secretKey": "k2"}
+	if err := checkOverlap(mt, "/x", "s3://b/d/e", other); err != nil {
+		t.Errorf("a bucket of the same name behind another endpoint: %v", err)
+	}
+	if err := checkOverlap(mt, "/x", "s3a://b/", same); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("the same bucket's root through s3a://: %v, want EINVAL", err)
+	}
+}
