@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -117,6 +118,59 @@ func (c writeBounded) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// answerBounded is a transport whose answers must keep coming: once the
+// headers are in (ResponseHeaderTimeout bounds the wait for them), a read
+// of the body that waits longer than timeout for the server cancels the
+// request, which ends the read with an error that says it timed out. An
+// upload's answer is small; without this a server that stops after the
+// headers would hold the upload, and the file's close, for good.
+type answerBounded struct {
+	rt      http.RoundTripper
+	timeout time.Duration
+}
+
+func (a answerBounded) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	resp, err := a.rt.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &stallBounded{ReadCloser: resp.Body, cancel: cancel, timeout: a.timeout}
+	return resp, nil
+}
+
+// stallBounded is an answer's body under answerBounded.
+type stallBounded struct {
+	io.ReadCloser
+	cancel  context.CancelFunc
+	timeout time.Duration
+}
+
+func (b *stallBounded) Read(p []byte) (int, error) {
+	t := time.AfterFunc(b.timeout, b.cancel)
+	n, err := b.ReadCloser.Read(p)
+	if !t.Stop() && err != nil {
+		err = answerStalled{b.timeout}
+	}
+	return n, err
+}
+
+func (b *stallBounded) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// answerStalled is the error of an answer that stopped coming.
+type answerStalled struct{ after time.Duration }
+
+func (e answerStalled) Error() string {
+	return fmt.Sprintf("the answer stopped coming for %v after its headers", e.after)
+}
+func (answerStalled) Timeout() bool   { return true }
+func (answerStalled) Temporary() bool { return true }
+
 // newRetryer is the SDK's standard retryer (5xx, throttling, connection
 // errors; exponential backoff with full jitter) with maxRetry retries and
 // without the client-side retry quota, which under a burst of server
@@ -187,6 +241,10 @@ func newStore(c *config) (*Store, error) {
 
 	api := &http.Client{Transport: tr, Timeout: c.timeout}
 	stream := &http.Client{Transport: tr}
+	send := stream
+	if c.timeout > 0 {
+		send = &http.Client{Transport: answerBounded{rt: tr, timeout: c.timeout}}
+	}
 	slowTr := tr.Clone()
 	slowTr.ResponseHeaderTimeout = 0
 	slow := &http.Client{Transport: slowTr}
@@ -222,8 +280,8 @@ func newStore(c *config) (*Store, error) {
 		// caught by the reader instead.
 		streaming: func(o *s3.Options) { o.HTTPClient = stream },
 		// An upload's time depends on the link: its progress is bounded
-		// instead (writeBounded), and then its answer.
-		sending:   func(o *s3.Options) { o.HTTPClient = stream },
+		// instead (writeBounded), and then its answer (answerBounded).
+		sending:   func(o *s3.Options) { o.HTTPClient = send },
 		copying:   func(o *s3.Options) { o.HTTPClient = slow },
 		copyLimit: maxCopySize,
 		lean:      newLean(c, api, awsCfg.Credentials, newRetryer(c.maxRetry)),

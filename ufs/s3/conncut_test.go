@@ -237,6 +237,40 @@ func TestSlowUpload(t *testing.T) {
 	}
 }
 
+// An upload whose answer stops after its headers fails within the request
+// timeout: the body of a PutObject or UploadPart answer must keep coming.
+func TestUploadAnswerStalls(t *testing.T) {
+	u, p, _ := proxiedStore(t, keyTimeout, "1s", keyMaxRetry, "1")
+	ctx := t.Context()
+	release := make(chan struct{})
+	safety := time.AfterFunc(20*time.Second, func() { close(release) }) // never hang the run
+	p.set(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.Method != http.MethodPut {
+			return false
+		}
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-release // the rest of the answer never comes
+		return true
+	}, nil)
+	defer p.set(nil, nil)
+	start := time.Now()
+	w, err := u.Create(ctx, "g", ufs.CreateOptions{Mode: 0o644, SizeHint: -1})
+	must(t, err)
+	if _, err = w.Write(randomBytes(2<<20, 12)); err == nil { // above maxLeanPut: the SDK's PutObject
+		_, err = w.Close(ctx)
+	}
+	took := time.Since(start)
+	if safety.Stop() {
+		close(release)
+	}
+	if !errors.Is(err, syscall.ETIMEDOUT) || took > 15*time.Second {
+		t.Errorf("upload whose answer stalls: %v after %v, want ETIMEDOUT within a few timeouts", err, took)
+	}
+}
+
 // slowBody reads a request body at about rate bytes a second.
 type slowBody struct {
 	r    io.ReadCloser

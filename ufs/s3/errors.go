@@ -123,9 +123,10 @@ func (s *Store) classify(ctx context.Context, err error) error {
 			s.cfg.region, keyRegion, s.cfg.scrub(ei.message), syscall.EINVAL)
 	case ei.code == codeNoSuchUpload:
 		return fmt.Errorf("multipart upload vanished: %s: %w", s.cfg.scrub(ei.message), syscall.EIO)
-	case ei.status != 0:
+	case ei.status != 0 && ei.status/100 != 2:
 		return fmt.Errorf("HTTP %d %s%s: %s: %w", ei.status, ei.code, attempts, s.cfg.scrub(ei.message), syscall.EIO)
 	}
+	// A 2xx answer that failed while it was read is told by how.
 	var cve *tls.CertificateVerificationError
 	var uae x509.UnknownAuthorityError
 	var hne x509.HostnameError
