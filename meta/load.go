@@ -89,13 +89,11 @@ func (m *Master) loadTree(ctx context.Context, p string, recursive bool, st *Loa
 }
 
 // loadDir lists directory p from its under-store and applies the
-// difference, due or not.
+// difference, due or not. It makes a listing of its own, after any in
+// flight (which holds p): one that began before the user asked may not
+// hold what they want loaded.
 func (m *Master) loadDir(ctx context.Context, p string) error {
-	now := time.Now()
-	_, err := m.syncOnce(ctx, "list\x00"+p, func() (any, error) {
-		return nil, m.listUFS(ctx, p, now)
-	})
-	return err
+	return m.listUFS(ctx, p, time.Now())
 }
 
 // loadFile stats file p in its under-store and applies a change, due or

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -345,4 +346,29 @@ func TestRetryWaitsForFirstAttempt(t *testing.T) {
 	}
 	agree(t, e, "/a")
 	agree(t, e, "/b")
+}
+
+// TestLoadMetadataAfterListingInFlight: loadMetadata lists the store
+// itself, after a listing in flight when it was asked for, instead of
+// taking that listing's answer, which may predate what the user wants
+// loaded.
+func TestLoadMetadataAfterListingInFlight(t *testing.T) {
+	e, h := newHookEnv(t, false)
+	e.writeUFS(t, "old", "x")
+	loaded := make(chan error, 1)
+	h.onList = func() {
+		e.writeUFS(t, "new", "y") // after the store was listed
+		go func() {
+			_, err := e.m.LoadMetadata(context.Background(), "/", false)
+			loaded <- err
+		}()
+		time.Sleep(300 * time.Millisecond) // for it to ask while this listing is in flight
+	}
+	names(t, e.m, "/")
+	if err := <-loaded; err != nil {
+		t.Fatalf("LoadMetadata /: %v", err)
+	}
+	if got := names(t, e.m, "/"); !slices.Contains(got, "new") {
+		t.Errorf("after loadMetadata, / = %v, without the file written before it was asked for", got)
+	}
 }
