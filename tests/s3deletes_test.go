@@ -110,7 +110,11 @@ func TestS3DeferredDeletes(t *testing.T) {
 				batches++
 			}
 		}
-		if single != 0 || batches == 0 || batches > n/4 {
+		// The leader gathers unlinks for 50 ms a batch: how many fall in
+		// one depends on the machine's speed (about four on a loaded
+		// 2-core CI machine under the race detector), so the bound asks
+		// only that they are batched, two or more to a request on average.
+		if single != 0 || batches == 0 || batches > n/2 {
 			t.Fatalf("%d unlinks made %d DELETEs and %d multi-object DELETEs; want none, and a few", n, single, batches)
 		}
 	})
