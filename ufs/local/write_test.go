@@ -901,3 +901,36 @@ func inodeOf(t *testing.T, p string) uint64 {
 	}
 	return st.Ino
 }
+
+// A FIFO planted at the name a Create is asked to fill in place does not
+// block the Create: it is passed over, as any file that is not the empty
+// one the master made.
+func TestFillOverFIFO(t *testing.T) {
+	root := t.TempDir()
+	s, err := New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fifo := filepath.Join(root, "p")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		w, err := s.Create(context.Background(), "p", ufs.CreateOptions{Fill: "mt:1:0"})
+		if err == nil {
+			w.Abort()
+		}
+		done <- err
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		if f, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0); err == nil { // let the open go
+			defer f.Close()
+		}
+		<-done
+		t.Fatal("Create with Fill over a FIFO blocked")
+	}
+}

@@ -228,13 +228,15 @@ type fillWriter struct {
 // its mode: the one it was made with, or one a chmod gave it since (a
 // chmod through another mount while this one writes the file).
 func openFill(dfd int, base, p string, fill string) *fillWriter {
-	fd, err := unix.Openat(dfd, base, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// O_NONBLOCK keeps a FIFO planted at the name from blocking the open
+	// (one with no reader fails it with ENXIO); it is refused below anyway.
+	fd, err := unix.Openat(dfd, base, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Size != 0 ||
-		toInfo(base, &st).Fingerprint() != fill {
+		toInfo(base, &st).Fingerprint() != fill || unix.SetNonblock(fd, false) != nil {
 		unix.Close(fd)
 		return nil
 	}
