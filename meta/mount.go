@@ -82,14 +82,13 @@ func checkOverlap(mt mountTable, p, uri string, opts map[string]string) error {
 // stores read them (keys without regard to case, values trimmed).
 func sameEndpoints(a, b map[string]string) bool {
 	where := func(opts map[string]string) map[string]string {
-		out := map[string]string{}
-		for k, v := range opts {
-			k = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(k, ufs.RootOptionPrefix)))
-			if strings.Contains(k, "endpoint") || strings.Contains(k, "host") {
-				out[k] = strings.TrimSuffix(strings.TrimSpace(v), "/")
-			}
+		m := ufs.NewOptions(opts).Matching(func(k string) bool {
+			return strings.Contains(k, "endpoint") || strings.Contains(k, "host")
+		})
+		for k, v := range m {
+			m[k] = strings.TrimSuffix(v, "/")
 		}
-		return out
+		return m
 	}
 	return maps.Equal(where(a), where(b))
 }

@@ -46,6 +46,18 @@ func (o Options) Lookup(keys ...string) (key, value string, ok bool) {
 	return "", "", false
 }
 
+// Matching returns the options whose key (lower-cased, without the root
+// prefix) keep says to keep, by that key.
+func (o Options) Matching(keep func(key string) bool) map[string]string {
+	out := map[string]string{}
+	for k, v := range o.vals {
+		if keep(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // Get returns the value of key, "" when it is not set.
 func (o Options) Get(key string) string {
 	return o.vals[strings.ToLower(key)]
@@ -166,7 +178,8 @@ func scale(num string, mult int64) (int64, bool) {
 
 // secretWords mark a key whose value is a credential wherever they appear
 // in it.
-var secretWords = []string{"secret", "password", "accesskey", "access.key", "access_key", "token", "credential"}
+// (access.key and access_key are words that end in key.)
+var secretWords = []string{"secret", "password", "accesskey", "token", "credential"}
 
 // IsSecretOption reports whether an option or property key names a
 // credential, whose value must never be shown in a listing, a log line or
