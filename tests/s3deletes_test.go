@@ -36,7 +36,7 @@ func TestS3DeferredDeletes(t *testing.T) {
 	c.start()
 	proxy.mount(c, "/s3", bucket+"/"+prefix)
 	mnt := filepath.Join(c.mnt, "s3")
-	keys := func() []string {
+	keys := func(t *testing.T) []string {
 		out, err := admin.ListObjectsV2(t.Context(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 		if err != nil {
 			t.Fatal(err)
@@ -47,17 +47,17 @@ func TestS3DeferredDeletes(t *testing.T) {
 		}
 		return ks
 	}
-	waitKeys := func(want ...string) {
+	waitKeys := func(t *testing.T, want ...string) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
-		for !slices.Equal(keys(), want) {
+		for !slices.Equal(keys(t), want) {
 			if time.Now().After(deadline) {
-				t.Fatalf("the bucket holds %v, want %v", keys(), want)
+				t.Fatalf("the bucket holds %v, want %v", keys(t), want)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	stored := func(key string) string {
+	stored := func(t *testing.T, key string) string {
 		t.Helper()
 		out, err := admin.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(prefix + key)})
 		if err != nil {
@@ -68,7 +68,7 @@ func TestS3DeferredDeletes(t *testing.T) {
 		n, _ := out.Body.Read(b)
 		return string(b[:n])
 	}
-	listing := func() []string {
+	listing := func(t *testing.T) []string {
 		t.Helper()
 		ents, err := os.ReadDir(mnt)
 		if err != nil {
@@ -88,7 +88,7 @@ func TestS3DeferredDeletes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if got := len(keys()); got != n {
+		if got := len(keys(t)); got != n {
 			t.Fatalf("%d objects after writing %d files", got, n)
 		}
 		proxy.took()
@@ -97,10 +97,10 @@ func TestS3DeferredDeletes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if ns := listing(); len(ns) != 0 {
+		if ns := listing(t); len(ns) != 0 {
 			t.Fatalf("listing after the unlinks: %v", ns)
 		}
-		waitKeys()
+		waitKeys(t)
 		var single, batches int
 		for _, r := range proxy.took() {
 			switch {
@@ -131,13 +131,13 @@ func TestS3DeferredDeletes(t *testing.T) {
 		}
 		// The object stays, yet neither a listing of the bucket nor a
 		// lookup brings the file back.
-		if ks := keys(); !slices.Equal(ks, []string{"f"}) {
+		if ks := keys(t); !slices.Equal(ks, []string{"f"}) {
 			t.Fatalf("the bucket holds %v; want f still there", ks)
 		}
 		if got := c.metrics()["Master.UfsDeletesPending"]; got != 1 {
 			t.Fatalf("Master.UfsDeletesPending = %v, want 1", got)
 		}
-		if ns := listing(); len(ns) != 0 {
+		if ns := listing(t); len(ns) != 0 {
 			t.Fatalf("listing with the unlinked file still in the bucket: %v", ns)
 		}
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
@@ -155,21 +155,27 @@ func TestS3DeferredDeletes(t *testing.T) {
 		// The master restarts with the delete still to make.
 		c.must("alluxio-stop.sh", "master")
 		c.must("alluxio-start.sh", "master")
-		if ks := keys(); !slices.Equal(ks, []string{"f"}) {
+		if ks := keys(t); !slices.Equal(ks, []string{"f"}) {
 			t.Fatalf("after the restart the bucket holds %v; want f still there", ks)
 		}
 		proxy.set(nil)
-		waitKeys()
-		if got := c.metrics()["Master.UfsDeletesPending"]; got != 0 {
-			t.Fatalf("Master.UfsDeletesPending = %v once the bucket deleted, want 0", got)
+		waitKeys(t)
+		// The master counts the delete done once its journal has the
+		// bucket's answer, a moment after the bucket has it.
+		deadline := time.Now().Add(20 * time.Second)
+		for c.metrics()["Master.UfsDeletesPending"] != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("Master.UfsDeletesPending = %v 20 s after the bucket deleted, want 0", c.metrics()["Master.UfsDeletesPending"])
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 		if err := os.WriteFile(p, []byte("new"), 0o644); err != nil {
 			t.Fatalf("create once the bucket deletes again: %v", err)
 		}
 		// No late batch takes the new object.
 		time.Sleep(200 * time.Millisecond)
-		waitKeys("f")
-		if got := stored("f"); got != "new" {
+		waitKeys(t, "f")
+		if got := stored(t, "f"); got != "new" {
 			t.Fatalf("the bucket's f holds %q, want new", got)
 		}
 	})
@@ -188,8 +194,8 @@ func TestS3DeferredDeletes(t *testing.T) {
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
-		waitKeys("f", "g")
-		if got := stored("g"); got != "v49" {
+		waitKeys(t, "f", "g")
+		if got := stored(t, "g"); got != "v49" {
 			t.Fatalf("the bucket's g holds %q, want v49", got)
 		}
 		if b, err := os.ReadFile(p); err != nil || string(b) != "v49" {
