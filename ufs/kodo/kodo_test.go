@@ -435,6 +435,30 @@ func TestBatchDelete(t *testing.T) {
 	}
 }
 
+// TestDeleteFileMissing: deleting a file that is not there succeeds
+// (ufs.FileDeleter), and so does a delete whose answer was lost, which
+// finds the key gone when tried again; a missing bucket is still an error.
+func TestDeleteFileMissing(t *testing.T) {
+	srv := startServer(t)
+	b := newBucket(srv)
+	s := openStore(t, "kodo://"+b+"/", options(srv, b))
+	if err := s.DeleteFile(t.Context(), "missing"); err != nil {
+		t.Fatalf("DeleteFile of a missing file: %v", err)
+	}
+	putFile(t, s, "f", []byte("x"))
+	srv.LoseNext(1)
+	if err := s.DeleteFile(t.Context(), "f"); err != nil {
+		t.Fatalf("DeleteFile whose answer was lost: %v", err)
+	}
+	if got := srv.Keys(b); len(got) != 0 {
+		t.Fatalf("bucket after the delete: %v, want it empty", got)
+	}
+	gone := openStore(t, "kodo://no-such-bucket/", options(srv, "no-such-bucket"))
+	if err := gone.DeleteFile(t.Context(), "f"); !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), "no-such-bucket") {
+		t.Fatalf("DeleteFile in a missing bucket: %v, want ENOENT naming the bucket", err)
+	}
+}
+
 // TestMoveAnswerLost: a rename whose move the server carried out but whose
 // answer was lost is tried again, finds the source gone, and succeeds:
 // the file is at its new name.
