@@ -173,78 +173,22 @@ func (s *Store) get(ctx context.Context, key string, off, n int64, ifMatch strin
 }
 
 // checkLength returns the body of a 200 or 206 answer to a GET of key
-// asked from off, made to fail with io.ErrUnexpectedEOF, which the reader
-// resumes after, when it ends before the bytes the answer holds. Go's
-// client checks a Content-Length itself. An answer without one (a bound
-// domain or an HTTP/1.0 proxy in front of the download host) that is cut
-// cleanly ends like a whole one: its length is then taken from its
-// Content-Range, or else from rs once the body has ended.
+// asked from off, checked against its length when it has no
+// Content-Length (objstore.LengthChecked), as from a bound domain or an
+// HTTP/1.0 proxy in front of the download host; rs gives the object's
+// size.
 func (s *Store) checkLength(ctx context.Context, resp *http.Response, key string, off int64) io.ReadCloser {
 	if resp.ContentLength >= 0 {
 		return resp.Body
 	}
-	b := &lengthChecked{ReadCloser: resp.Body, want: -1}
+	var start int64
 	if resp.StatusCode == http.StatusPartialContent {
-		b.start = off
-		if first, last, ok := contentRange(resp.Header.Get("Content-Range")); ok {
-			b.start, b.want = first, last-first+1
-		}
+		start = off
 	}
-	if b.want < 0 {
-		b.size = func() (int64, error) {
-			o, err := objects{s}.HeadObject(ctx, key)
-			return o.Size, err
-		}
-	}
-	return b
-}
-
-// contentRange parses the byte span of a Content-Range header,
-// "bytes first-last/size".
-func contentRange(h string) (first, last int64, ok bool) {
-	span, _, ok := strings.Cut(strings.TrimPrefix(h, "bytes "), "/")
-	a, b, ok2 := strings.Cut(span, "-")
-	if !ok || !ok2 || !strings.HasPrefix(h, "bytes ") {
-		return 0, 0, false
-	}
-	first, err1 := strconv.ParseInt(a, 10, 64)
-	last, err2 := strconv.ParseInt(b, 10, 64)
-	if err1 != nil || err2 != nil || first < 0 || last < first {
-		return 0, 0, false
-	}
-	return first, last, true
-}
-
-// lengthChecked is an answer's body whose end is checked against its
-// length: want bytes, or, when want < 0, up to the object's size.
-type lengthChecked struct {
-	io.ReadCloser
-	start int64 // the object offset of the body's first byte
-	read  int64
-	want  int64
-	size  func() (int64, error)
-}
-
-func (b *lengthChecked) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	b.read += int64(n)
-	if err != io.EOF {
-		return n, err
-	}
-	if b.want >= 0 {
-		if b.read < b.want {
-			return n, fmt.Errorf("answer ended after %d of its %d bytes: %w", b.read, b.want, io.ErrUnexpectedEOF)
-		}
-		return n, io.EOF
-	}
-	size, serr := b.size()
-	switch {
-	case serr != nil:
-		return n, fmt.Errorf("answer without a length ended at offset %d, and the object's size is unknown: %w", b.start+b.read, serr)
-	case b.start+b.read < size:
-		return n, fmt.Errorf("answer ended at offset %d of a %d-byte object: %w", b.start+b.read, size, io.ErrUnexpectedEOF)
-	}
-	return n, io.EOF
+	return objstore.LengthChecked(resp.Body, start, resp.Header.Get("Content-Range"), func() (int64, error) {
+		o, err := objects{s}.HeadObject(ctx, key)
+		return o.Size, err
+	})
 }
 
 // PutObject sends data as key in one form upload, replacing what is

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -188,3 +189,67 @@ func (emptyBody) Close() error             { return nil }
 // EmptyBody returns a body with no bytes, for GetObject of a range at or
 // past the end.
 func EmptyBody() io.ReadCloser { return emptyBody{} }
+
+// contentRange parses the byte span of a Content-Range header,
+// "bytes first-last/size".
+func parseContentRange(h string) (first, last int64, ok bool) {
+	span, _, ok := strings.Cut(strings.TrimPrefix(h, "bytes "), "/")
+	a, b, ok2 := strings.Cut(span, "-")
+	if !ok || !ok2 || !strings.HasPrefix(h, "bytes ") {
+		return 0, 0, false
+	}
+	first, err1 := strconv.ParseInt(a, 10, 64)
+	last, err2 := strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || first < 0 || last < first {
+		return 0, 0, false
+	}
+	return first, last, true
+}
+
+// LengthChecked returns body, an answer without a Content-Length to a
+// GET whose first byte is at offset start of the object, made to fail
+// with io.ErrUnexpectedEOF, which the reader resumes after, when it ends
+// before its last byte: the one its Content-Range header names, if it has
+// one, else the object's last, which size gives once the body has ended.
+// Go's HTTP client checks a Content-Length itself, but an answer without
+// one (from a proxy speaking HTTP/1.0, say) that is cut cleanly ends like
+// a whole one.
+func LengthChecked(body io.ReadCloser, start int64, contentRange string, size func() (int64, error)) io.ReadCloser {
+	b := &lengthChecked{ReadCloser: body, start: start, want: -1, size: size}
+	if first, last, ok := parseContentRange(contentRange); ok {
+		b.start, b.want = first, last-first+1
+	}
+	return b
+}
+
+// lengthChecked is an answer's body whose end is checked against its
+// length: want bytes, or, when want < 0, up to the object's size.
+type lengthChecked struct {
+	io.ReadCloser
+	start int64 // the object offset of the body's first byte
+	read  int64
+	want  int64
+	size  func() (int64, error)
+}
+
+func (b *lengthChecked) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.read += int64(n)
+	if err != io.EOF {
+		return n, err
+	}
+	if b.want >= 0 {
+		if b.read < b.want {
+			return n, fmt.Errorf("answer ended after %d of its %d bytes: %w", b.read, b.want, io.ErrUnexpectedEOF)
+		}
+		return n, io.EOF
+	}
+	size, serr := b.size()
+	switch {
+	case serr != nil:
+		return n, fmt.Errorf("answer without a length ended at offset %d, and the object's size is unknown: %w", b.start+b.read, serr)
+	case b.start+b.read < size:
+		return n, fmt.Errorf("answer ended at offset %d of a %d-byte object: %w", b.start+b.read, size, io.ErrUnexpectedEOF)
+	}
+	return n, io.EOF
+}

@@ -77,16 +77,29 @@ func (o objects) GetObject(ctx context.Context, key string, off, n int64, ifMatc
 		}
 		return nil, "", s.classify(ctx, err)
 	}
+	body := out.Body
+	if out.ContentLength == nil || *out.ContentLength < 0 {
+		// No Content-Length (a proxy speaking HTTP/1.0): the body's
+		// end is checked against the object's.
+		var start int64
+		if out.ContentRange != nil {
+			start = off
+		}
+		body = objstore.LengthChecked(body, start, aws.ToString(out.ContentRange), func() (int64, error) {
+			h, err := o.HeadObject(ctx, key)
+			return h.Size, err
+		})
+	}
 	if in.Range != nil && out.ContentRange == nil {
 		// A 200 with the whole object, from a gateway that ignores
 		// Range: read from off as if it had not.
-		body, err := objstore.WholeBody(out.Body, off, n)
+		body, err := objstore.WholeBody(body, off, n)
 		if err != nil {
 			return nil, "", s.classify(ctx, err)
 		}
 		return body, aws.ToString(out.ETag), nil
 	}
-	return out.Body, aws.ToString(out.ETag), nil
+	return body, aws.ToString(out.ETag), nil
 }
 
 // ListObjects reads one ListObjectsV2 page.

@@ -981,6 +981,61 @@ func TestRangeIgnored(t *testing.T) {
 	}
 }
 
+// TestUnsizedAnswerCut: an answer without a Content-Length (from a proxy
+// speaking HTTP/1.0) that ends early, yet cleanly, is resumed, not taken
+// for the object's end: whole (200) and ranged (206) reads.
+func TestUnsizedAnswerCut(t *testing.T) {
+	g := startGateway(t)
+	bucket := g.newBucket(t)
+	p := newProxy(t, g.url)
+	u := openStore(t, "s3://"+bucket+"/", options(p.srv.URL))
+	data := randomBytes(1<<20, 8)
+	fi := putFile(t, u, "f", data)
+	for _, c := range []struct{ off, n int64 }{{0, -1}, {100_000, -1}, {100_000, 500_000}} {
+		var cuts atomic.Int64
+		p.set(func(w http.ResponseWriter, r *http.Request, _ int) bool {
+			if r.Method != http.MethodGet || r.URL.Query().Has("list-type") || cuts.Add(1) > 1 {
+				return false
+			}
+			status, first, last := "200 OK", int64(0), int64(len(data)-1)
+			head := ""
+			if c.off > 0 {
+				status, first = "206 Partial Content", c.off
+				if c.n > 0 {
+					last = c.off + c.n - 1
+				}
+				head = fmt.Sprintf("Content-Range: bytes %d-%d/%d\r\n", first, last, len(data))
+			}
+			conn, buf, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return true
+			}
+			defer conn.Close()
+			fmt.Fprintf(buf, "HTTP/1.1 %s\r\nETag: \"%s\"\r\n%sConnection: close\r\n\r\n", status, fi.ETag, head)
+			buf.Write(data[first : first+(last-first+1)/2])
+			buf.Flush()
+			return true
+		}, nil)
+		r, err := u.OpenRange(t.Context(), "f", c.off, c.n)
+		if err != nil {
+			t.Fatalf("OpenRange(%d, %d): %v", c.off, c.n, err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		end := int64(len(data))
+		if c.n > 0 {
+			end = c.off + c.n
+		}
+		if err != nil || !bytes.Equal(got, data[c.off:end]) {
+			t.Errorf("OpenRange(%d, %d) with its first answer cut: %d bytes, %v; want the %d stored", c.off, c.n, len(got), err, end-c.off)
+		}
+		if n := cuts.Load(); n < 2 {
+			t.Errorf("OpenRange(%d, %d): %d GETs, want the cut one and another", c.off, c.n, n)
+		}
+	}
+}
+
 // TestCopyTakesItsTime: a copy made in one request (a rename) whose answer
 // comes after the request timeout, as a big object's does, is waited for
 // (a second more for each 16 MiB).
