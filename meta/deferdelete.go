@@ -310,18 +310,22 @@ func (d *deferrer) remove(ctx context.Context, mount uint64, paths []string) err
 	if err != nil || len(todo) == 0 {
 		return err
 	}
-	if !d.m.Ready() {
-		// A deposed leader's late batch could take a newer object the
-		// new leader let be written: only the leader deletes.
-		return d.m.notLeader()
-	}
 	mi, ok := d.m.MountByID(mount)
 	if ok {
 		u, err := d.m.ufsFor(mi)
 		if err != nil {
 			return err
 		}
-		if err := deleteFiles(ctx, u, todo); err != nil {
+		// A deposed leader's late batch could take a newer object the
+		// new leader let be written: only the leader deletes, and its
+		// requests, retries included, end with its term.
+		lctx, cancel, err := d.m.leadingContext(ctx)
+		if err != nil {
+			return err
+		}
+		err = deleteFiles(lctx, u, todo)
+		cancel()
+		if err != nil {
 			return d.m.ufsError("delete", joinPath(mi.AlluxioPath, todo[0]), mi, err)
 		}
 	}

@@ -28,11 +28,17 @@ type batchUFS struct {
 	hold    chan struct{} // DeleteFiles waits for it to close while set
 	entered chan []string // told of each DeleteFiles call while set
 	calls   [][]string
+	ended   int // DeleteFiles calls that returned
 }
 
 func (b *batchUFS) BatchDeletes() bool { return true }
 
 func (b *batchUFS) DeleteFiles(ctx context.Context, paths []string) error {
+	defer func() {
+		b.mu.Lock()
+		b.ended++
+		b.mu.Unlock()
+	}()
 	b.mu.Lock()
 	b.calls = append(b.calls, append([]string(nil), paths...))
 	fail, hold, entered := b.fail, b.hold, b.entered
@@ -41,7 +47,11 @@ func (b *batchUFS) DeleteFiles(ctx context.Context, paths []string) error {
 		entered <- paths
 	}
 	if hold != nil {
-		<-hold
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if fail != nil {
 		return fail
@@ -52,6 +62,13 @@ func (b *batchUFS) DeleteFiles(ctx context.Context, paths []string) error {
 		}
 	}
 	return nil
+}
+
+// returned reports whether n DeleteFiles calls have returned.
+func (b *batchUFS) returned(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ended >= n
 }
 
 func (b *batchUFS) setFail(err error) {
@@ -318,6 +335,57 @@ func TestDeferredDeleteFailover(t *testing.T) {
 	b.setFail(nil)
 	e.m = next
 	waitGone(t, e, "/f")
+}
+
+// TestDeferredDeleteEndsWithTerm: a batch whose store request is still
+// under way when its master stops leading is called off, so that it
+// cannot remove, late, an object the new leader let be written at the
+// name.
+func TestDeferredDeleteEndsWithTerm(t *testing.T) {
+	ctx := context.Background()
+	var root string
+	g := newGroupWith(t, 3, func(c *Config) {
+		c.DeferUfsDeletes = true
+		c.RootOptions = map[string]string{"batch": "true"}
+		root = c.RootUFS
+	})
+	t.Cleanup(func() { batchStores.Delete(root) })
+	leader := g.masters[g.leader(-1)]
+	e := &testEnv{m: leader, ufs: root}
+	e.writeFile(t, "/f", "f")
+	v, ok := batchStores.Load(root)
+	if !ok {
+		t.Fatal("the leader did not open the batch store")
+	}
+	b := v.(*batchUFS)
+	hold, entered := make(chan struct{}), make(chan []string, 16)
+	defer close(hold)
+	b.mu.Lock()
+	b.hold, b.entered = hold, entered
+	b.mu.Unlock()
+	if err := leader.Delete(ctx, "/f", false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no batch reached the store")
+	}
+	b.mu.Lock()
+	calls := len(b.calls)
+	b.mu.Unlock()
+	if err := leader.jr.handOff(); err != nil {
+		t.Fatalf("leadership transfer: %v", err)
+	}
+	// The held request must return, cancelled, without hold closing.
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.returned(calls) {
+		if time.Now().After(deadline) {
+			t.Fatal("the deposed leader's store request is still under way 10 s after the transfer")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mustExistUFS(t, e, "/f", "f")
 }
 
 // TestDeferredDeleteUnmount checks that an unmount first removes the files

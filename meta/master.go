@@ -186,6 +186,10 @@ type Master struct {
 	leaderCh chan bool
 	stop     chan struct{}
 	watching sync.WaitGroup
+	// termMu guards termEnd, which is closed, and replaced, at each
+	// leadership change (leadingContext).
+	termMu  sync.Mutex
+	termEnd chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -245,7 +249,7 @@ func Open(ctx context.Context, cfg Config) (*Master, error) {
 	}
 	m := &Master{
 		cfg: cfg, log: log, fsm: f, sync: newSyncer(cfg.SyncInterval), locks: newPathLocks(), ufsCache: map[uint64]*openedUFS{},
-		leaderCh: make(chan bool, 16), stop: make(chan struct{}),
+		leaderCh: make(chan bool, 16), stop: make(chan struct{}), termEnd: make(chan struct{}),
 	}
 	m.deletes = newDeferrer(m)
 	f.onRestore = m.dropCaches
@@ -329,6 +333,7 @@ func (m *Master) watchLeadership() {
 			m.readyTerm.Store(0)
 			m.caughtUpTerm.Store(0)
 			m.leaseUntil.Store(0)
+			m.endTerm()
 			if !leader {
 				m.log.Info("lost leadership", "node", m.cfg.NodeID)
 				continue
@@ -356,6 +361,38 @@ func (m *Master) watchLeadership() {
 			}
 		}
 	}
+}
+
+// endTerm cancels the contexts of leadingContext.
+func (m *Master) endTerm() {
+	m.termMu.Lock()
+	close(m.termEnd)
+	m.termEnd = make(chan struct{})
+	m.termMu.Unlock()
+}
+
+// leadingContext returns a context derived from ctx that is cancelled
+// when this master's leadership changes, for under-store work that only
+// the leader may do and that must not outlive its term (a deposed
+// leader's retried DELETE could take an object the new leader let be
+// written); ErrNotLeader when this master does not serve as leader now.
+func (m *Master) leadingContext(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	m.termMu.Lock()
+	end := m.termEnd
+	m.termMu.Unlock()
+	// Read after end: a change from here on closes it.
+	if !m.Ready() {
+		return nil, nil, m.notLeader()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-end:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel, nil
 }
 
 // Close stops Raft and closes the journal and the opened under-stores.
